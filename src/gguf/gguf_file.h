@@ -1,0 +1,81 @@
+// gguf/gguf_file.h: the parsed description of a GGUF file: header, metadata, tensor directory. Never computes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/value.h"
+
+namespace strata::gguf {
+
+constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
+constexpr uint32_t kDefaultAlignment = 32;
+constexpr int kMaxDims = 4;
+
+// How a tensor type lays out its elements; the tensor layer's dtype table provides it.
+struct TypeLayout {
+  uint32_t block_elems = 1;
+  uint32_t block_bytes = 4;
+  std::string_view name;
+};
+using TypeLookup = std::function<std::optional<TypeLayout>(uint32_t type_id)>;
+
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> dims;  // ne[0] first: ne[0] is the contiguous (row) dimension
+  uint32_t type_id = 0;
+  uint64_t offset = 0;       // relative to the data section
+  uint64_t size_bytes = 0;   // derived from dims and the type's layout
+  uint64_t file_offset = 0;  // absolute offset in the file
+
+  int64_t n_elements() const;
+};
+
+struct GgufFile {
+  std::string path;
+  uint32_t version = 3;
+  uint64_t alignment = kDefaultAlignment;
+  uint64_t data_offset = 0;  // absolute offset of the tensor data section
+  uint64_t file_size = 0;
+  uint64_t header_bytes_read = 0;  // how much of the file parsing touched (inspect reports it)
+  std::vector<std::pair<std::string, Value>> metadata;  // file order
+  std::vector<TensorInfo> tensors;                      // file order
+
+  const Value* find(std::string_view key) const;
+  const TensorInfo* find_tensor(std::string_view name) const;
+
+  // Typed getters: a missing key gives nullopt; a present key of the wrong type gives an error.
+  Result<std::optional<int64_t>> get_int(std::string_view key) const;
+  Result<std::optional<double>> get_number(std::string_view key) const;
+  Result<std::optional<std::string>> get_string(std::string_view key) const;
+
+  uint64_t total_tensor_bytes() const;
+
+  std::unordered_map<std::string, size_t> key_index;
+  std::unordered_map<std::string, size_t> tensor_index;
+};
+
+// A source of header bytes: the parser reads through it so the same code parses files and memory.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual uint64_t size() const = 0;
+  // Reads exactly out.size() bytes at offset, or returns an error.
+  virtual Status read(uint64_t offset, std::span<uint8_t> out) = 0;
+};
+
+// Parses header, metadata and tensor directory; validates everything against the source's size.
+Result<GgufFile> parse(ByteSource& source, const TypeLookup& types, std::string path_for_messages);
+Result<GgufFile> parse_memory(std::span<const uint8_t> bytes, const TypeLookup& types);
+// Reads only the header region of the file (never the weights).
+Result<GgufFile> read_file(const std::string& path, const TypeLookup& types);
+
+}  // namespace strata::gguf

@@ -1,0 +1,156 @@
+// gguf/writer.cc: GGUF serialisation.
+#include "gguf/writer.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace strata::gguf {
+
+namespace {
+
+template <typename T>
+void put(std::vector<uint8_t>& out, T v) {
+  size_t at = out.size();
+  out.resize(at + sizeof(T));
+  std::memcpy(out.data() + at, &v, sizeof(T));
+}
+
+void put_string(std::vector<uint8_t>& out, const std::string& s) {
+  put<uint64_t>(out, s.size());
+  size_t at = out.size();
+  out.resize(at + s.size());
+  if (!s.empty()) std::memcpy(out.data() + at, s.data(), s.size());
+}
+
+void put_value(std::vector<uint8_t>& out, const Value& v) {
+  switch (v.type()) {
+    case ValueType::UINT8: put<uint8_t>(out, static_cast<uint8_t>(*v.as_int())); break;
+    case ValueType::INT8: put<int8_t>(out, static_cast<int8_t>(*v.as_int())); break;
+    case ValueType::UINT16: put<uint16_t>(out, static_cast<uint16_t>(*v.as_int())); break;
+    case ValueType::INT16: put<int16_t>(out, static_cast<int16_t>(*v.as_int())); break;
+    case ValueType::UINT32: put<uint32_t>(out, static_cast<uint32_t>(*v.as_int())); break;
+    case ValueType::INT32: put<int32_t>(out, static_cast<int32_t>(*v.as_int())); break;
+    case ValueType::UINT64: put<uint64_t>(out, static_cast<uint64_t>(*v.as_int())); break;
+    case ValueType::INT64: put<int64_t>(out, *v.as_int()); break;
+    case ValueType::FLOAT32: put<float>(out, static_cast<float>(*v.as_number())); break;
+    case ValueType::FLOAT64: put<double>(out, *v.as_number()); break;
+    case ValueType::BOOL: put<uint8_t>(out, *v.as_bool() ? 1 : 0); break;
+    case ValueType::STRING: put_string(out, *v.as_string()); break;
+    case ValueType::ARRAY: {
+      const Array* a = v.as_array();
+      put<uint32_t>(out, static_cast<uint32_t>(a->elem_type));
+      put<uint64_t>(out, a->items.size());
+      for (const auto& item : a->items) put_value(out, item);
+      break;
+    }
+  }
+}
+
+uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+}  // namespace
+
+void Writer::set(std::string key, Value v) {
+  for (auto& kv : metadata_) {
+    if (kv.first == key) {
+      kv.second = std::move(v);
+      return;
+    }
+  }
+  metadata_.emplace_back(std::move(key), std::move(v));
+}
+
+void Writer::add_tensor(std::string name, std::vector<int64_t> dims, uint32_t type_id, uint64_t size_bytes, Fill fill) {
+  tensors_.push_back({std::move(name), std::move(dims), type_id, size_bytes, std::move(fill)});
+}
+
+void Writer::add_tensor_bytes(std::string name, std::vector<int64_t> dims, uint32_t type_id, std::vector<uint8_t> bytes) {
+  auto shared = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
+  uint64_t size = shared->size();
+  add_tensor(std::move(name), std::move(dims), type_id, size, [shared](std::span<uint8_t> out) {
+    std::memcpy(out.data(), shared->data(), out.size());
+    return Status::ok();
+  });
+}
+
+std::vector<uint8_t> Writer::header_bytes(std::vector<uint64_t>& offsets) const {
+  std::vector<uint8_t> out;
+  put<uint32_t>(out, kMagic);
+  put<uint32_t>(out, 3);
+  put<uint64_t>(out, tensors_.size());
+  put<uint64_t>(out, metadata_.size());
+  for (const auto& [k, v] : metadata_) {
+    put_string(out, k);
+    put<uint32_t>(out, static_cast<uint32_t>(v.type()));
+    put_value(out, v);
+  }
+  offsets.clear();
+  uint64_t off = 0;
+  for (const auto& t : tensors_) {
+    put_string(out, t.name);
+    put<uint32_t>(out, static_cast<uint32_t>(t.dims.size()));
+    for (int64_t d : t.dims) put<uint64_t>(out, static_cast<uint64_t>(d));
+    put<uint32_t>(out, t.type_id);
+    put<uint64_t>(out, off);
+    offsets.push_back(off);
+    off = align_up(off + t.size_bytes, alignment_);
+  }
+  out.resize(align_up(out.size(), alignment_), 0);
+  return out;
+}
+
+Result<std::vector<uint8_t>> Writer::to_bytes() const {
+  std::vector<uint64_t> offsets;
+  std::vector<uint8_t> out = header_bytes(offsets);
+  const uint64_t data_start = out.size();
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    out.resize(data_start + offsets[i], 0);
+    size_t at = out.size();
+    out.resize(at + tensors_[i].size_bytes);
+    STRATA_RETURN_IF_ERROR(tensors_[i].fill({out.data() + at, tensors_[i].size_bytes}));
+  }
+  return out;
+}
+
+Status Writer::write(const std::string& path) const {
+  std::vector<uint64_t> offsets;
+  std::vector<uint8_t> header = header_bytes(offsets);
+  const std::string tmp = path + ".tmp";
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
+  if (!f) return error("cannot create '{}': {}", tmp, std::strerror(errno));
+  auto write_all = [&](const uint8_t* p, size_t n) -> Status {
+    if (n && std::fwrite(p, 1, n, f.get()) != n) return error("write to '{}' failed: {}", tmp, std::strerror(errno));
+    return Status::ok();
+  };
+  Status st = write_all(header.data(), header.size());
+  uint64_t pos = 0;
+  std::vector<uint8_t> buf;
+  static const uint8_t kZeros[64] = {};
+  for (size_t i = 0; st.is_ok() && i < tensors_.size(); ++i) {
+    while (st.is_ok() && pos < offsets[i]) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(kZeros), offsets[i] - pos));
+      st = write_all(kZeros, n);
+      pos += n;
+    }
+    if (!st.is_ok()) break;
+    buf.resize(tensors_[i].size_bytes);
+    st = tensors_[i].fill(buf);
+    if (st.is_ok()) st = write_all(buf.data(), buf.size());
+    pos += tensors_[i].size_bytes;
+  }
+  if (st.is_ok() && std::fflush(f.get()) != 0) st = error("flush of '{}' failed: {}", tmp, std::strerror(errno));
+  f.reset();
+  if (!st.is_ok()) {
+    std::remove(tmp.c_str());
+    return st;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return error("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(errno));
+  }
+  return Status::ok();
+}
+
+}  // namespace strata::gguf

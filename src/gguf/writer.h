@@ -1,0 +1,46 @@
+// gguf/writer.h: writes GGUF v3 files: metadata in insertion order, tensors streamed from fill callbacks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/gguf_file.h"
+#include "gguf/value.h"
+
+namespace strata::gguf {
+
+class Writer {
+ public:
+  explicit Writer(uint64_t alignment = kDefaultAlignment) : alignment_(alignment) {}
+
+  void set(std::string key, Value v);
+  // Fills `out` (exactly size_bytes) with the tensor's data when the file is written; called once, in order.
+  using Fill = std::function<Status(std::span<uint8_t> out)>;
+  void add_tensor(std::string name, std::vector<int64_t> dims, uint32_t type_id, uint64_t size_bytes, Fill fill);
+  void add_tensor_bytes(std::string name, std::vector<int64_t> dims, uint32_t type_id, std::vector<uint8_t> bytes);
+
+  // Writes the whole file (to path + ".tmp", then renames) so a failed write never leaves a half file.
+  Status write(const std::string& path) const;
+  // Serialises header + data to memory (tests and fuzzing).
+  Result<std::vector<uint8_t>> to_bytes() const;
+
+ private:
+  struct PendingTensor {
+    std::string name;
+    std::vector<int64_t> dims;
+    uint32_t type_id;
+    uint64_t size_bytes;
+    Fill fill;
+  };
+  std::vector<uint8_t> header_bytes(std::vector<uint64_t>& offsets) const;
+
+  uint64_t alignment_;
+  std::vector<std::pair<std::string, Value>> metadata_;
+  std::vector<PendingTensor> tensors_;
+};
+
+}  // namespace strata::gguf

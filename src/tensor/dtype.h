@@ -1,0 +1,60 @@
+// tensor/dtype.h: the DType table: one row per weight type (GGUF id, block geometry, name, scalar codecs).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "core/status.h"
+#include "gguf/gguf_file.h"
+
+namespace strata {
+
+// Values are the GGUF/ggml type ids, kept verbatim.
+enum class DType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  IQ4_NL = 20,
+  IQ4_XS = 23,
+  BF16 = 30,
+};
+
+// Scalar codecs: the test oracle for every fast kernel. n is a multiple of block_elems.
+using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
+using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
+
+struct DTypeTraits {
+  DType type;
+  std::string_view name;
+  uint32_t block_elems;
+  uint32_t block_bytes;
+  DequantizeRowFn dequantize_row;
+  QuantizeRowFn quantize_row;  // round-to-nearest; used by `strata synth --type` and tests
+
+  uint64_t row_bytes(int64_t n_elems) const { return static_cast<uint64_t>(n_elems) / block_elems * block_bytes; }
+};
+
+// The row for a GGUF type id, or nullptr when strata does not support it.
+const DTypeTraits* find_dtype(uint32_t gguf_type_id);
+// The row for a supported type. REQUIRES: the type is in the table.
+const DTypeTraits& dtype_traits(DType type);
+// By name ("Q4_K", case-insensitive); nullptr when unknown.
+const DTypeTraits* find_dtype_by_name(std::string_view name);
+std::span<const DTypeTraits> all_dtypes();
+
+// Adapts the table for the GGUF parser.
+gguf::TypeLookup gguf_type_lookup();
+
+}  // namespace strata
