@@ -1,0 +1,65 @@
+// cli/commands.h: each subcommand's options as a plain struct, and the function that runs it (returns the exit code).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace strata::cli {
+
+struct RunOptions {
+  std::string model;
+  std::string prompt;
+  int32_t n_predict = 128;
+  float temperature = 0.8f;
+  int64_t seed = -1;  // -1: random
+  int32_t top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int threads = 0;
+  int64_t ctx = 0;
+  bool no_bos = false;
+};
+int run_run(const RunOptions& o);
+
+struct InspectOptions {
+  std::string model;
+  bool json = false;
+};
+int run_inspect(const InspectOptions& o);
+
+struct LogitsOptions {
+  std::string model;
+  std::string tokens;  // "1 17 300"
+  int top = 5;
+  bool full = false;
+  int gen = 0;
+  int threads = 0;
+  int64_t ctx = 0;
+};
+int run_logits(const LogitsOptions& o);
+
+struct SynthOptions {
+  std::string out;
+  int64_t layers = 2;
+  int64_t dim = 64;
+  int64_t ff = 0;  // 0: a llama-like multiple of dim
+  int64_t heads = 4;
+  int64_t kv_heads = 0;  // 0: same as heads
+  int64_t vocab = 512;
+  int64_t experts = 0;
+  int64_t experts_used = 2;
+  int64_t ctx = 2048;
+  float rope_base = 10000.0f;
+  uint64_t seed = 1;
+  std::string type = "F32";  // a DType name or a mix like Q4_K_M
+  bool tied = false;
+  int threads = 0;
+};
+int run_synth(const SynthOptions& o);
+
+// Prints "strata: error: <message>" to stderr; returns the exit code 1.
+int fail(const std::string& message);
+
+}  // namespace strata::cli

@@ -1,0 +1,66 @@
+// engine/session.h: one conversation's state (KV cache, token history) and the generation loop.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/runtime.h"
+#include "engine/sampler.h"
+#include "model/forward.h"
+#include "model/kv_cache.h"
+
+namespace strata::engine {
+
+struct GenerateRequest {
+  std::vector<int32_t> prompt;        // already tokenized, BOS included if wanted
+  int32_t max_tokens = 128;           // < 0: until EOS or the context is full
+  SamplingOptions sampling;
+  std::vector<std::string> stop;      // stop strings; never emitted
+};
+
+enum class StopReason { Eos, Length, StopString, Cancelled, ContextFull };
+std::string_view stop_reason_name(StopReason r);
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (including a final EOS if hit)
+  std::string text;             // generated text, stop string excluded
+  StopReason reason = StopReason::Length;
+  int64_t n_prompt = 0;         // prompt tokens in the request
+  int64_t n_prompt_evaluated = 0;  // how many were computed (the rest came from the cache)
+  double prompt_seconds = 0;
+  double generate_seconds = 0;
+};
+
+// Called with each piece of complete UTF-8 text as it is decided; return false to stop (client went away).
+using TextCallback = std::function<bool(std::string_view text)>;
+
+class Session {
+ public:
+  Session(LoadedModel& model, int64_t n_ctx);
+
+  int64_t n_ctx() const { return cache_.n_ctx(); }
+  const std::vector<int32_t>& history() const { return history_; }
+
+  // Evaluates tokens after the current history; logits of the last (or every) token land in `logits`.
+  Status eval(std::span<const int32_t> tokens, std::vector<float>& logits, bool all_logits);
+  // Forgets everything after the first n tokens of history (the cache keeps them).
+  void truncate(int64_t n);
+
+  // Prompt (reusing the longest cached prefix), then sampling until EOS, max_tokens, a stop string,
+  // a full context, or on_text returning false.
+  Result<GenerateResult> generate(const GenerateRequest& request, const TextCallback& on_text);
+
+  const model::Forward& forward() const { return forward_; }
+
+ private:
+  LoadedModel& lm_;
+  model::KvCache cache_;
+  model::Forward forward_;
+  std::vector<int32_t> history_;
+  std::vector<float> logits_;
+};
+
+}  // namespace strata::engine

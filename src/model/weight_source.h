@@ -1,0 +1,78 @@
+// model/weight_source.h: the seams through which the forward pass reads weights, never learning where bytes live.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <utility>
+
+#include "core/status.h"
+#include "tensor/tensor.h"
+
+namespace strata::model {
+
+// Index of a tensor in the GGUF directory (GgufFile::tensors).
+using TensorId = int32_t;
+constexpr TensorId kNoTensor = -1;
+
+class WeightReleaser {
+ public:
+  virtual ~WeightReleaser() = default;
+  virtual void release(uint64_t handle) = 0;
+};
+
+// A weight view held for the duration of a kernel. While it lives, the bytes stay valid
+// (a streaming source will not reuse the slot); destruction releases them.
+class WeightRef {
+ public:
+  WeightRef() = default;
+  WeightRef(TensorView view, WeightReleaser* owner = nullptr, uint64_t handle = 0)
+      : view_(view), owner_(owner), handle_(handle) {}
+  ~WeightRef() { reset(); }
+  WeightRef(const WeightRef&) = delete;
+  WeightRef& operator=(const WeightRef&) = delete;
+  WeightRef(WeightRef&& o) noexcept : view_(o.view_), owner_(std::exchange(o.owner_, nullptr)), handle_(o.handle_) {}
+  WeightRef& operator=(WeightRef&& o) noexcept {
+    if (this != &o) {
+      reset();
+      view_ = o.view_;
+      owner_ = std::exchange(o.owner_, nullptr);
+      handle_ = o.handle_;
+    }
+    return *this;
+  }
+  void reset() {
+    if (owner_) std::exchange(owner_, nullptr)->release(handle_);
+  }
+  const TensorView& view() const { return view_; }
+  const TensorView* operator->() const { return &view_; }
+
+ private:
+  TensorView view_;
+  WeightReleaser* owner_ = nullptr;
+  uint64_t handle_ = 0;
+};
+
+// Dense weights by tensor id. Layer hooks let a streaming source prefetch ahead of the forward pass.
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  // layer in [0, n_layer) for transformer blocks; kGlobalLayer for embedding/output tensors.
+  static constexpr int kGlobalLayer = -1;
+  virtual void begin_layer(int layer) {}
+  virtual void end_layer(int layer) {}
+  virtual Result<WeightRef> acquire(TensorId id) = 0;
+};
+
+// One expert's slice of a stacked expert tensor: [k, rows] out of [k, rows, n_expert].
+enum class ExpertTensor { Gate = 0, Up = 1, Down = 2 };
+
+class ExpertSource {
+ public:
+  virtual ~ExpertSource() = default;
+  // Tells the source which experts the router picked for a layer (all tokens of the batch),
+  // before any of them is acquired: it may start reads for all of them at once.
+  virtual void on_route(int layer, std::span<const int32_t> experts) {}
+  virtual Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t expert) = 0;
+};
+
+}  // namespace strata::model
