@@ -75,8 +75,10 @@ int run_inspect(const InspectOptions& o) {
   for (const auto& t : g.tensors)
     fmt::print("  {:<36} {:<6} {:<24} {:>14} {:>14}\n", t.name, find_dtype(t.type_id)->name,
                fmt::format("{}", fmt::join(t.dims, " x ")), t.size_bytes, t.file_offset);
-  fmt::print("\ntotals: {} tensors, {:.3f} B parameters, {} of weights\n", g.tensors.size(),
-             static_cast<double>(n_params) / 1e9, format_bytes(g.total_tensor_bytes()));
+  const std::string params = n_params >= 1000000000ull ? fmt::format("{:.2f} B", n_params / 1e9)
+                             : fmt::format("{:.2f} M", n_params / 1e6);
+  fmt::print("\ntotals: {} tensors, {} parameters, {} of weights\n", g.tensors.size(), params,
+             format_bytes(g.total_tensor_bytes()));
   for (const auto& [name, e] : by_type)
     fmt::print("  {:<6} {:>5} tensors {:>12}\n", name, e.first, format_bytes(e.second));
   return 0;

@@ -20,7 +20,8 @@ int run_run(const RunOptions& o) {
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
   engine::GenerateRequest req;
-  req.prompt = lm.value()->tokenizer().encode(o.prompt, /*add_bos=*/!o.no_bos, /*parse_special=*/false);
+  const bool add_bos = !o.no_bos && lm.value()->tokenizer().vocab().add_bos();
+  req.prompt = lm.value()->tokenizer().encode(o.prompt, add_bos, /*parse_special=*/false);
   req.max_tokens = o.n_predict;
   req.sampling.temperature = o.temperature;
   req.sampling.top_k = o.top_k;
