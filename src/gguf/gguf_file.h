@@ -19,6 +19,10 @@ namespace strata::gguf {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint32_t kDefaultAlignment = 32;
 constexpr int kMaxDims = 4;
+// Limits shared by the reader (which rejects files past them) and the writer (which refuses to make one).
+constexpr uint64_t kMaxAlignment = uint64_t{1} << 20;
+constexpr int kMaxArrayDepth = 4;                  // arrays of arrays, at most this many levels
+constexpr uint64_t kMaxNameBytes = 64 * 1024;      // metadata keys and tensor names
 
 // How a tensor type lays out its elements; the tensor layer's dtype table provides it.
 struct TypeLayout {

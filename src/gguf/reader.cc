@@ -55,8 +55,14 @@ uint64_t GgufFile::total_tensor_bytes() const {
 
 namespace {
 
-constexpr int kMaxArrayDepth = 4;
-constexpr size_t kMaxNameBytes = 64 * 1024;
+// Limits on untrusted counts. Each is far above any real model (the largest vocabularies have ~256K
+// entries, the longest chat templates tens of KiB) and low enough that a lying header cannot make the
+// parser allocate more than a few hundred MiB before the bytes it claims are actually read.
+constexpr uint64_t kMaxStringBytes = uint64_t{64} << 20;  // one metadata string
+constexpr uint64_t kMaxArrayElements = uint64_t{1} << 24;
+constexpr uint64_t kMaxEntries = uint64_t{1} << 20;       // metadata entries, tensors
+// Containers grow as entries are actually read; a claimed count reserves at most this many up front.
+constexpr uint64_t kMaxReserve = 4096;
 
 class MemorySource final : public ByteSource {
  public:
@@ -127,14 +133,16 @@ class Parser {
     STRATA_RETURN_IF_ERROR(read_pod(n_tensors).with_context("reading tensor count"));
     STRATA_RETURN_IF_ERROR(read_pod(n_kv).with_context("reading metadata count"));
     // Each kv needs at least 8 (key len) + 4 (type) + 1 bytes; each tensor info at least 8+4+8+4+8.
-    if (n_kv > remaining() / 13) return error("metadata count {} is impossible for a file of {} bytes", n_kv, src_.size());
-    if (n_tensors > remaining() / 32)
+    if (n_kv > remaining() / 13 || n_kv > kMaxEntries)
+      return error("metadata count {} is impossible for a file of {} bytes", n_kv, src_.size());
+    if (n_tensors > remaining() / 32 || n_tensors > kMaxEntries)
       return error("tensor count {} is impossible for a file of {} bytes", n_tensors, src_.size());
 
-    f.metadata.reserve(n_kv);
+    f.metadata.reserve(std::min(n_kv, kMaxReserve));
     for (uint64_t i = 0; i < n_kv; ++i) {
       std::string key;
-      STRATA_RETURN_IF_ERROR(read_string(key).with_context(fmt::format("reading key of metadata entry {}", i)));
+      STRATA_RETURN_IF_ERROR(
+          read_string(key, kMaxNameBytes).with_context(fmt::format("reading key of metadata entry {}", i)));
       if (key.empty()) return error("metadata entry {} has an empty key", i);
       uint32_t type = 0;
       STRATA_RETURN_IF_ERROR(read_pod(type).with_context(fmt::format("reading type of metadata key '{}'", key)));
@@ -149,17 +157,17 @@ class Parser {
       auto n = a->as_int();
       if (a->type() != ValueType::UINT32 || !n)
         return error("general.alignment must be a u32, found {}", value_type_name(a->type()));
-      if (*n == 0 || (*n & (*n - 1)) != 0 || *n > (1 << 20))
+      if (*n == 0 || (*n & (*n - 1)) != 0 || static_cast<uint64_t>(*n) > kMaxAlignment)
         return error("general.alignment {} is not a power of two up to 1 MiB", *n);
       f.alignment = static_cast<uint64_t>(*n);
     }
 
-    f.tensors.reserve(n_tensors);
+    f.tensors.reserve(std::min(n_tensors, kMaxReserve));
     for (uint64_t i = 0; i < n_tensors; ++i) {
       TensorInfo t;
-      STRATA_RETURN_IF_ERROR(read_string(t.name).with_context(fmt::format("reading name of tensor {}", i)));
+      STRATA_RETURN_IF_ERROR(
+          read_string(t.name, kMaxNameBytes).with_context(fmt::format("reading name of tensor {}", i)));
       if (t.name.empty()) return error("tensor {} has an empty name", i);
-      if (t.name.size() > kMaxNameBytes) return error("tensor {} name is {} bytes long", i, t.name.size());
       STRATA_RETURN_IF_ERROR(read_tensor_info(t, f.alignment));
       if (f.tensor_index.count(t.name)) return error("duplicate tensor name '{}'", t.name);
       f.tensor_index.emplace(t.name, f.tensors.size());
@@ -204,9 +212,11 @@ class Parser {
     return Status::ok();
   }
 
-  Status read_string(std::string& out) {
+  // Checks the claimed length against `max_len` and the bytes left before allocating anything.
+  Status read_string(std::string& out, uint64_t max_len) {
     uint64_t len = 0;
     STRATA_RETURN_IF_ERROR(read_pod(len));
+    if (len > max_len) return error("string claims {} bytes, more than the limit of {}", len, max_len);
     if (len > remaining())
       return error("string claims {} bytes but only {} remain in the file", len, remaining());
     out.resize(len);
@@ -247,7 +257,12 @@ class Parser {
         out = Value::boolean(v != 0);
         break;
       }
-      case ValueType::STRING: { std::string s; STRATA_RETURN_IF_ERROR(read_string(s)); out = Value::string(std::move(s)); break; }
+      case ValueType::STRING: {
+        std::string s;
+        STRATA_RETURN_IF_ERROR(read_string(s, kMaxStringBytes));
+        out = Value::string(std::move(s));
+        break;
+      }
       case ValueType::ARRAY: {
         if (depth >= kMaxArrayDepth) return error("arrays nested deeper than {} levels", kMaxArrayDepth);
         uint32_t elem = 0;
@@ -257,12 +272,17 @@ class Parser {
         if (!is_valid_value_type(elem)) return error("array of unknown value type {}", elem);
         Array a;
         a.elem_type = static_cast<ValueType>(elem);
+        if (count > kMaxArrayElements)
+          return error("array claims {} elements, more than the limit of {}", count, kMaxArrayElements);
         if (count > remaining() / min_size_of(a.elem_type))
           return error("array claims {} elements of {} but only {} bytes remain", count,
                        value_type_name(a.elem_type), remaining());
-        a.items.resize(count);
+        // A Value is ~48 bytes per 1-byte element: grow with what is read rather than trust the count.
+        a.items.reserve(std::min(count, kMaxReserve));
         for (uint64_t i = 0; i < count; ++i) {
-          STRATA_RETURN_IF_ERROR(read_value(elem, depth + 1, a.items[i]).with_context(fmt::format("element {}", i)));
+          Value item;
+          STRATA_RETURN_IF_ERROR(read_value(elem, depth + 1, item).with_context(fmt::format("element {}", i)));
+          a.items.push_back(std::move(item));
         }
         out = Value::array(std::move(a));
         break;
@@ -297,7 +317,10 @@ class Parser {
     if (t.dims[0] % layout->block_elems != 0)
       return error("tensor '{}' of type {}: row length {} is not a multiple of the block size {}", t.name, layout->name,
                    t.dims[0], layout->block_elems);
-    t.size_bytes = n / layout->block_elems * layout->block_bytes;
+    const uint64_t n_blocks = n / layout->block_elems;
+    if (n_blocks > std::numeric_limits<uint64_t>::max() / 2 / layout->block_bytes)
+      return error("tensor '{}' byte size overflows ({} blocks of {} bytes)", t.name, n_blocks, layout->block_bytes);
+    t.size_bytes = n_blocks * layout->block_bytes;
     if (t.offset % alignment != 0)
       return error("tensor '{}' offset {} is not a multiple of the alignment {}", t.name, t.offset, alignment);
     return Status::ok();

@@ -35,6 +35,15 @@ std::optional<int64_t> Value::as_int() const {
   return std::nullopt;
 }
 
+std::optional<uint64_t> Value::as_uint() const {
+  if (auto p = std::get_if<uint64_t>(&data_)) return *p;
+  if (auto p = std::get_if<int64_t>(&data_)) {
+    if (*p < 0) return std::nullopt;
+    return static_cast<uint64_t>(*p);
+  }
+  return std::nullopt;
+}
+
 std::optional<double> Value::as_number() const {
   if (auto p = std::get_if<uint64_t>(&data_)) return static_cast<double>(*p);
   if (auto p = std::get_if<int64_t>(&data_)) return static_cast<double>(*p);

@@ -50,6 +50,8 @@ class Value {
 
   // Integer value as int64 if it is any integer type that fits.
   std::optional<int64_t> as_int() const;
+  // Integer value as uint64 if it is any integer type and not negative (covers all of u64).
+  std::optional<uint64_t> as_uint() const;
   // Any numeric value (integers widen) as double.
   std::optional<double> as_number() const;
   std::optional<bool> as_bool() const;

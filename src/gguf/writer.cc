@@ -2,9 +2,12 @@
 #include "gguf/writer.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string_view>
+#include <unordered_set>
 
 namespace strata::gguf {
 
@@ -24,15 +27,16 @@ void put_string(std::vector<uint8_t>& out, const std::string& s) {
   if (!s.empty()) std::memcpy(out.data() + at, s.data(), s.size());
 }
 
+// REQUIRES: check_value(v) passed, so every accessor below holds a value of the right range.
 void put_value(std::vector<uint8_t>& out, const Value& v) {
   switch (v.type()) {
-    case ValueType::UINT8: put<uint8_t>(out, static_cast<uint8_t>(*v.as_int())); break;
+    case ValueType::UINT8: put<uint8_t>(out, static_cast<uint8_t>(*v.as_uint())); break;
     case ValueType::INT8: put<int8_t>(out, static_cast<int8_t>(*v.as_int())); break;
-    case ValueType::UINT16: put<uint16_t>(out, static_cast<uint16_t>(*v.as_int())); break;
+    case ValueType::UINT16: put<uint16_t>(out, static_cast<uint16_t>(*v.as_uint())); break;
     case ValueType::INT16: put<int16_t>(out, static_cast<int16_t>(*v.as_int())); break;
-    case ValueType::UINT32: put<uint32_t>(out, static_cast<uint32_t>(*v.as_int())); break;
+    case ValueType::UINT32: put<uint32_t>(out, static_cast<uint32_t>(*v.as_uint())); break;
     case ValueType::INT32: put<int32_t>(out, static_cast<int32_t>(*v.as_int())); break;
-    case ValueType::UINT64: put<uint64_t>(out, static_cast<uint64_t>(*v.as_int())); break;
+    case ValueType::UINT64: put<uint64_t>(out, *v.as_uint()); break;
     case ValueType::INT64: put<int64_t>(out, *v.as_int()); break;
     case ValueType::FLOAT32: put<float>(out, static_cast<float>(*v.as_number())); break;
     case ValueType::FLOAT64: put<double>(out, *v.as_number()); break;
@@ -46,6 +50,57 @@ void put_value(std::vector<uint8_t>& out, const Value& v) {
       break;
     }
   }
+}
+
+Status check_unsigned(const Value& v, uint64_t max) {
+  auto u = v.as_uint();
+  if (!u || *u > max) return error("{} value {} does not fit", value_type_name(v.type()), v.to_display());
+  return Status::ok();
+}
+
+Status check_signed(const Value& v, int64_t lo, int64_t hi) {
+  auto i = v.as_int();
+  if (!i || *i < lo || *i > hi) return error("{} value {} does not fit", value_type_name(v.type()), v.to_display());
+  return Status::ok();
+}
+
+// Values are built by callers with free-form factories (Value::u64(type, x)); refuse any whose payload does not
+// match its tag, so the file never holds bytes the reader would misinterpret.
+Status check_value(const Value& v, int depth) {
+  switch (v.type()) {
+    case ValueType::UINT8: return check_unsigned(v, UINT8_MAX);
+    case ValueType::UINT16: return check_unsigned(v, UINT16_MAX);
+    case ValueType::UINT32: return check_unsigned(v, UINT32_MAX);
+    case ValueType::UINT64: return check_unsigned(v, UINT64_MAX);
+    case ValueType::INT8: return check_signed(v, INT8_MIN, INT8_MAX);
+    case ValueType::INT16: return check_signed(v, INT16_MIN, INT16_MAX);
+    case ValueType::INT32: return check_signed(v, INT32_MIN, INT32_MAX);
+    case ValueType::INT64: return check_signed(v, INT64_MIN, INT64_MAX);
+    case ValueType::FLOAT32:
+    case ValueType::FLOAT64:
+      if (!v.as_number()) return error("{} value holds no number", value_type_name(v.type()));
+      return Status::ok();
+    case ValueType::BOOL:
+      if (!v.as_bool()) return error("bool value holds no bool");
+      return Status::ok();
+    case ValueType::STRING:
+      if (!v.as_string()) return error("string value holds no string");
+      return Status::ok();
+    case ValueType::ARRAY: {
+      const Array* a = v.as_array();
+      if (!a) return error("array value holds no array");
+      if (depth >= kMaxArrayDepth) return error("arrays nested deeper than {} levels", kMaxArrayDepth);
+      for (size_t i = 0; i < a->items.size(); ++i) {
+        const Value& item = a->items[i];
+        if (item.type() != a->elem_type)
+          return error("element {} is {} in an array of {}", i, value_type_name(item.type()),
+                       value_type_name(a->elem_type));
+        STRATA_RETURN_IF_ERROR(check_value(item, depth + 1).with_context(fmt::format("element {}", i)));
+      }
+      return Status::ok();
+    }
+  }
+  return error("unknown value type {}", static_cast<uint32_t>(v.type()));
 }
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
@@ -75,16 +130,51 @@ void Writer::add_tensor_bytes(std::string name, std::vector<int64_t> dims, uint3
   });
 }
 
-std::vector<uint8_t> Writer::header_bytes(std::vector<uint64_t>& offsets) const {
+Status Writer::validate() const {
+  if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0 || alignment_ > kMaxAlignment)
+    return error("alignment {} is not a power of two up to {}", alignment_, kMaxAlignment);
+  for (size_t i = 0; i < metadata_.size(); ++i) {
+    const auto& [key, v] = metadata_[i];
+    if (key.empty() || key.size() > kMaxNameBytes) return error("metadata key {} has length {}", i, key.size());
+    STRATA_RETURN_IF_ERROR(check_value(v, 0).with_context(fmt::format("metadata key '{}'", key)));
+    if (key == "general.alignment" && (v.type() != ValueType::UINT32 || *v.as_uint() != alignment_))
+      return error("general.alignment is {} {} but the writer aligns to {}", value_type_name(v.type()), v.to_display(),
+                   alignment_);
+  }
+  std::unordered_set<std::string_view> names;
+  for (const auto& t : tensors_) {
+    if (t.name.empty() || t.name.size() > kMaxNameBytes) return error("tensor name has length {}", t.name.size());
+    if (!names.insert(t.name).second) return error("duplicate tensor name '{}'", t.name);
+    if (t.dims.empty() || t.dims.size() > static_cast<size_t>(kMaxDims))
+      return error("tensor '{}' has {} dimensions (must be 1 to {})", t.name, t.dims.size(), kMaxDims);
+    for (int64_t d : t.dims)
+      if (d <= 0) return error("tensor '{}' has dimension {}", t.name, d);
+    if (!t.fill) return error("tensor '{}' has no fill function", t.name);
+  }
+  return Status::ok();
+}
+
+Result<std::vector<uint8_t>> Writer::header_bytes(std::vector<uint64_t>& offsets) const {
+  STRATA_RETURN_IF_ERROR(validate());
+  bool has_alignment_key = false;
+  for (const auto& kv : metadata_) has_alignment_key |= kv.first == "general.alignment";
+  // A reader assumes 32 unless the file says otherwise, so any other alignment must be written down.
+  const bool add_alignment_key = !has_alignment_key && alignment_ != kDefaultAlignment;
+
   std::vector<uint8_t> out;
   put<uint32_t>(out, kMagic);
   put<uint32_t>(out, 3);
   put<uint64_t>(out, tensors_.size());
-  put<uint64_t>(out, metadata_.size());
+  put<uint64_t>(out, metadata_.size() + (add_alignment_key ? 1 : 0));
   for (const auto& [k, v] : metadata_) {
     put_string(out, k);
     put<uint32_t>(out, static_cast<uint32_t>(v.type()));
     put_value(out, v);
+  }
+  if (add_alignment_key) {
+    put_string(out, "general.alignment");
+    put<uint32_t>(out, static_cast<uint32_t>(ValueType::UINT32));
+    put<uint32_t>(out, static_cast<uint32_t>(alignment_));
   }
   offsets.clear();
   uint64_t off = 0;
@@ -103,7 +193,7 @@ std::vector<uint8_t> Writer::header_bytes(std::vector<uint64_t>& offsets) const 
 
 Result<std::vector<uint8_t>> Writer::to_bytes() const {
   std::vector<uint64_t> offsets;
-  std::vector<uint8_t> out = header_bytes(offsets);
+  STRATA_ASSIGN_OR_RETURN(std::vector<uint8_t> out, header_bytes(offsets));
   const uint64_t data_start = out.size();
   for (size_t i = 0; i < tensors_.size(); ++i) {
     out.resize(data_start + offsets[i], 0);
@@ -116,7 +206,7 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
 
 Status Writer::write(const std::string& path) const {
   std::vector<uint64_t> offsets;
-  std::vector<uint8_t> header = header_bytes(offsets);
+  STRATA_ASSIGN_OR_RETURN(std::vector<uint8_t> header, header_bytes(offsets));
   const std::string tmp = path + ".tmp";
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
   if (!f) return error("cannot create '{}': {}", tmp, std::strerror(errno));
@@ -141,7 +231,7 @@ Status Writer::write(const std::string& path) const {
     pos += tensors_[i].size_bytes;
   }
   if (st.is_ok() && std::fflush(f.get()) != 0) st = error("flush of '{}' failed: {}", tmp, std::strerror(errno));
-  f.reset();
+  if (std::fclose(f.release()) != 0 && st.is_ok()) st = error("close of '{}' failed: {}", tmp, std::strerror(errno));
   if (!st.is_ok()) {
     std::remove(tmp.c_str());
     return st;

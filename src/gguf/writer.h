@@ -15,6 +15,8 @@ namespace strata::gguf {
 
 class Writer {
  public:
+  // An alignment other than 32 is recorded as general.alignment (u32) unless the caller set that key,
+  // which must then agree with `alignment`. A bad alignment is reported by write/to_bytes.
   explicit Writer(uint64_t alignment = kDefaultAlignment) : alignment_(alignment) {}
 
   void set(std::string key, Value v);
@@ -36,7 +38,10 @@ class Writer {
     uint64_t size_bytes;
     Fill fill;
   };
-  std::vector<uint8_t> header_bytes(std::vector<uint64_t>& offsets) const;
+  // Refuses what the reader would reject: bad alignment, values whose payload does not fit their tag,
+  // nesting too deep, duplicate or empty tensor names, dimensions outside 1..4 or <= 0.
+  Status validate() const;
+  Result<std::vector<uint8_t>> header_bytes(std::vector<uint64_t>& offsets) const;
 
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> metadata_;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# tools/test.sh: the one command that runs the whole test suite: the release tree build/ through ctest, then the
+# *_asan_test binaries in the sanitizer tree build-asan/. Ends with "N passed, N failed"; non-zero on any failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+jobs="$(nproc)"
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+
+if [[ ! -d "$root/../shared" ]]; then
+  echo "tools/test.sh: missing $(cd "$root/.." && pwd)/shared: the tests read their models and reference data" >&2
+  echo "from ../shared beside the checkout; place (or link) it there and run again." >&2
+  exit 1
+fi
+
+passed=0
+failed=0
+
+# --- 1. Release tree: every target, every test through ctest.
+echo "== configure and build build/ (Release, tests on)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=ON ||
+  { echo "tools/test.sh: configuring build/ failed (see above)" >&2; exit 1; }
+cmake --build build -j "$jobs" || { echo "tools/test.sh: building build/ failed (see above)" >&2; exit 1; }
+
+echo "== ctest in build/"
+ctest_rc=0
+ctest --test-dir build --output-on-failure --timeout 600 -j "$jobs" 2>&1 | tee "$logs/ctest.log" || ctest_rc=$?
+# ctest's summary: "97% tests passed, 2 tests failed out of 64" (or "No tests were found!!!").
+summary="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$logs/ctest.log" | tail -1 || true)"
+if [[ -n "$summary" ]]; then
+  total="$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")"
+  ctest_failed="$(sed -E 's/.*, ([0-9]+) tests? failed.*/\1/' <<<"$summary")"
+  passed=$((passed + total - ctest_failed))
+  failed=$((failed + ctest_failed))
+elif [[ $ctest_rc -ne 0 ]]; then
+  echo "ctest failed without a summary (exit $ctest_rc)" >&2
+  failed=$((failed + 1))
+fi
+if [[ $ctest_rc -ne 0 && -n "$summary" && "${ctest_failed:-0}" -eq 0 ]]; then
+  echo "ctest exited $ctest_rc although no test failed" >&2
+  failed=$((failed + 1))
+fi
+
+# --- 2. Sanitizer tree: only the *_asan_test binaries (they need core and gguf, not the whole tree).
+mapfile -t asan_tests < <(find tests -name '*_asan_test.cc' -printf '%f\n' | sed 's/\.cc$//' | sort)
+if [[ ${#asan_tests[@]} -gt 0 ]]; then
+  echo "== configure and build build-asan/ (AddressSanitizer + UBSan): ${asan_tests[*]}"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=ON -DSTRATA_BENCH=OFF \
+    -DSTRATA_TESTS=ON || { echo "tools/test.sh: configuring build-asan/ failed (see above)" >&2; exit 1; }
+  cmake --build build-asan -j "$jobs" --target "${asan_tests[@]}" ||
+    { echo "tools/test.sh: building the sanitizer tests failed (see above)" >&2; exit 1; }
+  # A failed allocation aborts instead of returning null; UBSan findings stop the test with a stack.
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-allocator_may_return_null=0:detect_leaks=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  for t in "${asan_tests[@]}"; do
+    echo "== $t"
+    rc=0
+    timeout 600 "build-asan/$t" 2>&1 | tee "$logs/$t.log" || rc=$?  # a hang is a failure, not a stuck CI job
+    ok="$(grep -oE '^\[  PASSED  \] [0-9]+ tests?' "$logs/$t.log" | grep -oE '[0-9]+' | tail -1 || true)"
+    bad="$(grep -oE '^\[  FAILED  \] [0-9]+ tests?, listed below' "$logs/$t.log" | grep -oE '[0-9]+' | head -1 || true)"
+    ok="${ok:-0}"
+    bad="${bad:-0}"
+    # A sanitizer abort or crash ends the binary before gtest can count it: that is one failure at least.
+    if [[ $rc -ne 0 && $bad -eq 0 ]]; then
+      echo "$t exited $rc (crash or sanitizer report above)" >&2
+      bad=1
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+  done
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
