@@ -1,0 +1,72 @@
+// streaming/io_queue.h: one reader shared by the resident loader, the staging pool and the expert cache:
+// aligned-superset arithmetic, tags that route each completion to its owner, and the I/O counters.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "core/status.h"
+#include "streaming/reader.h"
+
+namespace strata::streaming {
+
+// A file range [offset, offset + size) rounded out to the reader's alignment.
+struct AlignedSpan {
+  uint64_t start = 0;   // aligned file offset where the read begins
+  uint64_t length = 0;  // aligned bytes to read
+  uint64_t need = 0;    // bytes from start up to the end of the wanted range
+  uint64_t lead = 0;    // offset - start: where the wanted bytes begin in the destination
+};
+AlignedSpan align_span(uint64_t offset, uint64_t size, uint64_t alignment);
+
+struct IoCounters {
+  uint64_t bytes_read = 0;   // bytes transferred from the file (aligned supersets included)
+  uint64_t n_requests = 0;   // requests completed
+  uint64_t n_failed = 0;     // requests that completed with an error
+  double wait_seconds = 0;   // time the consumer spent blocked on reads
+  double busy_seconds = 0;   // time with at least one request in flight, as seen by the consumer
+};
+
+class IoQueue {
+ public:
+  enum class Client : uint8_t { Resident = 0, Staging = 1, Experts = 2 };
+  // Called on the consumer thread with the token given at submit and the read's outcome.
+  using Handler = std::function<void(uint64_t token, const Status& status)>;
+
+  explicit IoQueue(std::unique_ptr<Reader> reader);
+  ~IoQueue();  // waits for every read in flight
+
+  Reader& reader() { return *reader_; }
+  uint64_t alignment() const { return reader_->alignment(); }
+  void set_handler(Client client, Handler handler);
+
+  // Reads `span` into dest (aligned). The completion goes to the client's handler with `token`.
+  Status submit(Client client, uint64_t token, const AlignedSpan& span, uint8_t* dest);
+  // Blocks until one read completes and dispatches it.
+  Status wait_one();
+  // Dispatches every completion already available, without blocking.
+  Status poll();
+  // Waits for every read in flight.
+  Status drain();
+  size_t in_flight() const { return reader_->in_flight(); }
+
+  // A failure of the reader itself (not of one read): sticky, every later call returns it.
+  const Status& fatal() const { return fatal_; }
+  const IoCounters& counters() const { return counters_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void dispatch(ReadCompletion c);
+  Status fail(Status s);
+
+  std::unique_ptr<Reader> reader_;
+  std::array<Handler, 3> handlers_;
+  Status fatal_;
+  IoCounters counters_;
+  Clock::time_point busy_since_{};  // valid while in_flight() > 0
+};
+
+}  // namespace strata::streaming
