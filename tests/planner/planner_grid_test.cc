@@ -1,0 +1,270 @@
+// tests/planner/planner_grid_test.cc: the acceptance grid: five machines x four model shapes, modes and budgets.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "planner/model_shapes.h"
+#include "planner/planner.h"
+
+namespace strata::planner {
+namespace {
+
+using namespace strata::planner::testing;
+
+ModelRoles roles_for(const ShapeSpec& s) {
+  auto r = classify_tensors(make_gguf(s));
+  EXPECT_TRUE(r.is_ok()) << r.status().message();
+  return std::move(r).value();
+}
+
+// Checks what must hold for every plan: each tensor placed once, budgets respected, the memory report
+// equal to the sum of the placements, and the prediction consistent with its own terms.
+void check_invariants(const ModelRoles& roles, const Plan& plan, const std::string& where) {
+  SCOPED_TRACE(where);
+  ASSERT_EQ(plan.tensors.size(), roles.tensors.size());
+  uint64_t gpu_w = 0, ram_w = 0;
+  for (size_t i = 0; i < roles.tensors.size(); ++i) {
+    const TensorPlacement& t = plan.tensors[i];
+    EXPECT_EQ(t.name, roles.tensors[i].name);
+    if (t.tier == Tier::Gpu) {
+      gpu_w += t.size_bytes;
+      EXPECT_EQ(t.decode_site, Site::Gpu) << t.name;
+    }
+    if (t.tier == Tier::Ram || t.tier == Tier::PinnedRam) ram_w += t.size_bytes;
+    if (is_resident_only_role(t.role)) {
+      EXPECT_NE(t.tier, Tier::Disk) << t.name;
+    }
+  }
+  EXPECT_EQ(plan.kv_tiers.size(), static_cast<size_t>(roles.hp.n_layer));
+  for (Tier t : plan.kv_tiers) EXPECT_TRUE(t == Tier::Gpu || t == Tier::Ram);
+  const MemoryUse& m = plan.memory;
+  EXPECT_EQ(m.gpu_weights, gpu_w);
+  EXPECT_EQ(m.ram_weights, ram_w);
+  EXPECT_EQ(m.gpu_kv + m.ram_kv, plan.kv_bytes);
+  const ResolvedBudgets& b = plan.budgets;
+  EXPECT_LE(m.gpu_total(), b.gpu_bytes);
+  if (b.unified) {
+    EXPECT_LE(m.gpu_total() + m.ram_total(), b.ram_bytes);
+  } else {
+    EXPECT_LE(m.ram_total(), b.ram_bytes);
+    EXPECT_LE(m.pinned, b.pinned_bytes);
+  }
+  EXPECT_GT(plan.decode.tokens_per_s, 0);
+  EXPECT_GT(plan.prefill.tokens_per_s, 0);
+  // Each term is a lower bound on the time: nothing runs faster than its slowest resource.
+  for (const auto& t : plan.decode.terms) EXPECT_LE(t.seconds, plan.decode.seconds * (1 + 1e-9)) << t.resource;
+  EXPECT_FALSE(plan.decode.bound.empty());
+  EXPECT_GE(plan.reasons.size(), 6u);
+  if (plan.mode == Mode::DenseStreaming || plan.mode == Mode::ExpertStreaming || plan.mode == Mode::CpuStreaming) {
+    EXPECT_GT(plan.staging.n_slots, 1);
+    EXPECT_GT(plan.staging.slot_bytes, 0u);
+    EXPECT_GE(plan.prefetch_depth, 1);
+  } else {
+    EXPECT_EQ(plan.memory.staging_pool, 0u);
+  }
+}
+
+struct Machine {
+  const char* name;
+  HardwareProfile profile;
+};
+struct Shape {
+  const char* name;
+  ShapeSpec spec;
+};
+
+TEST(PlannerGrid, ExpectedModesAndInvariants) {
+  const std::vector<Machine> machines = {{"cpu16", cpu_16g()},      {"gpu8+ram32", gpu_8g()},
+                                         {"gpu24+ram64", gpu_24g()}, {"gpu80", gpu_80g()},
+                                         {"unified32", unified_32g()}};
+  const std::vector<Shape> shapes = {{"8B", llama3_8b()}, {"8x7B", mixtral_8x7b()}, {"70B", llama3_70b()},
+                                     {"128x8", moe_128x8()}};
+  // Expected: what fits where, by the sizes (8B 4.6 GiB, 8x7B 30 GiB at Q5_K, 70B 40 GiB, 128x8 16 GiB at Q4_K).
+  const std::map<std::pair<std::string, std::string>, Mode> expected = {
+      {{"cpu16", "8B"}, Mode::CpuOnly},
+      {{"cpu16", "8x7B"}, Mode::CpuStreaming},
+      {{"cpu16", "70B"}, Mode::CpuStreaming},
+      {{"cpu16", "128x8"}, Mode::CpuStreaming},
+      {{"gpu8+ram32", "8B"}, Mode::FullGpu},
+      {{"gpu8+ram32", "8x7B"}, Mode::Hybrid},
+      {{"gpu8+ram32", "70B"}, Mode::DenseStreaming},
+      {{"gpu8+ram32", "128x8"}, Mode::Hybrid},
+      {{"gpu24+ram64", "8B"}, Mode::FullGpu},
+      {{"gpu24+ram64", "8x7B"}, Mode::Hybrid},
+      {{"gpu24+ram64", "70B"}, Mode::Hybrid},
+      {{"gpu24+ram64", "128x8"}, Mode::FullGpu},
+      {{"gpu80", "8B"}, Mode::FullGpu},
+      {{"gpu80", "8x7B"}, Mode::FullGpu},
+      {{"gpu80", "70B"}, Mode::FullGpu},
+      {{"gpu80", "128x8"}, Mode::FullGpu},
+      {{"unified32", "8B"}, Mode::FullGpu},
+      {{"unified32", "8x7B"}, Mode::ExpertStreaming},
+      {{"unified32", "70B"}, Mode::DenseStreaming},
+      {{"unified32", "128x8"}, Mode::FullGpu},
+  };
+  for (const auto& shape : shapes) {
+    const ModelRoles roles = roles_for(shape.spec);
+    for (const auto& machine : machines) {
+      const std::string where = std::string(machine.name) + " x " + shape.name;
+      auto plan = make_plan(roles, machine.profile, Budgets{});
+      ASSERT_TRUE(plan.is_ok()) << where << ": " << plan.status().message();
+      EXPECT_EQ(mode_name(plan->mode), mode_name(expected.at({machine.name, shape.name}))) << where;
+      check_invariants(roles, *plan, where);
+    }
+  }
+}
+
+TEST(PlannerGrid, StreamingPlansKeepTheRightTensorsResident) {
+  // Expert streaming on the unified machine: experts are most of what streams, and what every token
+  // reads in full (norms, routers, most of attention) stays in memory.
+  const ModelRoles mixtral = roles_for(mixtral_8x7b());
+  auto plan = make_plan(mixtral, unified_32g(), Budgets{});
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  ASSERT_EQ(plan->mode, Mode::ExpertStreaming);
+  uint64_t disk_expert = 0, disk_other = 0, attention_resident = 0, attention_total = 0;
+  for (const auto& t : plan->tensors) {
+    if (t.tier == Tier::Disk) (is_expert_role(t.role) ? disk_expert : disk_other) += t.size_bytes;
+    if (is_attention_role(t.role)) {
+      attention_total += t.size_bytes;
+      if (t.tier != Tier::Disk) attention_resident += t.size_bytes;
+    }
+  }
+  EXPECT_GT(disk_expert, 4 * disk_other);
+  EXPECT_GT(attention_resident, attention_total / 2);
+  EXPECT_GT(plan->expert_cache.slice_bytes, 0u);
+  // Expert misses wait on the router, so they are serial: the bound says so.
+  EXPECT_EQ(plan->decode.bound, "disk (expert misses)");
+}
+
+TEST(PlannerGrid, ForcedModesAreObeyed) {
+  const ModelRoles mixtral = roles_for(mixtral_8x7b());
+  Budgets b;
+  b.mode = Mode::ExpertStreaming;
+  auto plan = make_plan(mixtral, gpu_24g(), b);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  EXPECT_EQ(plan->mode, Mode::ExpertStreaming);
+  EXPECT_TRUE(plan->mode_forced);
+  for (const auto& t : plan->tensors) EXPECT_EQ(t.tier == Tier::Disk, is_expert_role(t.role)) << t.name;
+  check_invariants(mixtral, *plan, "forced expert-streaming");
+
+  const ModelRoles llama8 = roles_for(llama3_8b());
+  b.mode = Mode::CpuOnly;
+  plan = make_plan(llama8, gpu_24g(), b);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  for (const auto& t : plan->tensors) {
+    EXPECT_EQ(t.tier, Tier::Ram) << t.name;
+    EXPECT_EQ(t.decode_site, Site::Cpu) << t.name;
+    EXPECT_EQ(t.prefill_site, Site::Cpu) << t.name;
+  }
+  EXPECT_EQ(plan->memory.gpu_total(), 0u);
+
+  b.mode = Mode::DenseStreaming;
+  plan = make_plan(llama8, gpu_24g(), b);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  for (const auto& t : plan->tensors) EXPECT_EQ(t.tier == Tier::Disk, is_dense_ffn_role(t.role)) << t.name;
+  // Streaming the FFN of a model that fits must be predicted slower than the planner's own choice.
+  auto free_plan = make_plan(llama8, gpu_24g(), Budgets{});
+  ASSERT_TRUE(free_plan.is_ok());
+  EXPECT_LT(plan->decode.tokens_per_s, free_plan->decode.tokens_per_s);
+}
+
+TEST(PlannerGrid, ClearErrorsWhenNothingFits) {
+  const ModelRoles llama70 = roles_for(llama3_70b());
+  // No storage profiled: 70B cannot stream, and 16 GiB of RAM cannot hold it.
+  HardwareProfile no_disk = cpu_16g();
+  no_disk.storage.reset();
+  auto plan = make_plan(llama70, no_disk, Budgets{});
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("RAM budget"), std::string::npos) << plan.status().message();
+  EXPECT_NE(plan.status().message().find("short by"), std::string::npos) << plan.status().message();
+  EXPECT_NE(plan.status().message().find("strata profile --dir"), std::string::npos) << plan.status().message();
+
+  // Even with a disk, the resident minimum (KV at a long context, norms, compute) exceeds 1 GiB.
+  Budgets tiny;
+  tiny.ram_bytes = 1 * kGiB;
+  tiny.ctx = 32768;
+  plan = make_plan(llama70, cpu_16g(), tiny);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("RAM budget 1.00 GiB is short by"), std::string::npos)
+      << plan.status().message();
+
+  // A forced full-GPU plan names the GPU budget.
+  Budgets full;
+  full.mode = Mode::FullGpu;
+  plan = make_plan(llama70, gpu_24g(), full);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("GPU budget"), std::string::npos) << plan.status().message();
+
+  // Modes that need hardware the profile lacks are refused up front.
+  plan = make_plan(llama70, cpu_16g(), full);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("needs a GPU"), std::string::npos);
+  Budgets experts;
+  experts.mode = Mode::ExpertStreaming;
+  plan = make_plan(llama70, gpu_24g(), experts);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("mixture-of-experts"), std::string::npos);
+  Budgets gpu_on_cpu;
+  gpu_on_cpu.gpu_bytes = 8 * kGiB;
+  plan = make_plan(llama70, cpu_16g(), gpu_on_cpu);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("--gpu-mem"), std::string::npos);
+}
+
+TEST(PlannerGrid, UserBudgetsReplaceMeasuredOnes) {
+  const ModelRoles llama8 = roles_for(llama3_8b());
+  Budgets b;
+  b.gpu_bytes = 2 * kGiB;
+  b.ram_bytes = 12 * kGiB;
+  b.ctx = 2048;
+  auto plan = make_plan(llama8, gpu_24g(), b);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  EXPECT_EQ(plan->budgets.gpu_bytes, 2 * kGiB);
+  EXPECT_EQ(plan->budgets.ram_bytes, 12 * kGiB);
+  EXPECT_EQ(plan->budgets.ctx, 2048);
+  EXPECT_EQ(plan->mode, Mode::Hybrid);
+  check_invariants(llama8, *plan, "2 GiB GPU");
+  // KV for 32 layers x 8 heads x 128 x 2048 x 2 (k, v) x 2 bytes.
+  EXPECT_EQ(plan->kv_bytes, 32ull * 8 * 128 * 2048 * 2 * 2);
+}
+
+TEST(PlannerGrid, MoreMemoryNeverPredictsSlower) {
+  // A search property: growing a budget can only keep or improve the best decode time found.
+  const ModelRoles llama70 = roles_for(llama3_70b());
+  double last = 0;
+  for (int ram_gib : {8, 16, 24, 32, 40, 48, 64}) {
+    Budgets b;
+    b.ram_bytes = static_cast<uint64_t>(ram_gib) * kGiB;
+    auto plan = make_plan(llama70, cpu_16g(), b);
+    ASSERT_TRUE(plan.is_ok()) << ram_gib << " GiB: " << plan.status().message();
+    EXPECT_GE(plan->decode.tokens_per_s, last * 0.999) << ram_gib << " GiB";
+    last = plan->decode.tokens_per_s;
+  }
+  double last_gpu = 0;
+  for (int gpu_gib : {0, 4, 8, 16, 24, 32, 48}) {
+    Budgets b;
+    b.gpu_bytes = static_cast<uint64_t>(gpu_gib) * kGiB;
+    auto plan = make_plan(llama70, gpu_80g(), b);
+    ASSERT_TRUE(plan.is_ok()) << gpu_gib << " GiB: " << plan.status().message();
+    EXPECT_GE(plan->decode.tokens_per_s, last_gpu * 0.999) << gpu_gib << " GiB GPU";
+    last_gpu = plan->decode.tokens_per_s;
+  }
+}
+
+TEST(PlannerGrid, FullGpuDecodeMatchesBandwidthOverBytes) {
+  // Full residency on the 80 GB GPU: decode is bounded by reading every weight (and the KV) once per token.
+  const ModelRoles llama8 = roles_for(llama3_8b());
+  auto plan = make_plan(llama8, gpu_80g(), Budgets{});
+  ASSERT_TRUE(plan.is_ok());
+  ASSERT_EQ(plan->mode, Mode::FullGpu);
+  double bytes = 0;
+  for (const auto& t : llama8.tensors) bytes += t.decode_bytes;
+  bytes += plan->kv_bytes * 0.5;  // the default decode context fill
+  const double bound = 2800e9 / bytes;
+  EXPECT_LT(plan->decode.tokens_per_s, bound * 1.0001);
+  EXPECT_GT(plan->decode.tokens_per_s, bound * 0.9);
+  EXPECT_EQ(plan->decode.bound, "GPU memory");
+}
+
+}  // namespace
+}  // namespace strata::planner
