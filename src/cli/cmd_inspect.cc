@@ -5,7 +5,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/cmd_profile.h"
 #include "cli/commands.h"
+#include "cli/plan_print.h"
+#include "planner/planner.h"
+#include "planner/tensor_roles.h"
 #include "core/units.h"
 #include "gguf/gguf_file.h"
 #include "tensor/dtype.h"
@@ -28,9 +32,30 @@ nlohmann::json value_to_json(const gguf::Value& v, size_t max_items) {
 }
 }  // namespace
 
+// `inspect --plan`: the placement for this model on this machine, from the header and the profile alone.
+int print_plan(const InspectOptions& o, const gguf::GgufFile& g) {
+  auto budgets = budgets_from_flags(o.plan_flags.gpu_mem, o.plan_flags.ram, o.plan_flags.ctx, o.plan_flags.mode);
+  if (!budgets) return fail(budgets.status().message());
+  auto roles = planner::classify_tensors(g);
+  if (!roles) return fail(roles.status().with_context(o.model).message());
+  auto profile = find_profile(o.model, o.plan_flags, /*required=*/true);
+  if (!profile) return fail(profile.status().message());
+  auto plan = planner::make_plan(*roles, **profile, *budgets);
+  if (!plan) return fail(plan.status().with_context(o.model).message());
+  if (o.json) {
+    nlohmann::json j = plan_to_json(*plan);
+    j["header_bytes_read"] = g.header_bytes_read;
+    std::printf("%s\n", j.dump(1).c_str());
+  } else {
+    std::printf("%s\n", format_plan_text(*plan).c_str());
+  }
+  return 0;
+}
+
 int run_inspect(const InspectOptions& o) {
   auto f = gguf::read_file(o.model, gguf_type_lookup());
   if (!f) return fail(f.status().message());
+  if (o.plan) return print_plan(o, f.value());
   const gguf::GgufFile& g = f.value();
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_type;  // name → (count, bytes)
   for (const auto& t : g.tensors) {

@@ -35,11 +35,9 @@ int run_logits(const LogitsOptions& o) {
   auto tokens = parse_tokens(o.tokens);
   if (!tokens) return fail(tokens.status().message());
   if (o.top < 0 || o.gen < 0) return fail("--top and --gen must be >= 0");
-  engine::EngineOptions eo;
-  eo.model_path = o.model;
-  eo.n_threads = o.threads;
-  eo.n_ctx = o.ctx;
-  auto lm = engine::LoadedModel::load(eo);
+  auto eo = make_engine_options(o.model, o.threads, o.plan);
+  if (!eo) return fail(eo.status().message());
+  auto lm = engine::LoadedModel::load(*eo);
   if (!lm) return fail(lm.status().message());
   const int64_t n_vocab = lm.value()->hparams().n_vocab;
   const int64_t n_ctx = std::max<int64_t>(lm.value()->default_n_ctx(), tokens->size() + o.gen + 1);

@@ -4,18 +4,36 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "core/units.h"
 #include "engine/runtime.h"
 #include "engine/session.h"
 
 namespace strata::cli {
 
+// The streaming figures and the plan's prediction beside what was achieved (stderr).
+void print_run_report(const engine::LoadedModel& lm) {
+  if (auto st = lm.stream_stats()) {
+    const double per_pass = st->n_passes ? static_cast<double>(st->bytes_read) / st->n_passes : 0;
+    const uint64_t expert_total = st->expert_hits + st->expert_misses;
+    std::fprintf(stderr,
+                 "strata: streamed %s per forward pass from disk (%s reader%s), %.2f GB/s while reading, "
+                 "%.2f s waiting on I/O; resident %s, staging %s, expert cache %s",
+                 format_bytes(static_cast<uint64_t>(per_pass)).c_str(), st->reader.c_str(),
+                 st->direct_io ? ", O_DIRECT" : ", buffered", st->io_busy_seconds > 0 ? st->bytes_read / st->io_busy_seconds / 1e9 : 0.0,
+                 st->io_wait_seconds, format_bytes(st->resident_bytes).c_str(), format_bytes(st->staging_bytes).c_str(),
+                 format_bytes(st->expert_cache_bytes).c_str());
+    if (expert_total) std::fprintf(stderr, ", expert hit rate %.1f%%", 100.0 * st->expert_hits / expert_total);
+    std::fprintf(stderr, "\n");
+  }
+  if (lm.plan()) std::fprintf(stderr, "strata: %s\n", describe_plan(*lm.plan()).c_str());
+  std::fprintf(stderr, "strata: peak resident memory %s\n", format_bytes(engine::peak_rss_bytes()).c_str());
+}
+
 int run_run(const RunOptions& o) {
-  engine::EngineOptions eo;
-  eo.model_path = o.model;
-  eo.n_threads = o.threads;
-  eo.n_ctx = o.ctx;
+  auto eo = make_engine_options(o.model, o.threads, o.plan);
+  if (!eo) return fail(eo.status().message());
   auto t_load = std::chrono::steady_clock::now();
-  auto lm = engine::LoadedModel::load(eo);
+  auto lm = engine::LoadedModel::load(*eo);
   if (!lm) return fail(lm.status().message());
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
@@ -48,6 +66,7 @@ int run_run(const RunOptions& o) {
                load_s, static_cast<long long>(r.n_prompt_evaluated), r.prompt_seconds, pp_tps, r.tokens.size(),
                r.generate_seconds, gen_tps, std::string(engine::stop_reason_name(r.reason)).c_str(),
                static_cast<unsigned long long>(req.sampling.seed));
+  print_run_report(*lm.value());
   return 0;
 }
 

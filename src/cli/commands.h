@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/engine_setup.h"
+
 namespace strata::cli {
 
 struct RunOptions {
@@ -18,14 +20,17 @@ struct RunOptions {
   float min_p = 0.05f;
   float repeat_penalty = 1.0f;
   int threads = 0;
-  int64_t ctx = 0;
   bool no_bos = false;
+  PlanFlags plan;
 };
 int run_run(const RunOptions& o);
+void print_run_report(const engine::LoadedModel& lm);
 
 struct InspectOptions {
   std::string model;
   bool json = false;
+  bool plan = false;  // --plan: print the placement plan (reads no weights)
+  PlanFlags plan_flags;
 };
 int run_inspect(const InspectOptions& o);
 
@@ -36,7 +41,7 @@ struct LogitsOptions {
   bool full = false;
   int gen = 0;
   int threads = 0;
-  int64_t ctx = 0;
+  PlanFlags plan;
 };
 int run_logits(const LogitsOptions& o);
 
@@ -58,6 +63,21 @@ struct SynthOptions {
   int threads = 0;
 };
 int run_synth(const SynthOptions& o);
+
+struct BenchOptions {
+  std::string model;
+  std::string prompt = "Once upon a time";
+  int32_t n_prompt = 64;   // prompt tokens evaluated per repetition (synthetic ids when the prompt is shorter)
+  int32_t n_gen = 32;      // tokens decoded per repetition
+  int repetitions = 3;
+  int warmup = 1;
+  bool cold = false;       // drop the model file from the page cache before each repetition
+  bool json = false;
+  std::string out;         // write the JSON record here too
+  int threads = 0;
+  PlanFlags plan;
+};
+int run_bench(const BenchOptions& o);
 
 // Prints "strata: error: <message>" to stderr; returns the exit code 1.
 int fail(const std::string& message);

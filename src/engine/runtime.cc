@@ -1,14 +1,73 @@
-// engine/runtime.cc: loading: parse → bind → tokenizer → weights → backend.
+// engine/runtime.cc: loading: parse → bind → tokenizer → plan → weights (resident or streamed) → backend.
 #include "engine/runtime.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 
+#include "planner/planner.h"
+#include "planner/tensor_roles.h"
+#include "streaming/expert_stats.h"
 #include "streaming/resident_weights.h"
+#include "streaming/streaming_weights.h"
 #include "tensor/dtype.h"
 
 namespace strata::engine {
 
+namespace {
+
+// This build computes on the CPU only: the plan must not place weights on a GPU.
+planner::HardwareProfile cpu_only(planner::HardwareProfile p) {
+  if (!p.gpus.empty()) p.gpu_note = "the CUDA backend is not part of this build's engine yet; planning for the CPU";
+  p.gpus.clear();
+  p.unified_memory = false;
+  return p;
+}
+
+// Maps the plan's disk-tier tensors onto the streaming source's configuration.
+streaming::StreamConfig stream_config_from_plan(const planner::Plan& plan, const model::Model& m,
+                                                const std::string& stats_path) {
+  streaming::StreamConfig c;
+  std::vector<bool> on_disk(m.tensors.size(), false);
+  for (size_t i = 0; i < plan.tensors.size() && i < m.tensors.size(); ++i)
+    on_disk[i] = plan.tensors[i].tier == planner::Tier::Disk;
+  for (model::TensorId id : streaming::used_tensors(m)) (on_disk[id] ? c.streamed : c.resident).push_back(id);
+  // The plan's pool slot holds a layer's streamed bytes, the source's slot one tensor, and the source's
+  // expert cache entry one expert's three slices: share the plan's pool + expert cache between them, with
+  // at least n_expert_used entries (fewer would re-read experts within a layer).
+  uint64_t largest_dense = 0, expert_entry = 0;
+  for (model::TensorId id : c.streamed) {
+    const auto& t = m.tensors[id];
+    if (t.dims.size() < 3) largest_dense = std::max(largest_dense, t.size_bytes);
+  }
+  if (m.hp.is_moe()) {
+    for (model::TensorId id : m.layers[0].ffn_exps) expert_entry += m.tensors[id].size_bytes / m.hp.n_expert + 2 * 4096;
+  }
+  uint64_t pool = plan.staging.total_bytes() + plan.expert_cache.ram_bytes;
+  bool experts_stream = false;
+  for (model::TensorId id : c.streamed) experts_stream |= m.tensors[id].dims.size() == 3;
+  if (experts_stream) {
+    const uint64_t min_cache = expert_entry * static_cast<uint64_t>(m.hp.n_expert_used);
+    c.expert_cache_bytes = std::max(min_cache, plan.expert_cache.ram_bytes);
+    pool = pool > c.expert_cache_bytes ? pool - c.expert_cache_bytes : 0;
+  }
+  c.n_slots = 2;
+  if (largest_dense > 0) c.n_slots = static_cast<int>(std::clamp<uint64_t>(pool / (largest_dense + 2 * 4096), 2, 64));
+  c.prefetch_depth = std::max(1, plan.prefetch_depth);
+  if (plan.staging.io_block_bytes > 0) c.io.block_bytes = plan.staging.io_block_bytes;
+  if (plan.staging.io_queue_depth > 0) c.io.queue_depth = static_cast<uint32_t>(plan.staging.io_queue_depth);
+  c.stats_path = stats_path;
+  return c;
+}
+
+}  // namespace
+
 LoadedModel::~LoadedModel() = default;
+
+std::optional<streaming::StreamStats> LoadedModel::stream_stats() const {
+  if (!streaming_) return std::nullopt;
+  return static_cast<const streaming::StreamingWeights*>(streaming_)->stats();
+}
 
 Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& options) {
   std::unique_ptr<LoadedModel> lm(new LoadedModel());
@@ -23,18 +82,61 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
     return error("{}: tokenizer has {} tokens but token_embd has {} rows", options.model_path,
                  lm->tokenizer_->vocab().size(), lm->model_.hp.n_vocab);
 
+  int64_t n_ctx = options.budgets.ctx > 0 ? options.budgets.ctx
+                                          : std::min<int64_t>(lm->model_.hp.n_ctx_train, planner::kDefaultMaxCtx);
+  // Plan before reading a byte of weights: a budget that cannot fit is refused here, with the shortfall.
+  bool stream = false;
+  if (options.profile) {
+    auto roles = planner::classify_tensors(lm->file_);
+    if (!roles) return roles.status().with_context(options.model_path);
+    auto plan = planner::make_plan(*roles, cpu_only(*options.profile), options.budgets);
+    if (!plan) return plan.status().with_context(options.model_path);
+    lm->plan_ = std::move(plan).value();
+    n_ctx = lm->plan_->budgets.ctx;
+    for (const auto& t : lm->plan_->tensors) stream |= t.tier == planner::Tier::Disk;
+  } else if (options.budgets.ram_bytes || options.budgets.gpu_bytes || options.budgets.mode) {
+    return error("budgets and modes need a hardware profile (run `strata profile` or pass --profile FILE)");
+  }
+
   const int n_threads = options.n_threads > 0 ? options.n_threads : ThreadPool::hardware_threads();
   lm->pool_ = std::make_unique<ThreadPool>(n_threads);
   lm->backend_ = std::make_unique<kernels::CpuBackend>(*lm->pool_);
 
-  auto resident = streaming::ResidentWeights::load(lm->file_, lm->model_);
-  if (!resident) return resident.status();
-  lm->resident_bytes_ = resident.value()->resident_bytes();
-  lm->experts_ = resident.value().get();
-  lm->weights_ = std::move(resident).value();
-
-  lm->default_n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(lm->model_.hp.n_ctx_train, 4096);
+  if (stream) {
+    std::string stats_path;
+    if (lm->model_.hp.is_moe() && (!options.xdg_state_home.empty() || !options.home.empty()))
+      stats_path = streaming::default_stats_path(lm->model_, options.model_path, options.xdg_state_home, options.home);
+    auto sw = streaming::make_streaming_weights(lm->file_, lm->model_,
+                                                stream_config_from_plan(*lm->plan_, lm->model_, stats_path));
+    if (!sw) return sw.status().with_context(options.model_path);
+    lm->resident_bytes_ = sw.value()->memory().total();
+    lm->experts_ = sw.value().get();
+    lm->streaming_ = sw.value().get();
+    lm->weights_ = std::move(sw).value();
+  } else {
+    auto resident = streaming::ResidentWeights::load(lm->file_, lm->model_);
+    if (!resident) return resident.status();
+    lm->resident_bytes_ = resident.value()->resident_bytes();
+    lm->experts_ = resident.value().get();
+    lm->weights_ = std::move(resident).value();
+  }
+  lm->default_n_ctx_ = n_ctx;
   return lm;
+}
+
+uint64_t peak_rss_bytes() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  uint64_t kb = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, "VmHWM:", 6) == 0) {
+      kb = std::strtoull(line + 6, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return kb * 1024;
 }
 
 }  // namespace strata::engine

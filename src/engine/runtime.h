@@ -1,8 +1,9 @@
-// engine/runtime.h: a loaded model (file, binding, tokenizer, weights, threads) and the options that load it.
+// engine/runtime.h: a loaded model (file, binding, plan, tokenizer, weights, threads) and the options that load it.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -11,6 +12,9 @@
 #include "kernels/backend.h"
 #include "model/model.h"
 #include "model/weight_source.h"
+#include "planner/hardware_profile.h"
+#include "planner/plan.h"
+#include "streaming/stream_stats.h"
 #include "tokenizer/tokenizer.h"
 
 namespace strata::engine {
@@ -18,8 +22,15 @@ namespace strata::engine {
 // Everything the engine needs to load a model, parsed at the edge (CLI flags, HTTP options).
 struct EngineOptions {
   std::string model_path;
-  int n_threads = 0;     // 0: all hardware threads
-  int64_t n_ctx = 0;     // 0: min(training context, 4096)
+  int n_threads = 0;  // 0: all hardware threads
+  // Budgets (--ram, --gpu-mem, --ctx, --mode). budgets.ctx 0: min(training context, 4096).
+  planner::Budgets budgets;
+  // The machine. Absent: a plan is made only from what the model needs (everything resident in RAM);
+  // a RAM budget or a streaming mode then needs a profile (CLI: `strata profile`).
+  std::optional<planner::HardwareProfile> profile;
+  // Where MoE co-activation statistics are kept ($XDG_STATE_HOME, $HOME as the edge read them); both empty: none.
+  std::string xdg_state_home;
+  std::string home;
 };
 
 class LoadedModel {
@@ -35,6 +46,10 @@ class LoadedModel {
   model::ExpertSource* experts() { return experts_; }
   kernels::Backend& backend() { return *backend_; }
   int64_t default_n_ctx() const { return default_n_ctx_; }
+  // The plan the model was loaded under (absent when it was loaded without a profile).
+  const std::optional<planner::Plan>& plan() const { return plan_; }
+  // Disk streaming figures since load; absent when every weight is resident.
+  std::optional<streaming::StreamStats> stream_stats() const;
   uint64_t resident_bytes() const { return resident_bytes_; }
 
  private:
@@ -44,10 +59,15 @@ class LoadedModel {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<kernels::Backend> backend_;
+  std::optional<planner::Plan> plan_;
   std::unique_ptr<model::WeightSource> weights_;
-  model::ExpertSource* experts_ = nullptr;  // points into weights_ when it also serves experts
+  model::ExpertSource* experts_ = nullptr;  // points into weights_ (both sources serve experts)
+  const void* streaming_ = nullptr;         // weights_ as StreamingWeights, when streaming
   int64_t default_n_ctx_ = 0;
   uint64_t resident_bytes_ = 0;
 };
+
+// Peak resident memory of this process so far (VmHWM), in bytes; 0 when unknown.
+uint64_t peak_rss_bytes();
 
 }  // namespace strata::engine

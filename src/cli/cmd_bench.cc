@@ -1,0 +1,166 @@
+// cli/cmd_bench.cc: `strata bench`: warm-up, repeated prompt+decode runs, and one JSON record beside the bound.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/plan_print.h"
+#include "core/units.h"
+#include "engine/runtime.h"
+#include "engine/sampler.h"
+#include "engine/session.h"
+
+namespace strata::cli {
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Drops the model file's pages from the page cache so the next reads come from the disk.
+void drop_page_cache(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
+struct Summary {
+  double median = 0, min = 0, max = 0, mean = 0;
+};
+Summary summarise(std::vector<double> v) {
+  Summary s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.min = v.front();
+  s.max = v.back();
+  s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  for (double x : v) s.mean += x / v.size();
+  return s;
+}
+nlohmann::json to_json(const Summary& s) { return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}}; }
+
+}  // namespace
+
+int run_bench(const BenchOptions& o) {
+  if (o.n_prompt < 1 || o.n_gen < 1 || o.repetitions < 1 || o.warmup < 0)
+    return fail("--n-prompt, --n-gen and --repetitions must be at least 1, --warmup at least 0");
+  auto eo = make_engine_options(o.model, o.threads, o.plan);
+  if (!eo) return fail(eo.status().message());
+  const double t_load = now_s();
+  auto loaded = engine::LoadedModel::load(*eo);
+  if (!loaded) return fail(loaded.status().message());
+  engine::LoadedModel& lm = *loaded.value();
+  const double load_seconds = now_s() - t_load;
+  const int64_t n_ctx = std::max<int64_t>(lm.default_n_ctx(), o.n_prompt + o.n_gen + 1);
+  if (n_ctx > lm.default_n_ctx() && lm.plan())
+    return fail(fmt::format("--n-prompt + --n-gen ({}) exceed the planned context {}; raise --ctx", o.n_prompt + o.n_gen,
+                            lm.default_n_ctx()));
+  engine::Session session(lm, n_ctx);
+
+  // The prompt: the text's tokens, repeated until n_prompt.
+  std::vector<int32_t> base = lm.tokenizer().encode(o.prompt, lm.tokenizer().vocab().add_bos());
+  std::vector<int32_t> prompt;
+  while (static_cast<int32_t>(prompt.size()) < o.n_prompt) prompt.insert(prompt.end(), base.begin(), base.end());
+  prompt.resize(o.n_prompt);
+
+  nlohmann::json reps = nlohmann::json::array();
+  std::vector<double> pp_tps, tg_tps, bytes_per_tok, disk_gbps;
+  std::vector<float> logits;
+  for (int rep = -o.warmup; rep < o.repetitions; ++rep) {
+    if (o.cold) drop_page_cache(o.model);
+    session.truncate(0);
+    const auto s0 = lm.stream_stats();
+    const double t0 = now_s();
+    if (Status st = session.eval(prompt, logits, false); !st) return fail(st.message());
+    const double t1 = now_s();
+    const auto s1 = lm.stream_stats();
+    for (int i = 0; i < o.n_gen; ++i) {
+      int32_t next = engine::Sampler::argmax(logits);
+      if (Status st = session.eval(std::span(&next, 1), logits, false); !st) return fail(st.message());
+    }
+    const double t2 = now_s();
+    const auto s2 = lm.stream_stats();
+    if (rep < 0) continue;  // warm-up
+    nlohmann::json r;
+    r["prompt_tokens_per_s"] = o.n_prompt / (t1 - t0);
+    r["decode_tokens_per_s"] = o.n_gen / (t2 - t1);
+    pp_tps.push_back(o.n_prompt / (t1 - t0));
+    tg_tps.push_back(o.n_gen / (t2 - t1));
+    if (s0 && s1 && s2) {
+      const double decode_bytes = static_cast<double>(s2->bytes_read - s1->bytes_read);
+      r["prompt_bytes_read"] = s1->bytes_read - s0->bytes_read;
+      r["decode_bytes_read_per_token"] = decode_bytes / o.n_gen;
+      r["decode_disk_gb_per_s"] = decode_bytes / (t2 - t1) / 1e9;
+      const uint64_t hits = s2->expert_hits - s1->expert_hits, misses = s2->expert_misses - s1->expert_misses;
+      if (hits + misses) r["decode_expert_hit_rate"] = static_cast<double>(hits) / (hits + misses);
+      bytes_per_tok.push_back(decode_bytes / o.n_gen);
+      disk_gbps.push_back(decode_bytes / (t2 - t1) / 1e9);
+    }
+    reps.push_back(r);
+  }
+
+  nlohmann::json rec;
+  char when[32];
+  std::time_t t = std::time(nullptr);
+  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  rec["date"] = when;
+  rec["model"] = o.model;
+  rec["model_bytes"] = lm.file().total_tensor_bytes();
+  rec["threads"] = lm.backend().pool().size();
+  rec["n_prompt"] = o.n_prompt;
+  rec["n_gen"] = o.n_gen;
+  rec["repetitions"] = o.repetitions;
+  rec["warmup"] = o.warmup;
+  rec["cold"] = o.cold;
+  rec["load_seconds"] = load_seconds;
+  rec["runs"] = reps;
+  rec["prompt_tokens_per_s"] = to_json(summarise(pp_tps));
+  rec["decode_tokens_per_s"] = to_json(summarise(tg_tps));
+  if (!bytes_per_tok.empty()) {
+    rec["decode_bytes_read_per_token"] = to_json(summarise(bytes_per_tok));
+    rec["decode_disk_gb_per_s"] = to_json(summarise(disk_gbps));
+  }
+  if (lm.plan()) {
+    const auto& p = *lm.plan();
+    rec["plan"] = plan_to_json(p);
+    rec["predicted_decode_tokens_per_s"] = p.decode.tokens_per_s;
+    rec["predicted_prefill_tokens_per_s"] = p.prefill.tokens_per_s;
+    rec["decode_vs_prediction"] = p.decode.tokens_per_s > 0 ? summarise(tg_tps).median / p.decode.tokens_per_s : 0;
+  }
+  rec["peak_rss_bytes"] = engine::peak_rss_bytes();
+  const std::string text = rec.dump(1);
+  if (!o.out.empty()) {
+    std::ofstream out(o.out);
+    out << text << "\n";
+    if (!out) return fail("cannot write " + o.out);
+  }
+  if (o.json) {
+    std::printf("%s\n", text.c_str());
+    return 0;
+  }
+  const auto pp = summarise(pp_tps), tg = summarise(tg_tps);
+  std::printf("prompt  %4d tokens: median %8.2f tok/s (min %.2f, max %.2f) over %d runs\n", o.n_prompt, pp.median, pp.min,
+              pp.max, o.repetitions);
+  std::printf("decode  %4d tokens: median %8.2f tok/s (min %.2f, max %.2f)\n", o.n_gen, tg.median, tg.min, tg.max);
+  if (!bytes_per_tok.empty())
+    std::printf("disk: %s read per decoded token, %.2f GB/s median\n",
+                format_bytes(static_cast<uint64_t>(summarise(bytes_per_tok).median)).c_str(), summarise(disk_gbps).median);
+  if (lm.plan()) {
+    std::printf("%s\n", describe_plan(*lm.plan()).c_str());
+    std::printf("achieved / predicted decode: %.2f\n", rec["decode_vs_prediction"].get<double>());
+  }
+  std::printf("peak resident memory %s\n", format_bytes(engine::peak_rss_bytes()).c_str());
+  return 0;
+}
+
+}  // namespace strata::cli
