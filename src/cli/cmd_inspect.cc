@@ -48,6 +48,9 @@ int print_plan(const InspectOptions& o, const gguf::GgufFile& g) {
     std::printf("%s\n", j.dump(1).c_str());
   } else {
     std::printf("%s\n", format_plan_text(*plan).c_str());
+    if (!(*profile)->gpus.empty())
+      std::printf("note: this is the planner's placement for this machine; this build's engine computes on the CPU only,\n"
+                  "      so `run`, `logits`, `bench` and `serve` plan without the GPU (GPU tiers arrive with the CUDA backend)\n");
   }
   return 0;
 }
