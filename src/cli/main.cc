@@ -1,6 +1,8 @@
 // cli/main.cc: the `strata` binary: flags parsed into option structs, one subcommand each. No logic here.
 #include <CLI/CLI.hpp>
 
+#include "cli/cmd_profile.h"
+#include "cli/cmd_serve.h"
 #include "cli/commands.h"
 #include "core/log.h"
 
@@ -10,6 +12,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Log more to stderr");
+  // Budgets and the machine profile: every command that loads or plans a model takes these.
+  auto add_plan_flags = [](CLI::App* c, PlanFlags& f) {
+    c->add_option("--ram", f.ram, "RAM budget, e.g. 4G (default: available minus headroom)");
+    c->add_option("--gpu-mem", f.gpu_mem, "GPU memory budget, e.g. 8G (default: free minus headroom)");
+    c->add_option("-c,--ctx", f.ctx, "Context length (0: the model's, at most 4096)");
+    c->add_option("--mode", f.mode, "Force a mode: full-gpu, hybrid, expert-streaming, dense-streaming, cpu, cpu-streaming");
+    c->add_option("--profile", f.profile, "Hardware profile JSON (default: the cached `strata profile`)");
+  };
 
   RunOptions run;
   auto* c_run = app.add_subcommand("run", "Generate text from a prompt");
@@ -23,13 +33,15 @@ int main(int argc, char** argv) {
   c_run->add_option("--min-p", run.min_p, "Min-p (0: off)");
   c_run->add_option("--repeat-penalty", run.repeat_penalty, "Repetition penalty (1: off)");
   c_run->add_option("-t,--threads", run.threads, "CPU threads (0: all)");
-  c_run->add_option("-c,--ctx", run.ctx, "Context length (0: model default, at most 4096)");
+  add_plan_flags(c_run, run.plan);
   c_run->add_flag("--no-bos", run.no_bos, "Do not add the BOS token");
 
   InspectOptions inspect;
   auto* c_inspect = app.add_subcommand("inspect", "Print a model's metadata and tensor table (reads no weights)");
   c_inspect->add_option("model", inspect.model, "GGUF model file")->required();
   c_inspect->add_flag("--json", inspect.json, "Print JSON");
+  c_inspect->add_flag("--plan", inspect.plan, "Print where every tensor would live and the predicted speed");
+  add_plan_flags(c_inspect, inspect.plan_flags);
 
   LogitsOptions logits;
   auto* c_logits = app.add_subcommand("logits", "Evaluate a token sequence and print logits as JSON");
@@ -39,7 +51,26 @@ int main(int argc, char** argv) {
   c_logits->add_flag("--full", logits.full, "Include every logit");
   c_logits->add_option("--gen", logits.gen, "Greedy tokens to generate after the sequence");
   c_logits->add_option("-t,--threads", logits.threads, "CPU threads (0: all)");
-  c_logits->add_option("-c,--ctx", logits.ctx, "Context length (0: model default)");
+  add_plan_flags(c_logits, logits.plan);
+
+  BenchOptions bench;
+  auto* c_bench = app.add_subcommand("bench", "Measure prompt and decode speed over repetitions; print a JSON record");
+  c_bench->add_option("model", bench.model, "GGUF model file")->required();
+  c_bench->add_option("-p,--n-prompt", bench.n_prompt, "Prompt tokens per repetition");
+  c_bench->add_option("-n,--n-gen", bench.n_gen, "Decoded tokens per repetition");
+  c_bench->add_option("-r,--repetitions", bench.repetitions, "Measured repetitions");
+  c_bench->add_option("--warmup", bench.warmup, "Unmeasured warm-up repetitions");
+  c_bench->add_flag("--cold", bench.cold, "Drop the model from the page cache before each repetition");
+  c_bench->add_flag("--json", bench.json, "Print only the JSON record");
+  c_bench->add_option("-o,--out", bench.out, "Also write the JSON record to this file");
+  c_bench->add_option("-t,--threads", bench.threads, "CPU threads (0: all)");
+  add_plan_flags(c_bench, bench.plan);
+
+  ProfileOptions profile;
+  auto* c_profile = app.add_subcommand("profile", "Measure this machine (CPU, RAM, GPUs, storage) and cache it");
+  c_profile->add_flag("--json", profile.json, "Print JSON");
+  c_profile->add_flag("--refresh", profile.refresh, "Measure again even when cached");
+  c_profile->add_option("--dir", profile.dir, "Folder whose storage is measured (the models' folder)");
 
   SynthOptions synth;
   auto* c_synth = app.add_subcommand("synth", "Write a llama-shaped GGUF with seeded random weights");
@@ -59,16 +90,36 @@ int main(int argc, char** argv) {
   c_synth->add_flag("--tied", synth.tied, "Tie output to the token embedding");
   c_synth->add_option("-t,--threads", synth.threads, "CPU threads (0: all)");
 
+  ServeOptions serve;
+  auto* c_serve = app.add_subcommand("serve", "Serve models over the Ollama API (and OpenAI's /v1)");
+  c_serve->add_option("models", serve.models, "GGUF files or directories of them");
+  c_serve->add_option("--host", serve.host, "Listen address, host or host:port (default: OLLAMA_HOST or 127.0.0.1)");
+  c_serve->add_option("--port", serve.port, "Listen port (default: OLLAMA_HOST or 11434; 0: any free port)");
+  c_serve->add_option("--store", serve.store, "strata's model store (default: STRATA_MODELS or ~/.strata/models)");
+  c_serve->add_option("--ollama-models", serve.ollama_models, "Ollama store to serve from (default: OLLAMA_MODELS or ~/.ollama/models)");
+  c_serve->add_flag("--no-ollama", serve.no_ollama, "Do not read an Ollama store");
+  c_serve->add_option("-t,--threads", serve.threads, "CPU threads per model (0: all)");
+  add_plan_flags(c_serve, serve.plan);  // its --ctx is the default num_ctx (else OLLAMA_CONTEXT_LENGTH or 4096)
+  c_serve->add_option("--max-queue", serve.max_queue, "Waiting requests per model before 503 (default: OLLAMA_MAX_QUEUE or 512)");
+  c_serve->add_option("--max-loaded", serve.max_loaded, "Models kept loaded (default: OLLAMA_MAX_LOADED_MODELS or 3)");
+  c_serve->add_option("--keep-alive", serve.keep_alive, "Default keep-alive, e.g. 5m, 1h, -1 (default: OLLAMA_KEEP_ALIVE or 5m)");
+  c_serve->add_option("--max-body", serve.max_body, "Largest JSON request body (default 16M)");
+  c_serve->add_option("--token-delay-ms", serve.token_delay_ms, "Testing aid: pause after each generated token");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   strata::set_log_level(verbose ? strata::LogLevel::Debug : strata::LogLevel::Warn);
+  if (profile.cache_dir.empty()) profile.cache_dir = profile_cache_dir_from_env();
 
   if (c_run->parsed()) return run_run(run);
   if (c_inspect->parsed()) return run_inspect(inspect);
   if (c_logits->parsed()) return run_logits(logits);
   if (c_synth->parsed()) return run_synth(synth);
+  if (c_bench->parsed()) return run_bench(bench);
+  if (c_profile->parsed()) return run_profile_command(profile);
+  if (c_serve->parsed()) return run_serve(serve);
   return 2;
 }

@@ -1,0 +1,112 @@
+// server/api.h: the route handlers and the helpers they share: replies in each API's error shape,
+// reading a JSON request, resolving a model name, and pumping a job's events to the client.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/chat_prompt.h"
+#include "server/http_server.h"
+#include "server/job.h"
+#include "server/json_util.h"
+#include "server/model_store.h"
+#include "server/scheduler.h"
+
+namespace strata::server {
+
+struct ServerOptions;
+
+// An error carrying the HTTP status it should be answered with.
+struct ApiError {
+  int status = 500;
+  std::string message;
+};
+
+template <typename T>
+struct ApiResult {
+  std::optional<T> value;
+  ApiError error;
+  bool ok() const { return value.has_value(); }
+};
+
+struct ResolvedModel {
+  ModelEntry entry;
+  GgufSummary summary;
+  bool has(std::string_view capability) const;
+};
+
+class Api {
+ public:
+  Api(ModelStore& store, Scheduler& scheduler, const ServerOptions& options)
+      : store_(store), scheduler_(scheduler), options_(options), templates_(std::make_shared<TemplateCache>()) {}
+
+  // Native API (api_native.cc, api_generate.cc, api_embed.cc, api_manage.cc).
+  void version(HttpExchange& ex);
+  void tags(HttpExchange& ex);
+  void show(HttpExchange& ex);
+  void ps(HttpExchange& ex);
+  void generate(HttpExchange& ex);
+  void chat(HttpExchange& ex);
+  void embed(HttpExchange& ex);
+  void embeddings(HttpExchange& ex);
+  void pull(HttpExchange& ex);
+  void push(HttpExchange& ex);
+  void copy(HttpExchange& ex);
+  void remove(HttpExchange& ex);
+  void create(HttpExchange& ex);
+  void blob(HttpExchange& ex);
+  void stats(HttpExchange& ex);
+
+  // OpenAI API (api_openai.cc, api_embed.cc).
+  void openai_chat(HttpExchange& ex);
+  void openai_completions(HttpExchange& ex);
+  void openai_models(HttpExchange& ex);
+  void openai_model(HttpExchange& ex, std::string_view id);
+  void openai_embeddings(HttpExchange& ex);
+
+  // Shared helpers.
+  // The body as JSON (an object, or null for "null"). Empty body: 400 "missing request body".
+  ApiResult<Json> read_json(HttpExchange& ex);
+  // Parses and finds a model: 400 "invalid model name", 404 "model 'x' not found".
+  ApiResult<ResolvedModel> resolve(std::string_view name);
+
+  // How a job ended, from the HTTP thread's point of view.
+  enum class Ending { Done, Error, ClientGone };
+  struct Drive {
+    Ending ending = Ending::Done;
+    ApiError error;  // for Ending::Error
+  };
+  // Submits the job and pumps its events until it ends. `on_start` runs once, before the first text
+  // or the final outcome (where a streaming handler sends its headers); `on_text` gets each piece and
+  // returns false if the client cannot take it. An error before on_start ran must be answered by the
+  // caller with a normal error reply; after it, in the stream. Queue full: Ending::Error with 503.
+  Drive drive(HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<Job>& job,
+              const std::function<bool()>& on_start, const std::function<bool(std::string_view)>& on_text);
+
+  const ServerOptions& options() const { return options_; }
+  const std::shared_ptr<TemplateCache>& templates() const { return templates_; }
+
+ private:
+  ModelStore& store_;
+  Scheduler& scheduler_;
+  const ServerOptions& options_;
+  std::shared_ptr<TemplateCache> templates_;  // shared with the prompt builders of queued jobs
+};
+
+void reply_json(HttpExchange& ex, int status, const Json& body);
+// {"error":"..."} with application/json.
+void reply_error(HttpExchange& ex, int status, std::string_view message);
+// {"error":{"message","type","param":null,"code":null}}.
+void reply_openai_error(HttpExchange& ex, int status, std::string_view message);
+
+// Nanoseconds since `t0` as the integer the API wants.
+int64_t nanos_since(std::chrono::steady_clock::time_point t0);
+int64_t seconds_to_nanos(double seconds);
+// "stop" or "length" for a finished generation.
+std::string done_reason(engine::StopReason reason);
+// Generated tokens, not counting a final end-of-generation token.
+int64_t eval_count(const engine::GenerateResult& r);
+
+}  // namespace strata::server

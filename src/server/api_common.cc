@@ -1,0 +1,129 @@
+// server/api_common.cc: replies in both error shapes, request reading, model resolution, and the event
+// pump that streams a job's text and notices a client that went away.
+#include "server/api.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "server/server.h"
+
+namespace strata::server {
+
+namespace {
+
+// How often a waiting handler checks that its client is still there: often while its job runs (each
+// token it would waste costs the queue), rarely while it waits in the queue (hundreds may wait).
+constexpr auto kPollRunning = std::chrono::milliseconds(25);
+constexpr auto kPollQueued = std::chrono::milliseconds(200);
+
+}  // namespace
+
+bool ResolvedModel::has(std::string_view capability) const {
+  return std::find(summary.capabilities.begin(), summary.capabilities.end(), capability) != summary.capabilities.end();
+}
+
+void reply_json(HttpExchange& ex, int status, const Json& body) {
+  ex.respond(status, "application/json; charset=utf-8", dump_json(body));
+}
+
+void reply_error(HttpExchange& ex, int status, std::string_view message) {
+  reply_json(ex, status, Json{{"error", message.empty() ? std::string_view("unknown error") : message}});
+}
+
+void reply_openai_error(HttpExchange& ex, int status, std::string_view message) {
+  const char* type = status == 400 ? "invalid_request_error" : status == 404 ? "not_found_error" : "api_error";
+  reply_json(ex, status, Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}});
+}
+
+int64_t nanos_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int64_t seconds_to_nanos(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1e9)); }
+
+std::string done_reason(engine::StopReason reason) {
+  switch (reason) {
+    case engine::StopReason::Length:
+    case engine::StopReason::ContextFull: return "length";
+    default: return "stop";
+  }
+}
+
+int64_t eval_count(const engine::GenerateResult& r) {
+  int64_t n = static_cast<int64_t>(r.tokens.size());
+  if (r.reason == engine::StopReason::Eos && n > 0) --n;
+  return n;
+}
+
+ApiResult<Json> Api::read_json(HttpExchange& ex) {
+  int status = 400;
+  auto body = ex.read_body(options_.max_body_bytes, status);
+  if (!body) return {std::nullopt, {status, body.status().message()}};
+  std::string_view text = body.value();
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return {std::nullopt, {400, "missing request body"}};
+  auto j = parse_json_body(text);
+  if (!j) return {std::nullopt, {400, j.status().message()}};
+  if (!j.value().is_object() && !j.value().is_null())
+    return {std::nullopt, {400, fmt::format("invalid request: expected a JSON object, got {}", json_type_name(j.value()))}};
+  return {std::move(j).value(), {}};
+}
+
+ApiResult<ResolvedModel> Api::resolve(std::string_view name) {
+  auto parsed = parse_model_name(name);
+  if (!parsed) return {std::nullopt, {400, "invalid model name"}};
+  auto entry = store_.find(parsed.value());
+  if (!entry) return {std::nullopt, {404, fmt::format("model '{}' not found", name)}};
+  auto summary = store_.summary(*entry);
+  if (!summary) return {std::nullopt, {500, summary.status().message()}};
+  return {ResolvedModel{std::move(*entry), std::move(summary).value()}, {}};
+}
+
+Api::Drive Api::drive(HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<Job>& job,
+                      const std::function<bool()>& on_start, const std::function<bool(std::string_view)>& on_text) {
+  Drive d;
+  if (!scheduler_.submit(gguf_path, job)) {
+    d.ending = Ending::Error;
+    d.error = {503, "server busy, please try again.  maximum pending requests exceeded"};
+    return d;
+  }
+  bool started = false;
+  auto start = [&] {
+    if (started) return true;
+    started = true;
+    return on_start();
+  };
+  while (true) {
+    auto e = job->next_event(job->started() ? kPollRunning : kPollQueued);
+    if (!e) {
+      if (ex.peer_closed()) {
+        // Gone: the runner stops at its next token or skips the job; nobody waits for it.
+        job->cancel();
+        d.ending = Ending::ClientGone;
+        return d;
+      }
+      continue;
+    }
+    switch (e->kind) {
+      case JobEvent::Kind::Text:
+        if (!start() || !on_text(e->text)) {
+          job->cancel();
+          d.ending = Ending::ClientGone;
+          return d;
+        }
+        break;
+      case JobEvent::Kind::Done:
+        if (!start()) {
+          d.ending = Ending::ClientGone;
+          return d;
+        }
+        d.ending = Ending::Done;
+        return d;
+      case JobEvent::Kind::Error:
+        d.ending = Ending::Error;
+        d.error = {e->http_status, e->message};
+        return d;
+    }
+  }
+}
+
+}  // namespace strata::server

@@ -1,0 +1,177 @@
+// server/api_generate.cc: POST /api/generate and POST /api/chat: request validation, prompt builders,
+// load/unload requests, and NDJSON streaming (or one JSON object) of the runner's text.
+#include <algorithm>
+
+#include "server/api.h"
+#include "server/chat_prompt.h"
+#include "server/generation_request.h"
+#include "server/server.h"
+
+namespace strata::server {
+
+namespace {
+
+Json metrics_json(const JobOutcome& o, int64_t total_ns) {
+  return Json{{"total_duration", total_ns},
+              {"load_duration", seconds_to_nanos(o.load_seconds)},
+              {"prompt_eval_count", o.result.n_prompt},
+              {"prompt_eval_duration", seconds_to_nanos(o.result.prompt_seconds)},
+              {"eval_count", eval_count(o.result)},
+              {"eval_duration", seconds_to_nanos(o.result.generate_seconds)}};
+}
+
+std::string now_utc() { return rfc3339_utc(std::chrono::system_clock::now()); }
+
+// The body of one native streaming response: NDJSON lines, or one object when !stream.
+struct NativeReply {
+  using Chunk = std::function<Json(std::string_view text)>;
+  using Final = std::function<Json(const JobOutcome& outcome, const std::string& full_text)>;
+  Chunk chunk;  // a done:false object holding `text`
+  Final final;  // the done:true object (text is the whole answer when not streaming, else "")
+};
+
+void run_native(Api& api, HttpExchange& ex, const std::string& gguf, const std::shared_ptr<Job>& job, bool stream,
+                const NativeReply& reply) {
+  bool streaming = false;
+  auto on_start = [&] {
+    if (!stream) return true;
+    streaming = true;
+    return ex.begin_stream(200, "application/x-ndjson");
+  };
+  auto on_text = [&](std::string_view text) {
+    if (!stream) return true;
+    return ex.write(dump_json(reply.chunk(text)) + "\n");
+  };
+  Api::Drive d = api.drive(ex, gguf, job, on_start, on_text);
+  if (d.ending == Api::Ending::ClientGone) return;
+  if (d.ending == Api::Ending::Error) {
+    // Before the first line: a real status. After it: one more line with the error (status stays 200).
+    if (streaming) ex.write(dump_json(Json{{"error", d.error.message}}) + "\n");
+    else reply_error(ex, d.error.status, d.error.message);
+    return;
+  }
+  const JobOutcome& o = job->outcome();
+  if (stream) ex.write(dump_json(reply.final(o, "")) + "\n");
+  else reply_json(ex, 200, reply.final(o, o.result.text));
+}
+
+// prompt "" / messages []: load (or unload with keep_alive 0), answered with one object even when streaming.
+void run_load(Api& api, HttpExchange& ex, const GenerationRequest& g, bool chat) {
+  auto job = std::make_shared<Job>();
+  job->kind = Job::Kind::Load;
+  job->model_name = g.model.entry.name.display();
+  job->options = g.options;
+  job->keep_alive = g.keep_alive;
+  Api::Drive d = api.drive(ex, g.model.entry.gguf_path, job, [] { return true; }, [](std::string_view) { return true; });
+  if (d.ending == Api::Ending::ClientGone) return;
+  if (d.ending == Api::Ending::Error) return reply_error(ex, d.error.status, d.error.message);
+  Json out{{"model", g.request_model}, {"created_at", now_utc()}};
+  if (chat) out["message"] = {{"role", "assistant"}, {"content", ""}};
+  else out["response"] = "";
+  out["done"] = true;
+  out["done_reason"] = job->outcome().unloaded ? "unload" : "load";
+  reply_json(ex, 200, out);
+}
+
+}  // namespace
+
+void Api::generate(HttpExchange& ex) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto body = read_json(ex);
+  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
+  const Json& req = *body.value;
+  auto g = parse_generation_request(*this, req, GenerationKind::Generate);
+  if (!g.ok()) return reply_error(ex, g.error.status, g.error.message);
+  GenerationRequest& gen = *g.value;
+
+  auto prompt = get_string(req, "prompt");
+  auto system = get_string(req, "system");
+  auto raw = get_bool(req, "raw");
+  auto suffix = get_string(req, "suffix");
+  auto tmpl = get_string(req, "template");
+  for (const Status* s : {&prompt.status(), &system.status(), &raw.status(), &suffix.status(), &tmpl.status()})
+    if (!s->is_ok()) return reply_error(ex, 400, s->message());
+  std::vector<int32_t> context;
+  if (auto it = req.find("context"); it != req.end() && !it->is_null()) {
+    if (!it->is_array()) return reply_error(ex, 400, "invalid type for field \"context\": expected array of integers");
+    for (const auto& t : *it) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
+        return reply_error(ex, 400, "invalid type for field \"context\": expected array of token ids");
+      context.push_back(static_cast<int32_t>(t.get<int64_t>()));
+    }
+  }
+  const bool is_raw = raw.value().value_or(false);
+  if (is_raw && (tmpl.value() || system.value() || !context.empty()))
+    return reply_error(ex, 400, "raw mode does not support template, system, or context");
+  if (tmpl.value() && !tmpl.value()->empty())
+    return reply_error(ex, 400, "the \"template\" field (a Go template) is not supported by strata; the model's "
+                                "chat template is used, or send \"raw\": true with a rendered prompt");
+  if (suffix.value() && !suffix.value()->empty()) {
+    if (!gen.model.has("insert")) return reply_error(ex, 400, fmt::format("{} does not support insert", gen.model.entry.name.display()));
+    return reply_error(ex, 400, "fill-in-the-middle (\"suffix\") is not supported by strata yet");
+  }
+  std::string prompt_text = prompt.value().value_or("");
+  if (prompt_text.empty() && context.empty()) return run_load(*this, ex, gen, /*chat=*/false);
+
+  GeneratePrompt gp;
+  gp.prompt = prompt_text;
+  gp.system = system.value() ? system.value() : gen.model.entry.system;
+  gp.raw = is_raw;
+  gp.context = std::move(context);
+  auto job = make_generate_job(gen, std::move(gp), t0);
+
+  const bool stream = gen.stream;
+  NativeReply reply;
+  reply.chunk = [&](std::string_view text) {
+    return Json{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", text}, {"done", false}};
+  };
+  reply.final = [&](const JobOutcome& o, const std::string& text) {
+    Json out{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", text}, {"done", true},
+             {"done_reason", done_reason(o.result.reason)}};
+    // Prompt + answer, so a client can continue; left out for raw prompts and when it would make the
+    // line longer than line-reading clients take (about 64 KiB).
+    if (!is_raw && o.prompt.size() + o.result.tokens.size() <= kMaxContextTokensInReply) {
+      std::vector<int32_t> ctx = o.prompt;
+      ctx.insert(ctx.end(), o.result.tokens.begin(), o.result.tokens.end());
+      out["context"] = ctx;
+    }
+    out.update(metrics_json(o, nanos_since(t0)));
+    return out;
+  };
+  run_native(*this, ex, gen.model.entry.gguf_path, job, stream, reply);
+}
+
+void Api::chat(HttpExchange& ex) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto body = read_json(ex);
+  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
+  const Json& req = *body.value;
+  auto g = parse_generation_request(*this, req, GenerationKind::Chat);
+  if (!g.ok()) return reply_error(ex, g.error.status, g.error.message);
+  GenerationRequest& gen = *g.value;
+  auto messages = parse_native_messages(req);
+  if (!messages.ok()) return reply_error(ex, messages.error.status, messages.error.message);
+  if (auto e = check_tools(req, gen.model)) return reply_error(ex, e->status, e->message);
+  if (messages.value->empty()) return run_load(*this, ex, gen, /*chat=*/true);
+
+  auto job = make_chat_job(gen, std::move(*messages.value), t0);
+  NativeReply reply;
+  reply.chunk = [&](std::string_view text) {
+    return Json{{"model", gen.request_model},
+                {"created_at", now_utc()},
+                {"message", {{"role", "assistant"}, {"content", text}}},
+                {"done", false}};
+  };
+  reply.final = [&](const JobOutcome& o, const std::string& text) {
+    Json out{{"model", gen.request_model},
+             {"created_at", now_utc()},
+             {"message", {{"role", "assistant"}, {"content", text}}},
+             {"done", true},
+             {"done_reason", done_reason(o.result.reason)}};
+    out.update(metrics_json(o, nanos_since(t0)));
+    return out;
+  };
+  run_native(*this, ex, gen.model.entry.gguf_path, job, gen.stream, reply);
+}
+
+}  // namespace strata::server

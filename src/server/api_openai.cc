@@ -1,0 +1,298 @@
+// server/api_openai.cc: the OpenAI-compatible routes: POST /v1/chat/completions, POST /v1/completions
+// (SSE streaming, usage), GET /v1/models and /v1/models/{id}; errors in OpenAI's shape.
+#include <random>
+
+#include "server/api.h"
+#include "server/generation_request.h"
+#include "server/server.h"
+
+namespace strata::server {
+
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_id(std::string_view prefix) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{}{}", prefix, rng() % 1'000'000'000);
+}
+
+std::string finish_reason(engine::StopReason r) { return done_reason(r); }
+
+Json usage_json(const JobOutcome& o) {
+  const int64_t completion = eval_count(o.result);
+  return Json{{"prompt_tokens", o.result.n_prompt}, {"completion_tokens", completion},
+              {"total_tokens", o.result.n_prompt + completion}};
+}
+
+// The top-level sampling fields both OpenAI routes share, applied over the request's options.
+std::optional<ApiError> apply_openai_fields(const Json& req, GenerationRequest& g, bool completions) {
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    auto v = get_int(req, key);
+    if (!v) return ApiError{400, v.status().message()};
+    if (v.value()) g.options.num_predict = static_cast<int32_t>(std::clamp<int64_t>(*v.value(), -1, INT32_MAX));
+  }
+  auto temperature = get_number(req, "temperature");
+  auto top_p = get_number(req, "top_p");
+  auto seed = get_int(req, "seed");
+  for (const char* key : {"frequency_penalty", "presence_penalty"}) {
+    auto v = get_number(req, key);  // accepted; the sampler has no such penalties (see docs/server.md)
+    if (!v) return ApiError{400, v.status().message()};
+  }
+  if (!temperature) return ApiError{400, temperature.status().message()};
+  if (!top_p) return ApiError{400, top_p.status().message()};
+  if (!seed) return ApiError{400, seed.status().message()};
+  if (temperature.value()) g.options.sampling.temperature = static_cast<float>(*temperature.value());
+  if (top_p.value() && (!completions || *top_p.value() != 0)) g.options.sampling.top_p = static_cast<float>(*top_p.value());
+  if (seed.value()) g.options.seed = *seed.value();
+  auto stop = get_string_or_list(req, "stop");
+  if (!stop) return ApiError{400, stop.status().message()};
+  if (stop.value()) {
+    g.options.stop.clear();
+    for (auto& s : *stop.value())
+      if (!s.empty()) g.options.stop.push_back(s);
+  }
+  if (auto it = req.find("logprobs"); it != req.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()) &&
+                                      !(it->is_number() && it->get<double>() == 0))
+    return ApiError{400, "logprobs are not supported by strata yet"};
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_reasoning(const Json& req, const ResolvedModel& m) {
+  std::optional<std::string> effort;
+  if (auto it = req.find("reasoning_effort"); it != req.end() && it->is_string()) effort = it->get<std::string>();
+  if (auto it = req.find("reasoning"); it != req.end() && it->is_object() && it->contains("effort") &&
+                                       (*it)["effort"].is_string())
+    effort = (*it)["effort"].get<std::string>();
+  if (!effort || *effort == "none") return std::nullopt;
+  static constexpr std::string_view kLevels[] = {"minimal", "low", "medium", "high", "max", "xhigh", "ultra"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), *effort) == std::end(kLevels))
+    return ApiError{400, fmt::format("invalid reasoning value: '{}' (must be \"none\", \"minimal\", \"low\", "
+                                     "\"medium\", \"high\", \"max\", \"xhigh\" or \"ultra\")", *effort)};
+  if (!m.has("thinking")) return ApiError{400, fmt::format("\"{}\" does not support thinking", m.entry.name.display())};
+  return ApiError{400, "reasoning output is not supported by strata yet"};
+}
+
+std::optional<ApiError> check_response_format(const Json& req) {
+  auto it = req.find("response_format");
+  if (it == req.end() || it->is_null()) return std::nullopt;
+  if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string())
+    return ApiError{400, "invalid response_format: expected an object with a type"};
+  const std::string type = (*it)["type"].get<std::string>();
+  if (type == "text") return std::nullopt;
+  if (type == "json_object" || type == "json_schema")
+    return ApiError{400, "structured output (response_format) is not supported by strata yet"};
+  return ApiError{400, fmt::format("invalid response_format type: '{}'", type)};
+}
+
+// OpenAI messages → chat messages. Text parts are joined; images, audio and tool calls answered 400.
+ApiResult<std::vector<ChatMessage>> parse_openai_messages(const Json& req) {
+  auto it = req.find("messages");
+  if (it == req.end() || it->is_null() || !it->is_array())
+    return {std::nullopt, {400, "invalid type for field \"messages\": expected array"}};
+  if (it->empty()) return {std::nullopt, {400, "[] is too short - 'messages'"}};
+  std::vector<ChatMessage> out;
+  for (const auto& m : *it) {
+    if (!m.is_object()) return {std::nullopt, {400, "invalid message format"}};
+    auto role = get_string(m, "role");
+    if (!role) return {std::nullopt, {400, role.status().message()}};
+    ChatMessage msg;
+    msg.role = role.value().value_or("user");
+    std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (msg.role == "developer") msg.role = "system";  // newer OpenAI clients send "developer"
+    if (auto tc = m.find("tool_calls"); tc != m.end() && tc->is_array() && !tc->empty())
+      return {std::nullopt, {400, "tool calls are not supported by strata yet"}};
+    auto content = m.find("content");
+    if (content == m.end() || content->is_null()) {
+      return {std::nullopt, {400, "invalid message content: null content needs tool_calls"}};
+    } else if (content->is_string()) {
+      msg.content = content->get<std::string>();
+    } else if (content->is_array()) {
+      for (const auto& part : *content) {
+        std::string type = part.is_object() ? part.value("type", "") : "";
+        if (type == "text" && part.contains("text") && part["text"].is_string()) {
+          if (!msg.content.empty()) msg.content += "\n";
+          msg.content += part["text"].get<std::string>();
+        } else if (type == "image_url") {
+          const Json& iu = part.contains("image_url") ? part["image_url"] : Json();
+          std::string url = iu.is_string() ? iu.get<std::string>() : (iu.is_object() ? iu.value("url", "") : "");
+          if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0)
+            return {std::nullopt, {400, "image URLs are not currently supported, please use base64 encoded data instead"}};
+          return {std::nullopt, {400, "images are not supported by strata yet"}};
+        } else if (type == "input_audio") {
+          return {std::nullopt, {400, "audio input is not supported by strata yet"}};
+        } else {
+          return {std::nullopt, {400, "invalid message format"}};
+        }
+      }
+    } else {
+      return {std::nullopt, {400, "invalid message format"}};
+    }
+    out.push_back(std::move(msg));
+  }
+  return {out, {}};
+}
+
+// SSE framing for both routes: `data: <json>\n\n` lines, an error event, the [DONE] terminator.
+class SseStream {
+ public:
+  explicit SseStream(HttpExchange& ex) : ex_(ex) {}
+  bool start() {
+    started_ = true;
+    return ex_.begin_stream(200, "text/event-stream");
+  }
+  bool send(const Json& j) { return ex_.write("data: " + dump_json(j) + "\n\n"); }
+  void done() { ex_.write("data: [DONE]\n\n"); }
+  bool started() const { return started_; }
+
+ private:
+  HttpExchange& ex_;
+  bool started_ = false;
+};
+
+bool include_usage(const Json& req) {
+  auto it = req.find("stream_options");
+  return it != req.end() && it->is_object() && it->value("include_usage", false) == true;
+}
+
+}  // namespace
+
+void Api::openai_chat(HttpExchange& ex) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto body = read_json(ex);
+  if (!body.ok()) return reply_openai_error(ex, body.error.status, body.error.message);
+  const Json& req = body.value->is_null() ? Json::object() : *body.value;
+  auto g = parse_generation_request(*this, req, GenerationKind::OpenAIChat);
+  if (!g.ok()) return reply_openai_error(ex, g.error.status, g.error.message);
+  GenerationRequest& gen = *g.value;
+  if (auto e = apply_openai_fields(req, gen, false)) return reply_openai_error(ex, e->status, e->message);
+  auto messages = parse_openai_messages(req);
+  if (!messages.ok()) return reply_openai_error(ex, messages.error.status, messages.error.message);
+  for (auto check : {check_tools(req, gen.model), check_reasoning(req, gen.model), check_response_format(req)})
+    if (check) return reply_openai_error(ex, check->status, check->message);
+
+  auto job = make_chat_job(gen, std::move(*messages.value), t0);
+  const std::string id = random_id("chatcmpl-");
+  const int64_t created = unix_now();
+  auto chunk = [&](Json delta, Json finish) {
+    return Json{{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", gen.request_model},
+                {"system_fingerprint", "fp_ollama"},
+                {"choices", Json::array({Json{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})}};
+  };
+  SseStream sse(ex);
+  bool sent_role = false;
+  auto on_start = [&] { return gen.stream ? sse.start() : true; };
+  auto on_text = [&](std::string_view text) {
+    if (!gen.stream) return true;
+    Json delta{{"content", text}};
+    if (!sent_role) delta = Json{{"role", "assistant"}, {"content", text}};
+    sent_role = true;
+    return sse.send(chunk(std::move(delta), nullptr));
+  };
+  Drive d = drive(ex, gen.model.entry.gguf_path, job, on_start, on_text);
+  if (d.ending == Ending::ClientGone) return;
+  if (d.ending == Ending::Error) {
+    if (!sse.started()) return reply_openai_error(ex, d.error.status, d.error.message);
+    sse.send(Json{{"error", {{"message", d.error.message}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
+    return;
+  }
+  const JobOutcome& o = job->outcome();
+  if (!gen.stream) {
+    return reply_json(ex, 200,
+                      Json{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", gen.request_model},
+                           {"system_fingerprint", "fp_ollama"},
+                           {"choices", Json::array({Json{{"index", 0},
+                                                         {"message", {{"role", "assistant"}, {"content", o.result.text}}},
+                                                         {"finish_reason", finish_reason(o.result.reason)}}})},
+                           {"usage", usage_json(o)}});
+  }
+  if (!sent_role) sse.send(chunk(Json{{"role", "assistant"}, {"content", ""}}, nullptr));
+  sse.send(chunk(Json::object(), finish_reason(o.result.reason)));
+  if (include_usage(req)) {
+    Json u = chunk(Json::object(), nullptr);
+    u["choices"] = Json::array();
+    u["usage"] = usage_json(o);
+    sse.send(u);
+  }
+  sse.done();
+}
+
+void Api::openai_completions(HttpExchange& ex) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto body = read_json(ex);
+  if (!body.ok()) return reply_openai_error(ex, body.error.status, body.error.message);
+  const Json& req = body.value->is_null() ? Json::object() : *body.value;
+  auto g = parse_generation_request(*this, req, GenerationKind::OpenAICompletion);
+  if (!g.ok()) return reply_openai_error(ex, g.error.status, g.error.message);
+  GenerationRequest& gen = *g.value;
+  if (auto e = apply_openai_fields(req, gen, true)) return reply_openai_error(ex, e->status, e->message);
+  auto prompt = get_string(req, "prompt");
+  if (!prompt) return reply_openai_error(ex, 400, "invalid type for 'prompt' field: expected a string");
+  auto suffix = get_string(req, "suffix");
+  if (!suffix) return reply_openai_error(ex, 400, suffix.status().message());
+  if (suffix.value() && !suffix.value()->empty())
+    return reply_openai_error(ex, 400, gen.model.has("insert") ? "fill-in-the-middle (\"suffix\") is not supported by strata yet"
+                                                              : fmt::format("{} does not support insert", gen.model.entry.name.display()));
+
+  GeneratePrompt gp;
+  gp.prompt = prompt.value().value_or("");
+  gp.system = gen.model.entry.system;
+  auto job = make_generate_job(gen, std::move(gp), t0);
+  const std::string id = random_id("cmpl-");
+  const int64_t created = unix_now();
+  auto chunk = [&](std::string_view text, Json finish) {
+    return Json{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", gen.request_model},
+                {"system_fingerprint", "fp_ollama"},
+                {"choices", Json::array({Json{{"text", text}, {"index", 0}, {"finish_reason", std::move(finish)}}})}};
+  };
+  SseStream sse(ex);
+  auto on_start = [&] { return gen.stream ? sse.start() : true; };
+  auto on_text = [&](std::string_view text) { return gen.stream ? sse.send(chunk(text, nullptr)) : true; };
+  Drive d = drive(ex, gen.model.entry.gguf_path, job, on_start, on_text);
+  if (d.ending == Ending::ClientGone) return;
+  if (d.ending == Ending::Error) {
+    if (!sse.started()) return reply_openai_error(ex, d.error.status, d.error.message);
+    sse.send(Json{{"error", {{"message", d.error.message}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
+    return;
+  }
+  const JobOutcome& o = job->outcome();
+  if (!gen.stream) {
+    Json out = chunk(o.result.text, finish_reason(o.result.reason));
+    out["usage"] = usage_json(o);
+    return reply_json(ex, 200, out);
+  }
+  sse.send(chunk("", finish_reason(o.result.reason)));
+  if (include_usage(req)) {
+    Json u = chunk("", nullptr);
+    u["choices"] = Json::array();
+    u["usage"] = usage_json(o);
+    sse.send(u);
+  }
+  sse.done();
+}
+
+void Api::openai_models(HttpExchange& ex) {
+  Json data = Json::array();
+  for (const auto& e : store_.list()) {
+    data.push_back({{"id", e.name.display()},
+                    {"object", "model"},
+                    {"created", std::chrono::duration_cast<std::chrono::seconds>(e.modified_at.time_since_epoch()).count()},
+                    {"owned_by", e.name.space}});
+  }
+  reply_json(ex, 200, Json{{"object", "list"}, {"data", data}});
+}
+
+void Api::openai_model(HttpExchange& ex, std::string_view id) {
+  auto parsed = parse_model_name(id);
+  std::optional<ModelEntry> e = parsed ? store_.find(parsed.value()) : std::nullopt;
+  if (!e) return reply_openai_error(ex, 404, fmt::format("model '{}' not found", id));
+  reply_json(ex, 200,
+             Json{{"id", id},
+                  {"object", "model"},
+                  {"created", std::chrono::duration_cast<std::chrono::seconds>(e->modified_at.time_since_epoch()).count()},
+                  {"owned_by", e->name.space}});
+}
+
+}  // namespace strata::server

@@ -1,0 +1,196 @@
+// server/generation_request.cc: the shared request checks and the chat job.
+#include "server/generation_request.h"
+
+#include <algorithm>
+
+#include "server/server.h"
+
+namespace strata::server {
+
+namespace {
+
+std::optional<ApiError> check_think(const Json& req, const ResolvedModel& m) {
+  auto it = req.find("think");
+  if (it == req.end() || it->is_null()) return std::nullopt;
+  bool wants = false;
+  if (it->is_boolean()) {
+    wants = it->get<bool>();
+  } else if (it->is_string()) {
+    const std::string& level = it->get_ref<const std::string&>();
+    if (level != "high" && level != "medium" && level != "low" && level != "max")
+      return ApiError{400, fmt::format("invalid think value: \"{}\" (must be \"high\", \"medium\", \"low\", \"max\", "
+                                       "true, or false)", level)};
+    wants = true;
+  } else {
+    return ApiError{400, fmt::format("invalid think value: {} (must be \"high\", \"medium\", \"low\", \"max\", true, "
+                                     "or false)", dump_json(*it))};
+  }
+  if (wants && !m.has("thinking"))
+    return ApiError{400, fmt::format("\"{}\" does not support thinking", m.entry.name.display())};
+  if (wants) return ApiError{400, "thinking output is not supported by strata yet; send \"think\": false"};
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_format(const Json& req) {
+  auto it = req.find("format");
+  if (it == req.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty()))
+    return std::nullopt;
+  if ((it->is_string() && it->get_ref<const std::string&>() == "json") || it->is_object())
+    return ApiError{400, "structured output (\"format\") is not supported by strata yet"};
+  return ApiError{400, fmt::format("invalid format: {}; expected \"json\" or a valid JSON Schema object", dump_json(*it))};
+}
+
+bool non_empty_array(const Json& obj, std::string_view key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_array() && !it->empty();
+}
+
+}  // namespace
+
+ApiResult<GenerationRequest> parse_generation_request(Api& api, const Json& req, GenerationKind kind) {
+  const bool openai = kind == GenerationKind::OpenAIChat || kind == GenerationKind::OpenAICompletion;
+  GenerationRequest g;
+  auto model = get_string(req, "model");
+  if (!model) return {std::nullopt, {400, model.status().message()}};
+  g.request_model = model.value().value_or("");
+  if (g.request_model.empty()) {
+    // Ollama's quirk: generate answers 404 for a missing model, chat 400.
+    if (kind == GenerationKind::Generate) return {std::nullopt, {404, "model '' not found"}};
+    return {std::nullopt, {400, "model is required"}};
+  }
+  auto resolved = api.resolve(g.request_model);
+  if (!resolved.ok()) return {std::nullopt, resolved.error};
+  g.model = std::move(*resolved.value);
+  g.format.chat_template = g.model.summary.chat_template;
+  g.format.cache = api.templates();
+  if (!g.model.has("completion"))
+    return {std::nullopt, {400, fmt::format("\"{}\" does not support {}", g.model.entry.name.display(),
+                                            kind == GenerationKind::Generate ? "generate" : "chat")}};
+
+  g.options = openai ? openai_defaults() : ollama_defaults();
+  if (Status s = apply_options(g.model.entry.parameters, g.options); !s.is_ok())
+    return {std::nullopt, {500, fmt::format("model parameters: {}", s.message())}};
+  if (auto it = req.find("options"); it != req.end())
+    if (Status s = apply_options(*it, g.options); !s.is_ok()) return {std::nullopt, {400, s.message()}};
+  auto ka = parse_keep_alive(req);
+  if (!ka) return {std::nullopt, {400, ka.status().message()}};
+  g.keep_alive = ka.value();
+  auto stream = get_bool(req, "stream");
+  if (!stream) return {std::nullopt, {400, stream.status().message()}};
+  g.stream = stream.value().value_or(!openai);
+  auto truncate = get_bool(req, "truncate");
+  if (!truncate) return {std::nullopt, {400, truncate.status().message()}};
+  g.truncate = truncate.value().value_or(true);
+
+  if (!openai) {
+    if (auto e = check_think(req, g.model)) return {std::nullopt, *e};
+    if (auto e = check_format(req)) return {std::nullopt, *e};
+    if (non_empty_array(req, "images"))
+      return {std::nullopt, {400, fmt::format("\"{}\" does not support images", g.model.entry.name.display())}};
+    auto logprobs = get_bool(req, "logprobs");
+    if (!logprobs) return {std::nullopt, {400, logprobs.status().message()}};
+    auto top = get_int(req, "top_logprobs");
+    if (!top) return {std::nullopt, {400, top.status().message()}};
+    if (top.value() && (*top.value() < 0 || *top.value() > 20))
+      return {std::nullopt, {400, "top_logprobs must be between 0 and 20"}};
+    if (logprobs.value().value_or(false) || top.value().value_or(0) > 0)
+      return {std::nullopt, {400, "logprobs are not supported by strata yet"}};
+  }
+  return {std::move(g), {}};
+}
+
+ApiResult<std::vector<ChatMessage>> parse_native_messages(const Json& req) {
+  std::vector<ChatMessage> out;
+  auto it = req.find("messages");
+  if (it == req.end() || it->is_null()) return {out, {}};
+  if (!it->is_array())
+    return {std::nullopt, {400, fmt::format("invalid type for field \"messages\": expected array, got {}", json_type_name(*it))}};
+  for (const auto& m : *it) {
+    if (!m.is_object()) return {std::nullopt, {400, "invalid message: expected an object with role and content"}};
+    auto role = get_string(m, "role");
+    auto content = get_string(m, "content");
+    if (!role) return {std::nullopt, {400, role.status().message()}};
+    if (!content) return {std::nullopt, {400, content.status().message()}};
+    if (non_empty_array(m, "images")) return {std::nullopt, {400, "images are not supported by strata yet"}};
+    if (non_empty_array(m, "tool_calls")) return {std::nullopt, {400, "tool calls are not supported by strata yet"}};
+    ChatMessage msg;
+    msg.role = role.value().value_or("user");
+    std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
+    msg.content = content.value().value_or("");
+    out.push_back(std::move(msg));
+  }
+  return {out, {}};
+}
+
+std::optional<ApiError> check_tools(const Json& req, const ResolvedModel& model) {
+  if (!non_empty_array(req, "tools")) return std::nullopt;
+  if (!model.has("tools")) return ApiError{400, fmt::format("{} does not support tools", model.entry.name.display())};
+  return ApiError{400, "tool calling is not supported by strata yet"};
+}
+
+Result<std::vector<int32_t>> fit_prompt(std::vector<int32_t> tokens, int64_t n_ctx, int32_t num_predict, bool truncate,
+                                        std::optional<int32_t> bos_id) {
+  if (static_cast<int64_t>(tokens.size()) < n_ctx) return tokens;
+  if (!truncate)
+    return error("the input length exceeds the context length ({} tokens, the context holds {})", tokens.size(), n_ctx);
+  int64_t room = num_predict > 0 ? std::min<int64_t>(num_predict, n_ctx / 2) : n_ctx / 4;
+  keep_prompt_tail(tokens, n_ctx - std::max<int64_t>(room, 1), bos_id);
+  return tokens;
+}
+
+std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatMessage> messages,
+                                   std::chrono::steady_clock::time_point received) {
+  if (g.model.entry.system && !g.model.entry.system->empty() && (messages.empty() || messages.front().role != "system"))
+    messages.insert(messages.begin(), ChatMessage{"system", *g.model.entry.system});
+  auto job = std::make_shared<Job>();
+  job->kind = Job::Kind::Generate;
+  job->model_name = g.model.entry.name.display();
+  job->options = g.options;
+  job->keep_alive = g.keep_alive;
+  job->received = received;
+  job->build_prompt = [messages = std::move(messages), format = g.format, truncate = g.truncate](
+                          const engine::LoadedModel& lm, int64_t n_ctx) -> Result<std::vector<int32_t>> {
+    return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate);
+  };
+  return job;
+}
+
+std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePrompt gp,
+                                       std::chrono::steady_clock::time_point received) {
+  auto job = std::make_shared<Job>();
+  job->kind = Job::Kind::Generate;
+  job->model_name = g.model.entry.name.display();
+  job->options = g.options;
+  job->keep_alive = g.keep_alive;
+  job->received = received;
+  job->build_prompt = [gp = std::move(gp), format = g.format, truncate = g.truncate,
+                       num_predict = g.options.num_predict](const engine::LoadedModel& lm,
+                                                            int64_t n_ctx) -> Result<std::vector<int32_t>> {
+    const auto& tok = lm.tokenizer();
+    std::vector<int32_t> tokens;
+    const bool has_system = gp.system && !gp.system->empty();
+    if (gp.raw) {
+      tokens = plain_prompt_tokens(gp.prompt, tok, /*parse_special=*/true);
+    } else if (generates_plain(format, tok.vocab())) {
+      // A base model without a template: the prompt as written, after the system text.
+      tokens = plain_prompt_tokens(has_system ? *gp.system + "\n\n" + gp.prompt : gp.prompt, tok, false);
+    } else {
+      std::vector<ChatMessage> messages;
+      if (has_system) messages.push_back({"system", *gp.system});
+      messages.push_back({"user", gp.prompt});
+      STRATA_ASSIGN_OR_RETURN(tokens, chat_prompt_tokens(format, messages, tok));
+    }
+    if (!gp.context.empty()) {
+      // A previous answer's context: its tokens, then this turn (without a second BOS).
+      for (int32_t id : gp.context)
+        if (!tok.vocab().is_valid(id)) return error("context holds token id {} outside the vocabulary", id);
+      const auto bos = tok.vocab().bos_id();
+      if (bos && !tokens.empty() && tokens.front() == *bos) tokens.erase(tokens.begin());
+      tokens.insert(tokens.begin(), gp.context.begin(), gp.context.end());
+    }
+    return fit_prompt(std::move(tokens), n_ctx, num_predict, truncate, tok.vocab().bos_id());
+  };
+  return job;
+}
+
+}  // namespace strata::server

@@ -1,0 +1,40 @@
+// server/job.cc: the runner → HTTP-thread event channel.
+#include "server/job.h"
+
+namespace strata::server {
+
+void Job::emit_text(std::string_view text) {
+  {
+    std::lock_guard lock(mutex_);
+    // One event (one streamed line) per piece, as Ollama sends one line per token.
+    events_.push_back(JobEvent{JobEvent::Kind::Text, std::string(text), 0, {}});
+  }
+  cv_.notify_one();
+}
+
+void Job::finish(JobOutcome outcome) {
+  {
+    std::lock_guard lock(mutex_);
+    outcome_ = std::move(outcome);
+    events_.push_back(JobEvent{JobEvent::Kind::Done, {}, 200, {}});
+  }
+  cv_.notify_one();
+}
+
+void Job::fail(int http_status, std::string message) {
+  {
+    std::lock_guard lock(mutex_);
+    events_.push_back(JobEvent{JobEvent::Kind::Error, {}, http_status, std::move(message)});
+  }
+  cv_.notify_one();
+}
+
+std::optional<JobEvent> Job::next_event(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
+  JobEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+}  // namespace strata::server

@@ -1,0 +1,45 @@
+// server/request_options.h: Ollama's `options` object (Modelfile parameters) and `keep_alive`, parsed
+// into plain structs; the defaults of the native and the OpenAI endpoints.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/sampler.h"
+#include "server/json_util.h"
+
+namespace strata::server {
+
+// The per-request knobs of a generation, after defaults, model parameters and request options.
+struct RunOptions {
+  int64_t num_ctx = 0;              // 0: the server's default context
+  int32_t num_predict = -1;         // < 0: until EOS or a full context
+  engine::SamplingOptions sampling;  // temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n
+  int64_t seed = -1;                // < 0: random
+  std::vector<std::string> stop;
+};
+
+// Ollama's defaults (temperature 0.8, top_k 40, top_p 0.9, min_p 0, repeat_penalty 1, repeat_last_n 64).
+RunOptions ollama_defaults();
+// The OpenAI endpoints' defaults: as Ollama's, but temperature 1.0 and top_p 1.0.
+RunOptions openai_defaults();
+
+// Applies an options object over `out`. Null values and unknown or retired keys (mirostat, tfs_z,
+// numa, ...) are ignored; a known key of the wrong type is an error ("option \"stop\" must be of type
+// array"). `options` may be null (nothing to apply); anything else but an object is an error.
+Status apply_options(const Json& options, RunOptions& out);
+
+// A keep-alive duration: negative means "forever", zero "unload after this request".
+using KeepAlive = std::chrono::nanoseconds;
+inline constexpr KeepAlive kKeepForever = KeepAlive(-1);
+
+// JSON number = seconds; string = a Go duration ("5m", "1h30m", "300ms", "-1s", "0") or plain seconds
+// ("300", "-1"). Null or absent gives nullopt. Errors name the bad value.
+Result<std::optional<KeepAlive>> parse_keep_alive(const Json& request);
+Result<KeepAlive> parse_duration(std::string_view text);
+
+}  // namespace strata::server

@@ -1,0 +1,269 @@
+// server/runner.cc: the runner thread: queue, load on first use, the session (KV-cache prefix reuse
+// across requests), generation and embedding jobs, keep-alive expiry.
+#include "server/runner.h"
+
+#include <random>
+
+#include "core/log.h"
+#include "engine/embedding.h"
+
+namespace strata::server {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using SystemClock = std::chrono::system_clock;
+
+double seconds_since(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
+
+}  // namespace
+
+Runner::Runner(std::string gguf_path, RunnerOptions options, ServerCounters& counters)
+    : gguf_path_(std::move(gguf_path)), options_(options), counters_(counters) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+Runner::~Runner() {
+  std::deque<std::shared_ptr<Job>> pending;
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    pending.swap(queue_);
+    if (current_) current_->cancel();
+  }
+  cv_.notify_all();
+  for (auto& job : pending) job->fail(503, "server shutting down");
+  thread_.join();
+}
+
+bool Runner::submit(std::shared_ptr<Job> job) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stop_ || queue_.size() >= options_.max_queue) return false;
+    queue_.push_back(std::move(job));
+    unload_requested_ = false;
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void Runner::request_unload() {
+  {
+    std::lock_guard lock(mutex_);
+    unload_requested_ = true;
+  }
+  cv_.notify_one();
+}
+
+Runner::State Runner::state() const {
+  std::lock_guard lock(mutex_);
+  State s;
+  s.loaded = model_ != nullptr;
+  s.busy = busy_;
+  s.queued = queue_.size();
+  s.model_name = model_name_;
+  s.n_ctx = n_ctx_;
+  s.resident_bytes = model_ ? model_->resident_bytes() : 0;
+  s.keep_forever = keep_forever_;
+  s.expires_at = expires_wall_;
+  s.last_used = last_used_;
+  return s;
+}
+
+void Runner::unload_locked() {
+  if (!model_) return;
+  session_.reset();
+  model_.reset();
+  unload_requested_ = false;
+  counters_.unloads++;
+  log(LogLevel::Info, "strata serve: unloaded {}", gguf_path_);
+}
+
+void Runner::loop() {
+  std::unique_lock lock(mutex_);
+  while (!stop_) {
+    if (queue_.empty()) {
+      const bool expired = model_ && !keep_forever_ && SteadyClock::now() >= expires_;
+      if (model_ && (unload_requested_ || expired)) {
+        unload_locked();
+        continue;
+      }
+      if (model_ && !keep_forever_) cv_.wait_until(lock, expires_);
+      else cv_.wait(lock);
+      continue;
+    }
+    std::shared_ptr<Job> job = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    current_ = job;
+    lock.unlock();
+    run_job(*job);
+    lock.lock();
+    busy_ = false;
+    current_.reset();
+    last_used_ = SteadyClock::now();
+    const KeepAlive ka = job->keep_alive.value_or(options_.default_keep_alive);
+    keep_forever_ = ka < KeepAlive(0);
+    if (!keep_forever_) {
+      expires_ = SteadyClock::now() + ka;
+      expires_wall_ = SystemClock::now() + std::chrono::duration_cast<SystemClock::duration>(ka);
+    } else {
+      expires_wall_ = SystemClock::now() + std::chrono::hours(24 * 365 * 100);
+    }
+    // keep_alive 0 unloads at once, unless more work for this model is already waiting.
+    if (ka == KeepAlive(0) && queue_.empty()) unload_locked();
+  }
+  unload_locked();
+}
+
+void Runner::run_job(Job& job) {
+  counters_.jobs_started++;
+  job.mark_started();
+  if (job.cancelled()) {  // the client left while the job was queued
+    counters_.jobs_cancelled++;
+    job.fail(499, "client closed the request");
+    return;
+  }
+  JobOutcome out;
+  const KeepAlive ka = job.keep_alive.value_or(options_.default_keep_alive);
+  if (job.kind == Job::Kind::Load && ka == KeepAlive(0)) {
+    out.unloaded = true;  // an unload request: nothing to load; the loop unloads after this job
+    counters_.jobs_completed++;
+    job.finish(std::move(out));
+    return;
+  }
+  try {
+    if (!model_) {
+      auto t0 = SteadyClock::now();
+      engine::EngineOptions defaults;
+      defaults.model_path = gguf_path_;
+      defaults.n_threads = options_.n_threads;
+      auto eo = options_.engine_options ? options_.engine_options(gguf_path_) : Result<engine::EngineOptions>(defaults);
+      if (!eo) {
+        counters_.jobs_failed++;
+        job.fail(500, eo.status().message());
+        return;
+      }
+      auto lm = engine::LoadedModel::load(eo.value());
+      if (!lm) {
+        counters_.jobs_failed++;
+        job.fail(500, lm.status().message());
+        return;
+      }
+      std::lock_guard lock(mutex_);
+      model_ = std::move(lm).value();
+      counters_.loads++;
+      out.load_seconds = seconds_since(t0);
+    }
+    int64_t n_ctx = job.options.num_ctx > 0 ? job.options.num_ctx : options_.default_num_ctx;
+    const int64_t trained = model_->hparams().n_ctx_train;
+    if (trained > 0) n_ctx = std::min(n_ctx, trained);  // a larger request is clamped, not refused
+    n_ctx = std::max<int64_t>(n_ctx, std::min<int64_t>(16, trained > 0 ? trained : 16));
+    if (!session_ || session_->n_ctx() != n_ctx) {
+      session_.reset();
+      session_ = std::make_unique<engine::Session>(*model_, n_ctx);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      n_ctx_ = n_ctx;
+      model_name_ = job.model_name;
+    }
+    out.n_ctx = n_ctx;
+    if (job.cancelled()) {  // the client left while the model was loading
+      counters_.jobs_cancelled++;
+      job.fail(499, "client closed the request");
+      return;
+    }
+    switch (job.kind) {
+      case Job::Kind::Load:
+        counters_.jobs_completed++;
+        job.finish(std::move(out));
+        return;
+      case Job::Kind::Generate: run_generate(job, out); return;
+      case Job::Kind::Embed: run_embed(job, out); return;
+    }
+  } catch (const std::exception& e) {
+    // Allocation failure (a huge context) and the like: the request fails, the server stays up.
+    counters_.jobs_failed++;
+    session_.reset();
+    job.fail(500, std::string("internal error: ") + e.what());
+  }
+}
+
+void Runner::run_generate(Job& job, JobOutcome& out) {
+  const int64_t n_ctx = session_->n_ctx();
+  auto prompt = job.build_prompt(*model_, n_ctx);
+  if (!prompt) {
+    counters_.jobs_failed++;
+    job.fail(400, prompt.status().message());
+    return;
+  }
+  engine::GenerateRequest req;
+  req.prompt = std::move(prompt).value();
+  req.max_tokens = job.options.num_predict >= 0 ? job.options.num_predict : -1;
+  req.sampling = job.options.sampling;
+  if (req.sampling.repeat_last_n < 0) req.sampling.repeat_last_n = static_cast<int32_t>(n_ctx);
+  req.sampling.seed = job.options.seed >= 0 ? static_cast<uint64_t>(job.options.seed) : std::random_device{}();
+  req.stop = job.options.stop;
+  const auto delay = options_.token_delay;
+  auto res = session_->generate(req, [&](std::string_view text) {
+    job.emit_text(text);
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    return !job.cancelled();
+  });
+  if (!res) {
+    counters_.jobs_failed++;
+    job.fail(res.status().message().find("context holds") != std::string::npos ? 400 : 500, res.status().message());
+    return;
+  }
+  counters_.tokens_generated += res.value().tokens.size();
+  if (res.value().reason == engine::StopReason::Cancelled) counters_.jobs_cancelled++;
+  else counters_.jobs_completed++;
+  out.result = std::move(res).value();
+  out.prompt = std::move(req.prompt);
+  job.finish(std::move(out));
+}
+
+void Runner::run_embed(Job& job, JobOutcome& out) {
+  const auto& tok = model_->tokenizer();
+  const int64_t n_ctx = session_->n_ctx();
+  for (const auto& input : job.embed_inputs) {
+    if (job.cancelled()) {
+      counters_.jobs_cancelled++;
+      job.fail(499, "client closed the request");
+      return;
+    }
+    tokenizer::EncodeOptions eo;
+    eo.add_bos = tok.vocab().add_bos();
+    eo.add_eos = tok.vocab().add_eos();
+    std::vector<int32_t> tokens = tok.encode(input, eo);
+    if (tokens.empty()) {
+      counters_.jobs_failed++;
+      job.fail(400, "cannot embed an empty input");
+      return;
+    }
+    if (static_cast<int64_t>(tokens.size()) >= n_ctx) {
+      if (!job.embed_truncate) {
+        counters_.jobs_failed++;
+        job.fail(400, "the input length exceeds the context length");
+        return;
+      }
+      tokens.resize(static_cast<size_t>(n_ctx - 1));  // keep the beginning, as Ollama does
+    }
+    auto vec = engine::embed_last_token(*session_, tokens);
+    if (!vec) {
+      counters_.jobs_failed++;
+      job.fail(500, vec.status().message());
+      return;
+    }
+    if (job.embed_normalize) engine::l2_normalize(vec.value());
+    out.n_input_tokens += static_cast<int64_t>(tokens.size());
+    out.embeddings.push_back(std::move(vec).value());
+  }
+  counters_.jobs_completed++;
+  job.finish(std::move(out));
+}
+
+}  // namespace strata::server

@@ -1,0 +1,48 @@
+// server/scheduler.h: which runner serves which model file: runners made on first use, a cap on how
+// many models stay loaded (the least recently used idle one is unloaded), and the view /api/ps shows.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/job.h"
+#include "server/runner.h"
+
+namespace strata::server {
+
+struct SchedulerOptions {
+  RunnerOptions runner;
+  size_t max_loaded_models = 3;  // OLLAMA_MAX_LOADED_MODELS (Ollama's CPU default)
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerOptions options);
+  ~Scheduler();  // stops every runner
+
+  // Queues `job` on the runner of `gguf_path`. False when that runner's queue is full (answer 503).
+  bool submit(const std::string& gguf_path, std::shared_ptr<Job> job);
+
+  struct Loaded {
+    std::string gguf_path;
+    Runner::State state;
+  };
+  // The loaded models, most time left first.
+  std::vector<Loaded> loaded() const;
+  // Unloads a model once idle (e.g. its file was deleted).
+  void unload(const std::string& gguf_path);
+
+  ServerCounters& counters() { return counters_; }
+  size_t queued_jobs() const;
+
+ private:
+  SchedulerOptions options_;
+  ServerCounters counters_;
+  mutable std::mutex mutex_;  // guards runners_
+  std::map<std::string, std::unique_ptr<Runner>> runners_;
+};
+
+}  // namespace strata::server

@@ -1,0 +1,318 @@
+// tests/server/server_test.cc: the server in-process on a loopback port, spoken to over raw sockets:
+// disconnects cancel work, a full queue answers 503, keep-alive unloads, limits and timeouts answer
+// the right status, stop() ends live streams, and mutated requests never take the server down.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "server/server.h"
+#include "support/test_support.h"
+
+namespace strata::server {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A blocking loopback client that reads with deadlines.
+class Client {
+ public:
+  explicit Client(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  ~Client() { close(); }
+  bool connected() const { return connected_; }
+  void send(std::string_view s) {
+    while (!s.empty()) {
+      ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      s.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  // Reads until `needle` appears (true) or EOF/timeout (false).
+  bool read_until(std::string_view needle, std::chrono::milliseconds timeout = 5000ms) {
+    auto deadline = Clock::now() + timeout;
+    while (got_.find(needle) == std::string::npos) {
+      if (!read_some(deadline)) return false;
+    }
+    return true;
+  }
+  // Reads to EOF (true) or gives up at the timeout (false).
+  bool read_to_eof(std::chrono::milliseconds timeout = 5000ms) {
+    auto deadline = Clock::now() + timeout;
+    while (read_some(deadline)) {
+    }
+    return eof_;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  const std::string& got() const { return got_; }
+
+ private:
+  bool read_some(Clock::time_point deadline) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    if (left <= 0 || eof_) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, left) <= 0) return false;
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      eof_ = true;
+      return false;
+    }
+    got_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+  bool eof_ = false;
+  std::string got_;
+};
+
+std::string post(std::string_view path, std::string_view body, std::string_view extra = "") {
+  return fmt::format("POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n{}\r\n{}", path, body.size(), extra, body);
+}
+
+// The body of a complete Connection: close response.
+std::string body_of(const std::string& response) {
+  size_t at = response.find("\r\n\r\n");
+  return at == std::string::npos ? "" : response.substr(at + 4);
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(ServerOptions o = {}) {
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.store.paths = {testing::shared_path("models/stories260K.gguf")};
+    o.store.store_dir = testing::temp_dir() + "/store";
+    o.scheduler.runner.n_threads = 1;
+    auto s = Server::create(o);
+    ASSERT_TRUE(s.is_ok()) << s.status().message();
+    server_ = std::move(s).value();
+    auto port = server_->start();
+    ASSERT_TRUE(port.is_ok()) << port.status().message();
+    port_ = port.value();
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+  // One request on its own connection; the whole response.
+  std::string request(const std::string& raw, std::chrono::milliseconds timeout = 10000ms) {
+    Client c(port_);
+    EXPECT_TRUE(c.connected());
+    c.send(raw);
+    c.read_to_eof(timeout);
+    return c.got();
+  }
+  nlohmann::json stats() {
+    return nlohmann::json::parse(body_of(request("GET /api/strata/stats HTTP/1.1\r\nConnection: close\r\n\r\n")));
+  }
+  template <typename Pred>
+  bool wait_for(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+  }
+  std::string long_generate(std::string_view extra_headers = "Connection: close\r\n") {
+    return post("/api/generate",
+                R"({"model":"stories260k","prompt":"Once upon a time","options":{"num_predict":100,"temperature":1,"top_k":0,"seed":3}})",
+                extra_headers);
+  }
+
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(ServerTest, DisconnectStopsGeneration) {
+  ServerOptions o;
+  o.scheduler.runner.token_delay = 20ms;
+  start(o);
+  Client c(port_);
+  c.send(long_generate());
+  ASSERT_TRUE(c.read_until("\"done\":false")) << c.got();
+  c.close();
+  ASSERT_TRUE(wait_for([&] { return stats()["jobs_cancelled"] == 1; })) << stats().dump();
+  auto s = stats();
+  EXPECT_LT(s["tokens_generated"].get<int>(), 30) << "stopped within a few tokens of the disconnect";
+  EXPECT_EQ(s["jobs_pending"], 0);
+}
+
+TEST_F(ServerTest, FullQueueAnswers503AndQueuedDisconnectsAreSkipped) {
+  ServerOptions o;
+  o.scheduler.runner.token_delay = 20ms;
+  o.scheduler.runner.max_queue = 1;
+  start(o);
+  Client running(port_), queued(port_);
+  running.send(long_generate());
+  ASSERT_TRUE(running.read_until("\"done\":false"));
+  queued.send(long_generate());
+  ASSERT_TRUE(wait_for([&] { return stats()["jobs_pending"] == 2; }));
+  const std::string refused = request(long_generate());
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503 ", 0), 0u) << refused;
+  EXPECT_NE(refused.find("application/json"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(body_of(refused))["error"],
+            "server busy, please try again.  maximum pending requests exceeded");
+  queued.close();   // leaves while waiting: never runs
+  running.close();  // leaves mid-stream: stops
+  ASSERT_TRUE(wait_for([&] { return stats()["jobs_pending"] == 0; }));
+  auto s = stats();
+  EXPECT_EQ(s["jobs_cancelled"], 2);
+  EXPECT_EQ(s["rejected_busy"], 1);
+  EXPECT_EQ(s["jobs_started"], 2);
+}
+
+TEST_F(ServerTest, KeepAliveExpiryUnloads) {
+  ServerOptions o;
+  o.scheduler.runner.default_keep_alive = 300ms;
+  start(o);
+  const std::string r = request(post("/api/generate", R"({"model":"stories260k","prompt":"Hi","stream":false,"options":{"num_predict":2}})",
+                                     "Connection: close\r\n"));
+  ASSERT_EQ(r.rfind("HTTP/1.1 200 ", 0), 0u) << r;
+  auto ps = [&] { return nlohmann::json::parse(body_of(request("GET /api/ps HTTP/1.1\r\nConnection: close\r\n\r\n")))["models"]; };
+  EXPECT_EQ(ps().size(), 1u);
+  ASSERT_TRUE(wait_for([&] { return ps().empty(); }, 3000ms));
+  EXPECT_EQ(stats()["unloads"], 1);
+  // A per-request keep_alive overrides the default: -1 keeps it loaded.
+  request(post("/api/generate", R"({"model":"stories260k","prompt":"","keep_alive":-1})", "Connection: close\r\n"));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(ps().size(), 1u);
+}
+
+TEST_F(ServerTest, LimitsAndTimeouts) {
+  ServerOptions o;
+  o.max_body_bytes = 1024;
+  o.http.io_timeout_ms = 300;
+  o.http.idle_timeout_ms = 300;
+  start(o);
+  std::string big = post("/api/chat", std::string(2000, ' '), "Connection: close\r\n");
+  EXPECT_EQ(request(big).rfind("HTTP/1.1 413 ", 0), 0u);
+  // Chunked past the limit: 413 once the limit is crossed.
+  std::string chunked = "POST /api/chat HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 5; ++i) chunked += "200\r\n" + std::string(512, 'x') + "\r\n";
+  chunked += "0\r\n\r\n";
+  EXPECT_EQ(request(chunked).rfind("HTTP/1.1 413 ", 0), 0u);
+  EXPECT_EQ(request("GET / HTTP/1.1\r\nX: " + std::string(70000, 'a') + "\r\n\r\n").rfind("HTTP/1.1 431 ", 0), 0u);
+  // A client that stops halfway through its head (or body) is timed out; an idle keep-alive is closed.
+  Client slow(port_);
+  slow.send("POST /api/chat HTTP/1.1\r\nContent-Le");
+  EXPECT_TRUE(slow.read_to_eof(3000ms));
+  EXPECT_EQ(slow.got().rfind("HTTP/1.1 408 ", 0), 0u) << slow.got();
+  Client short_body(port_);
+  short_body.send("POST /api/chat HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"model\"");
+  EXPECT_TRUE(short_body.read_to_eof(3000ms));
+  EXPECT_EQ(short_body.got().rfind("HTTP/1.1 400 ", 0), 0u) << short_body.got();
+  Client idle(port_);
+  idle.send("GET /api/version HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(idle.read_to_eof(3000ms)) << "an idle keep-alive connection is closed";
+  EXPECT_NE(idle.got().find("\"version\""), std::string::npos);
+}
+
+TEST_F(ServerTest, ConnectionCap) {
+  ServerOptions o;
+  o.http.max_connections = 2;
+  start(o);
+  Client a(port_), b(port_);
+  a.send("GET /api/version HTTP/1.1\r\n\r\n");
+  b.send("GET /api/version HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(a.read_until("version") && b.read_until("version"));
+  Client c(port_);
+  c.read_to_eof(2000ms);
+  EXPECT_EQ(c.got().rfind("HTTP/1.1 503 ", 0), 0u) << c.got();
+  a.close();
+  b.close();
+  ASSERT_TRUE(wait_for([&] { return request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").find("Ollama is running") != std::string::npos; }));
+}
+
+TEST_F(ServerTest, Http10StreamsEndWithTheConnection) {
+  start();
+  Client c(port_);
+  const std::string body = R"({"model":"stories260k","prompt":"Once upon a time","options":{"num_predict":5}})";
+  c.send(fmt::format("POST /api/generate HTTP/1.0\r\nContent-Length: {}\r\n\r\n{}", body.size(), body));
+  ASSERT_TRUE(c.read_to_eof());
+  EXPECT_EQ(c.got().rfind("HTTP/1.0 200 ", 0), 0u) << c.got();
+  EXPECT_EQ(c.got().find("Transfer-Encoding"), std::string::npos);
+  EXPECT_NE(c.got().find("\"done\":true"), std::string::npos);
+}
+
+TEST_F(ServerTest, StopEndsLiveStreamsPromptly) {
+  ServerOptions o;
+  o.scheduler.runner.token_delay = 50ms;
+  start(o);
+  Client c(port_);
+  c.send(long_generate(""));
+  ASSERT_TRUE(c.read_until("\"done\":false"));
+  auto t0 = Clock::now();
+  server_->stop();
+  EXPECT_LT(Clock::now() - t0, 2s);
+  EXPECT_TRUE(c.read_to_eof(2000ms));
+}
+
+TEST_F(ServerTest, MutatedRequestsNeverTakeTheServerDown) {
+  ServerOptions o;
+  o.http.io_timeout_ms = 200;
+  start(o);
+  const std::string seeds[] = {
+      post("/api/chat", R"({"model":"stories260k","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":2}})"),
+      post("/api/generate", R"({"model":"stories260k","prompt":"x","options":{"num_predict":1,"stop":["a"]},"keep_alive":"5m"})"),
+      post("/v1/chat/completions", R"({"model":"stories260k","messages":[{"role":"user","content":"x"}],"max_tokens":2,"stream":true})"),
+      post("/api/show", R"({"name":"stories260k","verbose":true})"),
+      post("/api/embed", R"({"model":"stories260k","input":["a","b"],"dimensions":3})"),
+      "GET /api/tags HTTP/1.1\r\n\r\n"};
+  std::mt19937 rng(99);
+  int answered = 0;
+  for (int iter = 0; iter < 150; ++iter) {
+    std::string s = seeds[iter % 6];
+    for (int m = 0, n = 1 + static_cast<int>(rng() % 3); m < n; ++m) {
+      size_t at = rng() % s.size();
+      switch (rng() % 3) {
+        case 0: s[at] = static_cast<char>(rng() & 0xff); break;
+        case 1: s.erase(at, 1 + rng() % 4); break;
+        default: s.insert(at, 1, "{}[]\",:0\r\n"[rng() % 10]); break;
+      }
+    }
+    Client c(port_);
+    c.send(s + "\r\n\r\n");
+    c.read_until("\r\n\r\n", 1500ms);
+    if (c.got().rfind("HTTP/1.", 0) == 0) ++answered;
+    c.close();
+  }
+  EXPECT_GT(answered, 100);
+  EXPECT_NE(request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").find("Ollama is running"), std::string::npos);
+}
+
+// The `strata serve` front end: bad settings are one-line errors with exit code 1, not a crash.
+TEST(ServeCommand, BadSettingsAreCleanErrors) {
+  const std::string bin = testing::strata_binary();
+  const std::string model = testing::shared_path("models/stories260K.gguf") + " --store " + testing::temp_dir();
+  for (const std::string& cmd : {"OLLAMA_HOST=127.0.0.1:notaport " + bin + " serve " + model + " --no-ollama",
+                                 bin + " serve " + model + " --no-ollama --keep-alive 5parsecs --port 0",
+                                 bin + " serve " + model + " --no-ollama --host 203.0.113.1 --port 0",
+                                 "OLLAMA_MAX_QUEUE=-3 " + bin + " serve " + model + " --no-ollama --port 0"}) {
+    auto r = testing::run_command(cmd);
+    EXPECT_EQ(r.exit_code, 1) << cmd << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("strata: error:", 0), 0u) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace strata::server
