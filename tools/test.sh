@@ -43,6 +43,21 @@ if [[ $ctest_rc -ne 0 && -n "$summary" && "${ctest_failed:-0}" -eq 0 ]]; then
   failed=$((failed + 1))
 fi
 
+# --- 1b. The server driven by the real npm clients (ollama, openai) through node's test runner.
+echo "== server client tests (npm: ollama, openai)"
+js_rc=0
+bash tests/server/run_js_tests.sh build 2>&1 | tee "$logs/js.log" || js_rc=$?
+js_pass="$(grep -aoE '(ℹ|#) pass [0-9]+' "$logs/js.log" | grep -oE '[0-9]+' | tail -1 || true)"
+js_fail="$(grep -aoE '(ℹ|#) fail [0-9]+' "$logs/js.log" | grep -oE '[0-9]+' | tail -1 || true)"
+js_pass="${js_pass:-0}"
+js_fail="${js_fail:-0}"
+if [[ $js_rc -ne 0 && $js_fail -eq 0 ]]; then
+  echo "server client tests exited $js_rc (see above)" >&2
+  js_fail=1
+fi
+passed=$((passed + js_pass))
+failed=$((failed + js_fail))
+
 # --- 2. Sanitizer tree: only the *_asan_test binaries (they need core and gguf, not the whole tree).
 mapfile -t asan_tests < <(find tests -name '*_asan_test.cc' -printf '%f\n' | sed 's/\.cc$//' | sort)
 if [[ ${#asan_tests[@]} -gt 0 ]]; then
