@@ -3,6 +3,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 #include <string>
 #include <vector>
 
@@ -131,6 +135,20 @@ inline std::vector<uint8_t> header_bytes(const gguf::GgufFile& f) {
 }
 
 // Hardware profiles for the acceptance grid.
+// Writes the header of a model of this shape and extends the file (sparsely) to its full size, so the
+// parser's bounds checks see a real layout while the disk holds only the header.
+inline std::string write_sparse_model(const ShapeSpec& spec, const std::string& path) {
+  const gguf::GgufFile f = make_gguf(spec);
+  const std::vector<uint8_t> header = header_bytes(f);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  }
+  const uint64_t total = header.size() + f.file_size;
+  EXPECT_EQ(::truncate(path.c_str(), static_cast<off_t>(total)), 0);
+  return path;
+}
+
 inline GpuInfo gpu(const std::string& name, double total_gib, double free_gib, double bw_gbs, double h2d_gbs,
                    double tflops) {
   GpuInfo g;

@@ -16,23 +16,8 @@ namespace {
 
 using namespace strata::planner::testing;
 
-// Writes the header of a 70B-shaped model and extends the file (sparsely) to its full 40 GiB size, so the
-// parser's bounds checks see a real layout while the disk holds only the header.
-std::string write_sparse_model(const ShapeSpec& spec) {
-  const gguf::GgufFile f = make_gguf(spec);
-  const std::vector<uint8_t> header = header_bytes(f);
-  const std::string path = strata::testing::temp_dir() + "/llama-70b-shape.gguf";
-  {
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
-  }
-  const uint64_t total = header.size() + f.file_size;
-  EXPECT_EQ(::truncate(path.c_str(), static_cast<off_t>(total)), 0);
-  return path;
-}
-
 TEST(InspectPlan, SeventyBillionShapedFileIsPlannedFromItsHeader) {
-  const std::string path = write_sparse_model(llama3_70b());
+  const std::string path = write_sparse_model(llama3_70b(), strata::testing::temp_dir() + "/llama-70b-shape.gguf");
   const auto t0 = std::chrono::steady_clock::now();
   auto file = gguf::read_file(path, gguf_type_lookup());
   ASSERT_TRUE(file.is_ok()) << file.status().message();
