@@ -70,7 +70,7 @@ TEST(Sampler, TemperatureSharpensAndFlattens) {
   o.top_p = 1.0f;
   o.temperature = 0.1f;
   auto cold = histogram(o, {1.0f, 0.5f}, 300);
-  EXPECT_GT(cold[0], 295);
+  EXPECT_GT(cold[0], 288);  // p = 0.993: about 298 of 300 expected
   o.temperature = 100.0f;
   auto hot = histogram(o, {1.0f, 0.5f}, 2000);
   EXPECT_NEAR(hot[0] / 2000.0, 0.5, 0.06);
