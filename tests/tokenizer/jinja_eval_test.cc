@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/jinja_json.h"
 #include "tokenizer/jinja_template.h"
 #include "tokenizer/jinja_value.h"
 
@@ -17,27 +18,7 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-Value from_json(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::null: return Value::none();
-    case Json::value_t::boolean: return Value(j.get<bool>());
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return Value(j.get<int64_t>());
-    case Json::value_t::number_float: return Value(j.get<double>());
-    case Json::value_t::string: return Value(j.get<std::string>());
-    case Json::value_t::array: {
-      std::vector<Value> items;
-      for (const Json& item : j) items.push_back(from_json(item));
-      return Value::list(std::move(items));
-    }
-    case Json::value_t::object: {
-      Dict d;
-      for (const auto& [key, value] : j.items()) d.set(Value(key), from_json(value));
-      return Value::dict(std::move(d));
-    }
-    default: return Value();
-  }
-}
+using testing::from_json;
 
 Json load_goldens(const std::string& name) {
   const std::string path = std::string(STRATA_SOURCE_DIR) + "/tests/tokenizer/data/" + name;
