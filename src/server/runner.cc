@@ -103,19 +103,31 @@ void Runner::loop() {
     lock.lock();
     busy_ = false;
     current_.reset();
-    last_used_ = SteadyClock::now();
-    const KeepAlive ka = job->keep_alive.value_or(options_.default_keep_alive);
-    keep_forever_ = ka < KeepAlive(0);
-    if (!keep_forever_) {
-      expires_ = SteadyClock::now() + ka;
-      expires_wall_ = SystemClock::now() + std::chrono::duration_cast<SystemClock::duration>(ka);
-    } else {
-      expires_wall_ = SystemClock::now() + std::chrono::hours(24 * 365 * 100);
-    }
-    // keep_alive 0 unloads at once, unless more work for this model is already waiting.
-    if (ka == KeepAlive(0) && queue_.empty()) unload_locked();
+    settle_keep_alive_locked(*job);  // again for failed jobs, which answered without it; idempotent
   }
   unload_locked();
+}
+
+void Runner::settle_keep_alive_locked(const Job& job) {
+  last_used_ = SteadyClock::now();
+  const KeepAlive ka = job.keep_alive.value_or(options_.default_keep_alive);
+  keep_forever_ = ka < KeepAlive(0);
+  if (!keep_forever_) {
+    expires_ = SteadyClock::now() + ka;
+    expires_wall_ = SystemClock::now() + std::chrono::duration_cast<SystemClock::duration>(ka);
+  } else {
+    expires_wall_ = SystemClock::now() + std::chrono::hours(24 * 365 * 100);
+  }
+  // keep_alive 0 unloads at once, unless more work for this model is already waiting.
+  if (ka == KeepAlive(0) && queue_.empty()) unload_locked();
+}
+
+void Runner::finish(Job& job, JobOutcome outcome) {
+  {
+    std::lock_guard lock(mutex_);
+    settle_keep_alive_locked(job);
+  }
+  job.finish(std::move(outcome));
 }
 
 void Runner::run_job(Job& job) {
@@ -131,7 +143,7 @@ void Runner::run_job(Job& job) {
   if (job.kind == Job::Kind::Load && ka == KeepAlive(0)) {
     out.unloaded = true;  // an unload request: nothing to load; the loop unloads after this job
     counters_.jobs_completed++;
-    job.finish(std::move(out));
+    finish(job, std::move(out));
     return;
   }
   try {
@@ -179,7 +191,7 @@ void Runner::run_job(Job& job) {
     switch (job.kind) {
       case Job::Kind::Load:
         counters_.jobs_completed++;
-        job.finish(std::move(out));
+        finish(job, std::move(out));
         return;
       case Job::Kind::Generate: run_generate(job, out); return;
       case Job::Kind::Embed: run_embed(job, out); return;
@@ -223,7 +235,7 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   else counters_.jobs_completed++;
   out.result = std::move(res).value();
   out.prompt = std::move(req.prompt);
-  job.finish(std::move(out));
+  finish(job, std::move(out));
 }
 
 void Runner::run_embed(Job& job, JobOutcome& out) {
@@ -263,7 +275,7 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
     out.embeddings.push_back(std::move(vec).value());
   }
   counters_.jobs_completed++;
-  job.finish(std::move(out));
+  finish(job, std::move(out));
 }
 
 }  // namespace strata::server

@@ -77,6 +77,10 @@ class Runner {
   void run_generate(Job& job, JobOutcome& outcome);
   void run_embed(Job& job, JobOutcome& outcome);
   void unload_locked();
+  // Applies the job's keep_alive (expiry, or an unload for 0) before its answer goes out, so that a
+  // client that reads /api/ps right after the answer sees the state the answer implies.
+  void settle_keep_alive_locked(const Job& job);  // mutex_ held
+  void finish(Job& job, JobOutcome outcome);
 
   const std::string gguf_path_;
   const RunnerOptions options_;
