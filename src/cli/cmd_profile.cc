@@ -79,8 +79,8 @@ std::string format_profile_text(const planner::HardwareProfile& p) {
     out += "\n";
   }
   const auto best = s.best_sample();
-  out += fmt::format("         sustained {} ({} requests at QD {}, held {}x longer)\n", gbs(s.sustained_bytes_per_s),
-                     size_label(best.block_bytes), best.queue_depth, 5);
+  out += fmt::format("         sustained {} ({} requests at QD {}; median of a held run)\n",
+                     gbs(s.sustained_bytes_per_s), size_label(best.block_bytes), best.queue_depth);
   out += fmt::format("         random 4 KiB read latency {:.0f} us (queue depth 1)\n", s.random_read_latency_us);
   return out;
 }

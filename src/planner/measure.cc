@@ -88,8 +88,10 @@ Result<HardwareProfile> measure_hardware(const ProfileRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!req.storage_dir.empty()) {
     std::error_code ec;
+    const bool exists = std::filesystem::exists(req.storage_dir, ec);
+    if (!exists) return error("cannot measure storage of '{}': no such directory", req.storage_dir);
     if (!std::filesystem::is_directory(req.storage_dir, ec))
-      return error("strata profile: cannot measure storage of '{}': not a directory", req.storage_dir);
+      return error("cannot measure storage of '{}': not a directory", req.storage_dir);
   }
   HardwareProfile p;
   p.measured_at = utc_now_iso();

@@ -30,6 +30,8 @@ constexpr uint64_t kMinScratch = 64 * kMiB;  // below this the figures would mea
 constexpr double kMaxWriteSeconds = 6.0;     // keeps `strata profile` under 30 s on slow disks
 constexpr uint64_t kBlockSizes[] = {128 * kKiB, 1 * kMiB, 4 * kMiB};
 constexpr int kQueueDepths[] = {1, 4, 16};
+constexpr int kPasses = 3;  // samples per configuration, interleaved; odd, for a median
+constexpr int kSustainedSlices = 5;  // the held run, in samples; odd, for a median
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -210,17 +212,37 @@ Result<StorageInfo> measure_storage(const std::string& dir, uint64_t scratch_byt
   // drain it so that every configuration below is measured on the same footing.
   STRATA_RETURN_IF_ERROR(
       sequential_bandwidth(rd.fd(), bytes, 4 * kMiB, 4, 2.5 * seconds_per_sample, info.direct_io, offset).status());
-  for (uint64_t block : kBlockSizes) {
-    for (int qd : kQueueDepths) {
-      STRATA_ASSIGN_OR_RETURN(double bw,
-                              sequential_bandwidth(rd.fd(), bytes, block, qd, seconds_per_sample, info.direct_io, offset));
-      info.sequential.push_back({block, qd, bw});
+  // Each configuration is sampled once per pass and reported as the median of its passes: a disk whose
+  // speed drifts (burst credit, a neighbour on the same host) then biases no configuration against the
+  // others, as it did when each was measured once, in order.
+  std::vector<ReadSample> configs;
+  for (uint64_t block : kBlockSizes)
+    for (int qd : kQueueDepths) configs.push_back({block, qd, 0});
+  std::vector<std::vector<double>> rates(configs.size());
+  for (int pass = 0; pass < kPasses; ++pass) {
+    for (size_t c = 0; c < configs.size(); ++c) {
+      STRATA_ASSIGN_OR_RETURN(double bw, sequential_bandwidth(rd.fd(), bytes, configs[c].block_bytes,
+                                                              configs[c].queue_depth, seconds_per_sample / 2,
+                                                              info.direct_io, offset));
+      rates[c].push_back(bw);
     }
   }
+  for (size_t c = 0; c < configs.size(); ++c) {
+    std::sort(rates[c].begin(), rates[c].end());
+    configs[c].bytes_per_s = rates[c][rates[c].size() / 2];
+    info.sequential.push_back(configs[c]);
+  }
+  // The rate the planner streams at: the best configuration held without a pause, in slices whose
+  // median is reported, so that one slice of burst (or of a neighbour's traffic) does not set it.
   const ReadSample best = info.best_sample();
-  STRATA_ASSIGN_OR_RETURN(info.sustained_bytes_per_s,
-                          sequential_bandwidth(rd.fd(), bytes, best.block_bytes, best.queue_depth,
-                                               5 * seconds_per_sample, info.direct_io, offset));
+  std::vector<double> slices;
+  for (int i = 0; i < kSustainedSlices; ++i) {
+    STRATA_ASSIGN_OR_RETURN(double bw, sequential_bandwidth(rd.fd(), bytes, best.block_bytes, best.queue_depth,
+                                                            seconds_per_sample, info.direct_io, offset));
+    slices.push_back(bw);
+  }
+  std::sort(slices.begin(), slices.end());
+  info.sustained_bytes_per_s = slices[slices.size() / 2];
   STRATA_ASSIGN_OR_RETURN(info.random_read_latency_us, random_latency_us(rd.fd(), bytes, seconds_per_sample));
   return info;
 }

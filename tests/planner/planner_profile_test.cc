@@ -58,7 +58,12 @@ TEST(Profile, MeasuresThisMachineAndRemovesTheScratchFile) {
 TEST(Profile, StorageErrorsAreReported) {
   auto p = measure_hardware(quick_request("/nonexistent/strata-dir"));
   ASSERT_FALSE(p.is_ok());
-  EXPECT_NE(p.status().message().find("/nonexistent/strata-dir"), std::string::npos) << p.status().message();
+  EXPECT_EQ(p.status().message(), "cannot measure storage of '/nonexistent/strata-dir': no such directory");
+  const std::string file = strata::testing::temp_dir() + "/plain-file";
+  std::ofstream(file) << "x";
+  auto q = measure_hardware(quick_request(file));
+  ASSERT_FALSE(q.is_ok());
+  EXPECT_EQ(q.status().message(), "cannot measure storage of '" + file + "': not a directory");
 }
 
 TEST(Profile, JsonRoundTrip) {
