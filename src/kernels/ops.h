@@ -23,6 +23,19 @@ enum class RopeLayout { Interleaved, Halves };
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos, float freq_base,
           RopeLayout layout);
 
+// Attention over an F16 KV cache for one query head against n_pos cached positions, each position's
+// head slice `stride` halves after the previous one (the cache's kv_dim):
+//   scores[p] = scale * sum_i q[i] * K[p][i]        out[i] = sum_p w[p] * V[p][i]
+// Dispatched by CPU features; the _reference twins accumulate in double, one term at a time.
+void attention_scores_f16(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos, int64_t head_dim,
+                          float scale, float* scores);
+void attention_values_f16(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
+                          float* out);
+void attention_scores_f16_reference(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos,
+                                    int64_t head_dim, float scale, float* scores);
+void attention_values_f16_reference(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos,
+                                    int64_t head_dim, float* out);
+
 void softmax(float* x, int64_t n);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu(float* gate, const float* up, int64_t n);

@@ -112,6 +112,8 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
   // q and the probabilities are rounded to F16 before their products with the F16 cache, as the
   // reference engine does; it keeps our logits within its rounding.
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const uint16_t* k_cache = cache.k(l, 0);  // position p of kv head h at [p * kv_dim + h * hd]
+  const uint16_t* v_cache = cache.v(l, 0);
   backend_.pool().parallel_for(static_cast<size_t>(n * n_head), 1, [&](size_t begin, size_t end) {
     std::vector<float> scores(static_cast<size_t>(pos0 + n));
     std::vector<float> qr(static_cast<size_t>(hd));
@@ -121,20 +123,11 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
       const int64_t n_pos = pos0 + t + 1;
       const float* qh = q_.data() + t * q_dim + h * hd;
       for (int64_t i = 0; i < hd; ++i) qr[i] = fp16_to_f32(f32_to_fp16(qh[i]));
-      for (int64_t p = 0; p < n_pos; ++p) {
-        const uint16_t* kp = cache.k(l, p) + kvh * hd;
-        float s = 0;
-        for (int64_t i = 0; i < hd; ++i) s += qr[i] * fp16_to_f32(kp[i]);
-        scores[p] = s * scale;
-      }
+      kernels::attention_scores_f16(qr.data(), k_cache + kvh * hd, kv_dim, n_pos, hd, scale, scores.data());
       kernels::softmax(scores.data(), n_pos);
-      float* out = att_.data() + t * q_dim + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int64_t p = 0; p < n_pos; ++p) {
-        const uint16_t* vp = cache.v(l, p) + kvh * hd;
-        const float w = fp16_to_f32(f32_to_fp16(scores[p]));
-        for (int64_t i = 0; i < hd; ++i) out[i] += w * fp16_to_f32(vp[i]);
-      }
+      for (int64_t p = 0; p < n_pos; ++p) scores[p] = fp16_to_f32(f32_to_fp16(scores[p]));
+      kernels::attention_values_f16(scores.data(), v_cache + kvh * hd, kv_dim, n_pos, hd,
+                                    att_.data() + t * q_dim + h * hd);
     }
   });
 

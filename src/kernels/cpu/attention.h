@@ -1,0 +1,37 @@
+// kernels/cpu/attention.h: the per-ISA attention kernels over an F16 KV cache (ops.h has the dispatched
+// entry points); exposed so that tests can hold every level the CPU runs against the reference twin.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/cpu_features.h"
+
+namespace strata::kernels {
+
+// scores[p] = scale * sum_i q[i] * K[p][i] for p < n_pos; K[p] = k + p * stride (halves).
+using AttnScoresFn = void (*)(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos, int64_t head_dim,
+                              float scale, float* scores);
+// out[i] = sum_p w[p] * V[p][i] for i < head_dim; V[p] = v + p * stride (halves).
+using AttnValuesFn = void (*)(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
+                              float* out);
+
+struct AttentionKernels {
+  AttnScoresFn scores;
+  AttnValuesFn values;
+};
+
+// REQUIRES: cpu_supports(isa).
+AttentionKernels attention_kernels(CpuIsa isa);
+
+#if defined(__x86_64__)
+void attn_scores_f16_avx2(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos, int64_t head_dim,
+                          float scale, float* scores);
+void attn_values_f16_avx2(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
+                          float* out);
+void attn_scores_f16_avx512(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos, int64_t head_dim,
+                            float scale, float* scores);
+void attn_values_f16_avx512(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
+                            float* out);
+#endif
+
+}  // namespace strata::kernels

@@ -1,0 +1,145 @@
+// tests/kernels/attention_test.cc: the attention kernels over an F16 cache, at every ISA level this CPU
+// supports, against their double-accumulating reference twins: head sizes with and without a vector
+// tail, position counts around the four-row step, a cache stride wider than the head (grouped KV heads).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/fp16.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/ops.h"
+
+namespace strata::kernels {
+namespace {
+
+constexpr int64_t kHeadDims[] = {1, 8, 12, 16, 40, 64, 80, 96, 128, 200, 256};
+constexpr int64_t kPositions[] = {1, 2, 3, 4, 5, 7, 17, 130};
+
+struct Data {
+  std::vector<float> q, w;
+  std::vector<uint16_t> cache;  // n_pos rows of `stride` halves; the head under test starts at `offset`
+  int64_t stride = 0, offset = 0;
+};
+
+Data make_data(int64_t head_dim, int64_t n_pos, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  Data d;
+  d.stride = 3 * head_dim + 5;  // three KV heads and some padding: the kernels must honour the stride
+  d.offset = head_dim + 2;
+  d.q.resize(static_cast<size_t>(head_dim));
+  for (auto& x : d.q) x = u(rng);
+  d.cache.resize(static_cast<size_t>(d.stride * n_pos));
+  for (auto& h : d.cache) h = f32_to_fp16(u(rng));
+  // Softmax-like weights: positive, summing to one.
+  d.w.resize(static_cast<size_t>(n_pos));
+  double sum = 0;
+  for (auto& x : d.w) sum += (x = std::exp(u(rng)));
+  for (auto& x : d.w) x = static_cast<float>(x / sum);
+  return d;
+}
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
+  return m;
+}
+
+std::vector<CpuIsa> supported_isas() {
+  std::vector<CpuIsa> out;
+  for (int i = 0; i < kNumCpuIsas; ++i)
+    if (cpu_supports(static_cast<CpuIsa>(i))) out.push_back(static_cast<CpuIsa>(i));
+  return out;
+}
+
+// Float accumulation against double: the error grows with the number of terms; 1e-6 of the largest
+// output per term leaves ample room while catching any wrong element, lane or row.
+double bound(int64_t terms) { return 2e-7 * static_cast<double>(terms) + 1e-6; }
+
+TEST(Attention, ScoresMatchTheReferenceAtEveryIsa) {
+  const uint32_t seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  for (CpuIsa isa : supported_isas()) {
+    const AttentionKernels kern = attention_kernels(isa);
+    for (int64_t hd : kHeadDims) {
+      for (int64_t n_pos : kPositions) {
+        Data d = make_data(hd, n_pos, rng);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        std::vector<float> ref(static_cast<size_t>(n_pos)), got(static_cast<size_t>(n_pos), NAN);
+        attention_scores_f16_reference(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, ref.data());
+        kern.scores(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, got.data());
+        const double tol = bound(hd) * std::max(1.0, max_abs(ref));
+        for (int64_t p = 0; p < n_pos; ++p)
+          ASSERT_NEAR(got[p], ref[p], tol) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos
+                                           << " position " << p << " seed " << seed;
+      }
+    }
+  }
+}
+
+TEST(Attention, ValuesMatchTheReferenceAtEveryIsa) {
+  const uint32_t seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  for (CpuIsa isa : supported_isas()) {
+    const AttentionKernels kern = attention_kernels(isa);
+    for (int64_t hd : kHeadDims) {
+      for (int64_t n_pos : kPositions) {
+        Data d = make_data(hd, n_pos, rng);
+        std::vector<float> ref(static_cast<size_t>(hd)), got(static_cast<size_t>(hd), NAN);
+        attention_values_f16_reference(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, ref.data());
+        kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, got.data());
+        const double tol = bound(n_pos) * std::max(1.0, max_abs(ref));
+        for (int64_t i = 0; i < hd; ++i)
+          ASSERT_NEAR(got[i], ref[i], tol) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos
+                                           << " element " << i << " seed " << seed;
+      }
+    }
+  }
+}
+
+TEST(Attention, HandBuiltCacheGivesExactSums) {
+  // Small integers are exact in F16 and in float sums: every level must give the same numbers exactly.
+  const int64_t hd = 24, n_pos = 6, stride = 24;
+  std::vector<float> q(hd), w(n_pos);
+  std::vector<uint16_t> cache(static_cast<size_t>(stride * n_pos));
+  for (int64_t i = 0; i < hd; ++i) q[i] = static_cast<float>(i % 5) - 2.0f;
+  for (int64_t p = 0; p < n_pos; ++p) {
+    w[p] = static_cast<float>(p + 1);
+    for (int64_t i = 0; i < hd; ++i) cache[p * stride + i] = f32_to_fp16(static_cast<float>((p * 7 + i * 3) % 11 - 5));
+  }
+  std::vector<float> s_ref(n_pos), v_ref(hd);
+  attention_scores_f16_reference(q.data(), cache.data(), stride, n_pos, hd, 0.5f, s_ref.data());
+  attention_values_f16_reference(w.data(), cache.data(), stride, n_pos, hd, v_ref.data());
+  for (int64_t p = 0; p < n_pos; ++p) {
+    double expect = 0;
+    for (int64_t i = 0; i < hd; ++i) expect += q[i] * ((p * 7 + i * 3) % 11 - 5);
+    EXPECT_EQ(s_ref[p], static_cast<float>(expect * 0.5)) << p;
+  }
+  for (CpuIsa isa : supported_isas()) {
+    const AttentionKernels kern = attention_kernels(isa);
+    std::vector<float> s(n_pos), v(hd);
+    kern.scores(q.data(), cache.data(), stride, n_pos, hd, 0.5f, s.data());
+    kern.values(w.data(), cache.data(), stride, n_pos, hd, v.data());
+    EXPECT_EQ(s, s_ref) << cpu_isa_name(isa);
+    EXPECT_EQ(v, v_ref) << cpu_isa_name(isa);
+  }
+}
+
+TEST(Attention, DispatchedEntryPointsUseTheBestLevel) {
+  std::mt19937 rng(7);
+  Data d = make_data(128, 33, rng);
+  const AttentionKernels best = attention_kernels(best_cpu_isa());
+  std::vector<float> a(33), b(33), va(128), vb(128);
+  attention_scores_f16(d.q.data(), d.cache.data(), d.stride, 33, 128, 0.1f, a.data());
+  best.scores(d.q.data(), d.cache.data(), d.stride, 33, 128, 0.1f, b.data());
+  EXPECT_EQ(a, b);
+  attention_values_f16(d.w.data(), d.cache.data(), d.stride, 33, 128, va.data());
+  best.values(d.w.data(), d.cache.data(), d.stride, 33, 128, vb.data());
+  EXPECT_EQ(va, vb);
+}
+
+}  // namespace
+}  // namespace strata::kernels
