@@ -59,45 +59,39 @@ std::vector<CpuIsa> supported_isas() {
 // output per term leaves ample room while catching any wrong element, lane or row.
 double bound(int64_t terms) { return 2e-7 * static_cast<double>(terms) + 1e-6; }
 
-TEST(Attention, ScoresMatchTheReferenceAtEveryIsa) {
+// Runs `check(isa, kernels, head_dim, n_pos, data, seed)` over every supported level, head size and length.
+template <typename Check>
+void for_every_case(Check check) {
   const uint32_t seed = std::random_device{}();
   std::mt19937 rng(seed);
-  for (CpuIsa isa : supported_isas()) {
-    const AttentionKernels kern = attention_kernels(isa);
-    for (int64_t hd : kHeadDims) {
-      for (int64_t n_pos : kPositions) {
-        Data d = make_data(hd, n_pos, rng);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-        std::vector<float> ref(static_cast<size_t>(n_pos)), got(static_cast<size_t>(n_pos), NAN);
-        attention_scores_f16_reference(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, ref.data());
-        kern.scores(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, got.data());
-        const double tol = bound(hd) * std::max(1.0, max_abs(ref));
-        for (int64_t p = 0; p < n_pos; ++p)
-          ASSERT_NEAR(got[p], ref[p], tol) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos
-                                           << " position " << p << " seed " << seed;
-      }
-    }
-  }
+  for (CpuIsa isa : supported_isas())
+    for (int64_t hd : kHeadDims)
+      for (int64_t n_pos : kPositions) check(isa, attention_kernels(isa), hd, n_pos, make_data(hd, n_pos, rng), seed);
+}
+
+TEST(Attention, ScoresMatchTheReferenceAtEveryIsa) {
+  for_every_case([](CpuIsa isa, const AttentionKernels& kern, int64_t hd, int64_t n_pos, const Data& d, uint32_t seed) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    std::vector<float> ref(static_cast<size_t>(n_pos)), got(static_cast<size_t>(n_pos), NAN);
+    attention_scores_f16_reference(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, ref.data());
+    kern.scores(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, got.data());
+    const double tol = bound(hd) * std::max(1.0, max_abs(ref));
+    for (int64_t p = 0; p < n_pos; ++p)
+      ASSERT_NEAR(got[p], ref[p], tol) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos
+                                       << " position " << p << " seed " << seed;
+  });
 }
 
 TEST(Attention, ValuesMatchTheReferenceAtEveryIsa) {
-  const uint32_t seed = std::random_device{}();
-  std::mt19937 rng(seed);
-  for (CpuIsa isa : supported_isas()) {
-    const AttentionKernels kern = attention_kernels(isa);
-    for (int64_t hd : kHeadDims) {
-      for (int64_t n_pos : kPositions) {
-        Data d = make_data(hd, n_pos, rng);
-        std::vector<float> ref(static_cast<size_t>(hd)), got(static_cast<size_t>(hd), NAN);
-        attention_values_f16_reference(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, ref.data());
-        kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, got.data());
-        const double tol = bound(n_pos) * std::max(1.0, max_abs(ref));
-        for (int64_t i = 0; i < hd; ++i)
-          ASSERT_NEAR(got[i], ref[i], tol) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos
-                                           << " element " << i << " seed " << seed;
-      }
-    }
-  }
+  for_every_case([](CpuIsa isa, const AttentionKernels& kern, int64_t hd, int64_t n_pos, const Data& d, uint32_t seed) {
+    std::vector<float> ref(static_cast<size_t>(hd)), got(static_cast<size_t>(hd), NAN);
+    attention_values_f16_reference(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, ref.data());
+    kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, got.data());
+    const double tol = bound(n_pos) * std::max(1.0, max_abs(ref));
+    for (int64_t i = 0; i < hd; ++i)
+      ASSERT_NEAR(got[i], ref[i], tol) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos
+                                       << " element " << i << " seed " << seed;
+  });
 }
 
 TEST(Attention, HandBuiltCacheGivesExactSums) {
