@@ -3,6 +3,7 @@
 #include "model/forward.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
@@ -114,10 +115,14 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const uint16_t* k_cache = cache.k(l, 0);  // position p of kv head h at [p * kv_dim + h * hd]
   const uint16_t* v_cache = cache.v(l, 0);
-  backend_.pool().parallel_for(static_cast<size_t>(n * n_head), 1, [&](size_t begin, size_t end) {
+  // Items go out from a shared counter, not in fixed shares: a causal token's cost grows with its
+  // position, so the thread holding the last tokens of a prompt would otherwise hold most of the work.
+  const size_t n_items = static_cast<size_t>(n * n_head);
+  std::atomic<size_t> next_item{0};
+  backend_.pool().run_on_all([&](int) {
     std::vector<float> scores(static_cast<size_t>(pos0 + n));
     std::vector<float> qr(static_cast<size_t>(hd));
-    for (size_t item = begin; item < end; ++item) {
+    for (size_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
       const int64_t t = static_cast<int64_t>(item) / n_head, h = static_cast<int64_t>(item) % n_head;
       const int64_t kvh = h / group;
       const int64_t n_pos = pos0 + t + 1;
