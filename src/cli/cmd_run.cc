@@ -1,6 +1,7 @@
 // cli/cmd_run.cc: `strata run`: tokenize the prompt, stream generated text to stdout, speeds to stderr.
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "cli/commands.h"
@@ -47,6 +48,9 @@ int run_run(const RunOptions& o) {
   req.sampling.min_p = o.min_p;
   req.sampling.repeat_penalty = o.repeat_penalty;
   req.sampling.seed = o.seed >= 0 ? static_cast<uint64_t>(o.seed) : std::random_device{}();
+
+  std::optional<engine::JsonConstraint> json;
+  if (o.format == "json") req.constraint = &json.emplace(lm.value()->tokenizer());
 
   engine::Session session(*lm.value(), lm.value()->default_n_ctx());
   auto res = session.generate(req, [](std::string_view text) {

@@ -21,6 +21,7 @@ struct RunOptions {
   float repeat_penalty = 1.0f;
   int threads = 0;
   bool no_bos = false;
+  std::string format;  // "" or "json"
   PlanFlags plan;
 };
 int run_run(const RunOptions& o);

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   c_run->add_option("-t,--threads", run.threads, "CPU threads (0: all)");
   add_plan_flags(c_run, run.plan);
   c_run->add_flag("--no-bos", run.no_bos, "Do not add the BOS token");
+  c_run->add_option("--format", run.format, "Constrain the output: json (one JSON object)")
+      ->check(CLI::IsMember({"json"}));
 
   InspectOptions inspect;
   auto* c_inspect = app.add_subcommand("inspect", "Print a model's metadata and tensor table (reads no weights)");

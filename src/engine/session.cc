@@ -28,18 +28,6 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
   return hold;
 }
 
-// EOS, and the end-of-turn control tokens chat models emit instead of it.
-bool is_end_of_generation(const tokenizer::Tokenizer& tok, int32_t id) {
-  const auto& v = tok.vocab();
-  if (v.eos_id() && *v.eos_id() == id) return true;
-  if (v.type(id) != tokenizer::TokenType::Control) return false;
-  static constexpr std::string_view kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-                                                    "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>"};
-  for (auto t : kEndOfTurn)
-    if (v.text(id) == t) return true;
-  return false;
-}
-
 }  // namespace
 
 std::string_view stop_reason_name(StopReason r) {
@@ -121,7 +109,9 @@ Result<GenerateResult> Session::generate(const GenerateRequest& req, const TextC
 
   res.reason = StopReason::Length;
   for (int64_t i = 0; !stopped && (req.max_tokens < 0 || i < req.max_tokens); ++i) {
+    if (req.constraint) STRATA_RETURN_IF_ERROR(req.constraint->restrict(logits_));
     const int32_t tok = sampler.sample(logits_, history_);
+    if (req.constraint) req.constraint->accept(tok);
     if (is_end_of_generation(lm_.tokenizer(), tok)) {
       res.tokens.push_back(tok);
       res.reason = StopReason::Eos;

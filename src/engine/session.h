@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/json_constraint.h"
 #include "engine/runtime.h"
 #include "engine/sampler.h"
 #include "model/forward.h"
@@ -19,6 +20,7 @@ struct GenerateRequest {
   int32_t max_tokens = 128;           // < 0: until EOS or the context is full
   SamplingOptions sampling;
   std::vector<std::string> stop;      // stop strings; never emitted
+  TokenConstraint* constraint = nullptr;  // e.g. JSON mode; not owned; nullptr: unconstrained
 };
 
 enum class StopReason { Eos, Length, StopString, Cancelled, ContextFull };

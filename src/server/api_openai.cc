@@ -75,18 +75,6 @@ std::optional<ApiError> check_reasoning(const Json& req, const ResolvedModel& m)
   return ApiError{400, "reasoning output is not supported by strata yet"};
 }
 
-std::optional<ApiError> check_response_format(const Json& req) {
-  auto it = req.find("response_format");
-  if (it == req.end() || it->is_null()) return std::nullopt;
-  if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string())
-    return ApiError{400, "invalid response_format: expected an object with a type"};
-  const std::string type = (*it)["type"].get<std::string>();
-  if (type == "text") return std::nullopt;
-  if (type == "json_object" || type == "json_schema")
-    return ApiError{400, "structured output (response_format) is not supported by strata yet"};
-  return ApiError{400, fmt::format("invalid response_format type: '{}'", type)};
-}
-
 // OpenAI messages → chat messages. Text parts are joined; images, audio and tool calls answered 400.
 ApiResult<std::vector<ChatMessage>> parse_openai_messages(const Json& req) {
   auto it = req.find("messages");
@@ -170,7 +158,7 @@ void Api::openai_chat(HttpExchange& ex) {
   if (auto e = apply_openai_fields(req, gen, false)) return reply_openai_error(ex, e->status, e->message);
   auto messages = parse_openai_messages(req);
   if (!messages.ok()) return reply_openai_error(ex, messages.error.status, messages.error.message);
-  for (auto check : {check_tools(req, gen.model), check_reasoning(req, gen.model), check_response_format(req)})
+  for (auto check : {check_tools(req, gen.model), check_reasoning(req, gen.model), apply_response_format(req, gen)})
     if (check) return reply_openai_error(ex, check->status, check->message);
 
   auto job = make_chat_job(gen, std::move(*messages.value), t0);

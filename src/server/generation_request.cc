@@ -31,12 +31,18 @@ std::optional<ApiError> check_think(const Json& req, const ResolvedModel& m) {
   return std::nullopt;
 }
 
-std::optional<ApiError> check_format(const Json& req) {
+// `format`: absent, null or "" → free text; "json" → one JSON object; a JSON Schema object → 400 (not yet).
+std::optional<ApiError> parse_format(const Json& req, bool& json_output) {
   auto it = req.find("format");
   if (it == req.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty()))
     return std::nullopt;
-  if ((it->is_string() && it->get_ref<const std::string&>() == "json") || it->is_object())
-    return ApiError{400, "structured output (\"format\") is not supported by strata yet"};
+  if (it->is_string() && it->get_ref<const std::string&>() == "json") {
+    json_output = true;
+    return std::nullopt;
+  }
+  if (it->is_object())
+    return ApiError{400, "structured output with a JSON Schema (\"format\": {...}) is not supported by strata yet; "
+                         "\"format\": \"json\" is"};
   return ApiError{400, fmt::format("invalid format: {}; expected \"json\" or a valid JSON Schema object", dump_json(*it))};
 }
 
@@ -84,7 +90,7 @@ ApiResult<GenerationRequest> parse_generation_request(Api& api, const Json& req,
 
   if (!openai) {
     if (auto e = check_think(req, g.model)) return {std::nullopt, *e};
-    if (auto e = check_format(req)) return {std::nullopt, *e};
+    if (auto e = parse_format(req, g.json_output)) return {std::nullopt, *e};
     if (non_empty_array(req, "images"))
       return {std::nullopt, {400, fmt::format("\"{}\" does not support images", g.model.entry.name.display())}};
     auto logprobs = get_bool(req, "logprobs");
@@ -122,6 +128,23 @@ ApiResult<std::vector<ChatMessage>> parse_native_messages(const Json& req) {
   return {out, {}};
 }
 
+std::optional<ApiError> apply_response_format(const Json& req, GenerationRequest& g) {
+  auto it = req.find("response_format");
+  if (it == req.end() || it->is_null()) return std::nullopt;
+  if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string())
+    return ApiError{400, "invalid response_format: expected an object with a type"};
+  const std::string type = (*it)["type"].get<std::string>();
+  if (type == "text") return std::nullopt;
+  if (type == "json_object") {
+    g.json_output = true;
+    return std::nullopt;
+  }
+  if (type == "json_schema")
+    return ApiError{400, "structured output with a JSON Schema (response_format json_schema) is not supported by "
+                         "strata yet; json_object is"};
+  return ApiError{400, fmt::format("invalid response_format type: '{}'", type)};
+}
+
 std::optional<ApiError> check_tools(const Json& req, const ResolvedModel& model) {
   if (!non_empty_array(req, "tools")) return std::nullopt;
   if (!model.has("tools")) return ApiError{400, fmt::format("{} does not support tools", model.entry.name.display())};
@@ -148,6 +171,7 @@ std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatM
   job->options = g.options;
   job->keep_alive = g.keep_alive;
   job->received = received;
+  job->json_output = g.json_output;
   job->build_prompt = [messages = std::move(messages), format = g.format, truncate = g.truncate](
                           const engine::LoadedModel& lm, int64_t n_ctx) -> Result<std::vector<int32_t>> {
     return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate);
@@ -163,6 +187,7 @@ std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePromp
   job->options = g.options;
   job->keep_alive = g.keep_alive;
   job->received = received;
+  job->json_output = g.json_output;
   job->build_prompt = [gp = std::move(gp), format = g.format, truncate = g.truncate,
                        num_predict = g.options.num_predict](const engine::LoadedModel& lm,
                                                             int64_t n_ctx) -> Result<std::vector<int32_t>> {

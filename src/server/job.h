@@ -54,6 +54,7 @@ class Job {
   RunOptions options;
   std::optional<KeepAlive> keep_alive;
   PromptBuilder build_prompt;                 // Generate
+  bool json_output = false;                   // Generate: `format: "json"`: constrained to one JSON object
   std::vector<std::string> embed_inputs;      // Embed
   bool embed_truncate = true;
   bool embed_normalize = true;

@@ -2,6 +2,7 @@
 // across requests), generation and embedding jobs, keep-alive expiry.
 #include "server/runner.h"
 
+#include <optional>
 #include <random>
 
 #include "core/log.h"
@@ -219,6 +220,8 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   if (req.sampling.repeat_last_n < 0) req.sampling.repeat_last_n = static_cast<int32_t>(n_ctx);
   req.sampling.seed = job.options.seed >= 0 ? static_cast<uint64_t>(job.options.seed) : std::random_device{}();
   req.stop = job.options.stop;
+  std::optional<engine::JsonConstraint> json;
+  if (job.json_output) req.constraint = &json.emplace(model_->tokenizer());
   const auto delay = options_.token_delay;
   auto res = session_->generate(req, [&](std::string_view text) {
     job.emit_text(text);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/json_constraint.h"
 #include "support/test_support.h"
 
 namespace strata {
@@ -69,6 +70,21 @@ TEST(Cli, BadFilesGiveOneLineErrors) {
   expect_clean_error(testing::run_command(bin() + " synth " + dir + "/bad.gguf --dim 30 --heads 4"), "multiple of heads");
   expect_clean_error(testing::run_command(bin() + " synth " + dir + "/bad.gguf --type Q9_X"), "unknown weight type");
   EXPECT_FALSE(std::filesystem::exists(dir + "/bad.gguf"));
+}
+
+TEST(Cli, RunFormatJsonWritesAJsonPrefix) {
+  const std::string model = testing::shared_path("models/stories260K.gguf");
+  auto r = testing::run_command(bin() + " run " + model + " -p 'Once upon a time' -n 40 --seed 5 --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  const std::string text = r.out.substr(0, r.out.size() - 1);  // run ends its output with a newline
+  engine::JsonRecognizer json;
+  for (size_t i = 0; i < text.size(); ++i)
+    ASSERT_TRUE(json.feed(static_cast<uint8_t>(text[i]))) << "not JSON at byte " << i << ": " << text;
+  EXPECT_NE(text.find('{'), std::string::npos) << text;
+  auto bad = testing::run_command(bin() + " run " + model + " -p x --format yaml");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("yaml not in {json}"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, UsageErrorsAreNonZero) {

@@ -230,9 +230,31 @@ test('generate errors: unknown model 404, missing model 404, think on a plain mo
   assert.match(badThink.body.error, /^invalid think value/);
 });
 
-test('unsupported features answer 400, never silently ignored: format, images, suffix, tools', async () => {
+test('format "json": the answer is one JSON object, streamed or not; schemas and unknown formats 400 (GN-14, C-13)', async () => {
+  const opts = { temperature: 0, num_predict: 48 };
+  const whole = await ollama().generate({ model: MODEL, prompt: 'Once upon a time', format: 'json', options: opts });
+  assert.match(whole.response, /^[ \n]*\{/, whole.response);
+  if (whole.done_reason === 'stop') assert.equal(typeof JSON.parse(whole.response), 'object');
+  else assert.equal(whole.done_reason, 'length');
+  let streamed = '';
+  for await (const part of await ollama().generate({ model: MODEL, prompt: 'Once upon a time', format: 'json', options: opts, stream: true }))
+    streamed += part.response;
+  assert.equal(streamed, whole.response);
+  const chat = await ollama().chat({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], format: 'json', options: opts });
+  assert.match(chat.message.content, /^[ \n]*\{/, chat.message.content);
+  // Unconstrained, the same request writes prose: the format really steers the sampler.
+  const free = await ollama().generate({ model: MODEL, prompt: 'Once upon a time', options: opts });
+  assert.doesNotMatch(free.response, /^[ \n]*\{/);
+  const schema = await json('/api/generate', { body: { model: MODEL, prompt: 'x', format: { type: 'object' } } });
+  assert.equal(schema.status, 400);
+  assert.match(schema.body.error, /JSON Schema .* not supported by strata yet/);
+  const yaml = await json('/api/generate', { body: { model: MODEL, prompt: 'x', format: 'yaml' } });
+  assert.equal(yaml.status, 400);
+  assert.equal(yaml.body.error, 'invalid format: "yaml"; expected "json" or a valid JSON Schema object');
+});
+
+test('unsupported features answer 400, never silently ignored: format schemas, images, suffix, tools', async () => {
   for (const body of [
-    { model: MODEL, prompt: 'x', format: 'json' },
     { model: MODEL, prompt: 'x', format: { type: 'object' } },
     { model: MODEL, prompt: 'x', format: 'yaml' },
     { model: MODEL, prompt: 'x', images: ['aGVsbG8='] },
@@ -250,7 +272,7 @@ test('unsupported features answer 400, never silently ignored: format, images, s
   });
   assert.equal(tools.status, 400);
   assert.equal(tools.body.error, `${MODEL}:latest does not support tools`);
-  const fmt = await json('/api/chat', { body: { model: MODEL, messages: [{ role: 'user', content: 'x' }], format: 'json' } });
+  const fmt = await json('/api/chat', { body: { model: MODEL, messages: [{ role: 'user', content: 'x' }], format: { type: 'object' } } });
   assert.equal(fmt.status, 400);
 });
 

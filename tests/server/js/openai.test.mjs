@@ -149,7 +149,8 @@ test('errors use the OpenAI shape and status (O-09, O-10)', async () => {
   assert.equal(img.status, 400);
   assert.equal(img.body.error.message, 'image URLs are not currently supported, please use base64 encoded data instead');
   for (const body of [
-    { model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } },
+    { model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' } } } },
+    { model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'yaml' } },
     { model: MODEL, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] },
     { model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 'ten' },
   ]) {
@@ -157,6 +158,20 @@ test('errors use the OpenAI shape and status (O-09, O-10)', async () => {
     assert.equal(e.status, 400, JSON.stringify(body));
     assert.equal(e.body.error.type, 'invalid_request_error');
   }
+});
+
+test('response_format json_object: the reply is JSON (O-07)', async () => {
+  const r = await client().chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 48, temperature: 0, response_format: { type: 'json_object' },
+  });
+  const text = r.choices[0].message.content;
+  assert.match(text, /^[ \n]*\{/, text);
+  if (r.choices[0].finish_reason === 'stop') assert.equal(typeof JSON.parse(text), 'object');
+  else assert.equal(r.choices[0].finish_reason, 'length');
+  const plain = await client().chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 48, temperature: 0, response_format: { type: 'text' },
+  });
+  assert.doesNotMatch(plain.choices[0].message.content, /^[ \n]*\{/);
 });
 
 test('content parts: text parts are joined (O-08)', async () => {

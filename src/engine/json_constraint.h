@@ -1,0 +1,95 @@
+// engine/json_constraint.h: constrained sampling: the interface the generation loop calls around each
+// sample, and JSON mode (`format: "json"`): every token that would make the output stop being the
+// prefix of one JSON object is masked, and end-of-generation is only allowed once the object is closed.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "tokenizer/tokenizer.h"
+
+namespace strata::engine {
+
+// Called by the generation loop: restrict() before each sample, accept() with the token chosen.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  // Sets the logit of every token that may not come next to -infinity. An error when none may.
+  virtual Status restrict(std::span<float> logits) = 0;
+  virtual void accept(int32_t token) = 0;
+};
+
+// A byte-at-a-time recognizer of JSON text whose top-level value is an object (RFC 8259 grammar, as
+// Ollama's JSON mode asks). Fixed size, so a copy per candidate token is cheap. A run of whitespace is
+// one space or a newline and at most kMaxIndent spaces or tabs, so that a model cannot pad forever;
+// nesting stops at kMaxDepth.
+class JsonRecognizer {
+ public:
+  static constexpr int kMaxDepth = 32;
+  static constexpr int kMaxIndent = 20;
+
+  // False (and the recognizer unusable) when `c` cannot continue a valid prefix.
+  bool feed(uint8_t c);
+  bool feed(std::string_view bytes) {
+    for (char c : bytes)
+      if (!feed(static_cast<uint8_t>(c))) return false;
+    return true;
+  }
+  // The top-level object is closed: the text so far is one whole JSON document.
+  bool complete() const { return state_ == State::Done; }
+
+ private:
+  enum class State : uint8_t {
+    Start,           // before the top-level object: whitespace or '{'
+    Value,           // a value must come (after ':' or ',' in an array)
+    ArrayFirst,      // just after '[': a value or ']'
+    KeyOrClose,      // just after '{': a key or '}'
+    Key,             // after ',' in an object: a key
+    Colon,           // after a key: ':'
+    AfterValue,      // after a value in a container: ',' or its closer
+    String,          // inside a string (key or value)
+    Escape,          // after a backslash
+    Unicode,         // inside \uXXXX (hex_left digits to go)
+    Minus, Zero, Int, Dot, Frac, Exp, ExpSign, ExpDigits,  // a number
+    Literal,         // inside true / false / null
+    Done,
+    Failed,
+  };
+  bool value_start(uint8_t c);
+  bool close_value();  // a value just ended
+  bool after_value(uint8_t c);
+  bool whitespace(uint8_t c);
+
+  State state_ = State::Start;
+  bool string_is_key_ = false;
+  uint8_t hex_left_ = 0;
+  uint8_t ws_run_ = 0;  // whitespace bytes since the last other byte
+  bool ws_newline_ = false;  // that run began with a newline
+  uint8_t literal_pos_ = 0;
+  const char* literal_ = nullptr;
+  int depth_ = 0;
+  std::array<bool, kMaxDepth> is_object_{};  // per open container: object (true) or array
+};
+
+class JsonConstraint final : public TokenConstraint {
+ public:
+  // The tokenizer must outlive the constraint (token pieces are views into it).
+  explicit JsonConstraint(const tokenizer::Tokenizer& tokenizer);
+  Status restrict(std::span<float> logits) override;
+  void accept(int32_t token) override;
+  bool complete() const { return json_.complete(); }
+
+ private:
+  std::vector<std::string_view> pieces_;  // per token: its bytes; empty for control and unknown tokens
+  std::vector<bool> ends_generation_;
+  JsonRecognizer json_;
+};
+
+// True for the tokens that end a generation: EOS and the end-of-turn control tokens of chat models.
+bool is_end_of_generation(const tokenizer::Tokenizer& tok, int32_t id);
+
+}  // namespace strata::engine
