@@ -142,7 +142,7 @@ void Runner::run_job(Job& job) {
   JobOutcome out;
   const KeepAlive ka = job.keep_alive.value_or(options_.default_keep_alive);
   if (job.kind == Job::Kind::Load && ka == KeepAlive(0)) {
-    out.unloaded = true;  // an unload request: nothing to load; the loop unloads after this job
+    out.unloaded = true;  // an unload request: nothing to load; finish() unloads before answering
     counters_.jobs_completed++;
     finish(job, std::move(out));
     return;
