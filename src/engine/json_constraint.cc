@@ -16,14 +16,23 @@ bool is_hex(uint8_t c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= '
 
 // A run of whitespace may be one space, or a newline then up to kMaxIndent spaces or tabs (the shape of
 // the reference engine's JSON grammar): enough for any layout, too little for a model to pad forever.
+bool JsonRecognizer::whitespace_ok(uint8_t c, uint8_t& run, bool& newline) {
+  const bool ok = run == 0 ? (c == ' ' || c == '\n') : (newline && (c == ' ' || c == '\t') && run <= kMaxIndent);
+  if (run == 0) newline = c == '\n';
+  if (run < 255) ++run;
+  return ok;
+}
+
 bool JsonRecognizer::whitespace(uint8_t c) {
   if (!is_ws(c)) return false;
-  const bool ok = ws_run_ == 0 ? (c == ' ' || c == '\n')
-                               : (ws_newline_ && (c == ' ' || c == '\t') && ws_run_ <= kMaxIndent);
-  if (ws_run_ == 0) ws_newline_ = c == '\n';
-  ++ws_run_;
-  if (!ok) state_ = State::Failed;
+  if (!whitespace_ok(c, ws_run_, ws_newline_)) state_ = State::Failed;
   return true;
+}
+
+bool JsonRecognizer::can_end() const {
+  if (state_ == State::Done) return true;
+  return depth_ == 0 && (state_ == State::Zero || state_ == State::Int || state_ == State::Frac ||
+                         state_ == State::ExpDigits);
 }
 
 bool JsonRecognizer::value_start(uint8_t c) {
@@ -79,7 +88,7 @@ bool JsonRecognizer::feed(uint8_t c) {
   bool ok = false;
   switch (state_) {
     case State::Start:
-      ok = whitespace(c) || (c == '{' && value_start(c));
+      ok = whitespace(c) || ((any_value_ || c == '{') && value_start(c));
       break;
     case State::Value:
       ok = whitespace(c) || value_start(c);
@@ -167,8 +176,8 @@ bool JsonRecognizer::feed(uint8_t c) {
         state_ = State::Exp;
         ok = true;
       } else {
-        close_value();
-        ok = whitespace(c) || after_value(c);
+        close_value();  // at depth 0 (a top-level number) that is Done, which takes nothing more
+        ok = depth_ > 0 && (whitespace(c) || after_value(c));
       }
       break;
     case State::Literal:
@@ -187,13 +196,13 @@ bool JsonRecognizer::feed(uint8_t c) {
   return true;
 }
 
-JsonConstraint::JsonConstraint(const tokenizer::Tokenizer& tokenizer) {
+VocabBytes::VocabBytes(const tokenizer::Tokenizer& tokenizer) {
   const int32_t n = tokenizer.vocab().size();
-  pieces_.resize(static_cast<size_t>(n));
-  ends_generation_.resize(static_cast<size_t>(n));
+  pieces.resize(static_cast<size_t>(n));
+  ends_generation.resize(static_cast<size_t>(n));
   for (int32_t id = 0; id < n; ++id) {
-    pieces_[static_cast<size_t>(id)] = tokenizer.token_to_piece(id);
-    ends_generation_[static_cast<size_t>(id)] = is_end_of_generation(tokenizer, id);
+    pieces[static_cast<size_t>(id)] = tokenizer.token_to_piece(id);
+    ends_generation[static_cast<size_t>(id)] = is_end_of_generation(tokenizer, id);
   }
 }
 
@@ -201,27 +210,29 @@ Status JsonConstraint::restrict(std::span<float> logits) {
   constexpr float kNever = -std::numeric_limits<float>::infinity();
   const bool done = json_.complete();
   size_t allowed = 0;
-  for (size_t id = 0; id < logits.size() && id < pieces_.size(); ++id) {
+  for (size_t id = 0; id < logits.size() && id < vocab_.pieces.size(); ++id) {
     bool ok;
-    if (ends_generation_[id]) {
+    if (vocab_.ends_generation[id]) {
       ok = done;
-    } else if (done || pieces_[id].empty()) {
+    } else if (done || vocab_.pieces[id].empty()) {
       ok = false;
     } else {
       JsonRecognizer trial = json_;
-      ok = trial.feed(pieces_[id]);
+      ok = trial.feed(vocab_.pieces[id]);
     }
     if (!ok) logits[id] = kNever;
     else if (logits[id] != kNever) ++allowed;
   }
-  for (size_t id = pieces_.size(); id < logits.size(); ++id) logits[id] = kNever;
+  for (size_t id = vocab_.pieces.size(); id < logits.size(); ++id) logits[id] = kNever;
   if (allowed == 0) return error("format \"json\": no token of this model can continue the JSON output");
   return Status::ok();
 }
 
 void JsonConstraint::accept(int32_t token) {
-  if (token < 0 || static_cast<size_t>(token) >= pieces_.size() || ends_generation_[static_cast<size_t>(token)]) return;
-  json_.feed(pieces_[static_cast<size_t>(token)]);
+  if (token < 0 || static_cast<size_t>(token) >= vocab_.pieces.size() ||
+      vocab_.ends_generation[static_cast<size_t>(token)])
+    return;
+  json_.feed(vocab_.pieces[static_cast<size_t>(token)]);
 }
 
 bool is_end_of_generation(const tokenizer::Tokenizer& tok, int32_t id) {

@@ -32,6 +32,10 @@ class JsonRecognizer {
   static constexpr int kMaxDepth = 32;
   static constexpr int kMaxIndent = 20;
 
+  JsonRecognizer() = default;
+  // any_value: the top level may be any JSON value, not only an object (a member of a schema's `{}`).
+  explicit JsonRecognizer(bool any_value) : any_value_(any_value) {}
+
   // False (and the recognizer unusable) when `c` cannot continue a valid prefix.
   bool feed(uint8_t c);
   bool feed(std::string_view bytes) {
@@ -41,6 +45,11 @@ class JsonRecognizer {
   }
   // The top-level object is closed: the text so far is one whole JSON document.
   bool complete() const { return state_ == State::Done; }
+  // The text so far is a whole value if it ends here: complete, or a top-level number (which only the
+  // next byte or the end of the text can close).
+  bool can_end() const;
+  // Whitespace bookkeeping shared with the schema recognizer (one run: " " or "\n" + indentation).
+  static bool whitespace_ok(uint8_t c, uint8_t& run, bool& newline);
 
  private:
   enum class State : uint8_t {
@@ -65,6 +74,7 @@ class JsonRecognizer {
   bool whitespace(uint8_t c);
 
   State state_ = State::Start;
+  bool any_value_ = false;
   bool string_is_key_ = false;
   uint8_t hex_left_ = 0;
   uint8_t ws_run_ = 0;  // whitespace bytes since the last other byte
@@ -75,17 +85,23 @@ class JsonRecognizer {
   std::array<bool, kMaxDepth> is_object_{};  // per open container: object (true) or array
 };
 
+// What a byte-level constraint needs to know of each token. The tokenizer must outlive it (the pieces
+// are views into the tokenizer).
+struct VocabBytes {
+  explicit VocabBytes(const tokenizer::Tokenizer& tokenizer);
+  std::vector<std::string_view> pieces;  // per token: its bytes; empty for control and unknown tokens
+  std::vector<bool> ends_generation;     // per token: is_end_of_generation
+};
+
 class JsonConstraint final : public TokenConstraint {
  public:
-  // The tokenizer must outlive the constraint (token pieces are views into it).
-  explicit JsonConstraint(const tokenizer::Tokenizer& tokenizer);
+  explicit JsonConstraint(const tokenizer::Tokenizer& tokenizer) : vocab_(tokenizer) {}
   Status restrict(std::span<float> logits) override;
   void accept(int32_t token) override;
   bool complete() const { return json_.complete(); }
 
  private:
-  std::vector<std::string_view> pieces_;  // per token: its bytes; empty for control and unknown tokens
-  std::vector<bool> ends_generation_;
+  VocabBytes vocab_;
   JsonRecognizer json_;
 };
 

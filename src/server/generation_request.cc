@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "server/json_schema_compile.h"
 #include "server/server.h"
 
 namespace strata::server {
@@ -31,18 +32,21 @@ std::optional<ApiError> check_think(const Json& req, const ResolvedModel& m) {
   return std::nullopt;
 }
 
-// `format`: absent, null or "" → free text; "json" → one JSON object; a JSON Schema object → 400 (not yet).
-std::optional<ApiError> parse_format(const Json& req, bool& json_output) {
+// `format`: absent, null or "" → free text; "json" → one JSON object; an object → that JSON Schema.
+std::optional<ApiError> parse_format(const Json& req, GenerationRequest& g) {
   auto it = req.find("format");
   if (it == req.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty()))
     return std::nullopt;
   if (it->is_string() && it->get_ref<const std::string&>() == "json") {
-    json_output = true;
+    g.json_output = true;
     return std::nullopt;
   }
-  if (it->is_object())
-    return ApiError{400, "structured output with a JSON Schema (\"format\": {...}) is not supported by strata yet; "
-                         "\"format\": \"json\" is"};
+  if (it->is_object()) {
+    auto schema = compile_json_schema(*it);
+    if (!schema) return ApiError{400, schema.status().message()};
+    g.schema = std::move(schema).value();
+    return std::nullopt;
+  }
   return ApiError{400, fmt::format("invalid format: {}; expected \"json\" or a valid JSON Schema object", dump_json(*it))};
 }
 
@@ -90,7 +94,7 @@ ApiResult<GenerationRequest> parse_generation_request(Api& api, const Json& req,
 
   if (!openai) {
     if (auto e = check_think(req, g.model)) return {std::nullopt, *e};
-    if (auto e = parse_format(req, g.json_output)) return {std::nullopt, *e};
+    if (auto e = parse_format(req, g)) return {std::nullopt, *e};
     if (non_empty_array(req, "images"))
       return {std::nullopt, {400, fmt::format("\"{}\" does not support images", g.model.entry.name.display())}};
     auto logprobs = get_bool(req, "logprobs");
@@ -139,9 +143,15 @@ std::optional<ApiError> apply_response_format(const Json& req, GenerationRequest
     g.json_output = true;
     return std::nullopt;
   }
-  if (type == "json_schema")
-    return ApiError{400, "structured output with a JSON Schema (response_format json_schema) is not supported by "
-                         "strata yet; json_object is"};
+  if (type == "json_schema") {
+    auto js = it->find("json_schema");
+    if (js == it->end() || !js->is_object() || !js->contains("schema") || !(*js)["schema"].is_object())
+      return ApiError{400, "response_format json_schema needs json_schema.schema, a JSON Schema object"};
+    auto schema = compile_json_schema((*js)["schema"]);
+    if (!schema) return ApiError{400, schema.status().message()};
+    g.schema = std::move(schema).value();
+    return std::nullopt;
+  }
   return ApiError{400, fmt::format("invalid response_format type: '{}'", type)};
 }
 
@@ -172,6 +182,7 @@ std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatM
   job->keep_alive = g.keep_alive;
   job->received = received;
   job->json_output = g.json_output;
+  job->schema = g.schema;
   job->build_prompt = [messages = std::move(messages), format = g.format, truncate = g.truncate](
                           const engine::LoadedModel& lm, int64_t n_ctx) -> Result<std::vector<int32_t>> {
     return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate);
@@ -188,6 +199,7 @@ std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePromp
   job->keep_alive = g.keep_alive;
   job->received = received;
   job->json_output = g.json_output;
+  job->schema = g.schema;
   job->build_prompt = [gp = std::move(gp), format = g.format, truncate = g.truncate,
                        num_predict = g.options.num_predict](const engine::LoadedModel& lm,
                                                             int64_t n_ctx) -> Result<std::vector<int32_t>> {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/api.h"
+#include "engine/json_schema.h"
 #include "server/chat_prompt.h"
 #include "server/request_options.h"
 
@@ -25,18 +26,19 @@ struct GenerationRequest {
   bool truncate = true;
   PromptFormat format;  // the model's chat template (or "") and the server's template cache
   bool json_output = false;  // native `format: "json"` or OpenAI `response_format: json_object`
+  std::shared_ptr<const engine::CompiledSchema> schema;  // `format: {schema}` or response_format json_schema
 };
 
 // `context` in a /api/generate reply is left out past this many tokens (one NDJSON line stays < 64 KiB).
 inline constexpr size_t kMaxContextTokensInReply = 8192;
 
 // Reads model, options (defaults < model parameters < request `options`), keep_alive, stream, truncate;
-// for native requests also think, format ("json"; schema objects answered 400) and images. OpenAI top-level fields are read by the caller.
+// for native requests also think, format ("json" or a JSON Schema object) and images. OpenAI top-level fields are read by the caller.
 ApiResult<GenerationRequest> parse_generation_request(Api& api, const Json& req, GenerationKind kind);
 
 // /api/chat `messages`: roles lower-cased, content a string; images and tool calls answered 400.
 ApiResult<std::vector<ChatMessage>> parse_native_messages(const Json& req);
-// OpenAI `response_format`: text, or json_object (sets json_output); json_schema answered 400.
+// OpenAI `response_format`: text, json_object (sets json_output) or json_schema (sets schema).
 std::optional<ApiError> apply_response_format(const Json& req, GenerationRequest& g);
 // `tools`: 400 (the model's template has no tools, or strata cannot parse tool calls yet).
 std::optional<ApiError> check_tools(const Json& req, const ResolvedModel& model);

@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "engine/json_schema.h"
 #include "engine/runtime.h"
 #include "engine/session.h"
 #include "server/request_options.h"
@@ -55,6 +57,7 @@ class Job {
   std::optional<KeepAlive> keep_alive;
   PromptBuilder build_prompt;                 // Generate
   bool json_output = false;                   // Generate: `format: "json"`: constrained to one JSON object
+  std::shared_ptr<const engine::CompiledSchema> schema;  // Generate: constrained to what this schema allows
   std::vector<std::string> embed_inputs;      // Embed
   bool embed_truncate = true;
   bool embed_normalize = true;

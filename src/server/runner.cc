@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "engine/embedding.h"
+#include "engine/json_schema.h"
 
 namespace strata::server {
 
@@ -221,7 +222,9 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   req.sampling.seed = job.options.seed >= 0 ? static_cast<uint64_t>(job.options.seed) : std::random_device{}();
   req.stop = job.options.stop;
   std::optional<engine::JsonConstraint> json;
-  if (job.json_output) req.constraint = &json.emplace(model_->tokenizer());
+  std::optional<engine::SchemaConstraint> schema;
+  if (job.schema) req.constraint = &schema.emplace(model_->tokenizer(), job.schema);
+  else if (job.json_output) req.constraint = &json.emplace(model_->tokenizer());
   const auto delay = options_.token_delay;
   auto res = session_->generate(req, [&](std::string_view text) {
     job.emit_text(text);

@@ -245,17 +245,34 @@ test('format "json": the answer is one JSON object, streamed or not; schemas and
   // Unconstrained, the same request writes prose: the format really steers the sampler.
   const free = await ollama().generate({ model: MODEL, prompt: 'Once upon a time', options: opts });
   assert.doesNotMatch(free.response, /^[ \n]*\{/);
-  const schema = await json('/api/generate', { body: { model: MODEL, prompt: 'x', format: { type: 'object' } } });
-  assert.equal(schema.status, 400);
-  assert.match(schema.body.error, /JSON Schema .* not supported by strata yet/);
+  const badSchema = await json('/api/generate', { body: { model: MODEL, prompt: 'x', format: { type: 'decimal' } } });
+  assert.equal(badSchema.status, 400);
+  assert.equal(badSchema.body.error, 'invalid JSON Schema: unknown type "decimal" at /');
   const yaml = await json('/api/generate', { body: { model: MODEL, prompt: 'x', format: 'yaml' } });
   assert.equal(yaml.status, 400);
   assert.equal(yaml.body.error, 'invalid format: "yaml"; expected "json" or a valid JSON Schema object');
 });
 
-test('unsupported features answer 400, never silently ignored: format schemas, images, suffix, tools', async () => {
+test('format with a JSON Schema: the answer validates (GN-14, C-13)', async () => {
+  const format = { type: 'object', properties: { pet: { enum: ['cat', 'dog'] }, ok: { type: 'boolean' },
+                                                 tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 3 } },
+                   required: ['pet', 'ok'] };
+  for (const seed of [1, 2, 3]) {
+    const r = await ollama().generate({ model: MODEL, prompt: 'Once upon a time', format, options: { seed, num_predict: 100 } });
+    assert.equal(r.done_reason, 'stop', r.response);
+    const v = JSON.parse(r.response);
+    assert.deepEqual(Object.keys(v).slice(0, 2), ['pet', 'ok']);
+    assert.ok(['cat', 'dog'].includes(v.pet));
+    assert.equal(typeof v.ok, 'boolean');
+    if ('tags' in v) assert.ok(v.tags.length <= 3 && v.tags.every((t) => t === 'a' || t === 'b'));
+  }
+  const chat = await ollama().chat({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], format, options: { seed: 4, num_predict: 100 } });
+  assert.ok(['cat', 'dog'].includes(JSON.parse(chat.message.content).pet));
+});
+
+test('unsupported features answer 400, never silently ignored: bad formats, images, suffix, tools', async () => {
   for (const body of [
-    { model: MODEL, prompt: 'x', format: { type: 'object' } },
+    { model: MODEL, prompt: 'x', format: { type: 'object', not: {} } },
     { model: MODEL, prompt: 'x', format: 'yaml' },
     { model: MODEL, prompt: 'x', images: ['aGVsbG8='] },
     { model: MODEL, prompt: 'x', suffix: 'end' },
@@ -272,7 +289,7 @@ test('unsupported features answer 400, never silently ignored: format schemas, i
   });
   assert.equal(tools.status, 400);
   assert.equal(tools.body.error, `${MODEL}:latest does not support tools`);
-  const fmt = await json('/api/chat', { body: { model: MODEL, messages: [{ role: 'user', content: 'x' }], format: { type: 'object' } } });
+  const fmt = await json('/api/chat', { body: { model: MODEL, messages: [{ role: 'user', content: 'x' }], format: false } });
   assert.equal(fmt.status, 400);
 });
 

@@ -149,7 +149,7 @@ test('errors use the OpenAI shape and status (O-09, O-10)', async () => {
   assert.equal(img.status, 400);
   assert.equal(img.body.error.message, 'image URLs are not currently supported, please use base64 encoded data instead');
   for (const body of [
-    { model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' } } } },
+    { model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 's' } } },
     { model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'yaml' } },
     { model: MODEL, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] },
     { model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 'ten' },
@@ -172,6 +172,19 @@ test('response_format json_object: the reply is JSON (O-07)', async () => {
     model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 48, temperature: 0, response_format: { type: 'text' },
   });
   assert.doesNotMatch(plain.choices[0].message.content, /^[ \n]*\{/);
+});
+
+test('response_format json_schema: the reply validates (O-07)', async () => {
+  // Every member bounded (no free strings or numbers), so even this model's output must close in time.
+  const schema = { type: 'object', properties: { answer: { enum: ['yes', 'no'] }, sure: { type: 'boolean' } }, required: ['answer'] };
+  const r = await client().chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 60, seed: 3,
+    response_format: { type: 'json_schema', json_schema: { name: 'reply', schema } },
+  });
+  assert.equal(r.choices[0].finish_reason, 'stop', r.choices[0].message.content);
+  const v = JSON.parse(r.choices[0].message.content);
+  assert.ok(['yes', 'no'].includes(v.answer));
+  if ('sure' in v) assert.equal(typeof v.sure, 'boolean');
 });
 
 test('content parts: text parts are joined (O-08)', async () => {
