@@ -54,7 +54,9 @@ class Stepper {
     const SchemaNode& n = s_.nodes[static_cast<size_t>(node)];
     if (n.kind == Kind::AnyOf) {
       if (depth >= kMaxAnyOfNesting) return;
-      for (int alt : n.alternatives) push_value(p, alt, out, depth + 1);
+      // Stop at kMaxPaths: nested anyOf could otherwise multiply into millions of paths.
+      for (size_t i = 0; i < n.alternatives.size() && out.size() < kMaxPaths; ++i)
+        push_value(p, n.alternatives[i], out, depth + 1);
       return;
     }
     if (p.stack.size() >= kMaxStack) return;

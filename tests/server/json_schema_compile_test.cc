@@ -5,6 +5,7 @@
 // errors, and stories260K sampling under a schema.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <string>
 
@@ -250,6 +251,31 @@ TEST(JsonSchema, RandomDocumentsAreAllowedAndAcceptedMutantsValidate) {
     }
   }
   EXPECT_GT(accepted_mutants, 0);
+}
+
+TEST(JsonSchema, HostileSchemasStayCheap) {
+  // Written out, sixteen levels of anyOf with two alternatives each are 131,071 nodes: refused.
+  Json tree = Json::parse(R"({"type":"integer"})");
+  for (int i = 0; i < 16; ++i) tree = Json{{"anyOf", Json::array({tree, tree})}};
+  EXPECT_FALSE(compile_json_schema(tree).is_ok());
+  // Through $defs they are 17 nodes that would expand into 65,536 paths; the recognizer keeps 64.
+  Json s = Json{{"$defs", Json{{"a0", Json{{"type", "integer"}}}}}};
+  for (int i = 1; i <= 16; ++i) {
+    const Json ref = Json{{"$ref", "#/$defs/a" + std::to_string(i - 1)}};
+    s["$defs"]["a" + std::to_string(i)] = Json{{"anyOf", Json::array({ref, ref})}};
+  }
+  s["$ref"] = "#/$defs/a16";
+  auto schema = compile_json_schema(s);
+  ASSERT_TRUE(schema.is_ok()) << schema.status().message();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(allows(schema.value(), "12345"));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+  // Deep nesting of the text itself stops at the recognizer's stack limit instead of growing.
+  auto nested = compile_ok(R"({"$defs":{"a":{"type":"array","items":{"$ref":"#/$defs/a"}}},"$ref":"#/$defs/a"})");
+  SchemaRecognizer r(nested);
+  size_t fed = 0;
+  while (fed < 1000 && r.feed('[')) ++fed;
+  EXPECT_LT(fed, 1000u);
 }
 
 TEST(JsonSchema, Stories260KSamplesOnlyWhatTheSchemaAllows) {
