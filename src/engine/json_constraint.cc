@@ -1,6 +1,7 @@
 // engine/json_constraint.cc: the JSON recognizer and JSON mode over a tokenizer's vocabulary.
 #include "engine/json_constraint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -200,31 +201,36 @@ VocabBytes::VocabBytes(const tokenizer::Tokenizer& tokenizer) {
   const int32_t n = tokenizer.vocab().size();
   pieces.resize(static_cast<size_t>(n));
   ends_generation.resize(static_cast<size_t>(n));
+  sorted.resize(static_cast<size_t>(n));
   for (int32_t id = 0; id < n; ++id) {
     pieces[static_cast<size_t>(id)] = tokenizer.token_to_piece(id);
     ends_generation[static_cast<size_t>(id)] = is_end_of_generation(tokenizer, id);
+    sorted[static_cast<size_t>(id)] = id;
+    longest = std::max(longest, pieces[static_cast<size_t>(id)].size());
+  }
+  std::sort(sorted.begin(), sorted.end(), [&](int32_t a, int32_t b) {
+    return pieces[static_cast<size_t>(a)] < pieces[static_cast<size_t>(b)];
+  });
+  shared_prefix.resize(sorted.size());
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    const std::string_view a = pieces[static_cast<size_t>(sorted[i - 1])], b = pieces[static_cast<size_t>(sorted[i])];
+    size_t k = 0;
+    while (k < a.size() && k < b.size() && a[k] == b[k]) ++k;
+    shared_prefix[i] = static_cast<uint32_t>(k);
   }
 }
 
 Status JsonConstraint::restrict(std::span<float> logits) {
   constexpr float kNever = -std::numeric_limits<float>::infinity();
   const bool done = json_.complete();
-  size_t allowed = 0;
-  for (size_t id = 0; id < logits.size() && id < vocab_.pieces.size(); ++id) {
-    bool ok;
-    if (vocab_.ends_generation[id]) {
-      ok = done;
-    } else if (done || vocab_.pieces[id].empty()) {
-      ok = false;
-    } else {
-      JsonRecognizer trial = json_;
-      ok = trial.feed(vocab_.pieces[id]);
-    }
+  allowed_pieces(vocab_, json_, allowed_);
+  size_t n_allowed = 0;
+  for (size_t id = 0; id < logits.size(); ++id) {
+    const bool ok = id < vocab_.pieces.size() && (vocab_.ends_generation[id] ? done : allowed_[id] != 0);
     if (!ok) logits[id] = kNever;
-    else if (logits[id] != kNever) ++allowed;
+    else if (logits[id] != kNever) ++n_allowed;
   }
-  for (size_t id = vocab_.pieces.size(); id < logits.size(); ++id) logits[id] = kNever;
-  if (allowed == 0) return error("format \"json\": no token of this model can continue the JSON output");
+  if (n_allowed == 0) return error("format \"json\": no token of this model can continue the JSON output");
   return Status::ok();
 }
 

@@ -91,7 +91,38 @@ struct VocabBytes {
   explicit VocabBytes(const tokenizer::Tokenizer& tokenizer);
   std::vector<std::string_view> pieces;  // per token: its bytes; empty for control and unknown tokens
   std::vector<bool> ends_generation;     // per token: is_end_of_generation
+  // Token ids in byte order of their pieces, and how many leading bytes each shares with the one before:
+  // a walk in this order visits the pieces as a trie, so a shared prefix is checked once.
+  std::vector<int32_t> sorted;
+  std::vector<uint32_t> shared_prefix;
+  size_t longest = 0;
 };
+
+// allowed[id] = 1 when feeding token id's whole piece to a copy of `start` succeeds (empty pieces: 0).
+// R is a recognizer with a cheap copy and `bool feed(uint8_t)`. Tokens that share a refused prefix with
+// the token before them are refused without being fed.
+template <class R>
+void allowed_pieces(const VocabBytes& v, const R& start, std::vector<uint8_t>& allowed) {
+  allowed.assign(v.pieces.size(), 0);
+  std::vector<R> after;  // after[d]: `start` fed the first d bytes of the current piece
+  after.reserve(v.longest + 1);
+  after.push_back(start);
+  size_t good = 0;  // leading bytes of the previous piece that were accepted
+  for (size_t i = 0; i < v.sorted.size(); ++i) {
+    const int32_t id = v.sorted[i];
+    const std::string_view piece = v.pieces[static_cast<size_t>(id)];
+    const size_t common = v.shared_prefix[i];
+    if (common > good) continue;  // this piece's byte `good` is the one the previous piece was refused at
+    size_t d = common;
+    for (; d < piece.size(); ++d) {
+      if (after.size() <= d + 1) after.push_back(after[d]);  // no reallocation: reserved above
+      else after[d + 1] = after[d];
+      if (!after[d + 1].feed(static_cast<uint8_t>(piece[d]))) break;
+    }
+    good = d;
+    allowed[static_cast<size_t>(id)] = !piece.empty() && d == piece.size();
+  }
+}
 
 class JsonConstraint final : public TokenConstraint {
  public:
@@ -103,6 +134,7 @@ class JsonConstraint final : public TokenConstraint {
  private:
   VocabBytes vocab_;
   JsonRecognizer json_;
+  std::vector<uint8_t> allowed_;  // scratch for restrict()
 };
 
 // True for the tokens that end a generation: EOS and the end-of-turn control tokens of chat models.

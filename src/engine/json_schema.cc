@@ -341,28 +341,15 @@ SchemaConstraint::SchemaConstraint(const tokenizer::Tokenizer& tokenizer, std::s
 
 Status SchemaConstraint::restrict(std::span<float> logits) {
   constexpr float kNever = -std::numeric_limits<float>::infinity();
-  // Most tokens fail on their first byte: find which first bytes can follow at all, once.
-  std::array<bool, 256> first_ok{};
-  for (int b = 0; b < 256; ++b) {
-    SchemaRecognizer trial = state_;
-    first_ok[static_cast<size_t>(b)] = trial.feed(static_cast<uint8_t>(b));
-  }
   const bool can_end = state_.can_end();
-  size_t allowed = 0;
+  allowed_pieces(vocab_, state_, allowed_);
+  size_t n_allowed = 0;
   for (size_t id = 0; id < logits.size(); ++id) {
-    bool ok = false;
-    if (id >= vocab_.pieces.size()) {
-      ok = false;
-    } else if (vocab_.ends_generation[id]) {
-      ok = can_end;
-    } else if (!vocab_.pieces[id].empty() && first_ok[static_cast<uint8_t>(vocab_.pieces[id][0])]) {
-      SchemaRecognizer trial = state_;
-      ok = trial.feed(vocab_.pieces[id]);
-    }
+    const bool ok = id < vocab_.pieces.size() && (vocab_.ends_generation[id] ? can_end : allowed_[id] != 0);
     if (!ok) logits[id] = kNever;
-    else if (logits[id] != kNever) ++allowed;
+    else if (logits[id] != kNever) ++n_allowed;
   }
-  if (allowed == 0) return error("format: no token of this model can continue output the JSON schema allows");
+  if (n_allowed == 0) return error("format: no token of this model can continue output the JSON schema allows");
   return Status::ok();
 }
 

@@ -89,6 +89,7 @@ class SchemaConstraint final : public TokenConstraint {
  private:
   VocabBytes vocab_;
   SchemaRecognizer state_;
+  std::vector<uint8_t> allowed_;  // scratch for restrict()
 };
 
 }  // namespace strata::engine

@@ -149,6 +149,32 @@ TEST(JsonRecognizer, AgreesWithAJsonParserOnRandomDocumentsAndMutations) {
   EXPECT_GT(mutants_complete, 0);  // some mutations keep the text valid (a digit for a digit): checked too
 }
 
+TEST(JsonConstraint, TrieWalkMatchesFeedingEveryTokenAlone) {
+  EngineOptions eo;
+  eo.model_path = strata::testing::shared_path("models/stories260K.gguf");
+  auto lm = LoadedModel::load(eo);
+  ASSERT_TRUE(lm.is_ok()) << lm.status().message();
+  const VocabBytes vocab(lm.value()->tokenizer());
+  ASSERT_EQ(vocab.sorted.size(), vocab.pieces.size());
+  const std::string doc = "{\"name\": \"Ann \\u00e9\", \"n\": [1, -2.5e3, true, null], \"o\": {}}";
+  JsonRecognizer state;
+  std::vector<uint8_t> fast;
+  for (size_t at = 0; at <= doc.size(); ++at) {
+    allowed_pieces(vocab, state, fast);
+    size_t n_ok = 0;
+    for (size_t id = 0; id < vocab.pieces.size(); ++id) {
+      JsonRecognizer alone = state;
+      const bool want = !vocab.pieces[id].empty() && alone.feed(vocab.pieces[id]);
+      ASSERT_EQ(fast[id] != 0, want) << "after " << at << " bytes, token " << id << " '" << vocab.pieces[id] << "'";
+      n_ok += want;
+    }
+    if (at < doc.size()) {
+      EXPECT_GT(n_ok, 0u) << at;
+      ASSERT_TRUE(state.feed(static_cast<uint8_t>(doc[at])));
+    }
+  }
+}
+
 TEST(JsonConstraint, Stories260KOnlyWritesJson) {
   EngineOptions eo;
   eo.model_path = strata::testing::shared_path("models/stories260K.gguf");

@@ -278,6 +278,29 @@ TEST(JsonSchema, HostileSchemasStayCheap) {
   EXPECT_LT(fed, 1000u);
 }
 
+TEST(JsonSchema, TrieWalkMatchesFeedingEveryTokenAlone) {
+  engine::EngineOptions eo;
+  eo.model_path = strata::testing::shared_path("models/stories260K.gguf");
+  auto lm = engine::LoadedModel::load(eo);
+  ASSERT_TRUE(lm.is_ok()) << lm.status().message();
+  const engine::VocabBytes vocab(lm.value()->tokenizer());
+  auto schema = compile_ok(kPerson);
+  ASSERT_TRUE(schema);
+  const std::string doc = R"({"name": "Ann", "age": 42, "pet": null, "tags": ["x"], "ok": true})";
+  SchemaRecognizer state(schema);
+  std::vector<uint8_t> fast;
+  for (size_t at = 0; at <= doc.size(); ++at) {
+    engine::allowed_pieces(vocab, state, fast);
+    for (size_t id = 0; id < vocab.pieces.size(); ++id) {
+      SchemaRecognizer alone = state;
+      const bool want = !vocab.pieces[id].empty() && alone.feed(vocab.pieces[id]);
+      ASSERT_EQ(fast[id] != 0, want) << "after " << at << " bytes, token '" << vocab.pieces[id] << "'";
+    }
+    if (at < doc.size()) ASSERT_TRUE(state.feed(static_cast<uint8_t>(doc[at]))) << at;
+  }
+  EXPECT_TRUE(state.can_end());
+}
+
 TEST(JsonSchema, Stories260KSamplesOnlyWhatTheSchemaAllows) {
   engine::EngineOptions eo;
   eo.model_path = strata::testing::shared_path("models/stories260K.gguf");
