@@ -1,5 +1,5 @@
 // kernels/cpu/dot_kernels.h: the per-type, per-ISA dot kernels the kernel table points at.
-// A dot kernel reads one weight row once and dots it with up to kMaxDotTokens activation rows, so a
+// A dot kernel reads one weight row once and dots it with several activation rows (up to 8), so a
 // prompt batch decodes each weight block once for several tokens.
 #pragma once
 
@@ -8,11 +8,15 @@
 
 namespace strata::kernels {
 
-constexpr int kMaxDotTokens = 4;
+// Tokens one dot call takes: 8 at the AVX-512 level (32 registers hold eight tokens' accumulators, so a
+// decoded weight block serves twice as many tokens), 4 at the others (AVX2 has 16 registers).
+constexpr int kMaxDotTokens = 8;
+constexpr int kDotTokensAvx512 = 8;
+constexpr int kDotTokensOther = 4;
 
 // out[t] = sum_i W[i] * act_t[i] for t < n_tok, where act_t = act + t * act_stride bytes is one activation
 // row in the kernel's ActFormat. k is the row length in elements (a multiple of the weight block).
-// REQUIRES: 1 <= n_tok <= kMaxDotTokens.
+// REQUIRES: 1 <= n_tok <= the level's count above (kDotTokensAvx512 or kDotTokensOther).
 using DotFn = void (*)(const void* w_row, const void* act, size_t act_stride, int n_tok, int64_t k, float* out);
 
 #define STRATA_DECLARE_DOT(name) \

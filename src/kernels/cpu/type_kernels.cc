@@ -91,8 +91,8 @@ void matmul_with(const CpuTypeKernels& kernels, CpuIsa isa, const TensorView& w,
     act = quantized.data();
   }
 
-  const int64_t token_block =
-      std::max<int64_t>(kMaxDotTokens, static_cast<int64_t>(kTokenBlockBytes / stride) / kMaxDotTokens * kMaxDotTokens);
+  const int64_t tile = kernels.kernel_isa(isa) == CpuIsa::Avx512 ? kDotTokensAvx512 : kDotTokensOther;
+  const int64_t token_block = std::max<int64_t>(tile, static_cast<int64_t>(kTokenBlockBytes / stride) / tile * tile);
   // Rows go out in chunks from a shared counter rather than one fixed share per thread: under memory
   // load some cores stream slower than others, and fixed shares leave the fast ones idle at the end.
   const uint64_t row_bytes = w.row_bytes();
@@ -117,8 +117,8 @@ void matmul_with(const CpuTypeKernels& kernels, CpuIsa isa, const TensorView& w,
             if (kPrefetchNearBytes + o < left) __builtin_prefetch(row + kPrefetchNearBytes + o, 0, 3);
             if (kPrefetchFarBytes + o < left) __builtin_prefetch(row + kPrefetchFarBytes + o, 0, 1);
           }
-          for (int64_t t = tb; t < tb_end; t += kMaxDotTokens) {
-            const int n = static_cast<int>(std::min<int64_t>(kMaxDotTokens, tb_end - t));
+          for (int64_t t = tb; t < tb_end; t += tile) {
+            const int n = static_cast<int>(std::min<int64_t>(tile, tb_end - t));
             dot(row, act + static_cast<size_t>(t) * stride, stride, n, k, out);
             for (int i = 0; i < n; ++i) y[(t + i) * rows + static_cast<int64_t>(r)] = out[i];
           }

@@ -28,7 +28,7 @@ const CpuTypeKernels* find_cpu_kernels(DType type);
 
 // kernels::matmul with one table row at one ISA level (tests and the benchmark force each level here).
 // Activations are prepared once per call (quantized when the row's format is not F32), rows are split
-// across the pool, and every weight row is decoded once per group of kMaxDotTokens tokens.
+// across the pool, and every weight row is decoded once per group of 4 tokens (8 at the AVX-512 level).
 // REQUIRES: cpu_supports(isa); w.type == kernels.type; w.ne[0] is a multiple of the type's block.
 void matmul_with(const CpuTypeKernels& kernels, CpuIsa isa, const TensorView& w, const float* x, int64_t n_tok,
                  float* y, ThreadPool& pool);

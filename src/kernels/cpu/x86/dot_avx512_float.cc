@@ -76,13 +76,13 @@ void bf16_nt(const void* w, const void* a, size_t s, int64_t k, float* o) {
 }  // namespace
 
 void dot_f32_avx512(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
-  STRATA_DOT_FOR_NT(f32_nt, w, act, stride, k, out)
+  STRATA_DOT_FOR_NT8(f32_nt, w, act, stride, k, out)
 }
 void dot_f16_avx512(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
-  STRATA_DOT_FOR_NT(f16_nt, w, act, stride, k, out)
+  STRATA_DOT_FOR_NT8(f16_nt, w, act, stride, k, out)
 }
 void dot_bf16_avx512(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
-  STRATA_DOT_FOR_NT(bf16_nt, w, act, stride, k, out)
+  STRATA_DOT_FOR_NT8(bf16_nt, w, act, stride, k, out)
 }
 
 }  // namespace strata::kernels

@@ -192,16 +192,16 @@ void q5_k_nt(const void* w, const void* a, size_t s, int64_t k, float* o) {
 }  // namespace
 
 void dot_q8_0_avx512(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
-  STRATA_DOT_FOR_NT(q8_0_nt, w, act, stride, k, out)
+  STRATA_DOT_FOR_NT8(q8_0_nt, w, act, stride, k, out)
 }
 void dot_q4_k_avx512(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
-  STRATA_DOT_FOR_NT(q4_k_nt, w, act, stride, k, out)
+  STRATA_DOT_FOR_NT8(q4_k_nt, w, act, stride, k, out)
 }
 void dot_q5_k_avx512(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
-  STRATA_DOT_FOR_NT(q5_k_nt, w, act, stride, k, out)
+  STRATA_DOT_FOR_NT8(q5_k_nt, w, act, stride, k, out)
 }
 void dot_q6_k_avx512(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
-  STRATA_DOT_FOR_NT(q6_k_nt, w, act, stride, k, out)
+  STRATA_DOT_FOR_NT8(q6_k_nt, w, act, stride, k, out)
 }
 
 }  // namespace strata::kernels

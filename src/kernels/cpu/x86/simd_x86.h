@@ -95,7 +95,7 @@ static inline const T* act_row(const void* act, size_t stride, int t) {
 
 }  // namespace strata::kernels::x86
 
-// Instantiates a kernel template for the token count of this call (1..kMaxDotTokens = 4).
+// Instantiates a kernel template for the token count of this call (1..kDotTokensOther = 4).
 #define STRATA_DOT_FOR_NT(kernel, ...) \
   switch (n_tok) {                     \
     case 1:                            \
@@ -110,4 +110,17 @@ static inline const T* act_row(const void* act, size_t stride, int t) {
     default:                           \
       kernel<4>(__VA_ARGS__);          \
       break;                           \
+  }
+
+// The same for the AVX-512 kernels, which take up to kDotTokensAvx512 = 8 tokens per call.
+#define STRATA_DOT_FOR_NT8(kernel, ...) \
+  switch (n_tok) {                      \
+    case 1: kernel<1>(__VA_ARGS__); break; \
+    case 2: kernel<2>(__VA_ARGS__); break; \
+    case 3: kernel<3>(__VA_ARGS__); break; \
+    case 4: kernel<4>(__VA_ARGS__); break; \
+    case 5: kernel<5>(__VA_ARGS__); break; \
+    case 6: kernel<6>(__VA_ARGS__); break; \
+    case 7: kernel<7>(__VA_ARGS__); break; \
+    default: kernel<8>(__VA_ARGS__); break; \
   }
