@@ -2,6 +2,8 @@
 // Q5_K, Q6_K, IQ4_XS) against Q8_K activations. Per 32 elements: decode the codes once (unsigned, offset
 // folded out), then per token one maddubs and one madd by the sub-block's integer scale into an i32
 // accumulator; per super-block one FMA by d_w * d_x, and offsets/mins through Q8_K's group sums.
+#include <type_traits>
+
 #include "kernels/cpu/dot_kernels.h"
 #include "kernels/cpu/x86/simd_x86.h"
 #include "tensor/blocks.h"
@@ -42,22 +44,33 @@ struct Tokens {
   }
 };
 
-template <int NT>
-void q4_k_nt(const void* w_row, const void* act, size_t stride, int64_t k, float* out) {
-  const auto* w = static_cast<const BlockQ4_K*>(w_row);
+// Q4_K and Q5_K share their layout up to Q5_K's fifth bits (qh[32] before qs), so one kernel serves both.
+template <int NT, bool kFive>
+void q45_k_nt(const void* w_row, const void* act, size_t stride, int64_t k, float* out) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const auto* w = static_cast<const Block*>(w_row);
   Tokens<NT> tk(act, stride);
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i low4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
   for (int64_t ib = 0; ib < k / kQKK; ++ib) {
-    const BlockQ4_K& b = w[ib];
+    const Block& b = w[ib];
     const __m128i scm = x86::k4_scales_mins(b.scales);
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));  // min j for groups 2j, 2j+1
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
     __m256i isum[NT];
     for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
+    // Fifth bits: bit j of qh[l] belongs to sub-block j. Shifting the 16-bit words right by 2 per pair
+    // keeps bits 0 and 1 of every byte clean (only top bits take in the neighbour byte's bits).
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (kFive) hbits = load256(b.qh);
     for (int c = 0; c < 4; ++c) {
       const __m256i q = load256(b.qs + 32 * c);
-      const __m256i lo = _mm256_and_si256(q, low4);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      __m256i lo = _mm256_and_si256(q, low4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      if constexpr (kFive) {
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hbits, 4), bit4));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hbits, 3), bit4));
+        hbits = _mm256_srli_epi16(hbits, 2);
+      }
       const __m256i s_lo = x86::broadcast_word(sc16, 2 * c), s_hi = x86::broadcast_word(sc16, 2 * c + 1);
       for (int t = 0; t < NT; ++t) {
         const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(tk.a[t][ib].qs + 64 * c)), s_lo);
@@ -75,41 +88,12 @@ void q4_k_nt(const void* w_row, const void* act, size_t stride, int64_t k, float
 }
 
 template <int NT>
-void q5_k_nt(const void* w_row, const void* act, size_t stride, int64_t k, float* out) {
-  const auto* w = static_cast<const BlockQ5_K*>(w_row);
-  Tokens<NT> tk(act, stride);
-  const __m256i low4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
-  for (int64_t ib = 0; ib < k / kQKK; ++ib) {
-    const BlockQ5_K& b = w[ib];
-    const __m128i scm = x86::k4_scales_mins(b.scales);
-    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));  // min j for groups 2j, 2j+1
-    const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
-    __m256i isum[NT];
-    for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
-    // Fifth bits: bit j of qh[l] belongs to sub-block j. Shifting the 16-bit words right by 2 per pair
-    // keeps bits 0 and 1 of every byte clean (only top bits take in the neighbour byte's bits).
-    __m256i hbits = load256(b.qh);
-    for (int c = 0; c < 4; ++c) {
-      const __m256i q = load256(b.qs + 32 * c);
-      const __m256i lo =
-          _mm256_or_si256(_mm256_and_si256(q, low4), _mm256_and_si256(_mm256_slli_epi16(hbits, 4), bit4));
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4),
-                                         _mm256_and_si256(_mm256_slli_epi16(hbits, 3), bit4));
-      hbits = _mm256_srli_epi16(hbits, 2);
-      const __m256i s_lo = x86::broadcast_word(sc16, 2 * c), s_hi = x86::broadcast_word(sc16, 2 * c + 1);
-      for (int t = 0; t < NT; ++t) {
-        const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(tk.a[t][ib].qs + 64 * c)), s_lo);
-        const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(tk.a[t][ib].qs + 64 * c + 32)), s_hi);
-        isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(p0, p1));
-      }
-    }
-    const float d = half_to_float(b.d), dmin = half_to_float(b.dmin);
-    for (int t = 0; t < NT; ++t) {
-      const __m256i mins = _mm256_madd_epi16(load256(tk.a[t][ib].bsums), mins16);
-      tk.acc[t] = finish(tk.acc[t], isum[t], d * tk.a[t][ib].d, mins, dmin * tk.a[t][ib].d);
-    }
-  }
-  tk.store(out);
+void q4_k_nt(const void* w, const void* a, size_t s, int64_t k, float* o) {
+  q45_k_nt<NT, false>(w, a, s, k, o);
+}
+template <int NT>
+void q5_k_nt(const void* w, const void* a, size_t s, int64_t k, float* o) {
+  q45_k_nt<NT, true>(w, a, s, k, o);
 }
 
 template <int NT>
