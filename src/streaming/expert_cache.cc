@@ -99,7 +99,7 @@ void ExpertCache::load(int slot, int layer, int32_t expert) {
     const model::TensorId id = m_.layers[layer].ffn_exps[p];
     const TensorView whole = model::make_view(m_, id, nullptr);
     const uint64_t slice = whole.row_bytes() * static_cast<uint64_t>(whole.ne[1]);
-    const AlignedSpan span = align_span(m_.tensors[id].file_offset + static_cast<uint64_t>(expert) * slice, slice,
+    const io::AlignedSpan span = io::align_span(m_.tensors[id].file_offset + static_cast<uint64_t>(expert) * slice, slice,
                                         io_.alignment());
     STRATA_CHECK(used + span.length <= entry_bytes_);
     e.data_offset[p] = static_cast<uint64_t>(slot) * entry_bytes_ + used + span.lead;

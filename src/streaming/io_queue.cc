@@ -11,17 +11,7 @@ constexpr int kClientShift = 56;
 constexpr uint64_t kTokenMask = (uint64_t{1} << kClientShift) - 1;
 }  // namespace
 
-AlignedSpan align_span(uint64_t offset, uint64_t size, uint64_t alignment) {
-  AlignedSpan s;
-  s.start = offset / alignment * alignment;
-  const uint64_t end = (offset + size + alignment - 1) / alignment * alignment;
-  s.length = end - s.start;
-  s.lead = offset - s.start;
-  s.need = s.lead + size;
-  return s;
-}
-
-IoQueue::IoQueue(std::unique_ptr<Reader> reader) : reader_(std::move(reader)) { STRATA_CHECK(reader_ != nullptr); }
+IoQueue::IoQueue(std::unique_ptr<io::Reader> reader) : reader_(std::move(reader)) { STRATA_CHECK(reader_ != nullptr); }
 
 IoQueue::~IoQueue() {
   Status s = drain();
@@ -35,11 +25,11 @@ Status IoQueue::fail(Status s) {
   return s;
 }
 
-Status IoQueue::submit(Client client, uint64_t token, const AlignedSpan& span, uint8_t* dest) {
+Status IoQueue::submit(Client client, uint64_t token, const io::AlignedSpan& span, uint8_t* dest) {
   STRATA_RETURN_IF_ERROR(fatal_);
   STRATA_CHECK(token <= kTokenMask);
   if (reader_->in_flight() == 0) busy_since_ = Clock::now();
-  ReadRequest r;
+  io::ReadRequest r;
   r.offset = span.start;
   r.length = span.length;
   r.need = span.need;
@@ -48,7 +38,7 @@ Status IoQueue::submit(Client client, uint64_t token, const AlignedSpan& span, u
   return fail(reader_->submit(r));
 }
 
-void IoQueue::dispatch(ReadCompletion c) {
+void IoQueue::dispatch(io::ReadCompletion c) {
   if (reader_->in_flight() == 0)
     counters_.busy_seconds += std::chrono::duration<double>(Clock::now() - busy_since_).count();
   counters_.bytes_read += c.bytes;

@@ -1,5 +1,5 @@
 // streaming/io_queue.h: one reader shared by the resident loader, the staging pool and the expert cache:
-// aligned-superset arithmetic, tags that route each completion to its owner, and the I/O counters.
+// tags that route each completion to its owner, and the I/O counters.
 #pragma once
 
 #include <array>
@@ -9,18 +9,9 @@
 #include <memory>
 
 #include "core/status.h"
-#include "streaming/reader.h"
+#include "io/reader.h"
 
 namespace strata::streaming {
-
-// A file range [offset, offset + size) rounded out to the reader's alignment.
-struct AlignedSpan {
-  uint64_t start = 0;   // aligned file offset where the read begins
-  uint64_t length = 0;  // aligned bytes to read
-  uint64_t need = 0;    // bytes from start up to the end of the wanted range
-  uint64_t lead = 0;    // offset - start: where the wanted bytes begin in the destination
-};
-AlignedSpan align_span(uint64_t offset, uint64_t size, uint64_t alignment);
 
 struct IoCounters {
   uint64_t bytes_read = 0;   // bytes transferred from the file (aligned supersets included)
@@ -36,15 +27,15 @@ class IoQueue {
   // Called on the consumer thread with the token given at submit and the read's outcome.
   using Handler = std::function<void(uint64_t token, const Status& status)>;
 
-  explicit IoQueue(std::unique_ptr<Reader> reader);
+  explicit IoQueue(std::unique_ptr<io::Reader> reader);
   ~IoQueue();  // waits for every read in flight
 
-  Reader& reader() { return *reader_; }
+  io::Reader& reader() { return *reader_; }
   uint64_t alignment() const { return reader_->alignment(); }
   void set_handler(Client client, Handler handler);
 
   // Reads `span` into dest (aligned). The completion goes to the client's handler with `token`.
-  Status submit(Client client, uint64_t token, const AlignedSpan& span, uint8_t* dest);
+  Status submit(Client client, uint64_t token, const io::AlignedSpan& span, uint8_t* dest);
   // Blocks until one read completes and dispatches it.
   Status wait_one();
   // Dispatches every completion already available, without blocking.
@@ -59,10 +50,10 @@ class IoQueue {
 
  private:
   using Clock = std::chrono::steady_clock;
-  void dispatch(ReadCompletion c);
+  void dispatch(io::ReadCompletion c);
   Status fail(Status s);
 
-  std::unique_ptr<Reader> reader_;
+  std::unique_ptr<io::Reader> reader_;
   std::array<Handler, 3> handlers_;
   Status fatal_;
   IoCounters counters_;

@@ -37,7 +37,7 @@ void StagingPool::reclaim() {
 
 void StagingPool::issue(int s, int64_t seq, model::TensorId id) {
   const gguf::TensorInfo& t = m_.tensors[id];
-  const AlignedSpan span = align_span(t.file_offset, t.size_bytes, io_.alignment());
+  const io::AlignedSpan span = io::align_span(t.file_offset, t.size_bytes, io_.alignment());
   STRATA_CHECK(span.length <= slot_bytes_);
   Slot& slot = slots_[s];
   STRATA_CHECK(slot.state == State::Free);

@@ -27,7 +27,7 @@ uint64_t expert_entry_bytes(const model::Model& m, const std::vector<bool>& stre
       for (model::TensorId id : L.ffn_exps) {
         if (id == model::kNoTensor || !streamed[id]) continue;
         const uint64_t bytes = expert_slice_bytes(m, id);
-        sum += align_span(m.tensors[id].file_offset + static_cast<uint64_t>(e) * bytes, bytes, alignment).length;
+        sum += io::align_span(m.tensors[id].file_offset + static_cast<uint64_t>(e) * bytes, bytes, alignment).length;
       }
       layer_most = std::max(layer_most, sum);
     }
@@ -61,7 +61,7 @@ ResidentLayout layout_resident(const model::Model& m, std::span<const model::Ten
             [&](model::TensorId a, model::TensorId b) { return m.tensors[a].file_offset < m.tensors[b].file_offset; });
   for (model::TensorId id : sorted) {
     const gguf::TensorInfo& t = m.tensors[id];
-    const AlignedSpan s = align_span(t.file_offset, t.size_bytes, alignment);
+    const io::AlignedSpan s = io::align_span(t.file_offset, t.size_bytes, alignment);
     ResidentLayout::Run* run = out.runs.empty() ? nullptr : &out.runs.back();
     if (run != nullptr && s.start <= run->span.start + run->span.length) {
       // Overlapping or touching the previous run once rounded: extend it.
@@ -120,7 +120,7 @@ Result<MemoryPlan> plan_memory(const model::Model& m, const StreamConfig& c, uin
       continue;
     }
     const gguf::TensorInfo& t = m.tensors[id];
-    const uint64_t len = align_span(t.file_offset, t.size_bytes, alignment).length;
+    const uint64_t len = io::align_span(t.file_offset, t.size_bytes, alignment).length;
     if (len > largest) largest = len, largest_tensor = &t;
   }
   if (largest_tensor != nullptr) {

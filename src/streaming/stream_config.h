@@ -11,7 +11,7 @@
 #include "core/status.h"
 #include "model/model.h"
 #include "streaming/io_queue.h"
-#include "streaming/reader.h"
+#include "io/reader.h"
 
 namespace strata::streaming {
 
@@ -30,14 +30,14 @@ struct StreamConfig {
   double expert_decay = 0.5;
   // Experts of the next layer whose co-activation probability reaches this are read speculatively (> 1: never).
   double speculate_min_probability = 0.5;
-  ReaderOptions io;        // reader kind (Memory reads the whole file into RAM: tests only), O_DIRECT, blocks, depth
+  io::ReaderOptions io;        // reader kind (Memory reads the whole file into RAM: tests only), O_DIRECT, blocks, depth
   std::string stats_path;  // co-activation statistics, loaded at start and saved at exit; empty: none
 };
 
 // Where a resident set lives in one buffer: tensors adjacent in the file share one aligned read (a run).
 struct ResidentLayout {
   struct Run {
-    AlignedSpan span;
+    io::AlignedSpan span;
     uint64_t buffer_offset = 0;  // aligned
   };
   std::vector<Run> runs;

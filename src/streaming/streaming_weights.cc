@@ -8,7 +8,7 @@
 #include "core/log.h"
 #include "streaming/expert_cache.h"
 #include "streaming/expert_stats.h"
-#include "streaming/memory_reader.h"
+#include "io/memory_reader.h"
 #include "streaming/schedule.h"
 #include "streaming/staging_pool.h"
 
@@ -155,18 +155,18 @@ StreamStats StreamingWeights::stats() const {
 
 Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::GgufFile& file, const model::Model& model,
                                                                  const StreamConfig& config) {
-  std::unique_ptr<Reader> reader;
-  if (config.io.kind == ReaderKind::Memory) {
-    STRATA_ASSIGN_OR_RETURN(reader, open_memory_reader(file.path));
+  std::unique_ptr<io::Reader> reader;
+  if (config.io.kind == io::ReaderKind::Memory) {
+    STRATA_ASSIGN_OR_RETURN(reader, io::open_memory_reader(file.path));
   } else {
-    STRATA_ASSIGN_OR_RETURN(reader, open_reader(file.path, config.io));
+    STRATA_ASSIGN_OR_RETURN(reader, io::open_reader(file.path, config.io));
   }
   return make_streaming_weights(file, model, config, std::move(reader));
 }
 
 Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::GgufFile& file, const model::Model& model,
                                                                  const StreamConfig& config,
-                                                                 std::unique_ptr<Reader> reader) {
+                                                                 std::unique_ptr<io::Reader> reader) {
   if (reader->file_size() != file.file_size)
     return error("'{}' changed size since it was parsed ({} → {} bytes)", file.path, file.file_size, reader->file_size());
   const uint64_t alignment = reader->alignment();

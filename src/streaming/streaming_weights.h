@@ -21,7 +21,6 @@ namespace strata::streaming {
 class StagingPool;
 class ExpertCache;
 class ExpertStats;
-class Reader;
 
 // REQUIRES: one forward pass at a time, on one thread (the pass's acquire/release order drives the
 // prefetcher). Views stay valid until their WeightRef is destroyed. Errors (a failed or short read, the file
@@ -44,7 +43,7 @@ class StreamingWeights final : public model::WeightSource, public model::ExpertS
 
  private:
   friend Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::GgufFile&, const model::Model&,
-                                                                         const StreamConfig&, std::unique_ptr<Reader>);
+                                                                         const StreamConfig&, std::unique_ptr<io::Reader>);
   StreamingWeights(const model::Model& m, const StreamConfig& config);
   Status load_resident();
   void release(uint64_t handle) override;
@@ -77,6 +76,6 @@ Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::Ggu
 // The same over a reader the caller made (the in-memory double with injected faults, in tests).
 Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::GgufFile& file, const model::Model& model,
                                                                  const StreamConfig& config,
-                                                                 std::unique_ptr<Reader> reader);
+                                                                 std::unique_ptr<io::Reader> reader);
 
 }  // namespace strata::streaming

@@ -5,14 +5,14 @@
 
 #include "streaming/expert_cache.h"
 #include "streaming/io_queue.h"
-#include "streaming/memory_reader.h"
+#include "io/memory_reader.h"
 #include "stream_test_util.h"
 
 namespace strata::streaming::test {
 namespace {
 
 // A reader whose reads land only when the consumer waits: nothing arrives behind the cache's back.
-class DeferredReader final : public Reader {
+class DeferredReader final : public io::Reader {
  public:
   DeferredReader(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
   std::string_view kind_name() const override { return "deferred"; }
@@ -20,20 +20,20 @@ class DeferredReader final : public Reader {
   uint64_t alignment() const override { return 4096; }
   uint64_t file_size() const override { return bytes_.size(); }
   const std::string& path() const override { return path_; }
-  Status submit(const ReadRequest& r) override {
+  Status submit(const io::ReadRequest& r) override {
     queued_.push_back(r);
     return Status::ok();
   }
-  Result<ReadCompletion> wait() override {
+  Result<io::ReadCompletion> wait() override {
     if (queued_.empty()) return error("nothing in flight");
-    const ReadRequest r = queued_.front();
+    const io::ReadRequest r = queued_.front();
     queued_.pop_front();
     const uint64_t n = std::min<uint64_t>(r.length, bytes_.size() - r.offset);
     std::memcpy(r.dest, bytes_.data() + r.offset, n);
     ++landed;
-    return ReadCompletion{r.tag, n, Status::ok()};
+    return io::ReadCompletion{r.tag, n, Status::ok()};
   }
-  Result<std::optional<ReadCompletion>> poll() override { return std::optional<ReadCompletion>(); }
+  Result<std::optional<io::ReadCompletion>> poll() override { return std::optional<io::ReadCompletion>(); }
   size_t in_flight() const override { return queued_.size(); }
   Status check_unchanged() override { return Status::ok(); }
   int landed = 0;
@@ -41,11 +41,11 @@ class DeferredReader final : public Reader {
  private:
   std::vector<uint8_t> bytes_;
   std::string path_ = "deferred";
-  std::deque<ReadRequest> queued_;
+  std::deque<io::ReadRequest> queued_;
 };
 
 std::vector<uint8_t> file_bytes(const std::string& path) {
-  auto r = open_memory_reader(path);
+  auto r = io::open_memory_reader(path);
   EXPECT_TRUE(r.is_ok());
   std::vector<uint8_t> b((*r)->file_size());
   AlignedBuffer buf((b.size() + 4095) / 4096 * 4096, 4096);

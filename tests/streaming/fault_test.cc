@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <unistd.h>
 
-#include "streaming/memory_reader.h"
+#include "io/memory_reader.h"
 #include "streaming/schedule.h"
 #include "stream_test_util.h"
 
@@ -36,13 +36,13 @@ std::vector<uint8_t> slurp(const std::string& path) {
 }
 
 struct Faulty {
-  std::shared_ptr<MemoryFaults> faults = std::make_shared<MemoryFaults>();
+  std::shared_ptr<io::MemoryFaults> faults = std::make_shared<io::MemoryFaults>();
   std::unique_ptr<StreamingWeights> w;
 };
 
 Faulty make_faulty(const Loaded& l, StreamConfig c) {
   Faulty f;
-  auto w = make_streaming_weights(l.file, l.model, c, make_memory_reader(slurp(l.file.path), l.file.path, f.faults));
+  auto w = make_streaming_weights(l.file, l.model, c, io::make_memory_reader(slurp(l.file.path), l.file.path, f.faults));
   EXPECT_TRUE(w.is_ok()) << w.status().message();
   if (w.is_ok()) f.w = std::move(w).value();
   return f;
@@ -146,9 +146,9 @@ class TruncateAt final : public model::WeightSource {
 };
 
 TEST(StreamingFaults, RealFileTruncatedDuringARun) {
-  for (ReaderKind kind : {ReaderKind::Pread, ReaderKind::IoUring}) {
-    if (kind == ReaderKind::IoUring && !io_uring_available()) continue;
-    SCOPED_TRACE(reader_kind_name(kind));
+  for (io::ReaderKind kind : {io::ReaderKind::Pread, io::ReaderKind::IoUring}) {
+    if (kind == io::ReaderKind::IoUring && !io::io_uring_available()) continue;
+    SCOPED_TRACE(io::reader_kind_name(kind));
     const std::string path = write_synth(spec(0), testing::temp_dir(), "trunc.gguf");
     Loaded l = load_model(path);
     StreamConfig c = streamed_config(l.model);

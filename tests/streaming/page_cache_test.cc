@@ -79,7 +79,7 @@ TEST(PageCache, StreamedRunsLeaveNoModelPagesCached) {
   ASSERT_TRUE(part.is_ok());
   for (const StreamConfig& c : {streamed_config(l.model), *part}) {
     // O_DIRECT through each reader, and the buffered fallback (pages dropped after each read).
-    for (auto [kind, direct] : {std::pair{ReaderKind::Auto, true}, {ReaderKind::Pread, true}, {ReaderKind::Auto, false}}) {
+    for (auto [kind, direct] : {std::pair{io::ReaderKind::Auto, true}, {io::ReaderKind::Pread, true}, {io::ReaderKind::Auto, false}}) {
       StreamConfig k = c;
       k.io.kind = kind;
       k.io.direct = direct;
@@ -89,7 +89,7 @@ TEST(PageCache, StreamedRunsLeaveNoModelPagesCached) {
       run_tokens(l.model, *w, w.get(), {1, 2, 3, 4, 5, 6}, 3);
       const StreamStats s = w->stats();
       EXPECT_GT(s.bytes_read, l.file.total_tensor_bytes() / 2);
-      const std::string what = std::string(reader_kind_name(kind)) + (s.direct_io ? " with O_DIRECT" : " buffered");
+      const std::string what = std::string(io::reader_kind_name(kind)) + (s.direct_io ? " with O_DIRECT" : " buffered");
       // Direct reads never enter the cache; buffered ones leave it as each read is reaped, so check
       // once the source is gone (its destructor reaps the prefetches still in flight).
       if (s.direct_io) {

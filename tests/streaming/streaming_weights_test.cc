@@ -70,7 +70,7 @@ TEST(StreamingEquivalence, DenseModelsUnderTightSlots) {
     const std::vector<float> want = run_resident(l, kTokens, kBatch);
     ASSERT_FALSE(want.empty());
     for (auto [slots, depth] : {std::pair{1, 0}, {2, 1}, {3, 2}, {2, 5}}) {
-      for (ReaderKind kind : {ReaderKind::Auto, ReaderKind::Pread, ReaderKind::Memory}) {
+      for (io::ReaderKind kind : {io::ReaderKind::Auto, io::ReaderKind::Pread, io::ReaderKind::Memory}) {
         StreamConfig c = streamed_config(l.model);
         c.n_slots = slots;
         c.prefetch_depth = depth;
@@ -78,7 +78,7 @@ TEST(StreamingEquivalence, DenseModelsUnderTightSlots) {
         c.io.block_bytes = 8192;  // several reads per tensor
         c.io.queue_depth = 4;
         expect_same_logits(l, c, want,
-                           fmt::format("{} slots={} depth={} reader={}", type, slots, depth, reader_kind_name(kind)));
+                           fmt::format("{} slots={} depth={} reader={}", type, slots, depth, io::reader_kind_name(kind)));
       }
     }
   }
@@ -96,13 +96,13 @@ TEST(StreamingEquivalence, MoeModelsUnderTightExpertCache) {
     const uint64_t all = static_cast<uint64_t>(l.model.hp.n_layer * l.model.hp.n_expert);
     for (uint64_t entries : {uint64_t{1}, uint64_t{2}, all}) {
       for (double speculate : {0.0, 2.0}) {
-        for (ReaderKind kind : {ReaderKind::Auto, ReaderKind::Memory}) {
+        for (io::ReaderKind kind : {io::ReaderKind::Auto, io::ReaderKind::Memory}) {
           StreamConfig c = streamed_config(l.model);
           c.expert_cache_bytes = entries * entry;
           c.speculate_min_probability = speculate;
           c.io.kind = kind;
           const std::string what =
-              fmt::format("{} entries={} speculate={} reader={}", type, entries, speculate, reader_kind_name(kind));
+              fmt::format("{} entries={} speculate={} reader={}", type, entries, speculate, io::reader_kind_name(kind));
           const StreamStats s = expect_same_logits(l, c, want, what);
           EXPECT_GT(s.expert_misses, 0u) << what;
           if (entries == all && speculate > 1.0) {
@@ -131,10 +131,10 @@ TEST(StreamingEquivalence, Stories260K) {
   ASSERT_GT(l.model.hp.n_layer, 0);
   const std::vector<float> want = run_resident(l, kTokens, kBatch);
   ASSERT_FALSE(want.empty());
-  for (ReaderKind kind : {ReaderKind::Auto, ReaderKind::Pread}) {
+  for (io::ReaderKind kind : {io::ReaderKind::Auto, io::ReaderKind::Pread}) {
     StreamConfig c = streamed_config(l.model);
     c.io.kind = kind;
-    expect_same_logits(l, c, want, fmt::format("all streamed, {}", reader_kind_name(kind)));
+    expect_same_logits(l, c, want, fmt::format("all streamed, {}", io::reader_kind_name(kind)));
   }
   // A budget of a quarter of the model: most bytes stream.
   auto q = config_for_budget(l.model, l.file.total_tensor_bytes() / 4);

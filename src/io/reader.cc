@@ -1,5 +1,5 @@
-// streaming/reader.cc: the readers' shared rules (chunking, short reads, file identity) and open_reader.
-#include "streaming/reader.h"
+// io/reader.cc: the readers' shared rules (chunking, short reads, file identity) and open_reader.
+#include "io/reader.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
-#include "streaming/read_chunks.h"
+#include "io/read_chunks.h"
 
-namespace strata::streaming {
+namespace strata::io {
 
 std::string_view reader_kind_name(ReaderKind kind) {
   switch (kind) {
@@ -26,6 +26,16 @@ Result<ReaderKind> parse_reader_kind(std::string_view text) {
   for (ReaderKind k : {ReaderKind::Auto, ReaderKind::IoUring, ReaderKind::Pread, ReaderKind::Memory})
     if (text == reader_kind_name(k)) return k;
   return error("unknown reader '{}' (auto, io_uring, pread or memory)", text);
+}
+
+AlignedSpan align_span(uint64_t offset, uint64_t size, uint64_t alignment) {
+  AlignedSpan s;
+  s.start = offset / alignment * alignment;
+  const uint64_t end = (offset + size + alignment - 1) / alignment * alignment;
+  s.length = end - s.start;
+  s.lead = offset - s.start;
+  s.need = s.lead + size;
+  return s;
 }
 
 namespace detail {
@@ -157,4 +167,4 @@ Result<std::unique_ptr<Reader>> open_reader(const std::string& path, const Reade
   return error("internal: unknown reader kind");
 }
 
-}  // namespace strata::streaming
+}  // namespace strata::io

@@ -1,6 +1,6 @@
-// streaming/memory_reader.cc: the in-memory double: each request is served at submit time through the same
+// io/memory_reader.cc: the in-memory double: each request is served at submit time through the same
 // chunk rules as the real readers, with the configured faults applied to every underlying read.
-#include "streaming/memory_reader.h"
+#include "io/memory_reader.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,9 +8,9 @@
 #include <deque>
 
 #include "core/file.h"
-#include "streaming/read_chunks.h"
+#include "io/read_chunks.h"
 
-namespace strata::streaming {
+namespace strata::io {
 
 namespace {
 
@@ -112,4 +112,4 @@ Result<std::unique_ptr<Reader>> open_memory_reader(const std::string& path) {
   return make_memory_reader(std::move(bytes), path);
 }
 
-}  // namespace strata::streaming
+}  // namespace strata::io

@@ -1,4 +1,4 @@
-// streaming/reader.h: the asynchronous file reader interface (io_uring, a pread thread pool, an in-memory double).
+// io/reader.h: the asynchronous file reader interface (io_uring, a pread thread pool, an in-memory double).
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,7 @@
 
 #include "core/status.h"
 
-namespace strata::streaming {
+namespace strata::io {
 
 // One read of a file range into caller memory. With direct I/O the offset, length and destination are
 // multiples of alignment(); GGUF tensors are only 32-byte aligned, so callers read an aligned superset.
@@ -20,6 +20,15 @@ struct ReadRequest {
   uint8_t* dest = nullptr;  // aligned to alignment(); must stay valid until the completion is returned
   uint64_t tag = 0;         // returned with the completion
 };
+
+// A file range [offset, offset + size) rounded out to the reader's alignment.
+struct AlignedSpan {
+  uint64_t start = 0;   // aligned file offset where the read begins
+  uint64_t length = 0;  // aligned bytes to read
+  uint64_t need = 0;    // bytes from start up to the end of the wanted range
+  uint64_t lead = 0;    // offset - start: where the wanted bytes begin in the destination
+};
+AlignedSpan align_span(uint64_t offset, uint64_t size, uint64_t alignment);
 
 struct ReadCompletion {
   uint64_t tag = 0;
@@ -71,4 +80,4 @@ Result<std::unique_ptr<Reader>> open_reader(const std::string& path, const Reade
 // True when this build has io_uring and the running kernel lets us set up a ring.
 bool io_uring_available();
 
-}  // namespace strata::streaming
+}  // namespace strata::io

@@ -1,5 +1,5 @@
-// streaming/read_chunks.h: what every reader shares: splitting requests into chunks, judging each read's
-// result (short reads, EOF, errno), and the identity of the open file. Internal to streaming/.
+// io/read_chunks.h: what every reader shares: splitting requests into chunks, judging each read's
+// result (short reads, EOF, errno), and the identity of the open file. Internal to io/.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +9,9 @@
 
 #include "core/file.h"
 #include "core/status.h"
-#include "streaming/reader.h"
+#include "io/reader.h"
 
-namespace strata::streaming::detail {
+namespace strata::io::detail {
 
 constexpr uint64_t kDirectAlignment = 4096;  // safe for every block device's logical block size
 
@@ -61,4 +61,4 @@ Status validate_request(const ReadRequest& r, uint64_t alignment);
 std::unique_ptr<Reader> make_pread_reader(OpenedFile file, const ReaderOptions& options);
 Result<std::unique_ptr<Reader>> make_uring_reader(OpenedFile file, const ReaderOptions& options);
 
-}  // namespace strata::streaming::detail
+}  // namespace strata::io::detail

@@ -1,4 +1,4 @@
-// streaming/pread_reader.cc: the fallback reader: a small pool of threads doing positional reads, for
+// io/pread_reader.cc: the fallback reader: a small pool of threads doing positional reads, for
 // kernels or sandboxes without io_uring. Same contract as the io_uring reader.
 #include <cerrno>
 #include <condition_variable>
@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <unordered_map>
 
-#include "streaming/read_chunks.h"
+#include "io/read_chunks.h"
 
-namespace strata::streaming::detail {
+namespace strata::io::detail {
 
 namespace {
 
@@ -130,4 +130,4 @@ std::unique_ptr<Reader> make_pread_reader(OpenedFile file, const ReaderOptions& 
   return std::make_unique<PreadReader>(std::move(file), options);
 }
 
-}  // namespace strata::streaming::detail
+}  // namespace strata::io::detail

@@ -1,4 +1,4 @@
-// streaming/memory_reader.h: the in-memory reader, a test double that can fail on cue (EIO, short reads,
+// io/memory_reader.h: the in-memory reader, a test double that can fail on cue (EIO, short reads,
 // a file that shrinks or changes) so the streaming source's error paths can be driven deterministically.
 #pragma once
 
@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "streaming/reader.h"
+#include "io/reader.h"
 
-namespace strata::streaming {
+namespace strata::io {
 
 // Faults the double injects. Tests keep a shared_ptr and change them while the reader is in use.
 struct MemoryFaults {
@@ -42,4 +42,4 @@ std::unique_ptr<Reader> make_memory_reader(std::vector<uint8_t> bytes, std::stri
 // Reads the whole file at `path` into a memory reader (the Memory reader kind).
 Result<std::unique_ptr<Reader>> open_memory_reader(const std::string& path);
 
-}  // namespace strata::streaming
+}  // namespace strata::io

@@ -1,6 +1,6 @@
-// streaming/uring_reader.cc: the io_uring reader: requests split into block-sized reads, up to queue_depth in
+// io/uring_reader.cc: the io_uring reader: requests split into block-sized reads, up to queue_depth in
 // flight, completions reaped on the consumer thread. Built only with liburing (STRATA_HAVE_URING).
-#include "streaming/read_chunks.h"
+#include "io/read_chunks.h"
 
 #if STRATA_HAVE_URING
 
@@ -10,7 +10,7 @@
 #include <liburing.h>
 #include <unordered_map>
 
-namespace strata::streaming {
+namespace strata::io {
 
 bool io_uring_available() {
   struct io_uring ring;
@@ -192,11 +192,11 @@ Result<std::unique_ptr<Reader>> make_uring_reader(OpenedFile file, const ReaderO
 }
 
 }  // namespace detail
-}  // namespace strata::streaming
+}  // namespace strata::io
 
 #else  // !STRATA_HAVE_URING
 
-namespace strata::streaming {
+namespace strata::io {
 
 bool io_uring_available() { return false; }
 
@@ -205,6 +205,6 @@ Result<std::unique_ptr<Reader>> make_uring_reader(OpenedFile, const ReaderOption
   return error("this build of strata has no io_uring support (liburing was not found)");
 }
 }  // namespace detail
-}  // namespace strata::streaming
+}  // namespace strata::io
 
 #endif

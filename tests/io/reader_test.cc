@@ -1,4 +1,4 @@
-// tests/streaming/reader_test.cc: every reader (io_uring, pread, memory) returns exactly the file's bytes for
+// tests/io/reader_test.cc: every reader (io_uring, pread, memory) returns exactly the file's bytes for
 // aligned supersets, deep queues and split requests; short reads, EOF, EIO and a file shrinking under us are
 // errors that name the file, never silent garbage.
 #include <fcntl.h>
@@ -12,12 +12,11 @@
 #include <gtest/gtest.h>
 
 #include "core/aligned_buffer.h"
-#include "streaming/io_queue.h"
-#include "streaming/memory_reader.h"
-#include "streaming/reader.h"
+#include "io/memory_reader.h"
+#include "io/reader.h"
 #include "support/test_support.h"
 
-namespace strata::streaming {
+namespace strata::io {
 namespace {
 
 std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
@@ -250,4 +249,4 @@ TEST(Reader, OptionsAreChecked) {
 }
 
 }  // namespace
-}  // namespace strata::streaming
+}  // namespace strata::io
