@@ -56,8 +56,9 @@ std::string format_profile_text(const planner::HardwareProfile& p) {
     return out;
   }
   const auto& s = *p.storage;
-  out += fmt::format("storage: {} ({} on {}){}\n", s.path, s.filesystem, s.device,
-                     s.direct_io ? ", O_DIRECT" : ", buffered: the filesystem refused O_DIRECT, figures are cache speeds");
+  out += fmt::format("storage: {} ({} on {}){}{}\n", s.path, s.filesystem, s.device,
+                     s.direct_io ? ", O_DIRECT" : ", buffered: the filesystem refused O_DIRECT, figures are cache speeds",
+                     s.reader.empty() ? "" : ", read with " + s.reader);
   // Sequential reads as a table: block size down, queue depth across.
   std::vector<int> depths;
   for (const auto& r : s.sequential)

@@ -12,7 +12,7 @@
 
 namespace strata::planner {
 
-inline constexpr int kProfileFormatVersion = 1;
+inline constexpr int kProfileFormatVersion = 2;
 
 struct CpuInfo {
   std::string model;
@@ -58,6 +58,7 @@ struct StorageInfo {
   std::string device;          // block device or filesystem source from mountinfo
   std::string filesystem;
   bool direct_io = true;       // false when the filesystem refused O_DIRECT (tmpfs): figures are buffered
+  std::string reader;          // the reader that measured it ("io_uring" or "pread"), as the streamer will read
   std::vector<ReadSample> sequential;  // measured after a warm-up that drains any burst allowance
   // The fastest configuration held for several seconds: what streaming gigabytes per token will see
   // (cloud disks serve a short burst far above their sustained rate).

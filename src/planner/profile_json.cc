@@ -61,7 +61,7 @@ void to_json(json& j, const HardwareProfile& p) {
     for (const auto& r : s.sequential)
       seq.push_back({{"block_bytes", r.block_bytes}, {"queue_depth", r.queue_depth}, {"bytes_per_s", r.bytes_per_s}});
     j["storage"] = {{"path", s.path},         {"device", s.device},
-                    {"filesystem", s.filesystem}, {"direct_io", s.direct_io},
+                    {"filesystem", s.filesystem}, {"direct_io", s.direct_io}, {"reader", s.reader},
                     {"sequential", seq},      {"sustained_bytes_per_s", s.sustained_bytes_per_s},
                     {"random_read_latency_us", s.random_read_latency_us}};
   } else {
@@ -150,6 +150,7 @@ Result<HardwareProfile> profile_from_json(const json& j) {
     STRATA_RETURN_IF_ERROR(read_field(*s, "device", st.device, "storage"));
     STRATA_RETURN_IF_ERROR(read_field(*s, "filesystem", st.filesystem, "storage"));
     STRATA_RETURN_IF_ERROR(read_field(*s, "direct_io", st.direct_io, "storage"));
+    STRATA_RETURN_IF_ERROR(read_field(*s, "reader", st.reader, "storage"));
     STRATA_RETURN_IF_ERROR(read_field(*s, "random_read_latency_us", st.random_read_latency_us, "storage"));
     STRATA_RETURN_IF_ERROR(read_field(*s, "sustained_bytes_per_s", st.sustained_bytes_per_s, "storage"));
     if (auto q = s->find("sequential"); q != s->end() && !q->is_null()) {

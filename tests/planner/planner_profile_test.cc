@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/reader.h"
 #include "planner/measure.h"
 #include "planner/model_shapes.h"
 #include "support/test_support.h"
@@ -47,6 +48,8 @@ TEST(Profile, MeasuresThisMachineAndRemovesTheScratchFile) {
   for (const auto& s : p->storage->sequential) EXPECT_GT(s.bytes_per_s, 0) << s.block_bytes << " qd " << s.queue_depth;
   EXPECT_GT(p->storage->random_read_latency_us, 0);
   EXPECT_FALSE(p->storage->filesystem.empty());
+  // Measured through the streamer's reader, so the table ranks what streaming will get.
+  EXPECT_EQ(p->storage->reader, io::io_uring_available() ? "io_uring" : "pread");
   EXPECT_FALSE(has_scratch_files(dir)) << "the scratch file must be removed";
   EXPECT_EQ(p->fingerprint, hardware_fingerprint(dir));
   if (p->gpus.empty()) {
@@ -73,6 +76,8 @@ TEST(Profile, JsonRoundTrip) {
   p.cpu.isa = {"avx2", "fma"};
   p.gpus[0].cc_major = 9;
   p.gpus[0].cc_minor = 0;
+  ASSERT_TRUE(p.storage.has_value());
+  p.storage->reader = "io_uring";
   nlohmann::json j;
   to_json(j, p);
   auto back = profile_from_json(nlohmann::json::parse(j.dump()));
