@@ -55,9 +55,11 @@ streaming::StreamConfig stream_config_from_plan(const planner::Plan& plan, const
   if (largest_dense > 0) c.n_slots = static_cast<int>(std::clamp<uint64_t>(pool / (largest_dense + 2 * 4096), 2, 64));
   c.prefetch_depth = std::max(1, plan.prefetch_depth);
   if (plan.staging.io_block_bytes > 0) c.io.block_bytes = plan.staging.io_block_bytes;
-  if (plan.staging.io_queue_depth > 0) c.io.queue_depth = static_cast<uint32_t>(plan.staging.io_queue_depth);
-  // Without io_uring, one pread worker per read in flight: the depth the profile measured.
-  c.io.n_threads = static_cast<int>(std::clamp<uint32_t>(c.io.queue_depth, 1, 64));
+  if (plan.staging.io_queue_depth > 0) {
+    c.io.queue_depth = static_cast<uint32_t>(plan.staging.io_queue_depth);
+    // Without io_uring, one pread worker per read in flight: the depth the profile measured.
+    c.io.n_threads = std::clamp(plan.staging.io_queue_depth, 1, 64);
+  }
   c.stats_path = stats_path;
   return c;
 }
