@@ -109,10 +109,7 @@ class ReadFd {
   int fd_ = -1;
 };
 
-// What the scratch file is read through: the streamer's own reader (io_uring where the kernel allows it,
-// else pread workers, one per request in flight), so that the table ranks what streaming will get. An
-// earlier version used its own pread threads: on the test VM they read up to 24% slower than io_uring at
-// depth 16, so the table measured a path the streamer does not take.
+// The scratch file as the sequential probes see it.
 struct ReadTarget {
   std::string path;
   uint64_t bytes = 0;  // the file's size, a multiple of every block size
@@ -120,12 +117,21 @@ struct ReadTarget {
 };
 
 // Keeps queue_depth reads of consecutive `block`s in flight for `seconds`, then lets them land; the rate
-// is every byte landed over the whole time; `describe` learns the reader used. The reader and its buffers are made before the clock starts
-// (ring setup and first-touch page faults are not disk time) and freed after, so only one configuration's
-// buffers exist at a time. `offset` carries the position from one run to the next, so successive runs
-// sweep the file instead of re-reading its start (which a host-side cache under a virtual disk would serve).
+// is every byte landed over the whole time. Reads go through the streamer's own reader (io_uring where the
+// kernel allows it, else pread workers, one per read in flight), so the table ranks what streaming will
+// get: the profile's former pread threads read up to 24% below io_uring at depth 16 on the test VM.
+// Buffers and reader are made before the clock starts (first-touch faults and ring setup are not disk
+// time); the buffers are declared first so that on every path the reader, whose destructor waits for
+// reads in flight, goes before them. `offset` carries the position from one run to the next, so runs
+// sweep the file instead of re-reading its start (which a host-side cache under a virtual disk would
+// serve). `describe`, when given, learns which reader served and whether O_DIRECT took.
 Result<double> sequential_rate(const ReadTarget& file, uint64_t block, int queue_depth, double seconds,
                                uint64_t& offset, StorageInfo* describe = nullptr) {
+  std::vector<AlignedBuffer> buffers;
+  for (int q = 0; q < queue_depth; ++q) {
+    buffers.emplace_back(block, kAlign);
+    std::memset(buffers.back().data(), 0, block);
+  }
   io::ReaderOptions o;
   o.kind = io::ReaderKind::Auto;
   o.direct = file.direct;
@@ -133,14 +139,9 @@ Result<double> sequential_rate(const ReadTarget& file, uint64_t block, int queue
   o.queue_depth = static_cast<uint32_t>(queue_depth);
   o.n_threads = queue_depth;
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<io::Reader> reader, io::open_reader(file.path, o));
-  if (describe) {  // which reader served, and whether O_DIRECT took for reading too
+  if (describe) {
     describe->reader = std::string(reader->kind_name());
     describe->direct_io = file.direct && reader->direct();
-  }
-  std::vector<AlignedBuffer> buffers;
-  for (int q = 0; q < queue_depth; ++q) {
-    buffers.emplace_back(block, kAlign);
-    std::memset(buffers.back().data(), 0, block);
   }
   const uint64_t n_blocks = file.bytes / block;
   uint64_t next = offset / block % n_blocks;
