@@ -220,26 +220,31 @@ VocabBytes::VocabBytes(const tokenizer::Tokenizer& tokenizer) {
   }
 }
 
-Status JsonConstraint::restrict(std::span<float> logits) {
+size_t mask_logits(const VocabBytes& v, const std::vector<uint8_t>& allowed, bool can_end, std::span<float> logits) {
   constexpr float kNever = -std::numeric_limits<float>::infinity();
-  const bool done = json_.complete();
-  allowed_pieces(vocab_, json_, allowed_);
   size_t n_allowed = 0;
   for (size_t id = 0; id < logits.size(); ++id) {
-    const bool ok = id < vocab_.pieces.size() && (vocab_.ends_generation[id] ? done : allowed_[id] != 0);
+    const bool ok = id < v.pieces.size() && (v.ends_generation[id] ? can_end : allowed[id] != 0);
     if (!ok) logits[id] = kNever;
     else if (logits[id] != kNever) ++n_allowed;
   }
-  if (n_allowed == 0) return error("format \"json\": no token of this model can continue the JSON output");
+  return n_allowed;
+}
+
+std::string_view output_piece(const VocabBytes& v, int32_t token) {
+  if (token < 0 || static_cast<size_t>(token) >= v.pieces.size() || v.ends_generation[static_cast<size_t>(token)])
+    return {};
+  return v.pieces[static_cast<size_t>(token)];
+}
+
+Status JsonConstraint::restrict(std::span<float> logits) {
+  allowed_pieces(vocab_, json_, allowed_);
+  if (mask_logits(vocab_, allowed_, json_.complete(), logits) == 0)
+    return error("format \"json\": no token of this model can continue the JSON output");
   return Status::ok();
 }
 
-void JsonConstraint::accept(int32_t token) {
-  if (token < 0 || static_cast<size_t>(token) >= vocab_.pieces.size() ||
-      vocab_.ends_generation[static_cast<size_t>(token)])
-    return;
-  json_.feed(vocab_.pieces[static_cast<size_t>(token)]);
-}
+void JsonConstraint::accept(int32_t token) { json_.feed(output_piece(vocab_, token)); }
 
 bool is_end_of_generation(const tokenizer::Tokenizer& tok, int32_t id) {
   const auto& v = tok.vocab();

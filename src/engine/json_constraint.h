@@ -98,6 +98,13 @@ struct VocabBytes {
   size_t longest = 0;
 };
 
+// Sets to -inf each logit whose token `allowed` (from allowed_pieces) refuses; end-of-generation tokens
+// stay only when `can_end`. Returns how many tokens are still possible.
+size_t mask_logits(const VocabBytes& v, const std::vector<uint8_t>& allowed, bool can_end, std::span<float> logits);
+// The bytes a sampled token adds to the constrained output: none for ids out of range and for tokens
+// that end the generation.
+std::string_view output_piece(const VocabBytes& v, int32_t token);
+
 // allowed[id] = 1 when feeding token id's whole piece to a copy of `start` succeeds (empty pieces: 0).
 // R is a recognizer with a cheap copy and `bool feed(uint8_t)`. Tokens that share a refused prefix with
 // the token before them are refused without being fed.

@@ -340,22 +340,12 @@ SchemaConstraint::SchemaConstraint(const tokenizer::Tokenizer& tokenizer, std::s
     : vocab_(tokenizer), state_(std::move(schema)) {}
 
 Status SchemaConstraint::restrict(std::span<float> logits) {
-  constexpr float kNever = -std::numeric_limits<float>::infinity();
-  const bool can_end = state_.can_end();
   allowed_pieces(vocab_, state_, allowed_);
-  size_t n_allowed = 0;
-  for (size_t id = 0; id < logits.size(); ++id) {
-    const bool ok = id < vocab_.pieces.size() && (vocab_.ends_generation[id] ? can_end : allowed_[id] != 0);
-    if (!ok) logits[id] = kNever;
-    else if (logits[id] != kNever) ++n_allowed;
-  }
-  if (n_allowed == 0) return error("format: no token of this model can continue output the JSON schema allows");
+  if (mask_logits(vocab_, allowed_, state_.can_end(), logits) == 0)
+    return error("format: no token of this model can continue output the JSON schema allows");
   return Status::ok();
 }
 
-void SchemaConstraint::accept(int32_t token) {
-  if (token < 0 || static_cast<size_t>(token) >= vocab_.pieces.size() || vocab_.ends_generation[static_cast<size_t>(token)]) return;
-  state_.feed(vocab_.pieces[static_cast<size_t>(token)]);
-}
+void SchemaConstraint::accept(int32_t token) { state_.feed(output_piece(vocab_, token)); }
 
 }  // namespace strata::engine

@@ -64,6 +64,15 @@ std::map<uint64_t, Status> drain(Reader& r) {
   return done;
 }
 
+// Reads a 50,000-byte file whole, as an aligned 53,248-byte superset, and compares it with `bytes`.
+void expect_reads_whole_file(Reader& r, const std::vector<uint8_t>& bytes) {
+  AlignedBuffer buf(53248, 4096);
+  ASSERT_TRUE(r.submit({0, 53248, 50000, buf.data(), 1}).is_ok());
+  auto done = drain(r);
+  ASSERT_TRUE(done[1].is_ok()) << done[1].message();
+  EXPECT_EQ(std::memcmp(buf.data(), bytes.data(), bytes.size()), 0);
+}
+
 TEST(Reader, RandomSupersetsMatchTheFile) {
   const std::string path = write_file(testing::temp_dir() + "/data.bin", random_bytes((3 << 20) + 1234, 1));
   const std::vector<uint8_t> want = random_bytes((3 << 20) + 1234, 1);
@@ -204,11 +213,7 @@ TEST(Reader, BufferedReadsWhenDirectIsOff) {
     auto r = open(kind, path, o);
     ASSERT_NE(r, nullptr);
     EXPECT_FALSE(r->direct());
-    AlignedBuffer buf(53248, 4096);
-    ASSERT_TRUE(r->submit({0, 53248, 50000, buf.data(), 1}).is_ok());
-    auto done = drain(*r);
-    ASSERT_TRUE(done[1].is_ok()) << done[1].message();
-    EXPECT_EQ(std::memcmp(buf.data(), bytes.data(), bytes.size()), 0);
+    expect_reads_whole_file(*r, bytes);
   }
 }
 
@@ -227,11 +232,7 @@ TEST(Reader, FallsBackWhereODirectIsRefused) {
   auto r = open(ReaderKind::Auto, path, {});
   ASSERT_NE(r, nullptr);
   EXPECT_FALSE(r->direct());
-  AlignedBuffer buf(53248, 4096);
-  ASSERT_TRUE(r->submit({0, 53248, 50000, buf.data(), 1}).is_ok());
-  auto done = drain(*r);
-  ASSERT_TRUE(done[1].is_ok()) << done[1].message();
-  EXPECT_EQ(std::memcmp(buf.data(), bytes.data(), bytes.size()), 0);
+  expect_reads_whole_file(*r, bytes);
   std::filesystem::remove(path);
 }
 

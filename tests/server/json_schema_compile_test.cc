@@ -296,7 +296,9 @@ TEST(JsonSchema, TrieWalkMatchesFeedingEveryTokenAlone) {
       const bool want = !vocab.pieces[id].empty() && alone.feed(vocab.pieces[id]);
       ASSERT_EQ(fast[id] != 0, want) << "after " << at << " bytes, token '" << vocab.pieces[id] << "'";
     }
-    if (at < doc.size()) ASSERT_TRUE(state.feed(static_cast<uint8_t>(doc[at]))) << at;
+    if (at < doc.size()) {
+      ASSERT_TRUE(state.feed(static_cast<uint8_t>(doc[at]))) << at;
+    }
   }
   EXPECT_TRUE(state.can_end());
 }
