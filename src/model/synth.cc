@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "arch/tensors.h"
 #include "core/thread_pool.h"
 #include "gguf/writer.h"
 #include "tensor/dtype.h"
@@ -123,6 +124,28 @@ DType fit_type(DType want, int64_t row) {
   return DType::F16;
 }
 
+// The hyperparameters the file will declare, so the tensor list comes from the architecture enumeration.
+arch::HParams synth_hparams(const SynthSpec& o, int64_t ff, int64_t kv_heads) {
+  arch::HParams hp;
+  hp.arch = arch::find_arch("llama");
+  hp.n_layer = o.layers;
+  hp.n_embd = o.dim;
+  hp.n_ff = ff;
+  hp.n_head = o.heads;
+  hp.n_head_kv = kv_heads;
+  hp.head_dim = hp.head_dim_v = o.dim / o.heads;
+  hp.n_rot = hp.head_dim;
+  hp.n_vocab = o.vocab;
+  hp.n_ctx_train = o.ctx;
+  hp.n_expert = o.experts;
+  hp.n_expert_used = o.experts > 0 ? o.experts_used : 0;
+  hp.n_ff_expert = o.experts > 0 ? ff : 0;
+  hp.rope_freq_base = o.rope_base;
+  hp.tied_output = o.tied;
+  hp.layers.assign(static_cast<size_t>(o.layers), arch::LayerParams{kv_heads, 0});
+  return hp;
+}
+
 }  // namespace
 
 Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& path) {
@@ -138,22 +161,24 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
   auto policy = make_policy(o.type);
   if (!policy) return policy.status();
 
-  const int64_t head_dim = o.dim / o.heads;
+  const arch::HParams hp = synth_hparams(o, ff, kv_heads);
+  const std::string a = std::string(hp.arch->name) + ".";
+  auto u32 = [](int64_t v) { return gguf::Value::of_u32(static_cast<uint32_t>(v)); };
   gguf::Writer w;
-  w.set("general.architecture", gguf::Value::of_string("llama"));
+  w.set("general.architecture", gguf::Value::of_string(std::string(hp.arch->name)));
   w.set("general.name", gguf::Value::of_string(fmt::format("strata-synth-{}", o.seed)));
-  w.set("llama.block_count", gguf::Value::of_u32(static_cast<uint32_t>(o.layers)));
-  w.set("llama.context_length", gguf::Value::of_u32(static_cast<uint32_t>(o.ctx)));
-  w.set("llama.embedding_length", gguf::Value::of_u32(static_cast<uint32_t>(o.dim)));
-  w.set("llama.feed_forward_length", gguf::Value::of_u32(static_cast<uint32_t>(ff)));
-  w.set("llama.attention.head_count", gguf::Value::of_u32(static_cast<uint32_t>(o.heads)));
-  w.set("llama.attention.head_count_kv", gguf::Value::of_u32(static_cast<uint32_t>(kv_heads)));
-  w.set("llama.rope.dimension_count", gguf::Value::of_u32(static_cast<uint32_t>(head_dim)));
-  w.set("llama.rope.freq_base", gguf::Value::of_f32(o.rope_base));
-  w.set("llama.attention.layer_norm_rms_epsilon", gguf::Value::of_f32(1e-5f));
-  if (o.experts > 0) {
-    w.set("llama.expert_count", gguf::Value::of_u32(static_cast<uint32_t>(o.experts)));
-    w.set("llama.expert_used_count", gguf::Value::of_u32(static_cast<uint32_t>(o.experts_used)));
+  w.set(a + "block_count", u32(hp.n_layer));
+  w.set(a + "context_length", u32(hp.n_ctx_train));
+  w.set(a + "embedding_length", u32(hp.n_embd));
+  w.set(a + "feed_forward_length", u32(hp.n_ff));
+  w.set(a + "attention.head_count", u32(hp.n_head));
+  w.set(a + "attention.head_count_kv", u32(hp.n_head_kv));
+  w.set(a + "rope.dimension_count", u32(hp.n_rot));
+  w.set(a + "rope.freq_base", gguf::Value::of_f32(hp.rope_freq_base));
+  w.set(a + "attention.layer_norm_rms_epsilon", gguf::Value::of_f32(1e-5f));
+  if (hp.is_moe()) {
+    w.set(a + "expert_count", u32(hp.n_expert));
+    w.set(a + "expert_used_count", u32(hp.n_expert_used));
   }
   SynthVocab vocab = make_vocab(o.vocab);
   w.set("tokenizer.ggml.model", gguf::Value::of_string("llama"));
@@ -191,29 +216,26 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
   auto wtype = [&](const std::string& role, int64_t layer, int64_t row) { return fit_type(pol.pick(role, layer, o.layers), row); };
   const float s_in = 1.0f / std::sqrt(static_cast<float>(o.dim));
   const float s_ff = 1.0f / std::sqrt(static_cast<float>(ff));
-
-  add("token_embd.weight", {o.dim, o.vocab}, wtype("token_embd", -1, o.dim), 0.0f, 1.0f);
-  add("output_norm.weight", {o.dim}, DType::F32, 1.0f, 0.1f);
-  if (!o.tied) add("output.weight", {o.dim, o.vocab}, wtype("output", -1, o.dim), 0.0f, s_in);
-  for (int64_t l = 0; l < o.layers; ++l) {
-    auto n = [l](const char* s) { return fmt::format("blk.{}.{}.weight", l, s); };
-    add(n("attn_norm"), {o.dim}, DType::F32, 1.0f, 0.1f);
-    add(n("attn_q"), {o.dim, o.dim}, wtype("attn_q", l, o.dim), 0.0f, s_in);
-    add(n("attn_k"), {o.dim, kv_heads * head_dim}, wtype("attn_k", l, o.dim), 0.0f, s_in);
-    add(n("attn_v"), {o.dim, kv_heads * head_dim}, wtype("attn_v", l, o.dim), 0.0f, s_in);
-    add(n("attn_output"), {o.dim, o.dim}, wtype("attn_output", l, o.dim), 0.0f, s_in);
-    add(n("ffn_norm"), {o.dim}, DType::F32, 1.0f, 0.1f);
-    if (o.experts > 0) {
-      add(n("ffn_gate_inp"), {o.dim, o.experts}, DType::F32, 0.0f, s_in * 4);
-      add(n("ffn_gate_exps"), {o.dim, ff, o.experts}, wtype("ffn_gate_exps", l, o.dim), 0.0f, s_in);
-      add(n("ffn_up_exps"), {o.dim, ff, o.experts}, wtype("ffn_up_exps", l, o.dim), 0.0f, s_in);
-      add(n("ffn_down_exps"), {ff, o.dim, o.experts}, wtype("ffn_down_exps", l, ff), 0.0f, s_ff);
-    } else {
-      add(n("ffn_gate"), {o.dim, ff}, wtype("ffn_gate", l, o.dim), 0.0f, s_in);
-      add(n("ffn_up"), {o.dim, ff}, wtype("ffn_up", l, o.dim), 0.0f, s_in);
-      add(n("ffn_down"), {ff, o.dim}, wtype("ffn_down", l, ff), 0.0f, s_ff);
+  // Every required tensor of the enumeration, and the lm head unless tied; the globals first, then the blocks.
+  auto write = [&](const arch::TensorSpec& t) {
+    if (!t.required && !(t.kind == arch::Kind::output && !o.tied)) return;
+    const std::string base = arch::parse_tensor_name(t.name).base;
+    switch (t.role) {
+      case arch::Role::AttnNorm: case arch::Role::FfnNorm: case arch::Role::OutputNorm:
+        return add(t.name, t.shape, DType::F32, 1.0f, 0.1f);
+      case arch::Role::Embedding: return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, 1.0f);
+      case arch::Role::Router: return add(t.name, t.shape, DType::F32, 0.0f, s_in * 4);
+      case arch::Role::Bias: return add(t.name, t.shape, DType::F32, 0.0f, 0.1f);
+      case arch::Role::FfnDown: case arch::Role::ExpertDown:
+        return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, s_ff);
+      default: return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, s_in);
     }
-  }
+  };
+  const std::vector<arch::TensorSpec> specs = arch::list_tensors(hp);
+  for (const arch::TensorSpec& t : specs)
+    if (t.layer < 0) write(t);
+  for (const arch::TensorSpec& t : specs)
+    if (t.layer >= 0) write(t);
   auto t0 = std::chrono::steady_clock::now();
   STRATA_RETURN_IF_ERROR(w.write(path));
   SynthSummary s;

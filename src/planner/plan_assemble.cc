@@ -99,12 +99,12 @@ Plan assemble_plan(const ModelRoles& roles, const HardwareProfile& profile, cons
   const ResolvedBudgets& b = p.budgets;
   Plan plan;
   plan.budgets = b;
-  plan.arch = roles.hp.arch;
+  plan.arch = std::string(roles.hp.arch_name());
   plan.n_layer = roles.hp.n_layer;
   plan.mode_forced = mode_forced;
   plan.prefill_batch = std::max(1, std::min(options.prefill_batch, b.ctx));
   plan.tensors.resize(roles.tensors.size());
-  plan.kv_tiers.assign(std::max(0, roles.hp.n_layer), Tier::Ram);
+  plan.kv_tiers.assign(static_cast<size_t>(std::max<int64_t>(0, roles.hp.n_layer)), Tier::Ram);
 
   // Prefill sites. A tensor held off the GPU is computed there for a batch when one copy per batch plus
   // GPU compute beats CPU compute, and two copies of it fit beside what decode already holds.

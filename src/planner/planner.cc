@@ -93,7 +93,7 @@ Result<ResolvedBudgets> resolve_budgets(const ModelRoles& roles, const HardwareP
   ResolvedBudgets r;
   r.unified = profile.unified_memory;
   if (budgets.ctx < 0) return error("--ctx must be positive, got {}", budgets.ctx);
-  const int trained = roles.hp.n_ctx_train > 0 ? roles.hp.n_ctx_train : kDefaultMaxCtx;
+  const int trained = roles.hp.n_ctx_train > 0 ? static_cast<int>(std::min<int64_t>(roles.hp.n_ctx_train, 1 << 30)) : kDefaultMaxCtx;
   r.ctx = budgets.ctx > 0 ? budgets.ctx : std::min(trained, kDefaultMaxCtx);
 
   const uint64_t avail = profile.memory.available_bytes;
@@ -139,12 +139,12 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
   p.machine.has_gpu = p.machine.has_gpu && p.budgets.gpu_bytes > 0;
   p.n_layer = roles.hp.n_layer;
   p.max_prefetch_depth = std::max(1, options.max_prefetch_depth);
-  const ModelHparams& hp = roles.hp;
+  const arch::HParams& hp = roles.hp;
   const int ctx = p.budgets.ctx;
   const int batch = std::max(1, std::min(options.prefill_batch, ctx));
 
   // Compute buffers for a prompt batch: activations, FFN intermediates, logits, one head's scores.
-  const double ff_eff = std::max<double>(hp.n_ff, static_cast<double>(hp.n_ff_expert) * std::max(1, hp.n_expert_used));
+  const double ff_eff = std::max<double>(hp.n_ff, static_cast<double>(hp.n_ff_expert) * std::max<int64_t>(1, hp.n_expert_used));
   const double act = batch * 4.0 * (4.0 * hp.n_embd + 3.0 * ff_eff + hp.n_vocab) + batch * 4.0 * 2.0 * ctx;
   p.gpu_compute_bytes = static_cast<uint64_t>(act) + 32 * kMiB;
   p.host_compute_bytes = static_cast<uint64_t>(act) + 32 * kMiB;
@@ -161,9 +161,9 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
     return error("mode {} streams from disk, but the profile has no storage figures (run `strata profile --dir "
                  "MODEL_DIR`)", mode_name(*forced));
   if (forced && *forced == Mode::ExpertStreaming && !roles.is_moe())
-    return error("mode expert-streaming needs a mixture-of-experts model; this {} model has no expert tensors", hp.arch);
+    return error("mode expert-streaming needs a mixture-of-experts model; this {} model has no expert tensors", hp.arch_name());
   if (forced && *forced == Mode::DenseStreaming && roles.dense_ffn_bytes == 0)
-    return error("mode dense-streaming needs dense FFN tensors; this {} model has none", hp.arch);
+    return error("mode dense-streaming needs dense FFN tensors; this {} model has none", hp.arch_name());
 
   constexpr uint32_t kAll = (1u << kOptionCount) - 1;
   constexpr uint32_t kGpuOptions = option_bit(Option::GpuGpu) | option_bit(Option::PinnedGpu) |
@@ -199,8 +199,8 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
   auto key = [&](size_t i) {
     const TensorRole& t = roles.tensors[i];
     if (t.layer >= 0) return std::pair<int, int>{t.layer, role_rank(t.role)};
-    if (t.role == Role::OutputNorm) return std::pair<int, int>{hp.n_layer, 0};
-    if (t.role == Role::Output) return std::pair<int, int>{hp.n_layer, 1};
+    if (t.role == Role::OutputNorm) return std::pair<int, int>{static_cast<int>(hp.n_layer), 0};
+    if (t.role == Role::Output) return std::pair<int, int>{static_cast<int>(hp.n_layer), 1};
     return std::pair<int, int>{-1, t.role == Role::Embedding ? 1 : 0};
   };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
@@ -248,7 +248,7 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
     it.prefill_flops = roles.prefill_flops(t, batch);
     it.stage_bytes = t.size_bytes;
     if (it.is_expert && t.n_expert > 1)
-      it.stage_bytes = std::min<uint64_t>(t.size_bytes, t.expert_slice_bytes * std::max(1, hp.n_expert_used));
+      it.stage_bytes = std::min<uint64_t>(t.size_bytes, t.expert_slice_bytes * std::max<int64_t>(1, hp.n_expert_used));
     uint32_t allowed = base;
     if (is_resident_only_role(t.role)) allowed &= ~kDisk;
     if (t.role == Role::Embedding && !hp.tied_output) {
@@ -303,7 +303,7 @@ Status shortfall(const ModelRoles& roles, const Problem& p, const std::vector<Op
   std::string hint = "raise --ram or --gpu-mem, or lower --ctx";
   if (!p.machine.has_disk) hint += "; no storage was profiled, so nothing can stream from disk (run `strata profile --dir MODEL_DIR`)";
   if (budgets.mode) hint += "; or let the planner choose the mode (drop --mode)";
-  return error("{} ({}) does not fit{}: {}; {}", roles.hp.arch, format_bytes(roles.total_bytes), mode,
+  return error("{} ({}) does not fit{}: {}; {}", roles.hp.arch_name(), format_bytes(roles.total_bytes), mode,
                fmt::format("{}", fmt::join(parts, "; ")), hint);
 }
 

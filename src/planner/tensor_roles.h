@@ -6,55 +6,21 @@
 #include <string_view>
 #include <vector>
 
+#include "arch/hparams.h"
+#include "arch/tensors.h"
 #include "core/status.h"
 #include "gguf/gguf_file.h"
 
 namespace strata::planner {
 
-enum class Role {
-  Embedding,    // token_embd: a gather of one row per token (or the whole matrix when tied to the output)
-  Output,       // output (lm head)
-  OutputNorm,   // output_norm
-  AttnNorm,     // blk.N.attn_norm, and q/k norms
-  AttnQ,
-  AttnK,
-  AttnV,
-  AttnQkv,      // fused q/k/v projections
-  AttnOutput,
-  FfnNorm,
-  FfnGate,      // dense FFN, and shared experts
-  FfnUp,
-  FfnDown,
-  Router,       // blk.N.ffn_gate_inp
-  ExpertGate,   // blk.N.ffn_gate_exps: [n_embd, n_ff_exp, n_expert], one contiguous slice per expert
-  ExpertUp,
-  ExpertDown,
-  Bias,         // any other one-dimensional tensor (biases, scales)
-  Other,        // an unrecognised matrix: planned as a dense weight read once per token
-};
-
-std::string_view role_name(Role role);
+// Roles come from the architecture's tensor enumeration (arch/tensors.h).
+using arch::Role;
+using arch::role_name;
 bool is_expert_role(Role role);
 bool is_dense_ffn_role(Role role);
 bool is_attention_role(Role role);
 // Small tensors that stay resident: norms, biases and the router (expert reads wait on it).
 bool is_resident_only_role(Role role);
-
-struct ModelHparams {
-  std::string arch;
-  int n_layer = 0;
-  int n_embd = 0;
-  int n_ff = 0;          // dense FFN width (0 when every layer is MoE)
-  int n_ff_expert = 0;   // one expert's FFN width
-  int n_head = 0;
-  int n_head_kv = 0;
-  int head_dim = 0;      // key/value width per head
-  int n_expert = 0;
-  int n_expert_used = 0;
-  int n_vocab = 0;
-  int n_ctx_train = 0;
-  bool tied_output = false;  // no output tensor: the lm head reads token_embd
-};
 
 struct TensorRole {
   std::string name;
@@ -75,7 +41,7 @@ struct TensorRole {
 };
 
 struct ModelRoles {
-  ModelHparams hp;
+  arch::HParams hp;  // hp.tied_output: no Output role among the tensors (set by finalize_roles)
   std::vector<TensorRole> tensors;  // file order
   uint64_t total_bytes = 0;
   uint64_t expert_bytes = 0;
@@ -89,8 +55,9 @@ struct ModelRoles {
   double prefill_flops(const TensorRole& t, int n_tokens) const;
 };
 
-// Classifies every tensor by its GGUF name (llama-family names) and reads the hyperparameters from
-// `<arch>.*` metadata. Errors name the missing key or the tensor whose shape contradicts it.
+// Reads the hyperparameters (arch::read_hparams) and gives every tensor its role: from the architecture's
+// enumeration when it lists the tensor, else from its name (old per-expert files, tensors of other families).
+// Errors name the file and the missing key or the tensor whose shape contradicts it.
 Result<ModelRoles> classify_tensors(const gguf::GgufFile& file);
 
 // Recomputes totals and per-token figures after tensors or hyperparameters are filled in directly

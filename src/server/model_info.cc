@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "arch/hparams.h"
 #include "tensor/dtype.h"
 
 namespace strata::server {
@@ -87,8 +88,8 @@ std::vector<std::string> derive_capabilities(const GgufSummary& s) {
 
 Result<GgufSummary> summarize_gguf(const gguf::GgufFile& file) {
   GgufSummary s;
-  STRATA_ASSIGN_OR_RETURN(auto arch, file.get_string("general.architecture"));
-  s.architecture = arch.value_or("");
+  STRATA_ASSIGN_OR_RETURN(arch::Headline headline, arch::read_headline(file));
+  s.architecture = headline.arch;
   STRATA_ASSIGN_OR_RETURN(auto params, file.get_int("general.parameter_count"));
   if (params) {
     s.parameter_count = *params;
@@ -108,10 +109,8 @@ Result<GgufSummary> summarize_gguf(const gguf::GgufFile& file) {
     const DTypeTraits* tr = find_dtype(best);
     s.quantization = tr ? std::string(tr->name) : "unknown";
   }
-  STRATA_ASSIGN_OR_RETURN(auto ctx, file.get_int(s.architecture + ".context_length"));
-  s.context_length = ctx.value_or(0);
-  STRATA_ASSIGN_OR_RETURN(auto embd, file.get_int(s.architecture + ".embedding_length"));
-  s.embedding_length = embd.value_or(0);
+  s.context_length = headline.n_ctx_train;
+  s.embedding_length = headline.n_embd;
   STRATA_ASSIGN_OR_RETURN(auto tmpl, file.get_string("tokenizer.chat_template"));
   s.chat_template = tmpl.value_or("");
   s.has_pooling = file.find(s.architecture + ".pooling_type") != nullptr;

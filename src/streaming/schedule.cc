@@ -6,22 +6,10 @@
 namespace strata::streaming {
 
 std::vector<PassRead> pass_reads(const model::Model& m) {
-  const int n_layer = static_cast<int>(m.layers.size());
+  // The bound enumeration is the forward order; expert slices go through the expert source instead.
   std::vector<PassRead> r;
-  r.push_back({0, m.token_embd});
-  for (int l = 0; l < n_layer; ++l) {
-    const model::LayerTensors& L = m.layers[l];
-    const int p = 1 + l;
-    for (model::TensorId id : {L.attn_norm, L.attn_q, L.attn_k, L.attn_v, L.attn_output, L.ffn_norm})
-      r.push_back({p, id});
-    if (L.ffn_gate_inp != model::kNoTensor) {
-      r.push_back({p, L.ffn_gate_inp});  // then expert slices, through the expert source
-    } else {
-      for (model::TensorId id : {L.ffn_gate, L.ffn_up, L.ffn_down}) r.push_back({p, id});
-    }
-  }
-  r.push_back({n_layer + 1, m.output_norm});
-  r.push_back({n_layer + 1, m.output});
+  for (const model::BoundTensor& b : m.bound)
+    if (!b.spec.expert_stacked) r.push_back({b.spec.position, b.id});
   return r;
 }
 

@@ -18,7 +18,8 @@ struct PassRead {
 };
 
 // Every dense acquire of one pass in the order model/forward.cc makes them (expert slices excluded;
-// the router is included). Kept in step with forward.cc; a test fails if they drift apart.
+// the router is included): the model's bound tensors in the architecture enumeration's order. A test fails
+// if forward.cc reads in another order.
 std::vector<PassRead> pass_reads(const model::Model& m);
 
 // The expert tensors of a layer, indexed by model::ExpertTensor.

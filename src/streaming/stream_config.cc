@@ -159,21 +159,32 @@ StreamConfig streamed_config(const model::Model& m, StreamConfig base) {
 
 namespace {
 
-// Tensors in the order a budget makes them resident: most value per byte first.
+// Tensors in the order a budget makes them resident: most value per byte first (norms, biases and routers,
+// then the embedding and lm head, attention, the dense FFN, the experts), forward order within a rank.
+int residency_rank(arch::Role r) {
+  switch (r) {
+    case arch::Role::Router: return 1;
+    case arch::Role::Embedding: return 2;
+    case arch::Role::Output: return 3;
+    case arch::Role::AttnQ: case arch::Role::AttnK: case arch::Role::AttnV: case arch::Role::AttnQkv:
+    case arch::Role::AttnOutput: return 4;
+    case arch::Role::FfnGate: case arch::Role::FfnUp: case arch::Role::FfnDown: return 5;
+    case arch::Role::ExpertGate: case arch::Role::ExpertUp: case arch::Role::ExpertDown: return 6;
+    case arch::Role::Other: return 7;
+    default: return 0;  // norms, biases, sinks, frequency factors
+  }
+}
+
 std::vector<model::TensorId> residency_order(const model::Model& m) {
-  std::vector<model::TensorId> order;
-  for (const model::LayerTensors& L : m.layers) order.insert(order.end(), {L.attn_norm, L.ffn_norm});
-  order.push_back(m.output_norm);
-  for (const model::LayerTensors& L : m.layers) order.push_back(L.ffn_gate_inp);
-  order.push_back(m.token_embd);
-  order.push_back(m.output);
-  for (const model::LayerTensors& L : m.layers) order.insert(order.end(), {L.attn_q, L.attn_k, L.attn_v, L.attn_output});
-  for (const model::LayerTensors& L : m.layers) order.insert(order.end(), {L.ffn_gate, L.ffn_up, L.ffn_down});
-  for (const model::LayerTensors& L : m.layers) order.insert(order.end(), L.ffn_exps.begin(), L.ffn_exps.end());
+  std::vector<const model::BoundTensor*> order;
+  for (const model::BoundTensor& b : m.bound) order.push_back(&b);
+  std::stable_sort(order.begin(), order.end(), [](const model::BoundTensor* a, const model::BoundTensor* b) {
+    return residency_rank(a->spec.role) < residency_rank(b->spec.role);
+  });
   std::vector<bool> seen(m.tensors.size(), false);
   std::vector<model::TensorId> unique;
-  for (model::TensorId id : order)
-    if (id != model::kNoTensor && !seen[id]) seen[id] = true, unique.push_back(id);
+  for (const model::BoundTensor* b : order)
+    if (!seen[b->id]) seen[b->id] = true, unique.push_back(b->id);
   return unique;
 }
 

@@ -27,7 +27,7 @@ TensorRole tensor(const std::string& name, Role role, int layer, std::vector<int
 // instances differ in which tensors are worth the fast tiers.
 ModelRoles small_model(std::mt19937& rng, bool moe) {
   ModelRoles r;
-  r.hp.arch = "tiny";
+  r.hp.arch = arch::find_arch("llama");
   r.hp.n_layer = 1;
   r.hp.n_embd = 1024;
   r.hp.n_head = 8;
