@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/thread_pool.h"
+#include "kernels/backend.h"
 #include "tensor/tensor.h"
 
 namespace strata::kernels {
@@ -19,7 +20,6 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 
 // Rotates pairs (x[i], x[i + rot_dims/2]) ("NeoX" layout) or (x[2i], x[2i+1]) (llama/"normal" layout)
 // of each head by angle pos * base^(-2i/rot_dims). x: [n_heads, head_dim]; dims past rot_dims untouched.
-enum class RopeLayout { Interleaved, Halves };
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos, float freq_base,
           RopeLayout layout);
 
