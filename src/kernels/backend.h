@@ -184,6 +184,8 @@ class Backend {
 
   // x += y elementwise (the residual stream). Equal shapes.
   virtual void add(ActView x, ActView y) = 0;
+  // x[:] = value (clears the accumulator that scatter_add adds the experts into).
+  virtual void fill(ActView x, float value) = 0;
 
   // MoE routing: for each token t of logits [n, n_expert], the k chosen experts ids[t * k + j] (by
   // descending logit, ties to the lower id) and their weights[t * k + j]. ids and weights are HOST arrays
@@ -212,7 +214,7 @@ struct BackendKind {
   std::unique_ptr<Backend> (*make)(int index, const BackendOptions& options);
 };
 
-std::span<const BackendKind> registered_backends();
+std::span<const BackendKind* const> registered_backends();
 const BackendKind* find_backend(DeviceKind kind);  // null when this build has none of that kind
 
 }  // namespace strata::kernels
