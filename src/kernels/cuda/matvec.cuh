@@ -1,0 +1,147 @@
+// kernels/cuda/matvec.cuh: decode weight products as fused dequantize-and-dot (kernels, then the launcher
+// templates that type_table_*.cu instantiate once per type). Memory-bound: each weight byte is read once
+// for up to 8 tokens; one warp per row, each lane decoding 32-element chunks (16-byte loads where the
+// block layout allows, two chunks in flight), x read through L1 (shared by the block's 4 rows).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/check.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/quant_decode.cuh"
+
+namespace strata::cuda {
+
+inline constexpr int kMatvecWarps = 4;
+
+// ---- kernels -------------------------------------------------------------------------------------------
+
+template <int kTok>
+__device__ __forceinline__ void dot_chunk(const float wv[32], const float* __restrict__ x, int64_t k, int64_t j,
+                                          float acc[kTok]) {
+#pragma unroll
+  for (int t = 0; t < kTok; ++t) {
+    const float4* xp = reinterpret_cast<const float4*>(x + t * k + j * 32);
+    float s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const float4 v = __ldg(xp + i);
+      s += wv[4 * i] * v.x + wv[4 * i + 1] * v.y + wv[4 * i + 2] * v.z + wv[4 * i + 3] * v.w;
+    }
+    acc[t] += s;
+  }
+}
+
+// grid: (ceil(rows / kMatvecWarps), n_slots). Slot s (MoE) reads expert expert_ids[s] of a stacked weight
+// and input s; plain products have one slot and no ids.
+template <typename D, int kTok>
+__global__ void __launch_bounds__(kMatvecWarps * 32)
+    matvec_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_chunks, const float* __restrict__ x,
+                  int64_t k, int64_t rows, const float* __restrict__ bias, float* __restrict__ y,
+                  const int32_t* __restrict__ expert_ids, int64_t n_expert, int64_t x_slot_stride) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp;
+  if (r >= rows) return;
+  if (expert_ids != nullptr) {
+    const int32_t e = expert_ids[blockIdx.y];
+    if (e < 0 || e >= n_expert) {  // a bad id poisons its output instead of reading outside the weights
+      if (lane == 0) y[blockIdx.y * rows + r] = __int_as_float(0x7fc00000);
+      return;
+    }
+    w += static_cast<int64_t>(e) * rows * row_bytes;
+    x += blockIdx.y * x_slot_stride;
+    y += blockIdx.y * rows;
+  }
+  const uint8_t* wr = w + r * row_bytes;
+  float acc[kTok] = {};
+  int64_t j = lane;
+  for (; j + 32 < n_chunks; j += 64) {  // two chunks in flight per lane
+    float w0[32], w1[32];
+    D::chunk(wr, j, w0);
+    D::chunk(wr, j + 32, w1);
+    dot_chunk<kTok>(w0, x, k, j, acc);
+    dot_chunk<kTok>(w1, x, k, j + 32, acc);
+  }
+  if (j < n_chunks) {
+    float w0[32];
+    D::chunk(wr, j, w0);
+    dot_chunk<kTok>(w0, x, k, j, acc);
+  }
+#pragma unroll
+  for (int t = 0; t < kTok; ++t) {
+    float v = acc[t];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0) y[t * rows + r] = v + (bias ? bias[r] : 0.0f);
+  }
+}
+
+// grid: n_ids; each block writes one dequantized row.
+template <typename D>
+__global__ void get_rows_kernel(const uint8_t* __restrict__ table, int64_t row_bytes, int64_t n_chunks,
+                                int64_t n_rows, const int32_t* __restrict__ ids, float* __restrict__ out) {
+  const int32_t id = ids[blockIdx.x];
+  float* o = out + static_cast<int64_t>(blockIdx.x) * n_chunks * 32;
+  for (int64_t j = threadIdx.x; j < n_chunks; j += blockDim.x) {
+    float v[32];
+    if (id >= 0 && id < n_rows) {
+      D::chunk(table + id * row_bytes, j, v);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) v[i] = __int_as_float(0x7fc00000);
+    }
+    float4* op = reinterpret_cast<float4*>(o + j * 32);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) op[i] = make_float4(v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]);
+  }
+}
+
+// ---- launchers -----------------------------------------------------------------------------------------
+
+template <typename D>
+int64_t row_bytes_of(int64_t k) {
+  return k / D::kBlockElems * D::kBlockBytes;
+}
+
+template <typename D, int kTok>
+void launch_matvec_n(const void* w, int64_t k, int64_t rows, const float* x, const float* bias, float* y,
+                     const int32_t* ids, int64_t n_expert, int64_t n_slots, int64_t x_slot_stride, cudaStream_t s) {
+  const dim3 grid(static_cast<unsigned>((rows + kMatvecWarps - 1) / kMatvecWarps), static_cast<unsigned>(n_slots));
+  matvec_kernel<D, kTok><<<grid, kMatvecWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w), row_bytes_of<D>(k),
+                                                            k / 32, x, k, rows, bias, y, ids, n_expert, x_slot_stride);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+template <typename D>
+void launch_matvec(const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias, float* y,
+                   cudaStream_t s) {
+  switch (n_tok) {  // the token count is a compile-time constant of the kernel (accumulators in registers)
+    case 1: return launch_matvec_n<D, 1>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    case 2: return launch_matvec_n<D, 2>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    case 3: return launch_matvec_n<D, 3>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    case 4: return launch_matvec_n<D, 4>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    case 5: return launch_matvec_n<D, 5>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    case 6: return launch_matvec_n<D, 6>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    case 7: return launch_matvec_n<D, 7>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    case 8: return launch_matvec_n<D, 8>(w, k, rows, x, bias, y, nullptr, 1, 1, 0, s);
+    default: STRATA_CHECK_MSG(false, "matvec takes 1..8 tokens");
+  }
+}
+
+template <typename D>
+void launch_matvec_experts(const void* w, int64_t k, int64_t rows, int64_t n_expert, const int32_t* ids,
+                           int64_t n_slots, const float* x, int64_t x_stride, float* y, cudaStream_t s) {
+  launch_matvec_n<D, 1>(w, k, rows, x, nullptr, y, ids, n_expert, n_slots, x_stride, s);
+}
+
+template <typename D>
+void launch_get_rows(const void* table, int64_t k, int64_t n_rows, const int32_t* ids, int64_t n_ids, float* out,
+                     cudaStream_t s) {
+  get_rows_kernel<D><<<static_cast<unsigned>(n_ids), 128, 0, s>>>(static_cast<const uint8_t*>(table),
+                                                                  row_bytes_of<D>(k), k / 32, n_rows, ids, out);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,132 @@
+// kernels/cuda/quant_decode_k.cuh: device decoders for the 256-element super-block types (Q2_K..Q6_K,
+// IQ4_XS): chunk j of a row is sub-block j % 8 of super-block j / 8, 32 elements.
+#pragma once
+
+#include "kernels/cuda/quant_decode.cuh"
+
+namespace strata::cuda {
+
+// Q4_K/Q5_K: scale and min of sub-block s from the 12 packed bytes (tensor/blocks.h, unpack_k4_scales).
+__device__ __forceinline__ void k4_scale_min(const uint8_t* packed, int s, int& sc, int& m) {
+  if (s < 4) {
+    sc = packed[s] & 63;
+    m = packed[s + 4] & 63;
+  } else {
+    sc = (packed[s + 4] & 0xf) | ((packed[s - 4] >> 6) << 4);
+    m = (packed[s + 4] >> 4) | ((packed[s] >> 6) << 4);
+  }
+}
+
+struct DecodeQ2_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ2_K);
+  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const uint32_t dd = load_u32(b + 80);
+    const float d = half_bits_to_float(dd & 0xffff), dmin = half_bits_to_float(dd >> 16);
+    const int sc0 = b[2 * s], sc1 = b[2 * s + 1];
+    const float d0 = d * (sc0 & 0xf), m0 = dmin * (sc0 >> 4), d1 = d * (sc1 & 0xf), m1 = dmin * (sc1 >> 4);
+    uint32_t qs[8];
+    load16_a4(b + 16 + 32 * h, qs);
+    load16_a4(b + 16 + 32 * h + 16, qs + 4);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const float q = static_cast<float>((byte_of(qs, l) >> (2 * g)) & 3);
+      out[l] = l < 16 ? d0 * q - m0 : d1 * q - m1;
+    }
+  }
+};
+
+struct DecodeQ3_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ3_K);
+  __device__ static int scale(const uint8_t* packed, int i) {
+    const int low = i < 8 ? (packed[i] & 0xf) : (packed[i - 8] >> 4);
+    const int high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
+    return (low | (high << 4)) - 32;
+  }
+  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const float d = half_bits_to_float(load_u16(b + 108));
+    const float d0 = d * scale(b + 96, 2 * s), d1 = d * scale(b + 96, 2 * s + 1);
+    uint32_t hm[8], qs[8];
+    load16_a2(b, hm);
+    load16_a2(b + 16, hm + 4);
+    load16_a2(b + 32 + 32 * h, qs);
+    load16_a2(b + 48 + 32 * h, qs + 4);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const int low = (byte_of(qs, l) >> (2 * g)) & 3;
+      const int high = (byte_of(hm, l) >> (4 * h + g)) & 1;
+      out[l] = (l < 16 ? d0 : d1) * static_cast<float>(low - (high ? 0 : 4));
+    }
+  }
+};
+
+template <bool kFifthBit>
+struct DecodeQ45_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = kFifthBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), c = s / 2, shift = 4 * (s % 2);
+    const uint32_t dd = load_u32(b);
+    int sc, m;
+    k4_scale_min(b + 4, s, sc, m);
+    const float dl = half_bits_to_float(dd & 0xffff) * sc, ml = half_bits_to_float(dd >> 16) * m;
+    const uint8_t* qs_base = b + (kFifthBit ? 48 : 16) + 32 * c;
+    uint32_t qs[8];
+    load16_a16(qs_base, qs);
+    load16_a16(qs_base + 16, qs + 4);
+    uint32_t qh[8] = {};
+    if constexpr (kFifthBit) {
+      load16_a16(b + 16, qh);
+      load16_a16(b + 32, qh + 4);
+    }
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      int q = (byte_of(qs, l) >> shift) & 0xf;
+      if constexpr (kFifthBit) q |= ((byte_of(qh, l) >> s) & 1) << 4;
+      out[l] = dl * static_cast<float>(q) - ml;
+    }
+  }
+};
+using DecodeQ4_K = DecodeQ45_K<false>;
+using DecodeQ5_K = DecodeQ45_K<true>;
+
+struct DecodeQ6_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ6_K);
+  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const float d = half_bits_to_float(load_u16(b + 208));
+    const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192);
+    const float d0 = d * scales[2 * s], d1 = d * scales[2 * s + 1];
+    uint32_t ql[8], qh[8];
+    load16_a2(b + 64 * h + 32 * (g & 1), ql);
+    load16_a2(b + 64 * h + 32 * (g & 1) + 16, ql + 4);
+    load16_a2(b + 128 + 32 * h, qh);
+    load16_a2(b + 128 + 32 * h + 16, qh + 4);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const int low = (byte_of(ql, l) >> (4 * (g >> 1))) & 0xf;
+      const int high = (byte_of(qh, l) >> (2 * g)) & 3;
+      out[l] = (l < 16 ? d0 : d1) * static_cast<float>((low | (high << 4)) - 32);
+    }
+  }
+};
+
+struct DecodeIQ4_XS {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockIQ4_XS);
+  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8);
+    const uint32_t head = load_u32(b);
+    const int ls = ((b[4 + s / 2] >> (4 * (s % 2))) & 0xf) | ((((head >> 16) >> (2 * s)) & 3) << 4);
+    const float dl = half_bits_to_float(head & 0xffff) * static_cast<float>(ls - 32);
+    uint32_t qs[4];
+    load16_a4(b + 8 + 16 * s, qs);
+    split_nibbles(qs, out, [dl](int q) { return dl * static_cast<float>(kIq4Device[q]); });
+  }
+};
+
+}  // namespace strata::cuda

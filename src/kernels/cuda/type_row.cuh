@@ -1,0 +1,16 @@
+// kernels/cuda/type_row.cuh: builds one TypeKernels row from a decoder (included by type_table_*.cu only).
+#pragma once
+
+#include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/matvec.cuh"
+#include "kernels/cuda/type_table.h"
+
+namespace strata::cuda {
+
+template <typename D>
+constexpr TypeKernels type_row(DType type) {
+  return TypeKernels{type, D::kBlockElems, D::kBlockBytes, &launch_matvec<D>, &launch_gemm<D>,
+                     &launch_matvec_experts<D>, &launch_get_rows<D>};
+}
+
+}  // namespace strata::cuda
