@@ -7,7 +7,7 @@
 namespace strata::cuda {
 
 // Q4_K/Q5_K: scale and min of sub-block s from the 12 packed bytes (tensor/blocks.h, unpack_k4_scales).
-__device__ __forceinline__ void k4_scale_min(const uint8_t* packed, int s, int& sc, int& m) {
+STRATA_HD void k4_scale_min(const uint8_t* packed, int s, int& sc, int& m) {
   if (s < 4) {
     sc = packed[s] & 63;
     m = packed[s + 4] & 63;
@@ -19,7 +19,7 @@ __device__ __forceinline__ void k4_scale_min(const uint8_t* packed, int s, int& 
 
 struct DecodeQ2_K {
   static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ2_K);
-  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
     const uint8_t* b = row + (j / 8) * kBlockBytes;
     const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
     const uint32_t dd = load_u32(b + 80);
@@ -39,12 +39,12 @@ struct DecodeQ2_K {
 
 struct DecodeQ3_K {
   static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ3_K);
-  __device__ static int scale(const uint8_t* packed, int i) {
+  STRATA_HD static int scale(const uint8_t* packed, int i) {
     const int low = i < 8 ? (packed[i] & 0xf) : (packed[i - 8] >> 4);
     const int high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
     return (low | (high << 4)) - 32;
   }
-  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
     const uint8_t* b = row + (j / 8) * kBlockBytes;
     const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
     const float d = half_bits_to_float(load_u16(b + 108));
@@ -66,7 +66,7 @@ struct DecodeQ3_K {
 template <bool kFifthBit>
 struct DecodeQ45_K {
   static constexpr int kBlockElems = kQKK, kBlockBytes = kFifthBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
-  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
     const uint8_t* b = row + (j / 8) * kBlockBytes;
     const int s = static_cast<int>(j % 8), c = s / 2, shift = 4 * (s % 2);
     const uint32_t dd = load_u32(b);
@@ -95,7 +95,7 @@ using DecodeQ5_K = DecodeQ45_K<true>;
 
 struct DecodeQ6_K {
   static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ6_K);
-  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
     const uint8_t* b = row + (j / 8) * kBlockBytes;
     const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
     const float d = half_bits_to_float(load_u16(b + 208));
@@ -117,7 +117,7 @@ struct DecodeQ6_K {
 
 struct DecodeIQ4_XS {
   static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockIQ4_XS);
-  __device__ static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
     const uint8_t* b = row + (j / 8) * kBlockBytes;
     const int s = static_cast<int>(j % 8);
     const uint32_t head = load_u32(b);
@@ -125,7 +125,7 @@ struct DecodeIQ4_XS {
     const float dl = half_bits_to_float(head & 0xffff) * static_cast<float>(ls - 32);
     uint32_t qs[4];
     load16_a4(b + 8 + 16 * s, qs);
-    split_nibbles(qs, out, [dl](int q) { return dl * static_cast<float>(kIq4Device[q]); });
+    split_nibbles(qs, out, [dl](int q) { return dl * iq4_level(q); });
   }
 };
 

@@ -23,6 +23,9 @@ struct TypeKernels {
                          int64_t n_slots, const float* x, int64_t x_stride, float* y, cudaStream_t s);
   void (*get_rows)(const void* table, int64_t k, int64_t n_rows, const int32_t* ids, int64_t n_ids, float* out,
                    cudaStream_t s);
+  // The device decoder compiled for the host: chunk j (32 elements) of a host row. Tests check it against
+  // the codecs without a GPU.
+  void (*decode_chunk_on_host)(const uint8_t* row, int64_t j, float out[32]);
 };
 
 std::span<const TypeKernels> type_kernels_float();   // type_table_float.cu: F32, F16, BF16
