@@ -1,4 +1,5 @@
 // kernels/cuda/norm.cu: RMSNorm, the residual add and the gated activations (kernels, then launchers).
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "core/check.h"
@@ -50,6 +51,19 @@ __global__ void glu_kernel(const float* gate, const float* __restrict__ up, int6
   }
 }
 
+__global__ void fill_kernel(float* __restrict__ x, int64_t n, float value) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    x[i] = value;
+}
+
+// F16 (bf16 false) or BF16 bits to floats: small weights (norm scales, biases) of any length.
+__global__ void half_to_float_kernel(const uint16_t* __restrict__ src, int64_t n, bool bf16, float* __restrict__ dst) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dst[i] = bf16 ? __uint_as_float(static_cast<uint32_t>(src[i]) << 16) : __half2float(__ushort_as_half(src[i]));
+}
+
 unsigned elementwise_blocks(int64_t n) {
   const int64_t blocks = (n + 255) / 256;
   return static_cast<unsigned>(blocks < 65536 ? blocks : 65536);  // grid-stride loops cover the rest
@@ -78,6 +92,20 @@ void glu(const float* gate, const float* up, int64_t n, bool use_gelu, float* ou
   STRATA_CHECK(gate != nullptr && up != nullptr && out != nullptr && n >= 0);
   if (n == 0) return;
   glu_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(gate, up, n, use_gelu, out);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void fill(float* x, int64_t n, float value, cudaStream_t stream) {
+  STRATA_CHECK(x != nullptr && n >= 0);
+  if (n == 0) return;
+  fill_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(x, n, value);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void half_to_float(const uint16_t* src, int64_t n, bool bf16, float* dst, cudaStream_t stream) {
+  STRATA_CHECK(src != nullptr && dst != nullptr && n >= 0);
+  if (n == 0) return;
+  half_to_float_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(src, n, bf16, dst);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 
