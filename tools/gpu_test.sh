@@ -42,6 +42,14 @@ start=$(date +%s)
 cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" cuda_kernel_bench >"$logs/build.log" 2>&1 ||
   { grep -E "error|FAILED" -A5 "$logs/build.log" | head -60; echo "gpu_test: build failed" >&2; exit 1; }
 echo "   built in $(( $(date +%s) - start )) s"
+# Registers, stack and local memory per kernel (local memory or a stack frame means spilled arrays).
+if command -v cuobjdump >/dev/null; then
+  for o in "$build"/src/kernels/cuda/CMakeFiles/strata_kernels_cuda.dir/*.cu.o; do
+    cuobjdump --dump-resource-usage "$o" 2>/dev/null | grep -E "Function|REG" | paste - - |
+      sed -E 's/.*Function ([^:]*):.*REG:([0-9]+) STACK:([0-9]+) SHARED:([0-9]+) LOCAL:([0-9]+).*/\2 regs, stack \3, shared \4, local \5: \1/'
+  done >"$logs/resource_usage.log"
+  echo "   kernels with stack or local memory: $(grep -cvE 'stack 0, shared [0-9]+, local 0' "$logs/resource_usage.log")"
+fi
 
 passed=0
 failed=0

@@ -1,7 +1,7 @@
 // kernels/cuda/matvec.cuh: decode weight products as fused dequantize-and-dot (kernels, then the launcher
 // templates that type_table_*.cu instantiate once per type). Memory-bound: each weight byte is read once
-// for up to 8 tokens; one warp per row, each lane decoding 32-element chunks (16-byte loads where the
-// block layout allows, two chunks in flight), x read through L1 (shared by the block's 4 rows).
+// for up to 8 tokens; a warp owns two rows, each lane decoding 32-element chunks (16-byte loads where the
+// block layout allows, one chunk per row in flight), x read through L1 and reused across the warp's rows.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -15,67 +15,62 @@
 namespace strata::cuda {
 
 inline constexpr int kMatvecWarps = 4;
+inline constexpr int kMatvecRowsPerWarp = 2;
+inline constexpr int kMatvecRowsPerBlock = kMatvecWarps * kMatvecRowsPerWarp;
 
 // ---- kernels -------------------------------------------------------------------------------------------
 
-template <int kTok>
-__device__ __forceinline__ void dot_chunk(const float wv[32], const float* __restrict__ x, int64_t k, int64_t j,
-                                          float acc[kTok]) {
-#pragma unroll
-  for (int t = 0; t < kTok; ++t) {
-    const float4* xp = reinterpret_cast<const float4*>(x + t * k + j * 32);
-    float s = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const float4 v = __ldg(xp + i);
-      s += wv[4 * i] * v.x + wv[4 * i + 1] * v.y + wv[4 * i + 2] * v.z + wv[4 * i + 3] * v.w;
-    }
-    acc[t] += s;
-  }
-}
-
-// grid: (ceil(rows / kMatvecWarps), n_slots). Slot s (MoE) reads expert expert_ids[s] of a stacked weight
-// and input s; plain products have one slot and no ids.
+// grid: (ceil(rows / kMatvecRowsPerBlock), n_slots). Each warp owns kMatvecRowsPerWarp rows, so every x
+// chunk a lane loads serves that many weight chunks (x traffic through L1 was the limit at one row a warp).
+// Slot s (MoE) reads expert expert_ids[s] of a stacked weight and input s; plain products have one slot.
 template <typename D, int kTok>
 __global__ void __launch_bounds__(kMatvecWarps * 32)
     matvec_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_chunks, const float* __restrict__ x,
                   int64_t k, int64_t rows, const float* __restrict__ bias, float* __restrict__ y,
                   const int32_t* __restrict__ expert_ids, int64_t n_expert, int64_t x_slot_stride) {
+  constexpr int R = kMatvecRowsPerWarp;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp;
-  if (r >= rows) return;
+  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp) * R;
+  if (r0 >= rows) return;
   if (expert_ids != nullptr) {
     const int32_t e = expert_ids[blockIdx.y];
     if (e < 0 || e >= n_expert) {  // a bad id poisons its output instead of reading outside the weights
-      if (lane == 0) y[blockIdx.y * rows + r] = __int_as_float(0x7fc00000);
+      if (lane < R && r0 + lane < rows) y[blockIdx.y * rows + r0 + lane] = __int_as_float(0x7fc00000);
       return;
     }
     w += static_cast<int64_t>(e) * rows * row_bytes;
     x += blockIdx.y * x_slot_stride;
     y += blockIdx.y * rows;
   }
-  const uint8_t* wr = w + r * row_bytes;
-  float acc[kTok] = {};
-  int64_t j = lane;
-  for (; j + 32 < n_chunks; j += 64) {  // two chunks in flight per lane
-    float w0[32], w1[32];
-    D::chunk(wr, j, w0);
-    D::chunk(wr, j + 32, w1);
-    dot_chunk<kTok>(w0, x, k, j, acc);
-    dot_chunk<kTok>(w1, x, k, j + 32, acc);
-  }
-  if (j < n_chunks) {
-    float w0[32];
-    D::chunk(wr, j, w0);
-    dot_chunk<kTok>(w0, x, k, j, acc);
+  const uint8_t* wr[R];
+#pragma unroll
+  for (int i = 0; i < R; ++i) wr[i] = w + min(r0 + i, rows - 1) * row_bytes;  // a ragged last warp repeats a row
+  float acc[R][kTok] = {};
+  for (int64_t j = lane; j < n_chunks; j += 32) {
+    float wv[R][32];
+#pragma unroll
+    for (int i = 0; i < R; ++i) D::chunk(wr[i], j, wv[i]);  // R independent loads in flight
+#pragma unroll
+    for (int t = 0; t < kTok; ++t) {
+      const float4* xp = reinterpret_cast<const float4*>(x + t * k + j * 32);
+#pragma unroll
+      for (int q = 0; q < 8; ++q) {
+        const float4 v = __ldg(xp + q);
+#pragma unroll
+        for (int i = 0; i < R; ++i)
+          acc[i][t] += wv[i][4 * q] * v.x + wv[i][4 * q + 1] * v.y + wv[i][4 * q + 2] * v.z + wv[i][4 * q + 3] * v.w;
+      }
+    }
   }
 #pragma unroll
-  for (int t = 0; t < kTok; ++t) {
-    float v = acc[t];
+  for (int i = 0; i < R; ++i)
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0) y[t * rows + r] = v + (bias ? bias[r] : 0.0f);
-  }
+    for (int t = 0; t < kTok; ++t) {
+      float v = acc[i][t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0 && r0 + i < rows) y[t * rows + r0 + i] = v + (bias ? bias[r0 + i] : 0.0f);
+    }
 }
 
 // grid: n_ids; each block writes one dequantized row.
@@ -108,7 +103,8 @@ int64_t row_bytes_of(int64_t k) {
 template <typename D, int kTok>
 void launch_matvec_n(const void* w, int64_t k, int64_t rows, const float* x, const float* bias, float* y,
                      const int32_t* ids, int64_t n_expert, int64_t n_slots, int64_t x_slot_stride, cudaStream_t s) {
-  const dim3 grid(static_cast<unsigned>((rows + kMatvecWarps - 1) / kMatvecWarps), static_cast<unsigned>(n_slots));
+  const dim3 grid(static_cast<unsigned>((rows + kMatvecRowsPerBlock - 1) / kMatvecRowsPerBlock),
+                  static_cast<unsigned>(n_slots));
   matvec_kernel<D, kTok><<<grid, kMatvecWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w), row_bytes_of<D>(k),
                                                             k / 32, x, k, rows, bias, y, ids, n_expert, x_slot_stride);
   STRATA_CUDA_CHECK_LAUNCH();

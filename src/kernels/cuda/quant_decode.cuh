@@ -38,9 +38,18 @@ STRATA_HD float iq4_level(int q) {
   // kIq4Values as little-endian bytes.
   const uint32_t lo = __byte_perm(0xbfad9881u, 0xf6eaddcfu, q & 7);
   const uint32_t hi = __byte_perm(0x26190d01u, 0x71594535u, q & 7);
-  return static_cast<float>(static_cast<int8_t>((q & 8) ? hi : lo));
+  return __int_as_float(0x4B400000 + static_cast<int8_t>((q & 8) ? hi : lo)) - 12582912.0f;  // exact, no I2F
 #else
   return static_cast<float>(kIq4Values[q]);
+#endif
+}
+// A small integer (|q| < 2^22) to float without the quarter-rate I2F: the integer is added into the significand
+// of 1.5 * 2^23 and the bias subtracted, both full-rate operations. Exact.
+STRATA_HD float small_int_to_float(int q) {
+#ifdef __CUDA_ARCH__
+  return __int_as_float(0x4B400000 + q) - 12582912.0f;
+#else
+  return static_cast<float>(q);
 #endif
 }
 STRATA_HD uint32_t load_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
@@ -127,7 +136,7 @@ struct DecodeQ4_0 {
     const float d = half_bits_to_float(load_u16(b));
     uint32_t qs[4];
     load16_a2(b + 2, qs);
-    split_nibbles(qs, out, [d](int q) { return d * static_cast<float>(q - 8); });
+    split_nibbles(qs, out, [d](int q) { return d * small_int_to_float(q - 8); });
   }
 };
 
@@ -139,7 +148,7 @@ struct DecodeQ4_1 {
     const float d = half_bits_to_float(dm & 0xffff), m = half_bits_to_float(dm >> 16);
     uint32_t qs[4];
     load16_a4(b + 4, qs);
-    split_nibbles(qs, out, [d, m](int q) { return d * static_cast<float>(q) + m; });
+    split_nibbles(qs, out, [d, m](int q) { return d * small_int_to_float(q) + m; });
   }
 };
 
@@ -157,8 +166,8 @@ struct DecodeQ5_0 {
       // int arithmetic: with the unsigned qh in the expression, "- 16" would wrap.
       const int lo = (q & 0xf) | static_cast<int>(((qh >> l) & 1) << 4);
       const int hi = (q >> 4) | static_cast<int>(((qh >> (l + 16)) & 1) << 4);
-      out[l] = d * static_cast<float>(lo - 16);
-      out[l + 16] = d * static_cast<float>(hi - 16);
+      out[l] = d * small_int_to_float(lo - 16);
+      out[l + 16] = d * small_int_to_float(hi - 16);
     }
   }
 };
@@ -175,8 +184,8 @@ struct DecodeQ5_1 {
 #pragma unroll
     for (int l = 0; l < 16; ++l) {
       const int q = byte_of(qs, l);
-      out[l] = d * static_cast<float>((q & 0xf) | (((qh >> l) & 1) << 4)) + m;
-      out[l + 16] = d * static_cast<float>((q >> 4) | (((qh >> (l + 16)) & 1) << 4)) + m;
+      out[l] = d * small_int_to_float((q & 0xf) | (((qh >> l) & 1) << 4)) + m;
+      out[l + 16] = d * small_int_to_float((q >> 4) | (((qh >> (l + 16)) & 1) << 4)) + m;
     }
   }
 };
@@ -191,7 +200,7 @@ struct DecodeQ8_0 {
       uint32_t qs[4];
       load16_a2(b + 2 + 16 * h, qs);
 #pragma unroll
-      for (int l = 0; l < 16; ++l) out[16 * h + l] = d * static_cast<float>(static_cast<int8_t>(byte_of(qs, l)));
+      for (int l = 0; l < 16; ++l) out[16 * h + l] = d * small_int_to_float(static_cast<int8_t>(byte_of(qs, l)));
     }
   }
 };

@@ -31,7 +31,7 @@ struct DecodeQ2_K {
     load16_a4(b + 16 + 32 * h + 16, qs + 4);
 #pragma unroll
     for (int l = 0; l < 32; ++l) {
-      const float q = static_cast<float>((byte_of(qs, l) >> (2 * g)) & 3);
+      const float q = small_int_to_float((byte_of(qs, l) >> (2 * g)) & 3);
       out[l] = l < 16 ? d0 * q - m0 : d1 * q - m1;
     }
   }
@@ -58,7 +58,7 @@ struct DecodeQ3_K {
     for (int l = 0; l < 32; ++l) {
       const int low = (byte_of(qs, l) >> (2 * g)) & 3;
       const int high = (byte_of(hm, l) >> (4 * h + g)) & 1;
-      out[l] = (l < 16 ? d0 : d1) * static_cast<float>(low - (high ? 0 : 4));
+      out[l] = (l < 16 ? d0 : d1) * small_int_to_float(low - (high ? 0 : 4));
     }
   }
 };
@@ -86,7 +86,7 @@ struct DecodeQ45_K {
     for (int l = 0; l < 32; ++l) {
       int q = (byte_of(qs, l) >> shift) & 0xf;
       if constexpr (kFifthBit) q |= ((byte_of(qh, l) >> s) & 1) << 4;
-      out[l] = dl * static_cast<float>(q) - ml;
+      out[l] = dl * small_int_to_float(q) - ml;
     }
   }
 };
@@ -110,7 +110,7 @@ struct DecodeQ6_K {
     for (int l = 0; l < 32; ++l) {
       const int low = (byte_of(ql, l) >> (4 * (g >> 1))) & 0xf;
       const int high = (byte_of(qh, l) >> (2 * g)) & 3;
-      out[l] = (l < 16 ? d0 : d1) * static_cast<float>((low | (high << 4)) - 32);
+      out[l] = (l < 16 ? d0 : d1) * small_int_to_float((low | (high << 4)) - 32);
     }
   }
 };
@@ -122,7 +122,7 @@ struct DecodeIQ4_XS {
     const int s = static_cast<int>(j % 8);
     const uint32_t head = load_u32(b);
     const int ls = ((b[4 + s / 2] >> (4 * (s % 2))) & 0xf) | ((((head >> 16) >> (2 * s)) & 3) << 4);
-    const float dl = half_bits_to_float(head & 0xffff) * static_cast<float>(ls - 32);
+    const float dl = half_bits_to_float(head & 0xffff) * small_int_to_float(ls - 32);
     uint32_t qs[4];
     load16_a4(b + 8 + 16 * s, qs);
     split_nibbles(qs, out, [dl](int q) { return dl * iq4_level(q); });
