@@ -8,6 +8,7 @@
 #include "cli/cmd_profile.h"
 #include "cli/commands.h"
 #include "cli/plan_print.h"
+#include "engine/backends.h"
 #include "planner/planner.h"
 #include "planner/tensor_roles.h"
 #include "core/units.h"
@@ -48,9 +49,10 @@ int print_plan(const InspectOptions& o, const gguf::GgufFile& g) {
     std::printf("%s\n", j.dump(1).c_str());
   } else {
     std::printf("%s\n", format_plan_text(*plan).c_str());
-    if (!(*profile)->gpus.empty())
-      std::printf("note: this is the planner's placement for this machine; this build's engine computes on the CPU only,\n"
-                  "      so `run`, `logits`, `bench` and `serve` plan without the GPU (GPU tiers arrive with the CUDA backend)\n");
+    if (!(*profile)->gpus.empty() && engine::plan_uses_gpu(*plan))
+      if (const std::string missing = engine::missing_gpu_backend(**profile); !missing.empty())
+        std::printf("note: this is the planner's placement for this machine; %s, so `run`, `logits`, `bench` and\n"
+                    "      `serve` plan again without the GPU\n", missing.c_str());
   }
   return 0;
 }

@@ -36,6 +36,7 @@ int run_run(const RunOptions& o) {
   auto t_load = std::chrono::steady_clock::now();
   auto lm = engine::LoadedModel::load(*eo);
   if (!lm) return fail(lm.status().message());
+  if (!lm.value()->backend_note().empty()) std::fprintf(stderr, "strata: %s\n", lm.value()->backend_note().c_str());
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
   engine::GenerateRequest req;

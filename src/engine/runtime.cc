@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "engine/backends.h"
+#include "engine/device_weights.h"
 #include "planner/planner.h"
 #include "planner/tensor_roles.h"
 #include "streaming/expert_stats.h"
@@ -15,14 +17,6 @@
 namespace strata::engine {
 
 namespace {
-
-// This build computes on the CPU only: the plan must not place weights on a GPU.
-planner::HardwareProfile cpu_only(planner::HardwareProfile p) {
-  if (!p.gpus.empty()) p.gpu_note = "the CUDA backend is not part of this build's engine yet; planning for the CPU";
-  p.gpus.clear();
-  p.unified_memory = false;
-  return p;
-}
 
 // Maps the plan's disk-tier tensors onto the streaming source's configuration.
 streaming::StreamConfig stream_config_from_plan(const planner::Plan& plan, const model::Model& m,
@@ -93,8 +87,16 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
   if (options.profile) {
     auto roles = planner::classify_tensors(lm->file_);
     if (!roles) return roles.status().with_context(options.model_path);
-    auto plan = planner::make_plan(*roles, cpu_only(*options.profile), options.budgets);
+    auto plan = planner::make_plan(*roles, *options.profile, options.budgets);
     if (!plan) return plan.status().with_context(options.model_path);
+    // A plan that needs a backend this build lacks is made again for the machine without it.
+    if (plan_uses_gpu(*plan)) {
+      if (std::string missing = missing_gpu_backend(*options.profile); !missing.empty()) {
+        lm->backend_note_ = missing + ": planned for the CPU only";
+        plan = planner::make_plan(*roles, without_gpus(*options.profile, lm->backend_note_), options.budgets);
+        if (!plan) return plan.status().with_context(options.model_path);
+      }
+    }
     lm->plan_ = std::move(plan).value();
     n_ctx = lm->plan_->budgets.ctx;
     for (const auto& t : lm->plan_->tensors) stream |= t.tier == planner::Tier::Disk;
@@ -105,6 +107,10 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
   const int n_threads = options.n_threads > 0 ? options.n_threads : ThreadPool::hardware_threads();
   lm->pool_ = std::make_unique<ThreadPool>(n_threads);
   lm->backend_ = std::make_unique<kernels::CpuBackend>(*lm->pool_);
+  if (lm->plan_ && plan_uses_gpu(*lm->plan_)) {
+    lm->gpu_ = kernels::find_backend(DeviceKind::Cuda)->make(0, {.n_threads = n_threads});
+    if (!lm->gpu_) return error("{}: the CUDA backend did not start", options.model_path);
+  }
 
   if (stream) {
     std::string stats_path;
@@ -124,6 +130,16 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
     lm->experts_ = resident.value().get();
     lm->weights_ = std::move(resident).value();
   }
+  if (lm->gpu_) {
+    std::vector<bool> on_gpu(lm->model_.tensors.size(), false);
+    for (size_t i = 0; i < lm->plan_->tensors.size() && i < on_gpu.size(); ++i)
+      on_gpu[i] = lm->plan_->tensors[i].tier == planner::Tier::Gpu;
+    auto dw = DeviceWeights::make(lm->model_, *lm->weights_, lm->experts_, on_gpu, *lm->gpu_);
+    if (!dw) return dw.status().with_context(options.model_path);
+    lm->experts_ = dw.value().get();
+    lm->device_weights_ = std::move(dw).value();
+  }
+  lm->placement_ = placement_from_plan(lm->plan_ ? &*lm->plan_ : nullptr, lm->model_, *lm->backend_, lm->gpu_.get());
   lm->default_n_ctx_ = n_ctx;
   return lm;
 }

@@ -10,6 +10,8 @@
 #include "core/thread_pool.h"
 #include "gguf/gguf_file.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/backend_cpu.h"
+#include "model/placement.h"
 #include "model/model.h"
 #include "model/weight_source.h"
 #include "planner/hardware_profile.h"
@@ -42,9 +44,14 @@ class LoadedModel {
   const model::Model& model() const { return model_; }
   const model::HParams& hparams() const { return model_.hp; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
-  model::WeightSource& weights() { return *weights_; }
+  // The weights as the forward pass reads them (GPU-tier tensors from GPU memory when a GPU is used).
+  model::WeightSource& weights() { return device_weights_ ? *device_weights_ : *weights_; }
   model::ExpertSource* experts() { return experts_; }
-  kernels::Backend& backend() { return *backend_; }
+  // The host CPU backend (always present) and where each op runs.
+  kernels::CpuBackend& backend() { return *backend_; }
+  const model::Placement& placement() const { return placement_; }
+  // Why the plan was made without a GPU the machine has (this build lacks its backend); empty otherwise.
+  const std::string& backend_note() const { return backend_note_; }
   int64_t default_n_ctx() const { return default_n_ctx_; }
   // The plan the model was loaded under (absent when it was loaded without a profile).
   const std::optional<planner::Plan>& plan() const { return plan_; }
@@ -58,10 +65,14 @@ class LoadedModel {
   model::Model model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<kernels::Backend> backend_;
+  std::unique_ptr<kernels::CpuBackend> backend_;
+  std::unique_ptr<kernels::Backend> gpu_;  // when the plan uses a GPU
   std::optional<planner::Plan> plan_;
+  std::string backend_note_;
   std::unique_ptr<model::WeightSource> weights_;
-  model::ExpertSource* experts_ = nullptr;  // points into weights_ (both sources serve experts)
+  std::unique_ptr<model::WeightSource> device_weights_;  // wraps weights_ when a GPU holds some tensors
+  model::ExpertSource* experts_ = nullptr;  // points into weights_ or device_weights_ (every source serves experts)
+  model::Placement placement_;
   const void* streaming_ = nullptr;         // weights_ as StreamingWeights, when streaming
   int64_t default_n_ctx_ = 0;
   uint64_t resident_bytes_ = 0;

@@ -42,7 +42,9 @@ std::string_view stop_reason_name(StopReason r) {
 }
 
 Session::Session(LoadedModel& model, int64_t n_ctx)
-    : lm_(model), cache_(model.hparams(), n_ctx), forward_(model.model(), model.weights(), model.experts(), model.backend()) {}
+    : lm_(model),
+      cache_(model.hparams(), n_ctx, model.placement()),
+      forward_(model.model(), model.weights(), model.experts(), model.placement()) {}
 
 Status Session::eval(std::span<const int32_t> tokens, std::vector<float>& logits, bool all_logits) {
   const int64_t n_vocab = lm_.hparams().n_vocab;

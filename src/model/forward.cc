@@ -1,78 +1,94 @@
 // model/forward.cc: the forward pass, written as the model card reads:
 // embed → [rms_norm → qkv → rope → attention → out → residual → rms_norm → ffn|moe → residual] × L → norm → logits.
+// Each op runs on the backend the placement names for its tensor in this phase; Activations moves a matrix
+// between backends only when an op on another backend reads it.
 #include "model/forward.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <numeric>
 
 #include "core/check.h"
-#include "core/fp16.h"
-#include "kernels/ops.h"
 
 namespace strata::model {
 
-Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* experts, kernels::Backend& backend)
-    : m_(model), hp_(model.hp), weights_(weights), experts_(experts), backend_(backend) {
-  STRATA_CHECK(!hp_.is_moe() || experts_ != nullptr);
-}
+namespace {
 
-void Forward::resize(int64_t n) {
-  const int64_t d = hp_.n_embd;
-  x_.resize(n * d);
-  xb_.resize(n * std::max(d, hp_.q_dim()));
-  q_.resize(n * hp_.q_dim());
-  k_.resize(n * hp_.kv_dim());
-  v_.resize(n * hp_.kv_dim());
-  att_.resize(n * hp_.q_dim());
-  gate_.resize(n * hp_.n_ff);
-  up_.resize(n * hp_.n_ff);
-  ffn_out_.resize(n * d);
-  router_.resize(n * std::max<int64_t>(hp_.n_expert, 1));
-}
-
-Status Forward::matmul(TensorId id, const float* x, int64_t n_tok, float* y) {
-  STRATA_ASSIGN_OR_RETURN(WeightRef w, weights_.acquire(id));
-  backend_.matmul(w.view(), x, n_tok, y);
+// Enqueues op(view) on `be` once the weight's bytes are ready, then hands them back behind it.
+template <class Op>
+Status with_weight(Result<WeightRef> acquired, kernels::Backend& be, Op&& op) {
+  STRATA_ASSIGN_OR_RETURN(WeightRef w, std::move(acquired));
+  if (w.ready()) be.wait(*w.ready());
+  op(w.view());
+  w.release_after(be.record());
   return Status::ok();
 }
 
-Status Forward::norm(TensorId id, const float* x, int64_t n_tok, float* out) {
-  const int64_t d = hp_.n_embd;
-  STRATA_ASSIGN_OR_RETURN(WeightRef w, weights_.acquire(id));
-  norm_w_.resize(d);
-  kernels::dequantize_row(w.view(), 0, norm_w_.data());
-  for (int64_t t = 0; t < n_tok; ++t) kernels::rms_norm(x + t * d, norm_w_.data(), d, hp_.rms_eps, out + t * d);
+}  // namespace
+
+#define STRATA_ACT(var, expr) STRATA_ASSIGN_OR_RETURN(kernels::ActView var, (expr))
+
+Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* experts, kernels::Backend& backend)
+    : Forward(model, weights, experts, Placement::single(backend, model)) {}
+
+Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* experts, Placement placement)
+    : m_(model), hp_(model.hp), weights_(weights), experts_(experts), placement_(std::move(placement)),
+      acts_(model.hp, placement_) {
+  STRATA_CHECK(!hp_.is_moe() || experts_ != nullptr);
+  STRATA_CHECK(placement_.decode_site.size() == m_.tensors.size() && placement_.kv_site.size() == m_.layers.size());
+}
+
+Status Forward::matmul(TensorId id, Act x, Act y, int64_t n) {
+  const int b = site(id);
+  STRATA_ACT(xv, acts_.in(x, b, n));
+  STRATA_ACT(yv, acts_.out(y, b, n));
+  return with_weight(weights_.acquire(id), on(b), [&](const TensorView& w) { on(b).matmul(w, xv, yv); });
+}
+
+Status Forward::norm(TensorId id, Act x, Act out, int64_t n) {
+  const int b = site(id);
+  STRATA_ACT(xv, acts_.in(x, b, n));
+  STRATA_ACT(ov, acts_.out(out, b, n));
+  return with_weight(weights_.acquire(id), on(b),
+                     [&](const TensorView& w) { on(b).rms_norm(xv, w, hp_.rms_eps, ov); });
+}
+
+Status Forward::to_host(Act a, int64_t row0, int64_t rows, float* dst) {
+  const int b = site(m_.output);
+  STRATA_ACT(v, acts_.in(a, b, row0 + rows));
+  v = v.rows_from(row0, rows);
+  on(b).copy(v, kernels::ActView{kHostDevice, dst, rows, v.cols});
+  on(b).record()->synchronize();
   return Status::ok();
 }
 
 Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t d = hp_.n_embd;
   const int64_t pos0 = cache.n_filled();
   if (n == 0) return error("no tokens to evaluate");
+  STRATA_RETURN_IF_ERROR(cache.status());
   if (pos0 + n > cache.n_ctx())
     return error("context is full: {} tokens cached + {} new exceed the context of {}", pos0, n, cache.n_ctx());
   const uint64_t want = static_cast<uint64_t>(all_logits ? n : 1) * hp_.n_vocab;
   STRATA_CHECK(logits.size() >= want);
   for (int32_t t : tokens)
     if (t < 0 || t >= hp_.n_vocab) return error("token id {} is outside the vocabulary of {}", t, hp_.n_vocab);
-  resize(n);
+  decode_ = n == 1;
+  acts_.begin(n);
 
   // x [n, d] ← token embeddings
   weights_.begin_layer(WeightSource::kGlobalLayer);
   {
-    STRATA_ASSIGN_OR_RETURN(WeightRef embd, weights_.acquire(m_.token_embd));
-    for (int64_t t = 0; t < n; ++t) kernels::dequantize_row(embd.view(), tokens[t], x_.data() + t * d);
+    const int b = site(m_.token_embd);
+    STRATA_ACT(x, acts_.out(Act::X, b, n));
+    STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.token_embd), on(b),
+                                       [&](const TensorView& embd) { on(b).get_rows(embd, tokens, x); }));
   }
 
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     weights_.begin_layer(static_cast<int>(l));
-    STRATA_RETURN_IF_ERROR(attention_block(l, n, pos0, cache));  // x += attn(rms_norm(x))
-    STRATA_RETURN_IF_ERROR(norm(m_.layers[l].ffn_norm, x_.data(), n, xb_.data()));
-    STRATA_RETURN_IF_ERROR(hp_.is_moe() ? moe_ffn(l, n) : dense_ffn(l, n));  // ffn_out [n, d]
-    for (int64_t i = 0; i < n * d; ++i) x_[i] += ffn_out_[i];
+    STRATA_RETURN_IF_ERROR(attention_block(l, n, pos0, cache));                         // x += attn(rms_norm(x))
+    STRATA_RETURN_IF_ERROR(norm(m_.layers[l].ffn_norm, Act::X, Act::XB, n));            // xb [n, d]
+    STRATA_RETURN_IF_ERROR(hp_.is_moe() ? moe_ffn(l, n) : dense_ffn(l, n));              // ffn_out [n, d]
     weights_.end_layer(static_cast<int>(l));
   }
   cache.set_filled(pos0 + n);
@@ -81,128 +97,167 @@ Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<
   weights_.begin_layer(WeightSource::kGlobalLayer);
   const int64_t first = all_logits ? 0 : n - 1;
   const int64_t n_out = n - first;
-  STRATA_RETURN_IF_ERROR(norm(m_.output_norm, x_.data() + first * d, n_out, xb_.data()));
-  last_hidden_.assign(xb_.data() + (n_out - 1) * d, xb_.data() + n_out * d);
-  STRATA_RETURN_IF_ERROR(matmul(m_.output, xb_.data(), n_out, logits.data()));
+  const int b = site(m_.output);
+  {
+    const int nb = site(m_.output_norm);
+    STRATA_ACT(x, acts_.in(Act::X, nb, n));
+    STRATA_ACT(xb, acts_.out(Act::XB, nb, n_out));
+    STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.output_norm), on(nb), [&](const TensorView& w) {
+      on(nb).rms_norm(x.rows_from(first, n_out), w, hp_.rms_eps, xb);
+    }));
+  }
+  last_hidden_.resize(static_cast<size_t>(hp_.n_embd));
+  STRATA_RETURN_IF_ERROR(to_host(Act::XB, n_out - 1, 1, last_hidden_.data()));
+  STRATA_ACT(xb, acts_.in(Act::XB, b, n_out));
+  // The host backend writes the caller's logits in place; another backend computes them and copies them back.
+  const bool in_place = on(b).device() == kHostDevice;
+  kernels::ActView out{kHostDevice, logits.data(), n_out, hp_.n_vocab};
+  if (!in_place) {
+    STRATA_ASSIGN_OR_RETURN(out, acts_.out(Act::Logits, b, n_out));
+  }
+  STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.output), on(b), [&](const TensorView& w) {
+    on(b).matmul(w, xb, out);
+  }));
+  if (!in_place) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, logits.data()));
   weights_.end_layer(WeightSource::kGlobalLayer);
   return Status::ok();
 }
 
 Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cache) {
   const LayerTensors& L = m_.layers[l];
-  const int64_t d = hp_.n_embd, hd = hp_.head_dim, n_head = hp_.n_head, kv_dim = hp_.kv_dim(), q_dim = hp_.q_dim();
-  const int64_t group = hp_.n_head / hp_.n_head_kv;
+  const int kb = placement_.kv_site[static_cast<size_t>(l)];  // the backend holding this layer's cache
 
-  STRATA_RETURN_IF_ERROR(norm(L.attn_norm, x_.data(), n, xb_.data()));  // xb [n, d]
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_q, xb_.data(), n, q_.data()));   // q [n, n_head * hd]
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_k, xb_.data(), n, k_.data()));   // k [n, n_head_kv * hd]
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_v, xb_.data(), n, v_.data()));   // v [n, n_head_kv * hd]
-  for (int64_t t = 0; t < n; ++t) {
-    kernels::rope(q_.data() + t * q_dim, n_head, hd, hp_.n_rot, pos0 + t, hp_.rope_freq_base, hp_.arch->rope_layout);
-    kernels::rope(k_.data() + t * kv_dim, hp_.n_head_kv, hd, hp_.n_rot, pos0 + t, hp_.rope_freq_base,
-                  hp_.arch->rope_layout);
-    uint16_t* kc = cache.k(l, pos0 + t);
-    uint16_t* vc = cache.v(l, pos0 + t);
-    for (int64_t i = 0; i < kv_dim; ++i) {
-      kc[i] = f32_to_fp16(k_[t * kv_dim + i]);
-      vc[i] = f32_to_fp16(v_[t * kv_dim + i]);
-    }
-  }
+  STRATA_RETURN_IF_ERROR(norm(L.attn_norm, Act::X, Act::XB, n));  // xb [n, d]
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_q, Act::XB, Act::Q, n));   // q [n, n_head * hd]
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_k, Act::XB, Act::K, n));   // k [n, n_head_kv * hd]
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_v, Act::XB, Act::V, n));   // v [n, n_head_kv * hd]
 
-  // att [n, n_head * hd]: causal softmax(q·K / sqrt(hd)) · V, one (token, head) pair per work item.
-  // q and the probabilities are rounded to F16 before their products with the F16 cache, as the
-  // reference engine does; it keeps our logits within its rounding.
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const uint16_t* k_cache = cache.k(l, 0);  // position p of kv head h at [p * kv_dim + h * hd]
-  const uint16_t* v_cache = cache.v(l, 0);
-  // Items go out from a shared counter, not in fixed shares: a causal token's cost grows with its
-  // position, so the thread holding the last tokens of a prompt would otherwise hold most of the work.
-  const size_t n_items = static_cast<size_t>(n * n_head);
-  std::atomic<size_t> next_item{0};
-  backend_.pool().run_on_all([&](int) {
-    std::vector<float> scores(static_cast<size_t>(pos0 + n));
-    std::vector<float> qr(static_cast<size_t>(hd));
-    for (size_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
-      const int64_t t = static_cast<int64_t>(item) / n_head, h = static_cast<int64_t>(item) % n_head;
-      const int64_t kvh = h / group;
-      const int64_t n_pos = pos0 + t + 1;
-      const float* qh = q_.data() + t * q_dim + h * hd;
-      for (int64_t i = 0; i < hd; ++i) qr[i] = fp16_to_f32(f32_to_fp16(qh[i]));
-      kernels::attention_scores_f16(qr.data(), k_cache + kvh * hd, kv_dim, n_pos, hd, scale, scores.data());
-      kernels::softmax(scores.data(), n_pos);
-      for (int64_t p = 0; p < n_pos; ++p) scores[p] = fp16_to_f32(f32_to_fp16(scores[p]));
-      kernels::attention_values_f16(scores.data(), v_cache + kvh * hd, kv_dim, n_pos, hd,
-                                    att_.data() + t * q_dim + h * hd);
-    }
-  });
+  kernels::RopeParams rope;
+  rope.layout = hp_.arch->rope_layout;
+  rope.n_rot = hp_.n_rot;
+  rope.freq_base = hp_.rope_freq_base;
+  STRATA_ACT(q, acts_.inout(Act::Q, kb, n));
+  STRATA_ACT(k, acts_.inout(Act::K, kb, n));
+  STRATA_ACT(v, acts_.in(Act::V, kb, n));
+  on(kb).rope(q, hp_.n_head, hp_.head_dim, pos0, rope);
+  on(kb).rope(k, hp_.n_head_kv, hp_.head_dim, pos0, rope);
 
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_output, att_.data(), n, xb_.data()));  // [n, d]
-  for (int64_t i = 0; i < n * d; ++i) x_[i] += xb_[i];
+  // att [n, n_head * hd]: causal softmax(q·K / sqrt(hd)) · V over the cache, after appending this batch's k, v.
+  kernels::AttentionParams attn;
+  attn.n_head = hp_.n_head;
+  attn.n_head_kv = hp_.n_head_kv;
+  attn.head_dim = hp_.head_dim;
+  attn.scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+  STRATA_ACT(att, acts_.out(Act::Att, kb, n));
+  on(kb).attention(attn, q, k, v, cache.layer(l), pos0, att);
+
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n));  // [n, d]
+  const int b = site(L.attn_output);
+  STRATA_ACT(x, acts_.inout(Act::X, b, n));
+  STRATA_ACT(y, acts_.in(Act::XB, b, n));
+  on(b).add(x, y);  // x += attn_out
   return Status::ok();
 }
 
 Status Forward::dense_ffn(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
-  STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate, xb_.data(), n, gate_.data()));  // [n, n_ff]
-  STRATA_RETURN_IF_ERROR(matmul(L.ffn_up, xb_.data(), n, up_.data()));      // [n, n_ff]
-  kernels::swiglu(gate_.data(), up_.data(), n * hp_.n_ff);
-  return matmul(L.ffn_down, gate_.data(), n, ffn_out_.data());  // [n, d]
+  STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate, Act::XB, Act::Gate, n));  // [n, n_ff]
+  STRATA_RETURN_IF_ERROR(matmul(L.ffn_up, Act::XB, Act::Up, n));      // [n, n_ff]
+  const int g = site(L.ffn_gate);
+  STRATA_ACT(gate, acts_.inout(Act::Gate, g, n));
+  STRATA_ACT(up, acts_.in(Act::Up, g, n));
+  on(g).glu(kernels::GluKind::SwiGlu, gate, up, gate);
+  STRATA_RETURN_IF_ERROR(matmul(L.ffn_down, Act::Gate, Act::FfnOut, n));  // [n, d]
+  const int b = site(L.ffn_down);
+  STRATA_ACT(x, acts_.inout(Act::X, b, n));
+  STRATA_ACT(y, acts_.in(Act::FfnOut, b, n));
+  on(b).add(x, y);  // x += ffn_out
+  return Status::ok();
 }
 
 Status Forward::moe_ffn(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
-  const int64_t d = hp_.n_embd, n_ff = hp_.n_ff, n_exp = hp_.n_expert, k = hp_.n_expert_used;
-  STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate_inp, xb_.data(), n, router_.data()));  // router [n, n_expert]
+  const int64_t n_exp = hp_.n_expert, k = hp_.n_expert_used;
+  STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate_inp, Act::XB, Act::Router, n));  // router [n, n_expert]
 
-  // Per token: the top-k experts by router logit, weighted by a softmax over the selected logits.
-  std::vector<std::vector<std::pair<int64_t, float>>> by_expert(n_exp);  // expert → (token, weight)
-  std::vector<int32_t> order(n_exp);
-  for (int64_t t = 0; t < n; ++t) {
-    const float* r = router_.data() + t * n_exp;
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-      return r[a] > r[b] || (r[a] == r[b] && a < b);
-    });
-    std::vector<float> w(k);
-    for (int64_t j = 0; j < k; ++j) w[j] = r[order[j]];
-    kernels::softmax(w.data(), k);
-    for (int64_t j = 0; j < k; ++j) by_expert[order[j]].emplace_back(t, w[j]);
+  // Per token: the top-k experts by router logit, weighted by a softmax over the selected logits. The choices
+  // come back to the host, which groups the tokens per expert (and tells the weight source what to read).
+  const int r = site(L.ffn_gate_inp);
+  route_ids_.resize(static_cast<size_t>(n * k));
+  route_w_.resize(static_cast<size_t>(n * k));
+  {
+    STRATA_ACT(logits, acts_.in(Act::Router, r, n));
+    kernels::RouteParams route;
+    route.n_expert_used = k;
+    on(r).moe_route(logits, route, route_ids_, route_w_);
+    on(r).record()->synchronize();
   }
-  std::vector<int32_t> selected;
+  expert_begin_.assign(static_cast<size_t>(n_exp + 1), 0);
+  for (int32_t e : route_ids_) ++expert_begin_[static_cast<size_t>(e) + 1];
+  for (int64_t e = 0; e < n_exp; ++e) expert_begin_[e + 1] += expert_begin_[e];
+  rows_.resize(route_ids_.size());
+  scale_.resize(route_ids_.size());
+  {
+    std::vector<int64_t>& next = expert_begin_;  // advanced while filling, restored below
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t j = 0; j < k; ++j) {
+        const size_t at = static_cast<size_t>(next[route_ids_[t * k + j]]++);
+        rows_[at] = static_cast<int32_t>(t);
+        scale_[at] = route_w_[t * k + j];
+      }
+    for (int64_t e = n_exp; e > 0; --e) next[e] = next[e - 1];
+    next[0] = 0;
+  }
+  std::vector<int32_t>& selected = route_ids_;  // reused: the ids are grouped into rows_ now
+  selected.clear();
   for (int32_t e = 0; e < n_exp; ++e)
-    if (!by_expert[e].empty()) selected.push_back(e);
+    if (expert_begin_[e + 1] > expert_begin_[e]) selected.push_back(e);
   experts_->on_route(static_cast<int>(l), selected);
 
-  std::fill(ffn_out_.begin(), ffn_out_.begin() + n * d, 0.0f);
-  std::vector<float> xe, ge, ue, ye;
+  const int b = site(L.ffn_exps[static_cast<int>(ExpertTensor::Down)]);
+  STRATA_ACT(acc, acts_.out(Act::FfnOut, b, n));
+  on(b).fill(acc, 0.0f);
   for (int32_t e : selected) {
-    const auto& toks = by_expert[e];
-    const int64_t m = static_cast<int64_t>(toks.size());
-    xe.resize(m * d);
-    ge.resize(m * n_ff);
-    ue.resize(m * n_ff);
-    ye.resize(m * d);
-    for (int64_t i = 0; i < m; ++i) std::copy_n(xb_.data() + toks[i].first * d, d, xe.data() + i * d);
-    {
-      STRATA_ASSIGN_OR_RETURN(WeightRef wg, experts_->acquire_expert(static_cast<int>(l), ExpertTensor::Gate, e));
-      backend_.matmul(wg.view(), xe.data(), m, ge.data());  // [m, n_ff]
-    }
-    {
-      STRATA_ASSIGN_OR_RETURN(WeightRef wu, experts_->acquire_expert(static_cast<int>(l), ExpertTensor::Up, e));
-      backend_.matmul(wu.view(), xe.data(), m, ue.data());  // [m, n_ff]
-    }
-    kernels::swiglu(ge.data(), ue.data(), m * n_ff);
-    {
-      STRATA_ASSIGN_OR_RETURN(WeightRef wd, experts_->acquire_expert(static_cast<int>(l), ExpertTensor::Down, e));
-      backend_.matmul(wd.view(), ge.data(), m, ye.data());  // [m, d]
-    }
-    for (int64_t i = 0; i < m; ++i) {
-      float* out = ffn_out_.data() + toks[i].first * d;
-      const float w = toks[i].second;
-      for (int64_t j = 0; j < d; ++j) out[j] += w * ye[i * d + j];
-    }
+    const auto begin = static_cast<size_t>(expert_begin_[e]), end = static_cast<size_t>(expert_begin_[e + 1]);
+    STRATA_RETURN_IF_ERROR(expert(l, n, e, std::span(rows_).subspan(begin, end - begin),
+                                  std::span(scale_).subspan(begin, end - begin)));
   }
+  STRATA_ACT(x, acts_.inout(Act::X, b, n));
+  STRATA_ACT(y, acts_.in(Act::FfnOut, b, n));
+  on(b).add(x, y);  // x += moe_out
   return Status::ok();
+}
+
+// ffn_out[rows[i]] += scale[i] * down(swiglu(gate(xb[rows[i]]), up(xb[rows[i]]))) for the tokens routed to e.
+Status Forward::expert(int64_t l, int64_t n, int32_t e, std::span<const int32_t> rows, std::span<const float> scale) {
+  const LayerTensors& L = m_.layers[l];
+  const int64_t m = static_cast<int64_t>(rows.size());
+  const int g = site(L.ffn_exps[0]), d = site(L.ffn_exps[2]);
+  {
+    STRATA_ACT(xb, acts_.in(Act::XB, g, n));
+    STRATA_ACT(xe, acts_.out(Act::ExpIn, g, m));
+    on(g).gather_rows(xb, rows, xe);  // xe [m, d]
+  }
+  STRATA_RETURN_IF_ERROR(expert_matmul(l, ExpertTensor::Gate, e, Act::ExpIn, Act::ExpGate, m));  // [m, n_ff]
+  STRATA_RETURN_IF_ERROR(expert_matmul(l, ExpertTensor::Up, e, Act::ExpIn, Act::ExpUp, m));      // [m, n_ff]
+  {
+    STRATA_ACT(ge, acts_.inout(Act::ExpGate, g, m));
+    STRATA_ACT(ue, acts_.in(Act::ExpUp, g, m));
+    on(g).glu(kernels::GluKind::SwiGlu, ge, ue, ge);
+  }
+  STRATA_RETURN_IF_ERROR(expert_matmul(l, ExpertTensor::Down, e, Act::ExpGate, Act::ExpOut, m));  // [m, d]
+  STRATA_ACT(ye, acts_.in(Act::ExpOut, d, m));
+  STRATA_ACT(acc, acts_.inout(Act::FfnOut, d, n));
+  on(d).scatter_add(ye, rows, scale, acc);
+  return Status::ok();
+}
+
+Status Forward::expert_matmul(int64_t l, ExpertTensor which, int32_t e, Act x, Act y, int64_t m) {
+  const int b = site(m_.layers[l].ffn_exps[static_cast<int>(which)]);
+  STRATA_ACT(xv, acts_.in(x, b, m));
+  STRATA_ACT(yv, acts_.out(y, b, m));
+  return with_weight(experts_->acquire_expert(static_cast<int>(l), which, e), on(b),
+                     [&](const TensorView& w) { on(b).matmul(w, xv, yv); });
 }
 
 }  // namespace strata::model

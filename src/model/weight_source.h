@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/status.h"
+#include "kernels/backend.h"
 #include "tensor/tensor.h"
 
 namespace strata::model {
@@ -17,39 +18,49 @@ constexpr TensorId kNoTensor = -1;
 class WeightReleaser {
  public:
   virtual ~WeightReleaser() = default;
-  virtual void release(uint64_t handle) = 0;
+  // The holder is done with `handle`'s bytes once `consumed` completes (null: now). The owner must not
+  // reuse them before that: on an asynchronous backend the reading op runs after the call that enqueued it.
+  virtual void release(uint64_t handle, kernels::EventPtr consumed) = 0;
 };
 
-// A weight view held for the duration of a kernel. While it lives, the bytes stay valid
-// (a streaming source will not reuse the slot); destruction releases them.
+// A weight view held while the ops that read it are enqueued. Its bytes may be read once `ready()` has
+// completed (null: at once; a backend waits on it with Backend::wait). The holder gives them back with
+// release_after(an event recorded behind the last op that reads them); destruction without that releases
+// at once, which is right only when no op read them or every reader has already finished.
 class WeightRef {
  public:
   WeightRef() = default;
-  WeightRef(TensorView view, WeightReleaser* owner = nullptr, uint64_t handle = 0)
-      : view_(view), owner_(owner), handle_(handle) {}
-  ~WeightRef() { reset(); }
+  explicit WeightRef(TensorView view, WeightReleaser* owner = nullptr, uint64_t handle = 0,
+                     kernels::EventPtr ready = nullptr)
+      : view_(view), owner_(owner), handle_(handle), ready_(std::move(ready)) {}
+  ~WeightRef() { release_after(nullptr); }
   WeightRef(const WeightRef&) = delete;
   WeightRef& operator=(const WeightRef&) = delete;
-  WeightRef(WeightRef&& o) noexcept : view_(o.view_), owner_(std::exchange(o.owner_, nullptr)), handle_(o.handle_) {}
+  WeightRef(WeightRef&& o) noexcept
+      : view_(o.view_), owner_(std::exchange(o.owner_, nullptr)), handle_(o.handle_), ready_(std::move(o.ready_)) {}
   WeightRef& operator=(WeightRef&& o) noexcept {
     if (this != &o) {
-      reset();
+      release_after(nullptr);
       view_ = o.view_;
       owner_ = std::exchange(o.owner_, nullptr);
       handle_ = o.handle_;
+      ready_ = std::move(o.ready_);
     }
     return *this;
   }
-  void reset() {
-    if (owner_) std::exchange(owner_, nullptr)->release(handle_);
+  void release_after(kernels::EventPtr consumed) {
+    if (owner_) std::exchange(owner_, nullptr)->release(handle_, std::move(consumed));
   }
+  void reset() { release_after(nullptr); }
   const TensorView& view() const { return view_; }
   const TensorView* operator->() const { return &view_; }
+  const kernels::EventPtr& ready() const { return ready_; }
 
  private:
   TensorView view_;
   WeightReleaser* owner_ = nullptr;
   uint64_t handle_ = 0;
+  kernels::EventPtr ready_;
 };
 
 // Dense weights by tensor id. Layer hooks let a streaming source prefetch ahead of the forward pass.

@@ -166,6 +166,8 @@ void Runner::run_job(Job& job) {
         job.fail(500, lm.status().message());
         return;
       }
+      if (!lm.value()->backend_note().empty())
+        log(LogLevel::Info, "strata serve: {}: {}", gguf_path_, lm.value()->backend_note());
       std::lock_guard lock(mutex_);
       model_ = std::move(lm).value();
       counters_.loads++;

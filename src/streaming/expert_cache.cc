@@ -62,7 +62,7 @@ int ExpertCache::victim(bool allow_pinned, double below) const {
   int best_distance = -1;
   for (int i = 0; i < n_entries(); ++i) {
     const Entry& e = entries_[i];
-    if (e.refs > 0 || e.state == State::Loading) continue;
+    if (e.refs > 0 || e.state == State::Loading || busy(e)) continue;
     if (e.state == State::Empty || e.state == State::Failed) return i;
     if ((pinned(e) && !allow_pinned) || e.spec_epoch == epoch_) continue;
     const double s = score(e);
@@ -225,8 +225,15 @@ Result<ExpertCache::Acquired> ExpertCache::acquire(int layer, model::ExpertTenso
       touch(entries_[s]);
       break;
     }
-    if (io_.in_flight() == 0)
+    if (io_.in_flight() == 0) {
+      // An entry released behind a device op still running frees once the op finishes: wait for one.
+      auto held = std::find_if(entries_.begin(), entries_.end(), [](const Entry& x) { return x.refs == 0 && busy(x); });
+      if (held != entries_.end()) {
+        held->readers.front()->synchronize();
+        continue;
+      }
       return error("all {} expert cache entries are in use at once; the cache needs more room", n_entries());
+    }
     STRATA_RETURN_IF_ERROR(io_.wait_one());
   }
   while (entries_[s].state == State::Loading) STRATA_RETURN_IF_ERROR(io_.wait_one());
@@ -245,9 +252,20 @@ Result<ExpertCache::Acquired> ExpertCache::acquire(int layer, model::ExpertTenso
   return Acquired{v, s};
 }
 
-void ExpertCache::release(int entry) {
+void ExpertCache::release(int entry, kernels::EventPtr consumed) {
   STRATA_CHECK(entry >= 0 && entry < n_entries() && entries_[entry].refs > 0);
+  if (consumed && !consumed->query()) entries_[entry].readers.push_back(std::move(consumed));
   --entries_[entry].refs;
+}
+
+ExpertCache::~ExpertCache() {
+  for (Entry& e : entries_)
+    for (auto& r : e.readers) r->synchronize();
+}
+
+bool ExpertCache::busy(const Entry& e) {
+  std::erase_if(e.readers, [](const kernels::EventPtr& r) { return r->query(); });
+  return !e.readers.empty();
 }
 
 }  // namespace strata::streaming

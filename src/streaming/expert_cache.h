@@ -1,6 +1,7 @@
 // streaming/expert_cache.h: the MoE expert cache: a fixed number of entries, each one (layer, expert)'s
 // streamed gate/up/down slices read with one contiguous read per tensor. An entry counts as cached only once
-// all its reads have arrived; one in use, loading, or routed and not yet consumed is never evicted. Eviction
+// all its reads have arrived; one in use (a view held, or released behind an event not yet complete), loading,
+// or routed and not yet consumed is never evicted. Eviction
 // weighs recency and frequency together (LRFU).
 #pragma once
 
@@ -13,6 +14,7 @@
 
 #include "core/aligned_buffer.h"
 #include "core/status.h"
+#include "kernels/backend.h"
 #include "model/model.h"
 #include "streaming/expert_stats.h"
 #include "streaming/io_queue.h"
@@ -40,6 +42,7 @@ class ExpertCache {
   // (the owner drains or destroys the queue first).
   ExpertCache(const model::Model& m, const std::vector<bool>& streamed, IoQueue& io, int n_entries,
               uint64_t entry_bytes, double decay_per_pass);
+  ~ExpertCache();  // waits for the consumers still reading entries
 
   // Whether expert tensor `which` of `layer` streams (otherwise the resident set serves it).
   bool streams(int layer, model::ExpertTensor which) const { return (parts_[layer] >> static_cast<int>(which)) & 1; }
@@ -59,7 +62,7 @@ class ExpertCache {
     int entry = -1;
   };
   Result<Acquired> acquire(int layer, model::ExpertTensor which, int32_t expert);
-  void release(int entry);
+  void release(int entry, kernels::EventPtr consumed);
   void complete(uint64_t token, const Status& status);
 
   int n_entries() const { return static_cast<int>(entries_.size()); }
@@ -86,7 +89,11 @@ class ExpertCache {
     double crf = 0;            // combined recency-frequency at time `last`
     double last = 0;
     std::array<uint64_t, 3> data_offset{};  // per part: the slice's offset in the arena
+    // Released views' consumer events, not yet complete (mutable: pruning completed ones is not a change).
+    mutable std::vector<kernels::EventPtr> readers;
   };
+  // Drops completed reader events; true while some are still pending.
+  static bool busy(const Entry& e);
 
   size_t key(int layer, int32_t expert) const { return static_cast<size_t>(layer) * n_expert_ + expert; }
   double score(const Entry& e) const;

@@ -19,6 +19,16 @@ StagingPool::StagingPool(const model::Model& m, Schedule schedule, IoQueue& io, 
   STRATA_CHECK(schedule_.empty() || (n_slots >= 1 && slot_bytes % io.alignment() == 0));
 }
 
+StagingPool::~StagingPool() {
+  for (Slot& s : slots_)
+    for (auto& e : s.readers) e->synchronize();
+}
+
+bool StagingPool::busy(Slot& s) {
+  std::erase_if(s.readers, [](const kernels::EventPtr& e) { return e->query(); });
+  return !s.readers.empty();
+}
+
 int StagingPool::free_slot() const {
   for (int s = 0; s < static_cast<int>(slots_.size()); ++s)
     if (slots_[s].state == State::Free) return s;
@@ -30,7 +40,7 @@ int StagingPool::free_slot() const {
 void StagingPool::reclaim() {
   for (Slot& s : slots_) {
     if (s.state != State::Ready && s.state != State::Failed) continue;
-    if (s.refs > 0) continue;
+    if (s.refs > 0 || busy(s)) continue;
     if (s.consumed || s.seq < consume_seq_) s = Slot{};
   }
 }
@@ -41,7 +51,7 @@ void StagingPool::issue(int s, int64_t seq, model::TensorId id) {
   STRATA_CHECK(span.length <= slot_bytes_);
   Slot& slot = slots_[s];
   STRATA_CHECK(slot.state == State::Free);
-  slot = Slot{State::Loading, seq, id, span.lead, 0, false, Status::ok()};
+  slot = Slot{State::Loading, seq, id, span.lead, 0, false, Status::ok(), {}};
   Status st = io_.submit(IoQueue::Client::Staging, static_cast<uint64_t>(s), span, slot_data(s));
   if (!st.is_ok()) {
     slot.state = State::Failed;
@@ -98,8 +108,15 @@ Result<int> StagingPool::slot_for_demand() {
       slots_[far] = Slot{};
       return far;
     }
-    if (io_.in_flight() == 0)
+    if (io_.in_flight() == 0) {
+      // A consumed slot whose readers are still running on a device frees once they finish: wait for one.
+      auto held = std::find_if(slots_.begin(), slots_.end(), [](Slot& x) { return x.refs == 0 && busy(x); });
+      if (held != slots_.end()) {
+        held->readers.front()->synchronize();
+        continue;
+      }
       return error("all {} staging slots hold weights still in use; more slots are needed", slots_.size());
+    }
     STRATA_RETURN_IF_ERROR(io_.wait_one());  // a slot settles; look again
   }
 }
@@ -135,8 +152,9 @@ Result<StagingPool::Acquired> StagingPool::acquire(model::TensorId id) {
   return Acquired{model::make_view(m_, id, slot_data(s) + slot.lead), s};
 }
 
-void StagingPool::release(int s) {
+void StagingPool::release(int s, kernels::EventPtr consumed) {
   STRATA_CHECK(s >= 0 && s < static_cast<int>(slots_.size()) && slots_[s].refs > 0);
+  if (consumed && !consumed->query()) slots_[s].readers.push_back(std::move(consumed));
   if (--slots_[s].refs == 0) pump();
 }
 

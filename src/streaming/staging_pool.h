@@ -1,6 +1,8 @@
 // streaming/staging_pool.h: fixed staging slots for streamed dense tensors and the prefetcher that fills them
 // `depth` layers ahead of the forward pass, wrapping across passes. A slot is reused only once its tensor
-// has been consumed and every view of it released, and never while a read into it is in flight.
+// has been consumed, every view of it released and every event its views were released behind has
+// completed (the ops reading it finished, on an asynchronous backend too), and never while a read into it is
+// in flight.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,7 @@
 
 #include "core/aligned_buffer.h"
 #include "core/status.h"
+#include "kernels/backend.h"
 #include "model/model.h"
 #include "streaming/io_queue.h"
 #include "streaming/schedule.h"
@@ -25,18 +28,19 @@ class StagingPool {
   // schedule is not empty; `io` routes Staging completions to complete(); no read into a slot is in
   // flight at destruction (the owner drains or destroys the queue first).
   StagingPool(const model::Model& m, Schedule schedule, IoQueue& io, int n_slots, uint64_t slot_bytes, int depth);
+  ~StagingPool();  // waits for the consumers still reading slots
 
   // The forward pass entered absolute group `abs_group` (see Schedule). Resynchronises the expected
   // order (after an aborted pass), frees slots left behind, and issues reads up to depth groups ahead.
   void begin_group(int64_t abs_group);
 
-  // Waits for tensor `id` and pins its slot. The view stays valid until release(slot).
+  // Waits for tensor `id` and pins its slot. The view stays valid until release(slot, e) and e's completion.
   struct Acquired {
     TensorView view;
     int slot = -1;
   };
   Result<Acquired> acquire(model::TensorId id);
-  void release(int slot);
+  void release(int slot, kernels::EventPtr consumed);
 
   // A read into `slot` finished.
   void complete(uint64_t slot, const Status& status);
@@ -54,7 +58,10 @@ class StagingPool {
     int refs = 0;       // views handed out and not released
     bool consumed = false;
     Status error;
+    std::vector<kernels::EventPtr> readers;  // released views' consumer events, not yet complete
   };
+  // Drops completed reader events; true while some are still pending.
+  static bool busy(Slot& s);
 
   uint8_t* slot_data(int s) { return arena_.data() + static_cast<uint64_t>(s) * slot_bytes_; }
   void issue(int s, int64_t seq, model::TensorId id);

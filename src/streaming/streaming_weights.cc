@@ -109,11 +109,11 @@ Result<model::WeightRef> StreamingWeights::acquire_expert(int layer, model::Expe
   return model::WeightRef(a->view, this, make_handle(kExpertHandle, a->entry));
 }
 
-void StreamingWeights::release(uint64_t handle) {
+void StreamingWeights::release(uint64_t handle, kernels::EventPtr consumed) {
   const int index = static_cast<int>(handle & 0xffffffffu);
   switch (handle >> 32) {
-    case kStagingHandle: staging_->release(index); break;
-    case kExpertHandle: experts_->release(index); break;
+    case kStagingHandle: staging_->release(index, std::move(consumed)); break;
+    case kExpertHandle: experts_->release(index, std::move(consumed)); break;
     default: STRATA_CHECK_MSG(false, "unknown weight handle");
   }
 }

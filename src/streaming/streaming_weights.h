@@ -23,7 +23,7 @@ class ExpertCache;
 class ExpertStats;
 
 // REQUIRES: one forward pass at a time, on one thread (the pass's acquire/release order drives the
-// prefetcher). Views stay valid until their WeightRef is destroyed. Errors (a failed or short read, the file
+// prefetcher). Views stay valid until their WeightRef is released and the event it was released behind completes. Errors (a failed or short read, the file
 // changed on disk) come back from acquire()/acquire_expert() as a Status naming the tensor; a file that
 // changed keeps failing every later call.
 class StreamingWeights final : public model::WeightSource, public model::ExpertSource, private model::WeightReleaser {
@@ -46,7 +46,7 @@ class StreamingWeights final : public model::WeightSource, public model::ExpertS
                                                                          const StreamConfig&, std::unique_ptr<io::Reader>);
   StreamingWeights(const model::Model& m, const StreamConfig& config);
   Status load_resident();
-  void release(uint64_t handle) override;
+  void release(uint64_t handle, kernels::EventPtr consumed) override;
   Status context(const Status& s, model::TensorId id) const;
 
   const model::Model& m_;

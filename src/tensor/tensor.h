@@ -10,11 +10,24 @@
 
 namespace strata {
 
+// Which memory a view's bytes are in. Host memory (RAM, pinned RAM, a mapped file) is Cpu; index 0 is the
+// process's own RAM, higher Cpu indices are other host-side backends' buffers (tests use one as a stand-in
+// device). Cuda index i is GPU i's memory.
+enum class DeviceKind : uint8_t { Cpu, Cuda };
+struct Device {
+  DeviceKind kind = DeviceKind::Cpu;
+  int index = 0;
+  bool is_host() const { return kind == DeviceKind::Cpu; }
+  friend bool operator==(const Device&, const Device&) = default;
+};
+inline constexpr Device kHostDevice{};
+
 struct TensorView {
   DType type = DType::F32;
   std::array<int64_t, 4> ne{1, 1, 1, 1};  // ne[0] is contiguous (row length); ggml order
   const uint8_t* data = nullptr;
   std::string_view name;
+  Device device;  // where data points; kernels read only views on a device they can address
 
   int64_t row_length() const { return ne[0]; }
   int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }

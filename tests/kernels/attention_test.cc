@@ -11,7 +11,8 @@
 #include "core/fp16.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/cpu_features.h"
-#include "kernels/ops.h"
+#include "kernels/cpu/ops_cpu.h"
+#include "kernels/reference/reference.h"
 
 namespace strata::kernels {
 namespace {
@@ -73,7 +74,7 @@ TEST(Attention, ScoresMatchTheReferenceAtEveryIsa) {
   for_every_case([](CpuIsa isa, const AttentionKernels& kern, int64_t hd, int64_t n_pos, const Data& d, uint32_t seed) {
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     std::vector<float> ref(static_cast<size_t>(n_pos)), got(static_cast<size_t>(n_pos), NAN);
-    attention_scores_f16_reference(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, ref.data());
+    reference::attention_scores_f16(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, ref.data());
     kern.scores(d.q.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, scale, got.data());
     const double tol = bound(hd) * std::max(1.0, max_abs(ref));
     for (int64_t p = 0; p < n_pos; ++p)
@@ -85,7 +86,7 @@ TEST(Attention, ScoresMatchTheReferenceAtEveryIsa) {
 TEST(Attention, ValuesMatchTheReferenceAtEveryIsa) {
   for_every_case([](CpuIsa isa, const AttentionKernels& kern, int64_t hd, int64_t n_pos, const Data& d, uint32_t seed) {
     std::vector<float> ref(static_cast<size_t>(hd)), got(static_cast<size_t>(hd), NAN);
-    attention_values_f16_reference(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, ref.data());
+    reference::attention_values_f16(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, ref.data());
     kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, got.data());
     const double tol = bound(n_pos) * std::max(1.0, max_abs(ref));
     for (int64_t i = 0; i < hd; ++i)
@@ -105,8 +106,8 @@ TEST(Attention, HandBuiltCacheGivesExactSums) {
     for (int64_t i = 0; i < hd; ++i) cache[p * stride + i] = f32_to_fp16(static_cast<float>((p * 7 + i * 3) % 11 - 5));
   }
   std::vector<float> s_ref(n_pos), v_ref(hd);
-  attention_scores_f16_reference(q.data(), cache.data(), stride, n_pos, hd, 0.5f, s_ref.data());
-  attention_values_f16_reference(w.data(), cache.data(), stride, n_pos, hd, v_ref.data());
+  reference::attention_scores_f16(q.data(), cache.data(), stride, n_pos, hd, 0.5f, s_ref.data());
+  reference::attention_values_f16(w.data(), cache.data(), stride, n_pos, hd, v_ref.data());
   for (int64_t p = 0; p < n_pos; ++p) {
     double expect = 0;
     for (int64_t i = 0; i < hd; ++i) expect += q[i] * ((p * 7 + i * 3) % 11 - 5);

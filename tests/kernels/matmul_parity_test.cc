@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "kernels/cpu/type_kernels.h"
-#include "kernels/ops.h"
+#include "kernels/cpu/ops_cpu.h"
+#include "kernels/reference/reference.h"
 
 namespace strata::kernels {
 namespace {
@@ -96,7 +97,7 @@ TEST(MatmulParity, EveryTypeEveryIsaAgainstReference) {
       const auto x = gaussian(static_cast<size_t>(s.k * s.n_tok), rng);
       const TensorView tv = view(c.type, w, s.k, s.rows);
       std::vector<float> ref(static_cast<size_t>(s.rows * s.n_tok));
-      matmul_reference(tv, x.data(), s.n_tok, ref.data());
+      reference::matmul(tv, x.data(), s.n_tok, ref.data());
       std::vector<float> portable;
       for (CpuIsa isa : supported_isas()) {
         std::vector<float> y(ref.size(), NAN);
@@ -129,7 +130,7 @@ TEST(MatmulParity, PublicEntryDispatchesEveryType) {
     const auto x = gaussian(static_cast<size_t>(k * n_tok), rng);
     const TensorView tv = view(t.type, w, k, rows);
     std::vector<float> ref(rows * n_tok), y(rows * n_tok, NAN);
-    matmul_reference(tv, x.data(), n_tok, ref.data());
+    reference::matmul(tv, x.data(), n_tok, ref.data());
     matmul(tv, x.data(), n_tok, y.data(), pool);
     EXPECT_LE(rel_error(y, ref), 2e-2) << t.name;
   }
@@ -147,7 +148,7 @@ TEST(MatmulParity, LargeBatchSpansTokenBlocks) {
     const auto w = make_weights(type, k, rows, rng);
     const TensorView tv = view(type, w, k, rows);
     std::vector<float> ref(rows * n_tok), y(rows * n_tok, NAN);
-    matmul_reference(tv, x.data(), n_tok, ref.data());
+    reference::matmul(tv, x.data(), n_tok, ref.data());
     matmul_with(*find_cpu_kernels(type), best_cpu_isa(), tv, x.data(), n_tok, y.data(), pool);
     EXPECT_LE(rel_error(y, ref), 1.6e-2) << dtype_traits(type).name;
     // Quantized types: token by token the batch path equals single-token decode bit for bit (integer sums,

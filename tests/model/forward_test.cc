@@ -11,7 +11,7 @@
 
 #include "core/fp16.h"
 #include "gguf/gguf_file.h"
-#include "kernels/backend.h"
+#include "kernels/cpu/backend_cpu.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "support/test_support.h"

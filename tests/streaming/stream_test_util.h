@@ -11,7 +11,7 @@
 
 #include "core/thread_pool.h"
 #include "gguf/gguf_file.h"
-#include "kernels/backend.h"
+#include "kernels/cpu/backend_cpu.h"
 #include "model/forward.h"
 #include "model/kv_cache.h"
 #include "model/model.h"

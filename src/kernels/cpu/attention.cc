@@ -1,10 +1,14 @@
-// kernels/cpu/attention.cc: attention over an F16 KV cache: the dispatched entry points, the portable
-// kernels, and the double-accumulating reference twins the fast ones are tested against.
+// kernels/cpu/attention.cc: attention over an F16 KV cache: the portable kernels, the dispatched entry
+// points, and the causal driver that the CPU backend's attention op runs (the twins are in reference/).
 #include "kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
 
 #include "core/check.h"
 #include "core/fp16.h"
-#include "kernels/ops.h"
+#include "kernels/cpu/ops_cpu.h"
 
 namespace strata::kernels {
 
@@ -70,22 +74,38 @@ void attention_values_f16(const float* w, const uint16_t* v, int64_t stride, int
   kernels.values(w, v, stride, n_pos, head_dim, out);
 }
 
-void attention_scores_f16_reference(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos,
-                                    int64_t head_dim, float scale, float* scores) {
-  for (int64_t p = 0; p < n_pos; ++p) {
-    double a = 0.0;
-    for (int64_t i = 0; i < head_dim; ++i) a += static_cast<double>(q[i]) * fp16_to_f32_slow(k[p * stride + i]);
-    scores[p] = static_cast<float>(a * scale);
-  }
-}
-
-void attention_values_f16_reference(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos,
-                                    int64_t head_dim, float* out) {
-  for (int64_t i = 0; i < head_dim; ++i) {
-    double a = 0.0;
-    for (int64_t p = 0; p < n_pos; ++p) a += static_cast<double>(w[p]) * fp16_to_f32_slow(v[p * stride + i]);
-    out[i] = static_cast<float>(a);
-  }
+void attention_causal_f16(const AttentionParams& p, const float* q, const KvLayer& cache, int64_t pos0, int64_t n_tok,
+                          const float* sinks, float* out, ThreadPool& pool) {
+  const int64_t hd = p.head_dim, n_head = p.n_head, kv_dim = cache.kv_dim, q_dim = n_head * hd;
+  const int64_t group = p.n_head / p.n_head_kv;
+  // q and the probabilities are rounded to F16 before their products with the F16 cache, as the
+  // reference engine does; it keeps our logits within its rounding.
+  // Items go out from a shared counter, not in fixed shares: a causal token's cost grows with its
+  // position, so the thread holding the last tokens of a prompt would otherwise hold most of the work.
+  const size_t n_items = static_cast<size_t>(n_tok * n_head);
+  std::atomic<size_t> next_item{0};
+  pool.run_on_all([&](int) {
+    std::vector<float> scores(static_cast<size_t>(pos0 + n_tok));
+    std::vector<float> qr(static_cast<size_t>(hd));
+    for (size_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
+      const int64_t t = static_cast<int64_t>(item) / n_head, h = static_cast<int64_t>(item) % n_head;
+      const int64_t kvh = h / group;
+      const int64_t end = pos0 + t + 1;
+      const int64_t first = p.window > 0 ? std::max<int64_t>(0, end - p.window) : 0;
+      const int64_t n_pos = end - first;
+      const float* qh = q + t * q_dim + h * hd;
+      for (int64_t i = 0; i < hd; ++i) qr[i] = fp16_to_f32(f32_to_fp16(qh[i]));
+      const uint16_t* k0 = cache.k + first * kv_dim + kvh * hd;
+      const uint16_t* v0 = cache.v + first * kv_dim + kvh * hd;
+      attention_scores_f16(qr.data(), k0, kv_dim, n_pos, hd, p.scale, scores.data());
+      if (sinks)
+        softmax_with_sink(scores.data(), n_pos, sinks[h]);
+      else
+        softmax(scores.data(), n_pos);
+      for (int64_t i = 0; i < n_pos; ++i) scores[i] = fp16_to_f32(f32_to_fp16(scores[i]));
+      attention_values_f16(scores.data(), v0, kv_dim, n_pos, hd, out + t * q_dim + h * hd);
+    }
+  });
 }
 
 }  // namespace strata::kernels

@@ -5,6 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+
+#include "kernels/cpu/act_quant.h"
+#include "kernels/cpu/cpu_features.h"
+#include "tensor/dtype.h"
 
 namespace strata::kernels {
 
@@ -19,52 +24,26 @@ constexpr int kDotTokensOther = 4;
 // REQUIRES: 1 <= n_tok <= the level's count above (kDotTokensAvx512 or kDotTokensOther).
 using DotFn = void (*)(const void* w_row, const void* act, size_t act_stride, int n_tok, int64_t k, float* out);
 
-#define STRATA_DECLARE_DOT(name) \
-  void name(const void* w_row, const void* act, size_t act_stride, int n_tok, int64_t k, float* out)
+// One cell of the kernel table: the dot kernel for `type` at one ISA level, taking activations in `act`.
+struct DotEntry {
+  DType type;
+  ActFormat act;
+  DotFn fn;
+};
+// A file's column fragment: every kernel it defines, at its ISA level. Each dot_* file exports one; the table
+// (type_kernels.cc) merges them, so a new type adds rows to the files that implement it and nothing else.
+struct DotColumn {
+  CpuIsa isa;
+  const DotEntry* entries;
+  size_t n_entries;
+};
 
-// Portable C++ (every CPU; the ARM64 path). Float weights take float activations, the rest take Q8x32 or Q8K.
-STRATA_DECLARE_DOT(dot_f32_portable);
-STRATA_DECLARE_DOT(dot_f16_portable);
-STRATA_DECLARE_DOT(dot_bf16_portable);
-STRATA_DECLARE_DOT(dot_q4_0_portable);
-STRATA_DECLARE_DOT(dot_q4_1_portable);
-STRATA_DECLARE_DOT(dot_q5_0_portable);
-STRATA_DECLARE_DOT(dot_q5_1_portable);
-STRATA_DECLARE_DOT(dot_q8_0_portable);
-STRATA_DECLARE_DOT(dot_iq4_nl_portable);
-STRATA_DECLARE_DOT(dot_q2_k_portable);
-STRATA_DECLARE_DOT(dot_q3_k_portable);
-STRATA_DECLARE_DOT(dot_q4_k_portable);
-STRATA_DECLARE_DOT(dot_q5_k_portable);
-STRATA_DECLARE_DOT(dot_q6_k_portable);
-STRATA_DECLARE_DOT(dot_iq4_xs_portable);
-
+// Portable C++ (every CPU; the ARM64 path). Float weights take float activations, the rest Q8x32 or Q8K.
+extern const DotColumn kDotColumnPortableFloat, kDotColumnPortableLegacy, kDotColumnPortableK;
 #if defined(__x86_64__)
-// AVX2 + FMA + F16C (files under cpu/x86/ built with those flags only).
-STRATA_DECLARE_DOT(dot_f32_avx2);
-STRATA_DECLARE_DOT(dot_f16_avx2);
-STRATA_DECLARE_DOT(dot_bf16_avx2);
-STRATA_DECLARE_DOT(dot_q4_0_avx2);
-STRATA_DECLARE_DOT(dot_q4_1_avx2);
-STRATA_DECLARE_DOT(dot_q5_0_avx2);
-STRATA_DECLARE_DOT(dot_q5_1_avx2);
-STRATA_DECLARE_DOT(dot_q8_0_avx2);
-STRATA_DECLARE_DOT(dot_iq4_nl_avx2);
-STRATA_DECLARE_DOT(dot_q2_k_avx2);
-STRATA_DECLARE_DOT(dot_q3_k_avx2);
-STRATA_DECLARE_DOT(dot_q4_k_avx2);
-STRATA_DECLARE_DOT(dot_q5_k_avx2);
-STRATA_DECLARE_DOT(dot_q6_k_avx2);
-STRATA_DECLARE_DOT(dot_iq4_xs_avx2);
-
-// AVX-512 (F, BW, VL, DQ, VNNI): the types where 512-bit registers pay; the others use their AVX2 kernel.
-STRATA_DECLARE_DOT(dot_f32_avx512);
-STRATA_DECLARE_DOT(dot_f16_avx512);
-STRATA_DECLARE_DOT(dot_bf16_avx512);
-STRATA_DECLARE_DOT(dot_q8_0_avx512);
-STRATA_DECLARE_DOT(dot_q4_k_avx512);
-STRATA_DECLARE_DOT(dot_q5_k_avx512);
-STRATA_DECLARE_DOT(dot_q6_k_avx512);
+// AVX2 + FMA + F16C, and AVX-512 (F, BW, VL, DQ, VNNI) for the types where 512-bit registers pay.
+extern const DotColumn kDotColumnAvx2Float, kDotColumnAvx2Legacy, kDotColumnAvx2K;
+extern const DotColumn kDotColumnAvx512Float, kDotColumnAvx512Quant;
 #endif
 
 }  // namespace strata::kernels

@@ -57,4 +57,14 @@ void dot_bf16_portable(const void* w_row, const void* act, size_t act_stride, in
   });
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::F32, ActFormat::F32, dot_f32_portable},
+    {DType::F16, ActFormat::F32, dot_f16_portable},
+    {DType::BF16, ActFormat::F32, dot_bf16_portable},
+};
+}  // namespace
+extern const DotColumn kDotColumnPortableFloat{CpuIsa::Portable, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

@@ -165,4 +165,17 @@ void dot_iq4_xs_portable(const void* w, const void* a, size_t s, int n, int64_t 
   dot_k<BlockIQ4_XS>(w, a, s, n, k, o);
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::Q2_K, ActFormat::Q8K, dot_q2_k_portable},
+    {DType::Q3_K, ActFormat::Q8K, dot_q3_k_portable},
+    {DType::Q4_K, ActFormat::Q8K, dot_q4_k_portable},
+    {DType::Q5_K, ActFormat::Q8K, dot_q5_k_portable},
+    {DType::Q6_K, ActFormat::Q8K, dot_q6_k_portable},
+    {DType::IQ4_XS, ActFormat::Q8K, dot_iq4_xs_portable},
+};
+}  // namespace
+extern const DotColumn kDotColumnPortableK{CpuIsa::Portable, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

@@ -107,4 +107,17 @@ void dot_iq4_nl_portable(const void* w, const void* a, size_t s, int n, int64_t 
   dot32<BlockIQ4_NL>(w, a, s, n, k, o);
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::Q4_0, ActFormat::Q8x32, dot_q4_0_portable},
+    {DType::Q4_1, ActFormat::Q8x32, dot_q4_1_portable},
+    {DType::Q5_0, ActFormat::Q8x32, dot_q5_0_portable},
+    {DType::Q5_1, ActFormat::Q8x32, dot_q5_1_portable},
+    {DType::Q8_0, ActFormat::Q8x32, dot_q8_0_portable},
+    {DType::IQ4_NL, ActFormat::Q8x32, dot_iq4_nl_portable},
+};
+}  // namespace
+extern const DotColumn kDotColumnPortableLegacy{CpuIsa::Portable, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

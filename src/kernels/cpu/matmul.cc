@@ -1,10 +1,9 @@
-// kernels/cpu/matmul.cc: the CPU matmul entry (per-type fast kernels from the kernel table, else a generic path)
-// and the reference twin every fast kernel is tested against.
+// kernels/cpu/matmul.cc: the CPU matmul entry (per-type fast kernels from the kernel table, else a generic path).
 #include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/type_kernels.h"
-#include "kernels/ops.h"
+#include "kernels/cpu/ops_cpu.h"
 
 namespace strata::kernels {
 
@@ -52,20 +51,6 @@ void matmul(const TensorView& w, const float* x, int64_t n_tok, float* y, Thread
     return;
   }
   matmul_generic(w, x, n_tok, y, pool);
-}
-
-void matmul_reference(const TensorView& w, const float* x, int64_t n_tok, float* y) {
-  const int64_t k = w.ne[0];
-  const int64_t rows = w.n_rows();
-  std::vector<float> buf(static_cast<size_t>(k));
-  for (int64_t r = 0; r < rows; ++r) {
-    dtype_traits(w.type).dequantize_row(w.row(r), buf.data(), k);
-    for (int64_t t = 0; t < n_tok; ++t) {
-      double acc = 0.0;
-      for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(buf[i]) * x[t * k + i];
-      y[t * rows + r] = static_cast<float>(acc);
-    }
-  }
 }
 
 }  // namespace strata::kernels

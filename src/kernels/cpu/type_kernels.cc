@@ -1,4 +1,5 @@
-// kernels/cpu/type_kernels.cc: the CPU kernel table (one row per type) and the matmul driver that runs it.
+// kernels/cpu/type_kernels.cc: the CPU kernel table (one row per type, merged from the ISA files' columns) and the
+// matmul driver that runs it.
 #include "kernels/cpu/type_kernels.h"
 
 #include <algorithm>
@@ -11,32 +12,52 @@ namespace strata::kernels {
 
 namespace {
 
+// Every column fragment this build compiled; a new ISA file adds its line here.
+const DotColumn* const kColumns[] = {
+    &kDotColumnPortableFloat, &kDotColumnPortableLegacy, &kDotColumnPortableK,
 #if defined(__x86_64__)
-#define STRATA_X86(fn) fn
-#else
-#define STRATA_X86(fn) nullptr
+    &kDotColumnAvx2Float,     &kDotColumnAvx2Legacy,     &kDotColumnAvx2K,
+    &kDotColumnAvx512Float,   &kDotColumnAvx512Quant,
 #endif
-
-// clang-format off
-const CpuTypeKernels kTable[] = {
-  // type          activations        portable              AVX2                             AVX-512
-  {DType::F32,    ActFormat::F32,   {dot_f32_portable,    STRATA_X86(dot_f32_avx2),    STRATA_X86(dot_f32_avx512)}},
-  {DType::F16,    ActFormat::F32,   {dot_f16_portable,    STRATA_X86(dot_f16_avx2),    STRATA_X86(dot_f16_avx512)}},
-  {DType::BF16,   ActFormat::F32,   {dot_bf16_portable,   STRATA_X86(dot_bf16_avx2),   STRATA_X86(dot_bf16_avx512)}},
-  {DType::Q4_0,   ActFormat::Q8x32, {dot_q4_0_portable,   STRATA_X86(dot_q4_0_avx2),   nullptr}},
-  {DType::Q4_1,   ActFormat::Q8x32, {dot_q4_1_portable,   STRATA_X86(dot_q4_1_avx2),   nullptr}},
-  {DType::Q5_0,   ActFormat::Q8x32, {dot_q5_0_portable,   STRATA_X86(dot_q5_0_avx2),   nullptr}},
-  {DType::Q5_1,   ActFormat::Q8x32, {dot_q5_1_portable,   STRATA_X86(dot_q5_1_avx2),   nullptr}},
-  {DType::Q8_0,   ActFormat::Q8x32, {dot_q8_0_portable,   STRATA_X86(dot_q8_0_avx2),   STRATA_X86(dot_q8_0_avx512)}},
-  {DType::IQ4_NL, ActFormat::Q8x32, {dot_iq4_nl_portable, STRATA_X86(dot_iq4_nl_avx2), nullptr}},
-  {DType::Q2_K,   ActFormat::Q8K,   {dot_q2_k_portable,   STRATA_X86(dot_q2_k_avx2),   nullptr}},
-  {DType::Q3_K,   ActFormat::Q8K,   {dot_q3_k_portable,   STRATA_X86(dot_q3_k_avx2),   nullptr}},
-  {DType::Q4_K,   ActFormat::Q8K,   {dot_q4_k_portable,   STRATA_X86(dot_q4_k_avx2),   STRATA_X86(dot_q4_k_avx512)}},
-  {DType::Q5_K,   ActFormat::Q8K,   {dot_q5_k_portable,   STRATA_X86(dot_q5_k_avx2),   STRATA_X86(dot_q5_k_avx512)}},
-  {DType::Q6_K,   ActFormat::Q8K,   {dot_q6_k_portable,   STRATA_X86(dot_q6_k_avx2),   STRATA_X86(dot_q6_k_avx512)}},
-  {DType::IQ4_XS, ActFormat::Q8K,   {dot_iq4_xs_portable, STRATA_X86(dot_iq4_xs_avx2), nullptr}},
 };
-// clang-format on
+
+constexpr int kNumDTypes = 64;  // GGUF type ids are below this
+
+// The merged table, indexed by DType; a row exists where a portable kernel does (every level falls back to it).
+struct Table {
+  CpuTypeKernels rows[kNumDTypes];
+  bool present[kNumDTypes] = {};
+};
+
+Table merge_columns() {
+  Table t{};
+  for (const DotColumn* c : kColumns)
+    for (size_t i = 0; i < c->n_entries; ++i) {
+      const DotEntry& e = c->entries[i];
+      const int d = static_cast<int>(e.type);
+      STRATA_CHECK(d >= 0 && d < kNumDTypes);
+      CpuTypeKernels& row = t.rows[d];
+      if (c->isa == CpuIsa::Portable) {
+        t.present[d] = true;
+        row.type = e.type;
+        row.act = e.act;
+      }
+      STRATA_CHECK_MSG(row.dot[static_cast<int>(c->isa)] == nullptr, "two kernels for one type and level");
+      row.dot[static_cast<int>(c->isa)] = e.fn;
+    }
+  // Every level's kernel must take the activations of its type's portable kernel.
+  for (const DotColumn* c : kColumns)
+    for (size_t i = 0; i < c->n_entries; ++i)
+      STRATA_CHECK_MSG(t.present[static_cast<int>(c->entries[i].type)] &&
+                           t.rows[static_cast<int>(c->entries[i].type)].act == c->entries[i].act,
+                       "a kernel column disagrees with its type's portable kernel");
+  return t;
+}
+
+const Table& table() {
+  static const Table t = merge_columns();
+  return t;
+}
 
 // Activations of this many bytes per token block stay in L2 while every row of a thread's share streams
 // past them once; bigger prompts re-read the weights once per block instead of thrashing the cache.
@@ -60,9 +81,9 @@ CpuIsa CpuTypeKernels::kernel_isa(CpuIsa isa) const {
 }
 
 const CpuTypeKernels* find_cpu_kernels(DType type) {
-  for (const auto& k : kTable)
-    if (k.type == type) return &k;
-  return nullptr;
+  const int d = static_cast<int>(type);
+  if (d < 0 || d >= kNumDTypes || !table().present[d]) return nullptr;
+  return &table().rows[d];
 }
 
 void matmul_with(const CpuTypeKernels& kernels, CpuIsa isa, const TensorView& w, const float* x, int64_t n_tok,

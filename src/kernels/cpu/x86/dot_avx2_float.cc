@@ -83,4 +83,14 @@ void dot_bf16_avx2(const void* w, const void* act, size_t stride, int n_tok, int
   STRATA_DOT_FOR_NT(dot_bf16_nt, w, act, stride, k, out)
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::F32, ActFormat::F32, dot_f32_avx2},
+    {DType::F16, ActFormat::F32, dot_f16_avx2},
+    {DType::BF16, ActFormat::F32, dot_bf16_avx2},
+};
+}  // namespace
+extern const DotColumn kDotColumnAvx2Float{CpuIsa::Avx2, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

@@ -257,4 +257,17 @@ void dot_iq4_xs_avx2(const void* w, const void* act, size_t stride, int n_tok, i
   STRATA_DOT_FOR_NT(iq4_xs_nt, w, act, stride, k, out)
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::Q2_K, ActFormat::Q8K, dot_q2_k_avx2},
+    {DType::Q3_K, ActFormat::Q8K, dot_q3_k_avx2},
+    {DType::Q4_K, ActFormat::Q8K, dot_q4_k_avx2},
+    {DType::Q5_K, ActFormat::Q8K, dot_q5_k_avx2},
+    {DType::Q6_K, ActFormat::Q8K, dot_q6_k_avx2},
+    {DType::IQ4_XS, ActFormat::Q8K, dot_iq4_xs_avx2},
+};
+}  // namespace
+extern const DotColumn kDotColumnAvx2K{CpuIsa::Avx2, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

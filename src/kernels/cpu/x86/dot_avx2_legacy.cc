@@ -145,4 +145,17 @@ void dot_iq4_nl_avx2(const void* w, const void* act, size_t stride, int n_tok, i
   STRATA_DOT_FOR_NT(iq4_nl_nt, w, act, stride, k, out)
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::Q4_0, ActFormat::Q8x32, dot_q4_0_avx2},
+    {DType::Q4_1, ActFormat::Q8x32, dot_q4_1_avx2},
+    {DType::Q5_0, ActFormat::Q8x32, dot_q5_0_avx2},
+    {DType::Q5_1, ActFormat::Q8x32, dot_q5_1_avx2},
+    {DType::Q8_0, ActFormat::Q8x32, dot_q8_0_avx2},
+    {DType::IQ4_NL, ActFormat::Q8x32, dot_iq4_nl_avx2},
+};
+}  // namespace
+extern const DotColumn kDotColumnAvx2Legacy{CpuIsa::Avx2, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

@@ -85,4 +85,14 @@ void dot_bf16_avx512(const void* w, const void* act, size_t stride, int n_tok, i
   STRATA_DOT_FOR_NT8(bf16_nt, w, act, stride, k, out)
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::F32, ActFormat::F32, dot_f32_avx512},
+    {DType::F16, ActFormat::F32, dot_f16_avx512},
+    {DType::BF16, ActFormat::F32, dot_bf16_avx512},
+};
+}  // namespace
+extern const DotColumn kDotColumnAvx512Float{CpuIsa::Avx512, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

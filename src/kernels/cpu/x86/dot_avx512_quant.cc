@@ -204,4 +204,15 @@ void dot_q6_k_avx512(const void* w, const void* act, size_t stride, int n_tok, i
   STRATA_DOT_FOR_NT8(q6_k_nt, w, act, stride, k, out)
 }
 
+// This file's column of the CPU kernel table (type_kernels.cc merges the columns).
+namespace {
+constexpr DotEntry kEntries[] = {
+    {DType::Q8_0, ActFormat::Q8x32, dot_q8_0_avx512},
+    {DType::Q4_K, ActFormat::Q8K, dot_q4_k_avx512},
+    {DType::Q5_K, ActFormat::Q8K, dot_q5_k_avx512},
+    {DType::Q6_K, ActFormat::Q8K, dot_q6_k_avx512},
+};
+}  // namespace
+extern const DotColumn kDotColumnAvx512Quant{CpuIsa::Avx512, kEntries, std::size(kEntries)};
+
 }  // namespace strata::kernels

@@ -1,0 +1,49 @@
+// engine/device_weights.cc: the one-time upload of GPU-tier tensors and the lookups that serve them.
+#include "engine/device_weights.h"
+
+namespace strata::engine {
+
+Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m, model::WeightSource& base,
+                                                           model::ExpertSource* base_experts,
+                                                           const std::vector<bool>& on_device,
+                                                           kernels::Backend& device) {
+  std::unique_ptr<DeviceWeights> dw(new DeviceWeights(m, base, base_experts));
+  dw->views_.resize(m.tensors.size());
+  for (size_t id = 0; id < m.tensors.size() && id < on_device.size(); ++id) {
+    if (!on_device[id]) continue;
+    STRATA_ASSIGN_OR_RETURN(model::WeightRef host, base.acquire(static_cast<model::TensorId>(id)));
+    TensorView v = host.view();
+    auto buf = device.alloc(v.size_bytes(), kernels::BufferUse::Weights);
+    if (!buf)
+      return error("{}: out of memory for tensor '{}' ({} bytes)", device.name(), m.tensors[id].name, v.size_bytes());
+    if (host.ready()) device.wait(*host.ready());
+    device.copy(v.data, v.device, buf->data(), device.device(), v.size_bytes());
+    host.release_after(device.record());
+    v.data = buf->data();
+    v.device = device.device();
+    dw->views_[id] = v;
+    dw->device_bytes_ += v.size_bytes();
+    dw->buffers_.push_back(std::move(buf));
+  }
+  device.synchronize();
+  return dw;
+}
+
+Result<model::WeightRef> DeviceWeights::acquire(model::TensorId id) {
+  if (id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data) return model::WeightRef(views_[id]);
+  return base_.acquire(id);
+}
+
+void DeviceWeights::on_route(int layer, std::span<const int32_t> experts) {
+  if (base_experts_) base_experts_->on_route(layer, experts);
+}
+
+Result<model::WeightRef> DeviceWeights::acquire_expert(int layer, model::ExpertTensor which, int32_t expert) {
+  const model::TensorId id = m_.layers[layer].ffn_exps[static_cast<int>(which)];
+  if (id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data)
+    return model::WeightRef(views_[id].slice_last(expert));
+  if (!base_experts_) return error("internal: no expert source for layer {}", layer);
+  return base_experts_->acquire_expert(layer, which, expert);
+}
+
+}  // namespace strata::engine

@@ -1,0 +1,63 @@
+// kernels/cpu/backend_cpu.h: the CPU backend: host memory, ops run to completion on the calling thread and
+// the thread pool (so its stream is the caller's program order and its events are complete when recorded).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/backend.h"
+
+namespace strata::kernels {
+
+class CpuBackend final : public Backend {
+ public:
+  // Borrows `pool` (which must outlive the backend). `index` > 0 makes a second host backend with its own
+  // buffers and device tag (Cpu:index): a stand-in device for split-execution tests.
+  explicit CpuBackend(ThreadPool& pool, int index = 0);
+  // Owns a pool of n_threads (0: every hardware thread).
+  explicit CpuBackend(int n_threads, int index = 0);
+
+  std::string_view name() const override { return name_; }
+  Device device() const override { return device_; }
+  std::string describe() const override;
+  ThreadPool& pool() { return pool_; }
+
+  std::unique_ptr<Buffer> alloc(uint64_t size_bytes, BufferUse use) override;
+  bool can_read(Device d) const override { return d.is_host(); }
+
+  EventPtr record() override { return completed_event(); }
+  void wait(const Event& e) override;
+  void synchronize() override {}
+  void copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) override;
+  using Backend::copy;
+
+  void get_rows(const TensorView& table, std::span<const int32_t> ids, ActView out) override;
+  void rms_norm(ActView x, const TensorView& weight, float eps, ActView out) override;
+  void matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias = {}) override;
+  void rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) override;
+  void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache, int64_t pos0,
+                 ActView out) override;
+  bool supports(const AttentionParams&) const override { return true; }
+  void glu(GluKind kind, ActView gate, ActView up, ActView out) override;
+  void add(ActView x, ActView y) override;
+  void fill(ActView x, float value) override;
+  void moe_route(ActView logits, const RouteParams& p, std::span<int32_t> ids, std::span<float> weights) override;
+  void gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) override;
+  void scatter_add(ActView src, std::span<const int32_t> rows, std::span<const float> scale, ActView dst) override;
+
+ private:
+  void check_mine(const ActView& a) const;
+  // A small float vector per call site, grown once and reused: no allocation per op in the steady state.
+  // Guarded by the single-caller rule: one thread issues a backend's ops at a time.
+  float* scratch(std::vector<float>& v, int64_t n);
+
+  std::unique_ptr<ThreadPool> owned_pool_;
+  ThreadPool& pool_;
+  Device device_;
+  std::string name_;
+  std::vector<float> norm_w_, factors_, sinks_, route_, bias_;
+  std::vector<int32_t> order_;
+};
+
+}  // namespace strata::kernels

@@ -1,0 +1,82 @@
+// kernels/cpu/ops_cpu.cc: the elementwise and normalisation kernels on the CPU (small next to the matmuls).
+#include "kernels/cpu/ops_cpu.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/rope_angles.h"
+
+namespace strata::kernels {
+
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p, const float* freq_factors) {
+  const int64_t half = p.n_rot / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const RopeAngle a = rope_angle(p, pos, i, freq_factors ? freq_factors[i] : 1.0);
+    float c = static_cast<float>(std::cos(a.theta));
+    float s = static_cast<float>(std::sin(a.theta));
+    if (a.mscale != 1.0) {
+      c = static_cast<float>(std::cos(a.theta) * a.mscale);
+      s = static_cast<float>(std::sin(a.theta) * a.mscale);
+    }
+    const int64_t ia = p.layout == RopeLayout::Interleaved ? 2 * i : i;
+    const int64_t ib = p.layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim;
+      const float x0 = v[ia], x1 = v[ib];
+      v[ia] = x0 * c - x1 * s;
+      v[ib] = x0 * s + x1 * c;
+    }
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void softmax_with_sink(float* x, int64_t n, float sink) {
+  float mx = sink;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = std::exp(sink - mx);
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void geglu(float* gate, const float* up, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[i];
+  }
+}
+
+void dequantize_row(const TensorView& w, int64_t row, float* out) {
+  dtype_traits(w.type).dequantize_row(w.row(row), out, w.ne[0]);
+}
+
+}  // namespace strata::kernels

@@ -1,0 +1,314 @@
+// tests/kernels/backend_ops_test.cc: the backend-parity table (after llama.cpp's test-backend-ops): every op
+// case (types x shapes x flags) on every registered backend's every device against the reference twins
+// (kernels/reference/), each case with its own error bound. A backend joins by registering in
+// kernels/backend_registry.cc; a kind this build or machine lacks is reported as a visible GTest skip.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <string>
+
+#include "kernels/backend.h"
+#include "kernels/backend_harness.h"
+#include "kernels/reference/reference.h"
+
+namespace strata::kernels {
+namespace {
+
+using testing::gaussian;
+using testing::OnBackend;
+using testing::quantized;
+using testing::rel_error;
+
+// A case runs its op on one backend and returns the error against the reference; it passes at <= bound.
+struct OpCase {
+  std::string name;
+  double bound;
+  std::function<double(OnBackend&, std::mt19937&)> run;
+};
+
+constexpr DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
+                                  DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::Q2_K,
+                                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+
+// Matmul bounds: float weights see float activations (summation order only); quantized weights see 8-bit
+// activations on the CPU (about 0.4% per 32-block, 0.6% per 256-block; see docs/kernels.md), with headroom.
+double matmul_bound(DType t) {
+  if (t == DType::F32 || t == DType::F16 || t == DType::BF16) return 2e-6;
+  return dtype_traits(t).block_elems == 32 ? 1.2e-2 : 1.6e-2;
+}
+
+void add_get_rows(std::vector<OpCase>& cases) {
+  for (DType t : kWeightTypes) {
+    const int64_t k = dtype_traits(t).block_elems == 256 ? 512 : 96;
+    cases.push_back({"get_rows " + std::string(dtype_traits(t).name), 1e-7, [=](OnBackend& on, std::mt19937& rng) {
+                       const auto bytes = quantized(t, k, 9, rng);
+                       const std::vector<int32_t> ids = {3, 0, 8, 3};
+                       std::vector<float> want(ids.size() * k);
+                       reference::get_rows(testing::host_view(bytes, t, k, 9), ids, want.data());
+                       ActView out = on.empty(static_cast<int64_t>(ids.size()), k);
+                       on.backend().get_rows(on.weight(bytes, t, k, 9), ids, out);
+                       return rel_error(on.read(out), want);
+                     }});
+  }
+}
+
+void add_rms_norm(std::vector<OpCase>& cases) {
+  for (DType wt : {DType::F32, DType::F16})
+    for (int64_t cols : {1, 7, 256, 1000})
+      for (int64_t rows : {1, 5})
+        cases.push_back({"rms_norm " + std::string(dtype_traits(wt).name) + " " + std::to_string(rows) + "x" +
+                             std::to_string(cols),
+                         2e-6, [=](OnBackend& on, std::mt19937& rng) {
+                           const auto x = gaussian(rows * cols, rng, 3.0f);
+                           const auto w = quantized(wt, cols, 1, rng);
+                           std::vector<float> want(x.size());
+                           reference::rms_norm(x.data(), rows, cols, testing::host_view(w, wt, cols, 1), 1e-5f,
+                                               want.data());
+                           ActView xv = on.act(x, rows, cols), out = on.empty(rows, cols);
+                           on.backend().rms_norm(xv, on.weight(w, wt, cols, 1), 1e-5f, out);
+                           return rel_error(on.read(out), want);
+                         }});
+}
+
+void add_matmul(std::vector<OpCase>& cases) {
+  for (DType t : kWeightTypes)
+    for (int64_t n_tok : {1, 3, 9})
+      for (bool bias : {false, true}) {
+        const int64_t k = dtype_traits(t).block_elems == 256 ? 512 : 160, rows = 67;
+        cases.push_back({"matmul " + std::string(dtype_traits(t).name) + " n=" + std::to_string(n_tok) +
+                             (bias ? " +bias" : ""),
+                         matmul_bound(t), [=](OnBackend& on, std::mt19937& rng) {
+                           const auto w = quantized(t, k, rows, rng);
+                           const auto b = quantized(DType::F32, rows, 1, rng);
+                           const auto x = gaussian(n_tok * k, rng);
+                           const TensorView hb = bias ? testing::host_view(b, DType::F32, rows, 1) : TensorView{};
+                           std::vector<float> want(n_tok * rows);
+                           reference::matmul(testing::host_view(w, t, k, rows), x.data(), n_tok, want.data(), hb);
+                           ActView y = on.empty(n_tok, rows);
+                           const TensorView db = bias ? on.weight(b, DType::F32, rows, 1) : TensorView{};
+                           on.backend().matmul(on.weight(w, t, k, rows), on.act(x, n_tok, k), y, db);
+                           return rel_error(on.read(y), want);
+                         }});
+      }
+}
+
+void add_rope(std::vector<OpCase>& cases) {
+  const char* scaling_names[] = {"none", "linear", "yarn", "llama3"};
+  for (RopeLayout layout : {RopeLayout::Interleaved, RopeLayout::Halves})
+    for (int s = 0; s < 4; ++s)
+      for (bool factors : {false, true})
+        for (int64_t n_rot : {64, 32}) {
+          RopeParams p;
+          p.layout = layout;
+          p.n_rot = n_rot;
+          p.freq_base = 500000.0f;
+          p.scaling = static_cast<RopeScaling>(s);
+          p.factor = 8.0f;
+          p.n_ctx_orig = 8192;
+          p.yarn_ext_factor = 1.0f;
+          const std::string name = std::string("rope ") + (layout == RopeLayout::Interleaved ? "normal" : "neox") +
+                                   " " + scaling_names[s] + (factors ? " +freq_factors" : "") + " n_rot=" +
+                                   std::to_string(n_rot);
+          // Float sin/cos of double angles against double products: a few ulps of the largest element.
+          cases.push_back({name, 2e-6, [=](OnBackend& on, std::mt19937& rng) mutable {
+                             const int64_t n_tok = 3, n_head = 4, hd = 64, pos0 = 7000;
+                             auto x = gaussian(n_tok * n_head * hd, rng);
+                             std::vector<float> ff(n_rot / 2);
+                             for (size_t i = 0; i < ff.size(); ++i) ff[i] = 1.0f + static_cast<float>(i % 5);
+                             std::vector<uint8_t> ff_bytes(ff.size() * 4);
+                             std::memcpy(ff_bytes.data(), ff.data(), ff_bytes.size());
+                             RopeParams hp = p;
+                             if (factors) hp.freq_factors = testing::host_view(ff_bytes, DType::F32, n_rot / 2, 1);
+                             std::vector<float> want = x;
+                             reference::rope(want.data(), n_tok, n_head, hd, pos0, hp);
+                             if (factors) p.freq_factors = on.weight(ff_bytes, DType::F32, n_rot / 2, 1);
+                             ActView xv = on.act(x, n_tok, n_head * hd);
+                             on.backend().rope(xv, n_head, hd, pos0, p);
+                             return rel_error(on.read(xv), want);
+                           }});
+        }
+}
+
+void add_attention(std::vector<OpCase>& cases) {
+  struct Heads {
+    int64_t n_head, n_head_kv, head_dim;
+  };
+  for (Heads h : {Heads{4, 4, 8}, Heads{8, 2, 64}, Heads{6, 3, 80}})
+    for (int64_t pos0 : {0, 5})
+      for (int64_t n_tok : {1, 4})
+        for (int64_t window : {0, 3})
+          for (bool sinks : {false, true}) {
+            AttentionParams p{h.n_head, h.n_head_kv, h.head_dim, 1.0f / std::sqrt(static_cast<float>(h.head_dim)),
+                              window, {}};
+            const std::string name = "attention h=" + std::to_string(h.n_head) + "/" + std::to_string(h.n_head_kv) +
+                                     " hd=" + std::to_string(h.head_dim) + " pos0=" + std::to_string(pos0) +
+                                     " n=" + std::to_string(n_tok) + (window ? " window=3" : "") +
+                                     (sinks ? " +sinks" : "");
+            // The CPU rounds q and the probabilities to F16 before the products with the F16 cache (as the
+            // reference engine does): ~1e-3 relative, against a twin that does not round.
+            cases.push_back({name, 3e-3, [=](OnBackend& on, std::mt19937& rng) mutable {
+                               if (!on.backend().supports(p)) return 0.0;
+                               const int64_t n_ctx = 16, kv_dim = h.n_head_kv * h.head_dim;
+                               std::vector<uint16_t> kc(n_ctx * kv_dim), vc(n_ctx * kv_dim);
+                               for (auto& x : kc) x = f32_to_fp16(gaussian(1, rng)[0]);
+                               for (auto& x : vc) x = f32_to_fp16(gaussian(1, rng)[0]);
+                               const auto q = gaussian(n_tok * h.n_head * h.head_dim, rng);
+                               const auto k = gaussian(n_tok * kv_dim, rng), v = gaussian(n_tok * kv_dim, rng);
+                               const auto sk = gaussian(h.n_head, rng);
+                               std::vector<uint8_t> sk_bytes(sk.size() * 4);
+                               std::memcpy(sk_bytes.data(), sk.data(), sk_bytes.size());
+                               AttentionParams hp = p;
+                               if (sinks) hp.sinks = testing::host_view(sk_bytes, DType::F32, h.n_head, 1);
+                               std::vector<uint16_t> hk = kc, hv = vc;
+                               std::vector<float> want(q.size());
+                               reference::attention(hp, q.data(), k.data(), v.data(),
+                                                    {kHostDevice, hk.data(), hv.data(), n_ctx, kv_dim}, pos0, n_tok,
+                                                    want.data());
+                               if (sinks) p.sinks = on.weight(sk_bytes, DType::F32, h.n_head, 1);
+                               KvLayer cache = on.kv(kc, vc, n_ctx, kv_dim);
+                               ActView out = on.empty(n_tok, h.n_head * h.head_dim);
+                               on.backend().attention(p, on.act(q, n_tok, q.size() / n_tok), on.act(k, n_tok, kv_dim),
+                                                      on.act(v, n_tok, kv_dim), cache, pos0, out);
+                               // The op's cache rows must be exactly the F16 of k and v.
+                               if (on.read(cache.k, kc.size()) != hk || on.read(cache.v, vc.size()) != hv) return 1.0;
+                               return rel_error(on.read(out), want);
+                             }});
+          }
+}
+
+void add_elementwise(std::vector<OpCase>& cases) {
+  for (GluKind kind : {GluKind::SwiGlu, GluKind::GeGlu})
+    for (int64_t n : {1, 1000})
+      cases.push_back({std::string("glu ") + (kind == GluKind::SwiGlu ? "swiglu" : "geglu") + " n=" + std::to_string(n),
+                       2e-6, [=](OnBackend& on, std::mt19937& rng) {
+                         const auto g = gaussian(2 * n, rng, 3.0f), u = gaussian(2 * n, rng);
+                         std::vector<float> want(g.size());
+                         reference::glu(kind, g.data(), u.data(), 2 * n, want.data());
+                         ActView gv = on.act(g, 2, n);
+                         on.backend().glu(kind, gv, on.act(u, 2, n), gv);  // in place, as the forward pass runs it
+                         return rel_error(on.read(gv), want);
+                       }});
+  cases.push_back({"add 3x300", 0.0, [](OnBackend& on, std::mt19937& rng) {
+                     auto x = gaussian(900, rng);
+                     const auto y = gaussian(900, rng);
+                     ActView xv = on.act(x, 3, 300);
+                     on.backend().add(xv, on.act(y, 3, 300));
+                     reference::add(x.data(), y.data(), 900);
+                     return rel_error(on.read(xv), x);
+                   }});
+  cases.push_back({"fill 2x33", 0.0, [](OnBackend& on, std::mt19937& rng) {
+                     ActView xv = on.act(gaussian(66, rng), 2, 33);
+                     on.backend().fill(xv, 0.0f);
+                     const auto got = on.read(xv);
+                     return static_cast<double>(std::count_if(got.begin(), got.end(), [](float v) { return v != 0; }));
+                   }});
+}
+
+void add_moe(std::vector<OpCase>& cases) {
+  for (int64_t n_exp : {8, 60})
+    for (int64_t k : {1, 2, 8})
+      for (int g = 0; g < 3; ++g) {
+        RouteParams p{k, g == 0 ? RouterGating::SoftmaxSelected : RouterGating::SoftmaxAll, g == 2};
+        const char* gn[] = {"softmax-selected", "softmax-all", "softmax-all+norm_topk"};
+        cases.push_back({"moe_route experts=" + std::to_string(n_exp) + " k=" + std::to_string(k) + " " + gn[g], 1e-6,
+                         [=](OnBackend& on, std::mt19937& rng) {
+                           const int64_t n = 5;
+                           auto logits = gaussian(n * n_exp, rng);
+                           logits[3] = logits[5];  // a tie: the lower id comes first
+                           std::vector<int32_t> want_ids(n * k), ids(n * k);
+                           std::vector<float> want_w(n * k), w(n * k);
+                           reference::moe_route(logits.data(), n, n_exp, p, want_ids.data(), want_w.data());
+                           on.backend().moe_route(on.act(logits, n, n_exp), p, ids, w);
+                           on.backend().synchronize();
+                           return ids == want_ids ? rel_error(w, want_w) : 1.0;
+                         }});
+      }
+  cases.push_back({"gather_rows + scatter_add", 1e-7, [](OnBackend& on, std::mt19937& rng) {
+                     const int64_t n = 6, cols = 40;
+                     const auto src = gaussian(n * cols, rng), acc0 = gaussian(n * cols, rng);
+                     const std::vector<int32_t> rows = {4, 1, 1, 5};
+                     const std::vector<float> scale = {0.5f, 0.25f, -1.0f, 2.0f};
+                     std::vector<float> gathered(rows.size() * cols), acc = acc0;
+                     reference::gather_rows(src.data(), cols, rows, gathered.data());
+                     reference::scatter_add(gathered.data(), cols, rows, scale, acc.data());
+                     ActView g = on.empty(static_cast<int64_t>(rows.size()), cols), a = on.act(acc0, n, cols);
+                     on.backend().gather_rows(on.act(src, n, cols), rows, g);
+                     on.backend().scatter_add(g, rows, scale, a);
+                     return std::max(rel_error(on.read(g), gathered), rel_error(on.read(a), acc));
+                   }});
+}
+
+const std::vector<OpCase>& all_cases() {
+  static const std::vector<OpCase> cases = [] {
+    std::vector<OpCase> c;
+    add_get_rows(c);
+    add_rms_norm(c);
+    add_matmul(c);
+    add_rope(c);
+    add_attention(c);
+    add_elementwise(c);
+    add_moe(c);
+    return c;
+  }();
+  return cases;
+}
+
+// Runs the whole table on one backend; every failing case is reported with its error and bound.
+void run_table(Backend& be) {
+  int n_pass = 0;
+  double worst = 0;
+  std::string worst_name;
+  for (size_t i = 0; i < all_cases().size(); ++i) {
+    const OpCase& c = all_cases()[i];
+    std::mt19937 rng(static_cast<uint32_t>(1000 + i));
+    OnBackend on(be);
+    const double err = c.run(on, rng);
+    EXPECT_LE(err, c.bound) << be.name() << ": " << c.name;
+    if (err <= c.bound) ++n_pass;
+    const double ratio = c.bound > 0 ? err / c.bound : (err > 0 ? INFINITY : 0);
+    if (ratio >= worst) worst = ratio, worst_name = c.name;
+  }
+  std::printf("[ backend  ] %s (%s): %d of %zu op cases within bounds; closest to its bound: %s (%.2f of it)\n",
+              std::string(be.name()).c_str(), be.describe().c_str(), n_pass, all_cases().size(), worst_name.c_str(),
+              worst);
+}
+
+// One test per device kind strata knows, whether or not this build or machine has it.
+void run_kind(DeviceKind kind, std::string_view kind_name) {
+  const BackendKind* k = find_backend(kind);
+  if (k == nullptr) GTEST_SKIP() << "this build has no " << kind_name << " backend: its op cases did not run";
+  const int n = k->device_count();
+  if (n == 0) GTEST_SKIP() << "no " << kind_name << " device on this machine: its op cases did not run";
+  for (int i = 0; i < n; ++i) {
+    auto be = k->make(i, {});
+    ASSERT_NE(be, nullptr) << kind_name << " device " << i;
+    run_table(*be);
+  }
+}
+
+TEST(BackendOps, Cpu) { run_kind(DeviceKind::Cpu, "cpu"); }
+TEST(BackendOps, Cuda) { run_kind(DeviceKind::Cuda, "cuda"); }
+
+// A second host backend with its own buffers and device tag (the split-execution tests' stand-in device).
+TEST(BackendOps, SecondCpuInstance) {
+  auto be = find_backend(DeviceKind::Cpu)->make(1, {.n_threads = 2});
+  EXPECT_EQ(be->device(), (Device{DeviceKind::Cpu, 1}));
+  run_table(*be);
+}
+
+TEST(BackendOps, TableCoversEveryOp) {
+  // A new op adds its cases here; this keeps the list honest.
+  for (const char* op : {"get_rows", "rms_norm", "matmul", "rope", "attention", "glu", "add", "fill", "moe_route",
+                         "gather_rows"}) {
+    const bool found = std::any_of(all_cases().begin(), all_cases().end(),
+                                   [&](const OpCase& c) { return c.name.rfind(op, 0) == 0; });
+    EXPECT_TRUE(found) << op;
+  }
+}
+
+}  // namespace
+}  // namespace strata::kernels
