@@ -35,8 +35,8 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=ON -DS
   { tail -30 "$logs/configure.log"; echo "gpu_test: configure failed" >&2; exit 1; }
 grep -q "CUDA backend on" "$logs/configure.log" || { echo "gpu_test: no CUDA compiler found" >&2; exit 1; }
 
-tests=(matmul_cuda_test ops_cuda_test)
-[[ -f tests/kernels/backend_parity_test.cc ]] && tests+=(backend_parity_test)
+tests=(decode_host_test matmul_cuda_test ops_cuda_test)
+[[ -f tests/kernels/backend_ops_test.cc ]] && tests+=(backend_ops_test)
 echo "== build ${tests[*]} cuda_kernel_bench"
 start=$(date +%s)
 cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" cuda_kernel_bench >"$logs/build.log" 2>&1 ||
@@ -63,6 +63,7 @@ run_step() {  # name, command...
 }
 for t in "${tests[@]}"; do run_step "$t" "$build/$t"; done
 grep -h "rel error" "$logs"/matmul_cuda_test.log | sort -u | head -40
+grep -h "backend  \]" "$logs"/backend_ops_test.log 2>/dev/null
 
 if [[ "${STRATA_GPU_QUICK:-0}" != 1 ]] && command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
@@ -72,6 +73,8 @@ if [[ "${STRATA_GPU_QUICK:-0}" != 1 ]] && command -v compute-sanitizer >/dev/nul
       run_step "${tool}_$t" compute-sanitizer --tool "$tool" --error-exitcode 9 "$build/$t" "${filter[@]}"
     done
   done
+  [[ -x "$build/backend_ops_test" ]] && run_step memcheck_backend_ops_test compute-sanitizer --tool memcheck \
+    --error-exitcode 9 "$build/backend_ops_test" --gtest_filter='BackendOps.Cuda'
 fi
 
 echo "== kernel microbenchmark"

@@ -36,7 +36,8 @@ __global__ void __launch_bounds__(kWarps * 32)
                            float* __restrict__ ws) {
   const int64_t s = blockIdx.x, h = blockIdx.y, t = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int per_lane = static_cast<int>(head_dim / 32);
+  // Lane owns dims lane + 32 i; head_dim need not be a multiple of 32 (80, 8 occur).
+  const int per_lane = static_cast<int>((head_dim + 31) / 32);
   const Span span = visible(pos0, t, window);
   const int64_t p_begin = span.first + s * kAttentionSplit;
   const int64_t p_end = min(span.end, p_begin + kAttentionSplit);
@@ -46,7 +47,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const float* qh = q + (t * n_head + h) * head_dim;
 #pragma unroll
   for (int i = 0; i < kMaxPerLane; ++i) {
-    qv[i] = i < per_lane ? qh[lane + 32 * i] * scale : 0.0f;
+    qv[i] = i < per_lane && lane + 32 * i < head_dim ? qh[lane + 32 * i] * scale : 0.0f;
     acc[i] = 0.0f;
   }
   const int64_t kv_off = (h / group) * head_dim;
@@ -56,7 +57,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     float sc = 0.0f;
 #pragma unroll
     for (int i = 0; i < kMaxPerLane; ++i)
-      if (i < per_lane) sc += qv[i] * h2f(kr[lane + 32 * i]);
+      if (i < per_lane && lane + 32 * i < head_dim) sc += qv[i] * h2f(kr[lane + 32 * i]);
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) sc += __shfl_xor_sync(0xffffffffu, sc, o);
     const float m_new = fmaxf(m, sc);
@@ -65,7 +66,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     const uint16_t* vr = vc + p * kv_dim + kv_off;
 #pragma unroll
     for (int i = 0; i < kMaxPerLane; ++i)
-      if (i < per_lane) acc[i] = acc[i] * corr + w * h2f(vr[lane + 32 * i]);
+      if (i < per_lane && lane + 32 * i < head_dim) acc[i] = acc[i] * corr + w * h2f(vr[lane + 32 * i]);
     m = m_new;
   }
   // Merge the warps: each rescales to the block max.
@@ -74,7 +75,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   if (lane == 0) wm[warp] = m, wl[warp] = l;
 #pragma unroll
   for (int i = 0; i < kMaxPerLane; ++i)
-    if (i < per_lane) wo[warp][lane + 32 * i] = acc[i];
+    if (i < per_lane && lane + 32 * i < head_dim) wo[warp][lane + 32 * i] = acc[i];
   __syncthreads();
   float bm = -FLT_MAX;
   for (int w = 0; w < kWarps; ++w) bm = fmaxf(bm, wm[w]);
@@ -133,7 +134,7 @@ void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_ca
                    int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window, float scale,
                    const float* sinks, float* workspace, float* out, cudaStream_t stream) {
   STRATA_CHECK(q != nullptr && k_cache != nullptr && v_cache != nullptr && workspace != nullptr && out != nullptr);
-  STRATA_CHECK(head_dim > 0 && head_dim % 32 == 0 && head_dim <= kAttentionMaxHeadDim);
+  STRATA_CHECK(head_dim > 0 && head_dim <= kAttentionMaxHeadDim);
   STRATA_CHECK(n_kv_head > 0 && n_head % n_kv_head == 0 && kv_dim == n_kv_head * head_dim);
   STRATA_CHECK(n_head <= 65535 && n_tok >= 0 && n_tok <= 65535 && pos0 >= 0 && window >= 0);
   if (n_tok == 0) return;

@@ -123,7 +123,7 @@ void CudaBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0
 }
 
 bool CudaBackend::supports(const AttentionParams& p) const {
-  return p.head_dim > 0 && p.head_dim % 32 == 0 && p.head_dim <= cuda::kAttentionMaxHeadDim &&
+  return p.head_dim > 0 && p.head_dim <= cuda::kAttentionMaxHeadDim &&
          (p.sinks.data == nullptr || p.sinks.type == DType::F32);
 }
 

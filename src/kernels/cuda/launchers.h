@@ -60,6 +60,7 @@ void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_r
 // Causal GQA attention over an F16 KV cache (kv_dim = n_kv_head * head_dim halves per position). q, out:
 // [n_tok, n_head * head_dim] floats; token t sits at position pos0 + t and sees positions
 // [max(0, pos0 + t + 1 - window), pos0 + t] (window 0: all). sinks: device [n_head] extra logits, or null.
+// Any head_dim up to kAttentionMaxHeadDim.
 // Flash-decoding: each (token, head) splits its positions over blocks of kAttentionSplit, and a second
 // kernel merges the partial softmaxes. workspace: attention_workspace_floats(...) floats.
 inline constexpr int64_t kAttentionSplit = 256;

@@ -92,7 +92,7 @@ TEST(CudaOps, AttentionDecodeAndPromptGqaCausal) {
   std::mt19937 rng(seed);
   const AttnCase cases[] = {
       {8, 2, 128, 0, 1, 0, false},     {8, 2, 128, 700, 1, 0, false}, {4, 4, 64, 300, 37, 0, false},
-      {6, 2, 256, 5, 20, 0, true},     {8, 1, 128, 1000, 3, 128, false}, {2, 2, 96, 40, 9, 16, true},
+      {6, 2, 256, 5, 20, 0, true},     {8, 1, 128, 1000, 3, 128, false}, {2, 2, 96, 40, 9, 16, true}, {3, 1, 80, 12, 5, 0, false}, {4, 4, 8, 3, 2, 0, true},
   };
   for (const AttnCase& c : cases) {
     const int64_t kv_dim = c.n_kv_head * c.head_dim, n_ctx = c.pos0 + c.n_tok + 3;
