@@ -1,7 +1,7 @@
 // kernels/cuda/matvec.cuh: decode weight products as fused dequantize-and-dot (kernels, then the launcher
 // templates that type_table_*.cu instantiate once per type). Memory-bound: each weight byte is read once
-// for up to 8 tokens; a block owns two rows and splits their chunks over its 128 lanes (16-byte loads where
-// the block layout allows), x read through L1 and reused across the block's rows.
+// for up to 8 tokens; a warp owns two rows, each lane decoding 32-element chunks (16-byte loads where the
+// block layout allows, one chunk per row in flight), x read through L1 and reused across the warp's rows.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -15,27 +15,27 @@
 namespace strata::cuda {
 
 inline constexpr int kMatvecWarps = 4;
-inline constexpr int kMatvecRowsPerBlock = 2;
+inline constexpr int kMatvecRowsPerWarp = 2;
+inline constexpr int kMatvecRowsPerBlock = kMatvecWarps * kMatvecRowsPerWarp;
 
 // ---- kernels -------------------------------------------------------------------------------------------
 
-// grid: (ceil(rows / kMatvecRowsPerBlock), n_slots). A block owns kMatvecRowsPerBlock rows and its warps split
-// each row's chunks between them (lane l of warp w takes chunks w*32 + l, stepping by the block's 128 lanes),
-// so a row of 4096 is one chunk per lane: every load is issued before the first is used, and many blocks
-// keep the whole GPU's memory system busy at batch 1. Each x chunk a lane loads serves all the block's rows.
+// grid: (ceil(rows / kMatvecRowsPerBlock), n_slots). Each warp owns kMatvecRowsPerWarp rows, so every x
+// chunk a lane loads serves that many weight chunks (x traffic through L1 was the limit at one row a warp).
 // Slot s (MoE) reads expert expert_ids[s] of a stacked weight and input s; plain products have one slot.
 template <typename D, int kTok>
 __global__ void __launch_bounds__(kMatvecWarps * 32)
     matvec_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_chunks, const float* __restrict__ x,
                   int64_t k, int64_t rows, const float* __restrict__ bias, float* __restrict__ y,
                   const int32_t* __restrict__ expert_ids, int64_t n_expert, int64_t x_slot_stride) {
-  constexpr int R = kMatvecRowsPerBlock;
+  constexpr int R = kMatvecRowsPerWarp;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.x) * R;
+  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp) * R;
+  if (r0 >= rows) return;
   if (expert_ids != nullptr) {
     const int32_t e = expert_ids[blockIdx.y];
     if (e < 0 || e >= n_expert) {  // a bad id poisons its output instead of reading outside the weights
-      if (threadIdx.x < R && r0 + threadIdx.x < rows) y[blockIdx.y * rows + r0 + threadIdx.x] = __int_as_float(0x7fc00000);
+      if (lane < R && r0 + lane < rows) y[blockIdx.y * rows + r0 + lane] = __int_as_float(0x7fc00000);
       return;
     }
     w += static_cast<int64_t>(e) * rows * row_bytes;
@@ -44,9 +44,9 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
   }
   const uint8_t* wr[R];
 #pragma unroll
-  for (int i = 0; i < R; ++i) wr[i] = w + min(r0 + i, rows - 1) * row_bytes;  // a ragged last block repeats a row
+  for (int i = 0; i < R; ++i) wr[i] = w + min(r0 + i, rows - 1) * row_bytes;  // a ragged last warp repeats a row
   float acc[R][kTok] = {};
-  for (int64_t j = warp * 32 + lane; j < n_chunks; j += kMatvecWarps * 32) {
+  for (int64_t j = lane; j < n_chunks; j += 32) {
     float wv[R][32];
 #pragma unroll
     for (int i = 0; i < R; ++i) D::chunk(wr[i], j, wv[i]);  // R independent loads in flight
@@ -62,8 +62,6 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
       }
     }
   }
-  // Warp sums, then the block's warps through shared memory.
-  __shared__ float partial[kMatvecWarps][R][kTok];
 #pragma unroll
   for (int i = 0; i < R; ++i)
 #pragma unroll
@@ -71,16 +69,8 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
       float v = acc[i][t];
 #pragma unroll
       for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0) partial[warp][i][t] = v;
+      if (lane == 0 && r0 + i < rows) y[t * rows + r0 + i] = v + (bias ? bias[r0 + i] : 0.0f);
     }
-  __syncthreads();
-  if (threadIdx.x < R * kTok) {
-    const int i = threadIdx.x / kTok, t = threadIdx.x % kTok;
-    float v = 0.0f;
-#pragma unroll
-    for (int ww = 0; ww < kMatvecWarps; ++ww) v += partial[ww][i][t];
-    if (r0 + i < rows) y[t * rows + r0 + i] = v + (bias ? bias[r0 + i] : 0.0f);
-  }
 }
 
 // grid: n_ids; each block writes one dequantized row.
