@@ -6,17 +6,6 @@
 
 namespace strata::cuda {
 
-// Q4_K/Q5_K: scale and min of sub-block s from the 12 packed bytes (tensor/blocks.h, unpack_k4_scales).
-STRATA_HD void k4_scale_min(const uint8_t* packed, int s, int& sc, int& m) {
-  if (s < 4) {
-    sc = packed[s] & 63;
-    m = packed[s + 4] & 63;
-  } else {
-    sc = (packed[s + 4] & 0xf) | ((packed[s - 4] >> 6) << 4);
-    m = (packed[s + 4] >> 4) | ((packed[s] >> 6) << 4);
-  }
-}
-
 struct DecodeQ2_K {
   static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ2_K);
   STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
@@ -63,16 +52,30 @@ struct DecodeQ3_K {
   }
 };
 
+// Byte i (< 12) of the packed scales held in three words, without indexing a register array at run time.
+STRATA_HD int packed_byte(uint32_t w0, uint32_t w1, uint32_t w2, int i) {
+  const uint32_t w = i < 4 ? w0 : (i < 8 ? w1 : w2);
+  return (w >> (8 * (i & 3))) & 0xff;
+}
+
 template <bool kFifthBit>
 struct DecodeQ45_K {
   static constexpr int kBlockElems = kQKK, kBlockBytes = kFifthBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
     const uint8_t* b = row + (j / 8) * kBlockBytes;
     const int s = static_cast<int>(j % 8), c = s / 2, shift = 4 * (s % 2);
-    const uint32_t dd = load_u32(b);
+    uint32_t head[4];  // d, dmin and the 12 packed scale bytes: one 16-byte load
+    load16_a16(b, head);
     int sc, m;
-    k4_scale_min(b + 4, s, sc, m);
-    const float dl = half_bits_to_float(dd & 0xffff) * sc, ml = half_bits_to_float(dd >> 16) * m;
+    if (s < 4) {
+      sc = packed_byte(head[1], head[2], head[3], s) & 63;
+      m = packed_byte(head[1], head[2], head[3], s + 4) & 63;
+    } else {
+      const int hi = packed_byte(head[1], head[2], head[3], s + 4);
+      sc = (hi & 0xf) | ((packed_byte(head[1], head[2], head[3], s - 4) >> 6) << 4);
+      m = (hi >> 4) | ((packed_byte(head[1], head[2], head[3], s) >> 6) << 4);
+    }
+    const float dl = half_bits_to_float(head[0] & 0xffff) * sc, ml = half_bits_to_float(head[0] >> 16) * m;
     const uint8_t* qs_base = b + (kFifthBit ? 48 : 16) + 32 * c;
     uint32_t qs[8];
     load16_a16(qs_base, qs);
