@@ -62,7 +62,7 @@ class ExpertCache {
     int entry = -1;
   };
   Result<Acquired> acquire(int layer, model::ExpertTensor which, int32_t expert);
-  void release(int entry, kernels::EventPtr consumed);
+  void release(int entry, kernels::EventPtr consumed = nullptr);  // consumed: null = the bytes are free now
   void complete(uint64_t token, const Status& status);
 
   int n_entries() const { return static_cast<int>(entries_.size()); }

@@ -40,7 +40,7 @@ class StagingPool {
     int slot = -1;
   };
   Result<Acquired> acquire(model::TensorId id);
-  void release(int slot, kernels::EventPtr consumed);
+  void release(int slot, kernels::EventPtr consumed = nullptr);  // consumed: null = the bytes are free now
 
   // A read into `slot` finished.
   void complete(uint64_t slot, const Status& status);
