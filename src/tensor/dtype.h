@@ -7,29 +7,9 @@
 
 #include "core/status.h"
 #include "gguf/gguf_file.h"
+#include "tensor/dtype_id.h"
 
 namespace strata {
-
-// Values are the GGUF/ggml type ids, kept verbatim.
-enum class DType : uint32_t {
-  F32 = 0,
-  F16 = 1,
-  Q4_0 = 2,
-  Q4_1 = 3,
-  Q5_0 = 6,
-  Q5_1 = 7,
-  Q8_0 = 8,
-  Q8_1 = 9,
-  Q2_K = 10,
-  Q3_K = 11,
-  Q4_K = 12,
-  Q5_K = 13,
-  Q6_K = 14,
-  Q8_K = 15,
-  IQ4_NL = 20,
-  IQ4_XS = 23,
-  BF16 = 30,
-};
 
 // Scalar codecs: the test oracle for every fast kernel. n is a multiple of block_elems.
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);

@@ -28,6 +28,8 @@ struct OpCase {
   std::string name;
   double bound;
   std::function<double(OnBackend&, std::mt19937&)> run;
+  // The bound on a GPU backend where its arithmetic legitimately differs (< 0: the same bound).
+  double device_bound = -1.0;
 };
 
 constexpr DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
@@ -92,7 +94,10 @@ void add_matmul(std::vector<OpCase>& cases) {
                            const TensorView db = bias ? on.weight(b, DType::F32, rows, 1) : TensorView{};
                            on.backend().matmul(on.weight(w, t, k, rows), on.act(x, n_tok, k), y, db);
                            return rel_error(on.read(y), want);
-                         }});
+                         },
+                         // Past 8 tokens the CUDA backend multiplies on tensor cores with both operands
+                         // rounded to F16: about 3e-4 (kernels/cuda/gemm.cuh).
+                         n_tok > 8 ? std::max(matmul_bound(t), 2e-3) : -1.0});
       }
 }
 
@@ -267,9 +272,10 @@ void run_table(Backend& be) {
     std::mt19937 rng(static_cast<uint32_t>(1000 + i));
     OnBackend on(be);
     const double err = c.run(on, rng);
-    EXPECT_LE(err, c.bound) << be.name() << ": " << c.name;
-    if (err <= c.bound) ++n_pass;
-    const double ratio = c.bound > 0 ? err / c.bound : (err > 0 ? INFINITY : 0);
+    const double bound = !be.device().is_host() && c.device_bound >= 0 ? c.device_bound : c.bound;
+    EXPECT_LE(err, bound) << be.name() << ": " << c.name;
+    if (err <= bound) ++n_pass;
+    const double ratio = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
     if (ratio >= worst) worst = ratio, worst_name = c.name;
   }
   std::printf("[ backend  ] %s (%s): %d of %zu op cases within bounds; closest to its bound: %s (%.2f of it)\n",

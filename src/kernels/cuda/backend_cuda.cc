@@ -1,0 +1,125 @@
+// kernels/cuda/backend_cuda.cc: the CUDA backend (backend_cuda.h) over the launchers of kernels/cuda/, and
+// its row in the backend registry.
+#include "kernels/cuda/backend_cuda.h"
+
+#include <cstring>
+
+#include "core/check.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launchers.h"
+
+namespace strata::kernels {
+
+namespace {
+
+// Owns a cudaMalloc or cudaMallocHost allocation; null data only for size 0.
+class CudaBuffer final : public Buffer {
+ public:
+  CudaBuffer(void* p, uint64_t size, BufferUse use, Device d) : p_(p), size_(size), use_(use), device_(d) {}
+  ~CudaBuffer() override {
+    if (!p_) return;
+    if (use_ == BufferUse::Staging)
+      STRATA_CUDA_CHECK(cudaFreeHost(p_));
+    else
+      STRATA_CUDA_CHECK(cudaFree(p_));
+  }
+  uint8_t* data() override { return static_cast<uint8_t*>(p_); }
+  uint64_t size_bytes() const override { return size_; }
+  BufferUse use() const override { return use_; }
+  Device device() const override { return device_; }
+
+ private:
+  void* p_;
+  uint64_t size_;
+  BufferUse use_;
+  Device device_;
+};
+
+class CudaEvent final : public Event {
+ public:
+  explicit CudaEvent(cudaStream_t s) { event_.record(s); }
+  bool query() const override { return event_.done(); }
+  void synchronize() override { event_.synchronize(); }
+  cudaEvent_t get() const { return event_.get(); }
+
+ private:
+  cuda::Event event_;
+};
+
+}  // namespace
+
+void* CudaBackend::Scratch::get(uint64_t bytes) {
+  if (buf.size_bytes() < bytes) buf = cuda::DeviceBuffer(bytes + bytes / 2);  // cudaFree waits for users
+  return buf.data();
+}
+
+namespace {
+// Makes the device current before the members that allocate on it (the stream) are built.
+int select_device(int index) {
+  STRATA_CUDA_CHECK(cudaSetDevice(index));
+  return index;
+}
+}  // namespace
+
+CudaBackend::CudaBackend(int device_index)
+    : index_(select_device(device_index)),
+      device_{DeviceKind::Cuda, device_index},
+      name_("cuda" + std::to_string(device_index)) {}
+
+CudaBackend::~CudaBackend() { (void)cudaStreamSynchronize(stream_.get()); }
+
+std::string CudaBackend::describe() const { return name_ + ": " + cuda::describe_device(index_); }
+
+std::unique_ptr<Buffer> CudaBackend::alloc(uint64_t size_bytes, BufferUse use) {
+  void* p = nullptr;
+  if (size_bytes > 0) {
+    const cudaError_t err = use == BufferUse::Staging ? cudaMallocHost(&p, size_bytes) : cudaMalloc(&p, size_bytes);
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();  // out of memory is an answer here, not a fault
+      return nullptr;
+    }
+    STRATA_CUDA_CHECK(err);
+  }
+  const Device d = use == BufferUse::Staging ? kHostDevice : device_;
+  return std::make_unique<CudaBuffer>(p, size_bytes, use, d);
+}
+
+EventPtr CudaBackend::record() { return std::make_shared<CudaEvent>(stream_.get()); }
+
+void CudaBackend::wait(const Event& e) {
+  if (const auto* ce = dynamic_cast<const CudaEvent*>(&e)) {
+    STRATA_CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ce->get(), 0));
+  } else if (!e.query()) {
+    const_cast<Event&>(e).synchronize();  // another kind of backend: the host waits, then enqueues
+  }
+}
+
+void CudaBackend::synchronize() { stream_.synchronize(); }
+
+void CudaBackend::copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) {
+  STRATA_CHECK_MSG((src_device == device_ || src_device.is_host()) && (dst_device == device_ || dst_device.is_host()),
+                   "a CUDA copy has this GPU or host memory on each side");
+  if (bytes == 0) return;
+  // Unified addressing tells the direction. Pageable host memory is staged by the runtime before the call
+  // returns (host to device) or waited for (device to host), so the caller may reuse it at once.
+  STRATA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_.get()));
+}
+
+void CudaBackend::check_mine(const ActView& a) const {
+  STRATA_CHECK_MSG(a.device == device_, "activation not on this CUDA device");
+  STRATA_CHECK(a.data != nullptr || a.n_elements() == 0);
+}
+
+void CudaBackend::check_weight(const TensorView& w) const {
+  STRATA_CHECK_MSG(w.device == device_, "weight not on this CUDA device (can_read)");
+  STRATA_CHECK(w.data != nullptr);
+}
+
+// The registry's row (kernels/backend_registry.cc).
+extern const BackendKind kCudaBackendKind;
+const BackendKind kCudaBackendKind{"cuda", DeviceKind::Cuda, &cuda::device_count,
+                                   [](int index, const BackendOptions&) -> std::unique_ptr<Backend> {
+                                     return std::make_unique<CudaBackend>(index);
+                                   }};
+
+}  // namespace strata::kernels

@@ -1,0 +1,79 @@
+// kernels/cuda/backend_cuda.h: the CUDA backend: one GPU and one non-blocking stream; device memory from
+// cudaMalloc (staging buffers page-locked host memory); every op enqueued on the stream (kernels/cuda/*.cu).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/cuda/device.h"
+
+namespace strata::kernels {
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device_index);
+  ~CudaBackend() override;
+
+  std::string_view name() const override { return name_; }
+  Device device() const override { return device_; }
+  std::string describe() const override;
+
+  std::unique_ptr<Buffer> alloc(uint64_t size_bytes, BufferUse use) override;
+
+  EventPtr record() override;
+  void wait(const Event& e) override;
+  void synchronize() override;
+  void copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) override;
+  using Backend::copy;
+
+  void get_rows(const TensorView& table, std::span<const int32_t> ids, ActView out) override;
+  void rms_norm(ActView x, const TensorView& weight, float eps, ActView out) override;
+  void matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias = {}) override;
+  void rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) override;
+  void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache, int64_t pos0,
+                 ActView out) override;
+  bool supports(const AttentionParams& p) const override;
+  void glu(GluKind kind, ActView gate, ActView up, ActView out) override;
+  void add(ActView x, ActView y) override;
+  void fill(ActView x, float value) override;
+  void moe_route(ActView logits, const RouteParams& p, std::span<int32_t> ids, std::span<float> weights) override;
+  void gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) override;
+  void scatter_add(ActView src, std::span<const int32_t> rows, std::span<const float> scale, ActView dst) override;
+
+ private:
+  // A grow-only device buffer for one call site. Reuse is safe without events: every use is on this
+  // backend's one stream, so a later op's writes queue behind the earlier op's reads.
+  struct Scratch {
+    cuda::DeviceBuffer buf;
+    void* get(uint64_t bytes);
+  };
+  // Each pair's angle rate for one RoPE configuration (every scaling scheme is linear in the position).
+  struct RopeTable {
+    RopeParams params;  // the key; freq_factors compared by address (a weight's bytes do not change)
+    float mscale = 1.0f;
+    cuda::DeviceBuffer inv_freq;  // [n_rot / 2] doubles
+  };
+
+  void check_mine(const ActView& a) const;
+  void check_weight(const TensorView& w) const;
+  // A device float copy of a small weight (norm scale, bias, sinks) of any type, or its own pointer for F32.
+  const float* floats_of(const TensorView& w, int64_t n, Scratch& s);
+  // Host int32/float arrays uploaded into scratch (staged by the runtime before the call returns).
+  template <typename T>
+  T* upload(std::span<const T> host, Scratch& s);
+  const double* rope_table(const RopeParams& p, float& mscale);
+
+  int index_;
+  Device device_;
+  std::string name_;
+  cuda::Stream stream_;
+  // Scratch per call site; guarded by the single-caller rule (one thread issues a backend's ops at a time).
+  Scratch ids_, norm_w_, bias_, sinks_, attn_ws_, route_ids_, route_w_, rows_, scale_, factors_host_;
+  std::vector<std::unique_ptr<RopeTable>> rope_tables_;
+};
+
+}  // namespace strata::kernels

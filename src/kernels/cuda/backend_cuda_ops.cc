@@ -1,0 +1,205 @@
+// kernels/cuda/backend_cuda_ops.cc: the CUDA backend's ops: shape checks against the interface's contracts,
+// host index arrays uploaded into scratch, then the launchers (kernels/cuda/launchers.h) on the stream.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/check.h"
+#include "kernels/cuda/backend_cuda.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launchers.h"
+#include "kernels/rope_angles.h"
+
+namespace strata::kernels {
+
+template <typename T>
+T* CudaBackend::upload(std::span<const T> host, Scratch& s) {
+  auto* p = static_cast<T*>(s.get(std::max<uint64_t>(host.size_bytes(), 1)));
+  if (!host.empty())
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(p, host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_.get()));
+  return p;
+}
+
+const float* CudaBackend::floats_of(const TensorView& w, int64_t n, Scratch& s) {
+  if (w.data == nullptr) return nullptr;
+  STRATA_CHECK(w.n_elements() >= n);
+  if (w.device.is_host()) {  // a host weight (a norm left in RAM, a test's host view): upload its floats
+    std::vector<float> host(static_cast<size_t>(w.ne[0]));
+    dtype_traits(w.type).dequantize_row(w.data, host.data(), w.ne[0]);
+    host.resize(static_cast<size_t>(n));
+    return upload(std::span<const float>(host), s);
+  }
+  check_weight(w);
+  if (w.type == DType::F32) return reinterpret_cast<const float*>(w.data);
+  auto* out = static_cast<float*>(s.get(static_cast<uint64_t>(n) * sizeof(float)));
+  if (w.type == DType::F16 || w.type == DType::BF16) {
+    cuda::half_to_float(reinterpret_cast<const uint16_t*>(w.data), n, w.type == DType::BF16, out, stream_.get());
+  } else {
+    static const int32_t kRowZero = 0;
+    int32_t* id = upload(std::span<const int32_t>(&kRowZero, 1), ids_);
+    cuda::get_rows(w.type, w.data, n, 1, id, 1, out, stream_.get());
+  }
+  return out;
+}
+
+void CudaBackend::get_rows(const TensorView& table, std::span<const int32_t> ids, ActView out) {
+  check_weight(table);
+  check_mine(out);
+  STRATA_CHECK(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.ne[0]);
+  const int32_t* dids = upload(ids, ids_);
+  cuda::get_rows(table.type, table.data, table.ne[0], table.n_rows(), dids, out.rows, out.data, stream_.get());
+}
+
+void CudaBackend::rms_norm(ActView x, const TensorView& weight, float eps, ActView out) {
+  check_mine(x);
+  check_mine(out);
+  STRATA_CHECK(x.rows == out.rows && x.cols == out.cols);
+  const float* w = floats_of(weight, x.cols, norm_w_);
+  cuda::rms_norm(x.data, w, x.rows, x.cols, eps, out.data, stream_.get());
+}
+
+void CudaBackend::matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias) {
+  check_weight(w);
+  check_mine(x);
+  check_mine(y);
+  const int64_t k = w.ne[0], rows = w.n_rows();
+  STRATA_CHECK_MSG(x.cols == k && y.cols == rows && x.rows == y.rows, "matmul shapes");
+  STRATA_CHECK(x.data != y.data);
+  const float* b = floats_of(bias, rows, bias_);
+  cuda::matmul(w.type, w.data, k, rows, x.data, x.rows, b, y.data, stream_.get());
+}
+
+const double* CudaBackend::rope_table(const RopeParams& p, float& mscale) {
+  auto same = [&p](const RopeParams& q) {
+    return q.layout == p.layout && q.n_rot == p.n_rot && q.freq_base == p.freq_base &&
+           q.freq_factors.data == p.freq_factors.data && q.scaling == p.scaling && q.factor == p.factor &&
+           q.n_ctx_orig == p.n_ctx_orig && q.yarn_ext_factor == p.yarn_ext_factor &&
+           q.yarn_attn_factor == p.yarn_attn_factor && q.yarn_beta_fast == p.yarn_beta_fast &&
+           q.yarn_beta_slow == p.yarn_beta_slow && q.llama3_low_freq_factor == p.llama3_low_freq_factor &&
+           q.llama3_high_freq_factor == p.llama3_high_freq_factor;
+  };
+  for (const auto& t : rope_tables_)
+    if (same(t->params)) {
+      mscale = t->mscale;
+      return t->inv_freq.as<double>();
+    }
+  // Every scheme's angle is linear in the position, so the angle at position 1 is the pair's rate.
+  const int64_t half = p.n_rot / 2;
+  std::vector<float> ff(static_cast<size_t>(half), 1.0f);
+  if (p.freq_factors.data != nullptr) {
+    STRATA_CHECK(p.freq_factors.type == DType::F32 && p.freq_factors.n_elements() >= half);
+    if (p.freq_factors.device.is_host())
+      std::memcpy(ff.data(), p.freq_factors.data, half * sizeof(float));
+    else  // on this stream: the factors may have been uploaded by it a moment ago
+      STRATA_CUDA_CHECK(cudaMemcpyAsync(ff.data(), p.freq_factors.data, half * sizeof(float), cudaMemcpyDeviceToHost,
+                                        stream_.get()));
+  }
+  std::vector<double> rate(static_cast<size_t>(half));
+  double m = 1.0;
+  for (int64_t i = 0; i < half; ++i) {
+    const RopeAngle a = rope_angle(p, 1, i, ff[i]);
+    rate[i] = a.theta;
+    m = a.mscale;
+  }
+  auto t = std::make_unique<RopeTable>();
+  t->params = p;
+  t->mscale = static_cast<float>(m);
+  t->inv_freq = cuda::DeviceBuffer(rate.size() * sizeof(double));
+  STRATA_CUDA_CHECK(cudaMemcpyAsync(t->inv_freq.data(), rate.data(), rate.size() * sizeof(double),
+                                    cudaMemcpyHostToDevice, stream_.get()));
+  stream_.synchronize();  // once per distinct RoPE configuration
+  rope_tables_.push_back(std::move(t));
+  mscale = rope_tables_.back()->mscale;
+  return rope_tables_.back()->inv_freq.as<double>();
+}
+
+void CudaBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) {
+  check_mine(x);
+  STRATA_CHECK(x.cols == n_head * head_dim && p.n_rot > 0 && p.n_rot <= head_dim);
+  float mscale = 1.0f;
+  const double* rate = rope_table(p, mscale);
+  cuda::rope(x.data, x.rows, n_head, head_dim, p.n_rot, pos0, rate, mscale, p.layout == RopeLayout::Halves,
+             stream_.get());
+}
+
+bool CudaBackend::supports(const AttentionParams& p) const {
+  return p.head_dim > 0 && p.head_dim <= cuda::kAttentionMaxHeadDim &&
+         (p.sinks.data == nullptr || p.sinks.type == DType::F32);
+}
+
+void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache,
+                            int64_t pos0, ActView out) {
+  STRATA_CHECK_MSG(supports(p), "attention shape this CUDA backend lacks (check supports first)");
+  check_mine(q);
+  check_mine(k);
+  check_mine(v);
+  check_mine(out);
+  STRATA_CHECK_MSG(cache.device == device_, "KV cache not on this CUDA device");
+  const int64_t n = q.rows, kv_dim = p.n_head_kv * p.head_dim;
+  STRATA_CHECK(q.cols == p.n_head * p.head_dim && out.cols == q.cols && out.rows == n);
+  STRATA_CHECK(k.rows == n && v.rows == n && k.cols == kv_dim && v.cols == kv_dim && cache.kv_dim == kv_dim);
+  STRATA_CHECK(pos0 >= 0 && pos0 + n <= cache.n_ctx);
+  cuda::kv_store_f16(k.data, v.data, n, kv_dim, pos0, cache.k, cache.v, stream_.get());
+  const float* sinks = floats_of(p.sinks, p.n_head, sinks_);
+  // Tokens in groups, so the split workspace stays bounded on long prompts (64 MiB of floats at most).
+  const int64_t per_token = cuda::attention_workspace_floats(1, p.n_head, p.head_dim, pos0 + n);
+  const int64_t group = std::clamp<int64_t>((int64_t{16} << 20) / std::max<int64_t>(per_token, 1), 1, 4096);
+  float* ws = static_cast<float*>(attn_ws_.get(std::min(group, n) * per_token * sizeof(float)));
+  for (int64_t t0 = 0; t0 < n; t0 += group) {
+    const int64_t m = std::min(group, n - t0);
+    cuda::attention_f16(q.row(t0), cache.k, cache.v, kv_dim, m, p.n_head, p.n_head_kv, p.head_dim, pos0 + t0,
+                        p.window, p.scale, sinks, ws, out.row(t0), stream_.get());
+  }
+}
+
+void CudaBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {
+  check_mine(gate);
+  check_mine(up);
+  check_mine(out);
+  STRATA_CHECK(gate.n_elements() == up.n_elements() && gate.n_elements() == out.n_elements());
+  cuda::glu(gate.data, up.data, gate.n_elements(), kind == GluKind::GeGlu, out.data, stream_.get());
+}
+
+void CudaBackend::add(ActView x, ActView y) {
+  check_mine(x);
+  check_mine(y);
+  STRATA_CHECK(x.rows == y.rows && x.cols == y.cols);
+  cuda::add_inplace(x.data, y.data, x.n_elements(), stream_.get());
+}
+
+void CudaBackend::fill(ActView x, float value) {
+  check_mine(x);
+  cuda::fill(x.data, x.n_elements(), value, stream_.get());
+}
+
+void CudaBackend::moe_route(ActView logits, const RouteParams& p, std::span<int32_t> ids, std::span<float> weights) {
+  check_mine(logits);
+  const int64_t n = logits.rows, k = p.n_expert_used;
+  STRATA_CHECK(static_cast<int64_t>(ids.size()) == n * k && static_cast<int64_t>(weights.size()) == n * k);
+  auto* dids = static_cast<int32_t*>(route_ids_.get(std::max<int64_t>(n * k, 1) * sizeof(int32_t)));
+  auto* dw = static_cast<float*>(route_w_.get(std::max<int64_t>(n * k, 1) * sizeof(float)));
+  cuda::moe_route(logits.data, n, logits.cols, k, p.gating == RouterGating::SoftmaxAll, p.norm_topk, dids, dw,
+                  stream_.get());
+  // Into pageable host memory: the runtime returns once the copies are done, so the arrays are filled when
+  // any event recorded after this call completes (the interface's promise).
+  STRATA_CUDA_CHECK(cudaMemcpyAsync(ids.data(), dids, ids.size_bytes(), cudaMemcpyDeviceToHost, stream_.get()));
+  STRATA_CUDA_CHECK(cudaMemcpyAsync(weights.data(), dw, weights.size_bytes(), cudaMemcpyDeviceToHost, stream_.get()));
+}
+
+void CudaBackend::gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) {
+  check_mine(src);
+  check_mine(dst);
+  STRATA_CHECK(dst.rows == static_cast<int64_t>(rows.size()) && dst.cols == src.cols);
+  for (int32_t r : rows) STRATA_CHECK(r >= 0 && r < src.rows);
+  cuda::gather_rows(src.data, src.cols, upload(rows, rows_), dst.rows, dst.data, stream_.get());
+}
+
+void CudaBackend::scatter_add(ActView src, std::span<const int32_t> rows, std::span<const float> scale, ActView dst) {
+  check_mine(src);
+  check_mine(dst);
+  STRATA_CHECK(src.rows == static_cast<int64_t>(rows.size()) && rows.size() == scale.size() && src.cols == dst.cols);
+  for (int32_t r : rows) STRATA_CHECK(r >= 0 && r < dst.rows);
+  cuda::scatter_add(src.data, src.cols, upload(rows, rows_), upload(scale, scale_), src.rows, dst.data, stream_.get());
+}
+
+}  // namespace strata::kernels

@@ -1,0 +1,89 @@
+// kernels/cuda/launchers.h: the host entry points of the CUDA kernels, one section per op family (each
+// family is one .cu file, kernels then launchers). Every pointer is device memory unless named host_;
+// every launcher takes the stream it enqueues on, checks its shapes (STRATA_CHECK: a wrong shape is a
+// programming error upstream) and checks the launch with file and line. Nothing here synchronizes.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "tensor/dtype_id.h"
+
+namespace strata::cuda {
+
+// ---- weight products (matvec.cu, gemm.cu; per-type rows in type_table_*.cu) ----------------------------
+// Whether the CUDA kernels decode `type` (every type of the DType table except the activation type Q8_K).
+bool supports_weight_type(DType type);
+// y[t, r] = sum_i W[r, i] x[t, i] (+ bias[r]).  W: [rows, k] rows of `type`; x: [n_tok, k]; y: [n_tok, rows];
+// bias may be null. n_tok <= kMatvecMaxTokens runs the fused dequantize-and-dot mat-vec, reading each weight
+// once for all tokens; more tokens run the tensor-core GEMM (tiles dequantized to F16). k % 32 == 0.
+inline constexpr int kMatvecMaxTokens = 8;
+void matmul(DType type, const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias,
+            float* y, cudaStream_t stream);
+// Forced paths, for the parity tests and the microbenchmark.
+void matvec(DType type, const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias,
+            float* y, cudaStream_t stream);
+void gemm(DType type, const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias,
+          float* y, cudaStream_t stream);
+// MoE decode: for slot s, y[s] = W[expert_ids[s]] x[s * x_stride_tok ...]; W stacked [n_expert][rows, k].
+// The expert index is read on the device: no host round trip. x_stride 0 shares one input across slots.
+void matvec_experts(DType type, const void* w, int64_t k, int64_t rows, int64_t n_expert, const int32_t* expert_ids,
+                    int64_t n_slots, const float* x, int64_t x_stride, float* y, cudaStream_t stream);
+// out[i, :] = dequantized row ids[i] of table [n_rows, k] (embedding gather); ids are checked on the device
+// (an id out of range writes NaN rather than reading outside the table).
+void get_rows(DType type, const void* table, int64_t k, int64_t n_rows, const int32_t* ids, int64_t n_ids, float* out,
+              cudaStream_t stream);
+
+// ---- norms and elementwise (norm.cu) -------------------------------------------------------------------
+// out[t, i] = x[t, i] / sqrt(mean_i(x[t]^2) + eps) * weight[i]; out may alias x. weight may be null (no scale).
+void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
+              cudaStream_t stream);
+// y[i] += x[i]
+void add_inplace(float* y, const float* x, int64_t n, cudaStream_t stream);
+// out[t, i] = silu(gate[t, i]) * up[t, i]  (gelu when use_gelu); out may alias gate.
+void glu(const float* gate, const float* up, int64_t n, bool use_gelu, float* out, cudaStream_t stream);
+// x[i] = value
+void fill(float* x, int64_t n, float value, cudaStream_t stream);
+// dst[i] = float(src[i]), src F16 bits (or BF16 when bf16): norm scales and biases of any length.
+void half_to_float(const uint16_t* src, int64_t n, bool bf16, float* dst, cudaStream_t stream);
+
+// ---- RoPE (rope.cu) ------------------------------------------------------------------------------------
+// Rotates the first n_rot dims of each head of x [n_tok, n_head * head_dim] in place, token t at position
+// pos0 + t, pair i by angle (pos * inv_freq[i]) in double and magnitude mscale. inv_freq: device [n_rot / 2]
+// doubles, the per-pair rate with every scaling scheme folded in (host-computed from kernels/rope_angles.h).
+// halves: pairs (i, i + n_rot / 2) (NeoX), else (2i, 2i + 1).
+void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
+          const double* inv_freq, float mscale, bool halves, cudaStream_t stream);
+
+// ---- attention (attention.cu) --------------------------------------------------------------------------
+// Causal GQA attention over an F16 KV cache (kv_dim = n_kv_head * head_dim halves per position). q, out:
+// [n_tok, n_head * head_dim] floats; token t sits at position pos0 + t and sees positions
+// [max(0, pos0 + t + 1 - window), pos0 + t] (window 0: all). sinks: device [n_head] extra logits, or null.
+// Any head_dim up to kAttentionMaxHeadDim.
+// Flash-decoding: each (token, head) splits its positions over blocks of kAttentionSplit, and a second
+// kernel merges the partial softmaxes. workspace: attention_workspace_floats(...) floats.
+inline constexpr int64_t kAttentionSplit = 256;
+inline constexpr int64_t kAttentionMaxHeadDim = 256;
+int64_t attention_workspace_floats(int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t max_positions);
+void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_tok,
+                   int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window, float scale,
+                   const float* sinks, float* workspace, float* out, cudaStream_t stream);
+// Writes k and v rows ([n_tok, kv_dim] floats) into the cache at positions pos0.. as F16.
+void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t pos0, uint16_t* k_cache,
+                  uint16_t* v_cache, cudaStream_t stream);
+
+// ---- MoE routing and expert rows (moe.cu) -------------------------------------------------------------
+// Per token t of logits [n_tok, n_expert]: the n_used largest (descending, ties to the lower id) into
+// ids[t * n_used + j], and weights: softmax over the chosen logits (softmax_all false), or softmax over all
+// experts then the chosen kept (divided by their sum when norm_topk). n_expert <= kMoeMaxExperts.
+inline constexpr int64_t kMoeMaxExperts = 1024;
+void moe_route(const float* logits, int64_t n_tok, int64_t n_expert, int64_t n_used, bool softmax_all, bool norm_topk,
+               int32_t* ids, float* weights, cudaStream_t stream);
+// dst[i, :] = src[rows[i], :]   (rows: device [n] int32)
+void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst, cudaStream_t stream);
+// dst[rows[i], :] += scale[i] * src[i, :], in order of i (one thread per column walks i: no races).
+void scatter_add(const float* src, int64_t cols, const int32_t* rows, const float* scale, int64_t n, float* dst,
+                 cudaStream_t stream);
+
+}  // namespace strata::cuda

@@ -1,0 +1,112 @@
+// kernels/cuda/norm.cu: RMSNorm, the residual add and the gated activations (kernels, then launchers).
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "core/check.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launchers.h"
+
+namespace strata::cuda {
+
+namespace {
+
+// ---- kernels -------------------------------------------------------------------------------------------
+
+constexpr int kNormThreads = 256;
+
+// One block per row; the sum of squares in float per thread, then the block's tree (rows are <= 16k wide).
+__global__ void __launch_bounds__(kNormThreads)
+    rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t n, float eps, float* out) {
+  const float* xr = x + blockIdx.x * n;
+  float* orow = out + blockIdx.x * n;
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += kNormThreads) ss += xr[i] * xr[i];
+  __shared__ float partial[kNormThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float v = threadIdx.x < kNormThreads / 32 ? partial[threadIdx.x] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x == 0) partial[0] = v;
+  }
+  __syncthreads();
+  const float scale = rsqrtf(partial[0] / static_cast<float>(n) + eps);
+  for (int64_t i = threadIdx.x; i < n; i += kNormThreads) orow[i] = xr[i] * scale * (weight ? weight[i] : 1.0f);
+}
+
+__global__ void add_kernel(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    y[i] += x[i];
+}
+
+__global__ void glu_kernel(const float* gate, const float* __restrict__ up, int64_t n, bool use_gelu, float* out) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float g = gate[i];
+    const float act = use_gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
+                               : g / (1.0f + expf(-g));
+    out[i] = act * up[i];
+  }
+}
+
+__global__ void fill_kernel(float* __restrict__ x, int64_t n, float value) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    x[i] = value;
+}
+
+// F16 (bf16 false) or BF16 bits to floats: small weights (norm scales, biases) of any length.
+__global__ void half_to_float_kernel(const uint16_t* __restrict__ src, int64_t n, bool bf16, float* __restrict__ dst) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dst[i] = bf16 ? __uint_as_float(static_cast<uint32_t>(src[i]) << 16) : __half2float(__ushort_as_half(src[i]));
+}
+
+unsigned elementwise_blocks(int64_t n) {
+  const int64_t blocks = (n + 255) / 256;
+  return static_cast<unsigned>(blocks < 65536 ? blocks : 65536);  // grid-stride loops cover the rest
+}
+
+}  // namespace
+
+// ---- launchers -----------------------------------------------------------------------------------------
+
+void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
+              cudaStream_t stream) {
+  STRATA_CHECK(x != nullptr && out != nullptr && n > 0 && n_rows >= 0 && n_rows <= 0x7fffffff);
+  if (n_rows == 0) return;
+  rms_norm_kernel<<<static_cast<unsigned>(n_rows), kNormThreads, 0, stream>>>(x, weight, n, eps, out);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void add_inplace(float* y, const float* x, int64_t n, cudaStream_t stream) {
+  STRATA_CHECK(y != nullptr && x != nullptr && n >= 0);
+  if (n == 0) return;
+  add_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(y, x, n);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void glu(const float* gate, const float* up, int64_t n, bool use_gelu, float* out, cudaStream_t stream) {
+  STRATA_CHECK(gate != nullptr && up != nullptr && out != nullptr && n >= 0);
+  if (n == 0) return;
+  glu_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(gate, up, n, use_gelu, out);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void fill(float* x, int64_t n, float value, cudaStream_t stream) {
+  STRATA_CHECK(x != nullptr && n >= 0);
+  if (n == 0) return;
+  fill_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(x, n, value);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void half_to_float(const uint16_t* src, int64_t n, bool bf16, float* dst, cudaStream_t stream) {
+  STRATA_CHECK(src != nullptr && dst != nullptr && n >= 0);
+  if (n == 0) return;
+  half_to_float_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(src, n, bf16, dst);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,135 @@
+// kernels/cuda/quant_decode_k.cuh: device decoders for the 256-element super-block types (Q2_K..Q6_K,
+// IQ4_XS): chunk j of a row is sub-block j % 8 of super-block j / 8, 32 elements.
+#pragma once
+
+#include "kernels/cuda/quant_decode.cuh"
+
+namespace strata::cuda {
+
+struct DecodeQ2_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ2_K);
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const uint32_t dd = load_u32(b + 80);
+    const float d = half_bits_to_float(dd & 0xffff), dmin = half_bits_to_float(dd >> 16);
+    const int sc0 = b[2 * s], sc1 = b[2 * s + 1];
+    const float d0 = d * (sc0 & 0xf), m0 = dmin * (sc0 >> 4), d1 = d * (sc1 & 0xf), m1 = dmin * (sc1 >> 4);
+    uint32_t qs[8];
+    load16_a4(b + 16 + 32 * h, qs);
+    load16_a4(b + 16 + 32 * h + 16, qs + 4);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const float q = small_int_to_float((byte_of(qs, l) >> (2 * g)) & 3);
+      out[l] = l < 16 ? d0 * q - m0 : d1 * q - m1;
+    }
+  }
+};
+
+struct DecodeQ3_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ3_K);
+  STRATA_HD static int scale(const uint8_t* packed, int i) {
+    const int low = i < 8 ? (packed[i] & 0xf) : (packed[i - 8] >> 4);
+    const int high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
+    return (low | (high << 4)) - 32;
+  }
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const float d = half_bits_to_float(load_u16(b + 108));
+    const float d0 = d * scale(b + 96, 2 * s), d1 = d * scale(b + 96, 2 * s + 1);
+    uint32_t hm[8], qs[8];
+    load16_a2(b, hm);
+    load16_a2(b + 16, hm + 4);
+    load16_a2(b + 32 + 32 * h, qs);
+    load16_a2(b + 48 + 32 * h, qs + 4);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const int low = (byte_of(qs, l) >> (2 * g)) & 3;
+      const int high = (byte_of(hm, l) >> (4 * h + g)) & 1;
+      out[l] = (l < 16 ? d0 : d1) * small_int_to_float(low - (high ? 0 : 4));
+    }
+  }
+};
+
+// Byte i (< 12) of the packed scales held in three words, without indexing a register array at run time.
+STRATA_HD int packed_byte(uint32_t w0, uint32_t w1, uint32_t w2, int i) {
+  const uint32_t w = i < 4 ? w0 : (i < 8 ? w1 : w2);
+  return (w >> (8 * (i & 3))) & 0xff;
+}
+
+template <bool kFifthBit>
+struct DecodeQ45_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = kFifthBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), c = s / 2, shift = 4 * (s % 2);
+    uint32_t head[4];  // d, dmin and the 12 packed scale bytes: one 16-byte load
+    load16_a16(b, head);
+    int sc, m;
+    if (s < 4) {
+      sc = packed_byte(head[1], head[2], head[3], s) & 63;
+      m = packed_byte(head[1], head[2], head[3], s + 4) & 63;
+    } else {
+      const int hi = packed_byte(head[1], head[2], head[3], s + 4);
+      sc = (hi & 0xf) | ((packed_byte(head[1], head[2], head[3], s - 4) >> 6) << 4);
+      m = (hi >> 4) | ((packed_byte(head[1], head[2], head[3], s) >> 6) << 4);
+    }
+    const float dl = half_bits_to_float(head[0] & 0xffff) * sc, ml = half_bits_to_float(head[0] >> 16) * m;
+    const uint8_t* qs_base = b + (kFifthBit ? 48 : 16) + 32 * c;
+    uint32_t qs[8];
+    load16_a16(qs_base, qs);
+    load16_a16(qs_base + 16, qs + 4);
+    uint32_t qh[8] = {};
+    if constexpr (kFifthBit) {
+      load16_a16(b + 16, qh);
+      load16_a16(b + 32, qh + 4);
+    }
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      int q = (byte_of(qs, l) >> shift) & 0xf;
+      if constexpr (kFifthBit) q |= ((byte_of(qh, l) >> s) & 1) << 4;
+      out[l] = dl * small_int_to_float(q) - ml;
+    }
+  }
+};
+using DecodeQ4_K = DecodeQ45_K<false>;
+using DecodeQ5_K = DecodeQ45_K<true>;
+
+struct DecodeQ6_K {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ6_K);
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const float d = half_bits_to_float(load_u16(b + 208));
+    const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192);
+    const float d0 = d * scales[2 * s], d1 = d * scales[2 * s + 1];
+    uint32_t ql[8], qh[8];
+    load16_a2(b + 64 * h + 32 * (g & 1), ql);
+    load16_a2(b + 64 * h + 32 * (g & 1) + 16, ql + 4);
+    load16_a2(b + 128 + 32 * h, qh);
+    load16_a2(b + 128 + 32 * h + 16, qh + 4);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const int low = (byte_of(ql, l) >> (4 * (g >> 1))) & 0xf;
+      const int high = (byte_of(qh, l) >> (2 * g)) & 3;
+      out[l] = (l < 16 ? d0 : d1) * small_int_to_float((low | (high << 4)) - 32);
+    }
+  }
+};
+
+struct DecodeIQ4_XS {
+  static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockIQ4_XS);
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8);
+    const uint32_t head = load_u32(b);
+    const int ls = ((b[4 + s / 2] >> (4 * (s % 2))) & 0xf) | ((((head >> 16) >> (2 * s)) & 3) << 4);
+    const float dl = half_bits_to_float(head & 0xffff) * small_int_to_float(ls - 32);
+    uint32_t qs[4];
+    load16_a4(b + 8 + 16 * s, qs);
+    split_nibbles(qs, out, [dl](int q) { return dl * iq4_level(q); });
+  }
+};
+
+}  // namespace strata::cuda

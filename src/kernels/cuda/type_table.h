@@ -1,0 +1,38 @@
+// kernels/cuda/type_table.h: the CUDA column of the type table: one row of launchers per weight type.
+// Each type_table_*.cu file instantiates the kernel templates for its types and exports its fragment.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <span>
+
+#include "tensor/dtype_id.h"
+
+namespace strata::cuda {
+
+struct TypeKernels {
+  DType type;
+  int block_elems;
+  int block_bytes;
+  void (*matvec)(const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias, float* y,
+                 cudaStream_t s);
+  void (*gemm)(const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias, float* y,
+               cudaStream_t s);
+  void (*matvec_experts)(const void* w, int64_t k, int64_t rows, int64_t n_expert, const int32_t* ids,
+                         int64_t n_slots, const float* x, int64_t x_stride, float* y, cudaStream_t s);
+  void (*get_rows)(const void* table, int64_t k, int64_t n_rows, const int32_t* ids, int64_t n_ids, float* out,
+                   cudaStream_t s);
+  // The device decoder compiled for the host: chunk j (32 elements) of a host row. Tests check it against
+  // the codecs without a GPU.
+  void (*decode_chunk_on_host)(const uint8_t* row, int64_t j, float out[32]);
+};
+
+std::span<const TypeKernels> type_kernels_float();   // type_table_float.cu: F32, F16, BF16
+std::span<const TypeKernels> type_kernels_legacy();  // type_table_legacy.cu: Q4_0..Q8_0, IQ4_NL
+std::span<const TypeKernels> type_kernels_k();       // type_table_k.cu: Q2_K..Q6_K, IQ4_XS
+
+// The row for `type`, or nullptr when no CUDA kernel decodes it.
+const TypeKernels* find_type_kernels(DType type);
+
+}  // namespace strata::cuda

@@ -1,0 +1,164 @@
+// tests/kernels/cuda/matmul_cuda_test.cc: the CUDA weight products (mat-vec for 1..8 tokens, the tensor-core
+// GEMM, MoE expert mat-vecs, embedding gather) for every weight type against a double-precision product
+// over the type's scalar dequantizer (the codecs are the oracle). Fresh random data each run, seed printed.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/launchers.h"
+#include "tensor/dtype.h"
+#include "tests/kernels/cuda/cuda_test_util.h"
+
+namespace strata::cuda {
+namespace {
+
+using testing::fresh_seed;
+using testing::gaussian;
+using testing::poisoned_floats;
+using testing::rel_error;
+using testing::to_device;
+using testing::to_host;
+
+const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,   DType::Q5_0,
+                        DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,   DType::Q5_K,
+                        DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+
+// Mat-vec keeps float weights and activations (only the summation order differs from the double oracle);
+// the GEMM rounds both operands to F16 (11-bit significands): about 3e-4 normwise on Gaussian data.
+constexpr double kMatvecBound = 2e-5;
+constexpr double kGemmBound = 2e-3;
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  std::vector<float> dequant;  // [rows, k], the oracle's view
+};
+
+Weights make_weights(DType type, int64_t k, int64_t rows, std::mt19937& rng) {
+  const auto& t = dtype_traits(type);
+  const auto f = gaussian(static_cast<size_t>(k * rows), rng);
+  Weights w;
+  w.bytes.resize(t.row_bytes(k) * rows);
+  w.dequant.resize(static_cast<size_t>(k * rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    t.quantize_row(f.data() + r * k, w.bytes.data() + r * t.row_bytes(k), k);
+    t.dequantize_row(w.bytes.data() + r * t.row_bytes(k), w.dequant.data() + r * k, k);
+  }
+  return w;
+}
+
+std::vector<double> oracle(const Weights& w, int64_t k, int64_t rows, const std::vector<float>& x, int64_t n_tok,
+                           const std::vector<float>* bias) {
+  std::vector<double> y(static_cast<size_t>(n_tok * rows));
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = bias ? (*bias)[r] : 0.0;
+      for (int64_t i = 0; i < k; ++i) s += static_cast<double>(w.dequant[r * k + i]) * x[t * k + i];
+      y[t * rows + r] = s;
+    }
+  return y;
+}
+
+enum class Path { Matvec, Gemm };
+
+void check_product(DType type, int64_t k, int64_t rows, int64_t n_tok, Path path, bool with_bias) {
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  const Weights w = make_weights(type, k, rows, rng);
+  const auto x = gaussian(static_cast<size_t>(n_tok * k), rng);
+  const auto bias = gaussian(static_cast<size_t>(rows), rng);
+  auto dw = to_device(w.bytes);
+  auto dx = to_device(x);
+  auto db = to_device(bias);
+  auto dy = poisoned_floats(static_cast<size_t>(n_tok * rows));
+  const float* bias_ptr = with_bias ? db.as<float>() : nullptr;
+  if (path == Path::Matvec)
+    matvec(type, dw.data(), k, rows, dx.as<float>(), n_tok, bias_ptr, dy.as<float>(), nullptr);
+  else
+    gemm(type, dw.data(), k, rows, dx.as<float>(), n_tok, bias_ptr, dy.as<float>(), nullptr);
+  const auto y = to_host<float>(dy, static_cast<size_t>(n_tok * rows));
+  const double err = rel_error(y, oracle(w, k, rows, x, n_tok, with_bias ? &bias : nullptr));
+  const double bound = path == Path::Matvec ? kMatvecBound : kGemmBound;
+  EXPECT_LE(err, bound) << dtype_traits(type).name << (path == Path::Matvec ? " matvec" : " gemm") << " k=" << k
+                        << " rows=" << rows << " n_tok=" << n_tok << " seed=" << seed;
+  if (n_tok == 1 || n_tok == 70)
+    std::printf("  %-6s %s k=%lld rows=%lld n_tok=%lld: rel error %.2e (bound %.0e)\n",
+                std::string(dtype_traits(type).name).c_str(), path == Path::Matvec ? "matvec" : "gemm  ",
+                static_cast<long long>(k), static_cast<long long>(rows), static_cast<long long>(n_tok), err, bound);
+}
+
+TEST(CudaMatmul, EveryTypeMatvecOneToEightTokens) {
+  STRATA_REQUIRE_GPU();
+  for (DType type : kTypes) {
+    ASSERT_TRUE(supports_weight_type(type)) << dtype_traits(type).name;
+    for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
+      check_product(type, 768, 67, n_tok, Path::Matvec, n_tok % 2 == 0);
+    check_product(type, 2816, 33, 1, Path::Matvec, false);  // rows longer than two chunks per lane
+  }
+}
+
+TEST(CudaMatmul, EveryTypeGemm) {
+  STRATA_REQUIRE_GPU();
+  for (DType type : kTypes) {
+    check_product(type, 512, 130, 70, Path::Gemm, true);  // ragged row and token tiles
+    check_product(type, 256 + 32 * (dtype_traits(type).block_elems == 256 ? 8 : 1), 64, 9, Path::Gemm, false);
+  }
+}
+
+TEST(CudaMatmul, MatmulPicksThePathByTokenCount) {
+  STRATA_REQUIRE_GPU();
+  check_product(DType::Q4_K, 1024, 96, 8, Path::Matvec, false);
+  check_product(DType::Q4_K, 1024, 96, 9, Path::Gemm, false);
+}
+
+TEST(CudaMatmul, ExpertMatvecReadsTheExpertIdOnTheDevice) {
+  STRATA_REQUIRE_GPU();
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  const int64_t k = 512, rows = 40, n_expert = 5;
+  for (DType type : {DType::Q4_K, DType::Q8_0, DType::F16, DType::Q6_K}) {
+    const Weights w = make_weights(type, k, rows * n_expert, rng);
+    const std::vector<int32_t> ids = {3, 0, 4, 3, -1};  // -1: a corrupt id poisons its slot, never reads out of range
+    const auto x = gaussian(static_cast<size_t>(ids.size() * k), rng);
+    auto dw = to_device(w.bytes);
+    auto dids = to_device(ids);
+    auto dx = to_device(x);
+    auto dy = poisoned_floats(ids.size() * rows);
+    matvec_experts(type, dw.data(), k, rows, n_expert, dids.as<int32_t>(), static_cast<int64_t>(ids.size()),
+                   dx.as<float>(), k, dy.as<float>(), nullptr);
+    const auto y = to_host<float>(dy, ids.size() * rows);
+    for (size_t s = 0; s + 1 < ids.size(); ++s) {
+      Weights e;
+      e.dequant.assign(w.dequant.begin() + ids[s] * rows * k, w.dequant.begin() + (ids[s] + 1) * rows * k);
+      const std::vector<float> xs(x.begin() + s * k, x.begin() + (s + 1) * k);
+      const std::vector<float> ys(y.begin() + s * rows, y.begin() + (s + 1) * rows);
+      EXPECT_LE(rel_error(ys, oracle(e, k, rows, xs, 1, nullptr)), kMatvecBound)
+          << dtype_traits(type).name << " slot " << s << " seed=" << seed;
+    }
+    EXPECT_TRUE(std::isnan(y[(ids.size() - 1) * rows])) << "a bad expert id must poison its output";
+  }
+}
+
+TEST(CudaMatmul, GetRowsEveryType) {
+  STRATA_REQUIRE_GPU();
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  const int64_t k = 512, n_rows = 11;
+  for (DType type : kTypes) {
+    const Weights w = make_weights(type, k, n_rows, rng);
+    const std::vector<int32_t> ids = {7, 0, 10, 7};
+    auto dw = to_device(w.bytes);
+    auto dids = to_device(ids);
+    auto dout = poisoned_floats(ids.size() * k);
+    get_rows(type, dw.data(), k, n_rows, dids.as<int32_t>(), static_cast<int64_t>(ids.size()), dout.as<float>(),
+             nullptr);
+    const auto out = to_host<float>(dout, ids.size() * k);
+    for (size_t i = 0; i < ids.size(); ++i)
+      for (int64_t c = 0; c < k; ++c)
+        ASSERT_NEAR(out[i * k + c], w.dequant[ids[i] * k + c], 1e-5 * (1.0 + std::fabs(w.dequant[ids[i] * k + c])))
+            << dtype_traits(type).name << " id " << ids[i];  // differs from the codec only by FMA rounding
+  }
+}
+
+}  // namespace
+}  // namespace strata::cuda
