@@ -136,6 +136,16 @@ Result<HttpRequestHead> parse_request_head(std::string_view head) {
   return h;
 }
 
+std::optional<HeadExtent> find_head_end(std::string_view buf, size_t from) {
+  // A line end found at the edge of the last search may now be followed by the blank line.
+  from = from > 2 ? from - 2 : 0;
+  for (size_t nl = buf.find('\n', from); nl != std::string_view::npos; nl = buf.find('\n', nl + 1)) {
+    if (nl + 1 < buf.size() && buf[nl + 1] == '\n') return HeadExtent{nl + 1, nl + 2};
+    if (nl + 2 < buf.size() && buf[nl + 1] == '\r' && buf[nl + 2] == '\n') return HeadExtent{nl + 1, nl + 3};
+  }
+  return std::nullopt;
+}
+
 Result<BodyFraming> body_framing(const HttpRequestHead& head) {
   BodyFraming f;
   const std::string* te = nullptr;

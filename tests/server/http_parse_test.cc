@@ -45,6 +45,28 @@ TEST(HttpParse, MalformedHeadsAreErrors) {
   EXPECT_FALSE(parse_request_head(many).is_ok());
 }
 
+TEST(HttpParse, HeadEndsAtTheFirstBlankLineWhateverTheLineEnds) {
+  auto at = [](std::string_view b) { auto e = find_head_end(b); return e ? std::make_pair(e->head_bytes, e->total_bytes) : std::make_pair(size_t{0}, size_t{0}); };
+  EXPECT_EQ(at("GET / HTTP/1.1\r\nA: b\r\n\r\nrest"), std::make_pair(size_t{22}, size_t{24}));
+  EXPECT_EQ(at("GET / HTTP/1.1\nA: b\n\nrest"), std::make_pair(size_t{20}, size_t{21}));
+  EXPECT_EQ(at("GET / HTTP/1.1\r\nA: b\n\r\nrest"), std::make_pair(size_t{21}, size_t{23}));  // bare LF, then CRLF
+  EXPECT_EQ(at("GET / HTTP/1.1\nA: b\r\n\nrest"), std::make_pair(size_t{21}, size_t{22}));
+  EXPECT_FALSE(find_head_end("GET / HTTP/1.1\r\nA: b\r\n\r"));
+  EXPECT_FALSE(find_head_end("GET / HTTP/1.1\r\nA: b\r\n"));
+  // Searching on from where the last search stopped finds a blank line split across two reads.
+  std::string buf = "GET / HTTP/1.1\r\nA: b\r\n";
+  EXPECT_FALSE(find_head_end(buf));
+  size_t scanned = buf.size();
+  buf += "\r\n";
+  auto e = find_head_end(buf, scanned);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->total_bytes, buf.size());
+  auto h = parse_request_head(std::string_view("GET / HTTP/1.1\r\nA: b\n\r\n").substr(0, 21));
+  ASSERT_TRUE(h.is_ok()) << h.status().message();
+  ASSERT_NE(h->header("a"), nullptr);
+  EXPECT_EQ(*h->header("a"), "b");
+}
+
 BodyFraming framing_of(const std::string& head) {
   auto h = parse_request_head(head);
   EXPECT_TRUE(h.is_ok()) << head;
