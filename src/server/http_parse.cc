@@ -175,7 +175,11 @@ Result<BodyFraming> body_framing(const HttpRequestHead& head) {
   }
   if (const std::string* ex = head.header("expect")) f.expect_continue = equals_ignore_case(*ex, "100-continue");
   const std::string* conn = head.header("connection");
-  if (head.version_minor == 0)
+  // HTTP/1.0 has no chunked coding: such a message's framing is suspect, so the connection is not
+  // reused after it (RFC 9112 §6.1).
+  if (te && head.version_minor == 0)
+    f.keep_alive = false;
+  else if (head.version_minor == 0)
     f.keep_alive = conn && header_has_token(*conn, "keep-alive");
   else
     f.keep_alive = !(conn && header_has_token(*conn, "close"));
@@ -190,12 +194,18 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
       case State::Size: {
         int v = hex_value(c);
         if (v >= 0) {
-          if (++size_digits_ > 15) return error("chunk size too large");
+          // Leading zeros are valid (RFC 9112 §7.1): only significant digits count toward the limit.
+          if (remaining_ > 0 || v > 0)
+            if (++size_digits_ > 15) return error("chunk size too large");
+          if (size_digits_ == 0) leading_zeros_ = true;
           remaining_ = remaining_ * 16 + static_cast<uint64_t>(v);
           ++i;
-        } else if (size_digits_ == 0) {
+        } else if (size_digits_ == 0 && !leading_zeros_) {
           return error("malformed chunk size");
-        } else if (c == ';' || c == ' ' || c == '\t') {
+        } else if (c == ' ' || c == '\t') {
+          state_ = State::SizeWs;  // whitespace may precede an extension or the line end, nothing else
+          ++i;
+        } else if (c == ';') {
           state_ = State::SizeExt;
           ++i;
         } else if (c == '\r') {
@@ -209,6 +219,13 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
         }
         break;
       }
+      case State::SizeWs:
+        if (c == ';') state_ = State::SizeExt;
+        else if (c == '\r') state_ = State::SizeLf;
+        else if (c == '\n') state_ = remaining_ == 0 ? State::Trailer : State::Data;
+        else if (c != ' ' && c != '\t') return error("malformed chunk size line");
+        ++i;
+        break;
       case State::SizeExt:
         // Chunk extensions are ignored; bound them so a peer cannot stream an endless line.
         if (c == '\n') state_ = remaining_ == 0 ? State::Trailer : State::Data;
@@ -231,7 +248,7 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
       }
       case State::DataCr:
         if (c == '\r') state_ = State::DataLf;
-        else if (c == '\n') state_ = State::Size, size_digits_ = 0;
+        else if (c == '\n') state_ = State::Size, size_digits_ = 0, leading_zeros_ = false;
         else return error("chunk data longer than its size");
         ++i;
         break;
@@ -239,6 +256,7 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
         if (c != '\n') return error("chunk data longer than its size");
         state_ = State::Size;
         size_digits_ = 0;
+        leading_zeros_ = false;
         ++i;
         break;
       case State::Trailer:

@@ -64,10 +64,11 @@ class ChunkedDecoder {
   bool done() const { return state_ == State::Done; }
 
  private:
-  enum class State { Size, SizeExt, SizeLf, Data, DataCr, DataLf, Trailer, Done };
+  enum class State { Size, SizeWs, SizeExt, SizeLf, Data, DataCr, DataLf, Trailer, Done };
   State state_ = State::Size;
   uint64_t remaining_ = 0;
-  int size_digits_ = 0;
+  int size_digits_ = 0;         // significant hex digits of the size so far
+  bool leading_zeros_ = false;  // the size began with zeros (still a size)
   size_t trailer_line_ = 0;  // bytes in the current trailer line
 };
 

@@ -67,6 +67,29 @@ TEST(HttpParse, HeadEndsAtTheFirstBlankLineWhateverTheLineEnds) {
   EXPECT_EQ(*h->header("a"), "b");
 }
 
+// Chunked framing is exact: zeros before a size are fine, junk after it is not, and chunked on
+// HTTP/1.0 (which has no chunked coding) is processed but ends the connection.
+TEST(HttpParse, ChunkedFramingIsExact) {
+  // The decoded body, or "!" when the input is refused or incomplete.
+  auto decode = [](std::string_view in) -> std::string {
+    ChunkedDecoder d;
+    std::string out;
+    auto used = d.feed(in, out);
+    return used.is_ok() && d.done() && used.value() == in.size() ? out : "!";
+  };
+  EXPECT_EQ(decode("0000000000000000000003\r\nabc\r\n0\r\n\r\n"), "abc");
+  EXPECT_EQ(decode("3 \t;name=v\r\nabc\r\n00\r\n\r\n"), "abc");
+  EXPECT_EQ(decode("2 zz\r\nab\r\n0\r\n\r\n"), "!");
+  EXPECT_EQ(decode("2 2\r\nab\r\n0\r\n\r\n"), "!");
+  EXPECT_EQ(decode("1000000000000000\r\n"), "!");  // 16 significant digits
+  auto h = parse_request_head("POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n");
+  ASSERT_TRUE(h.is_ok());
+  auto f = body_framing(h.value());
+  ASSERT_TRUE(f.is_ok());
+  EXPECT_EQ(f->kind, BodyFraming::Kind::Chunked);
+  EXPECT_FALSE(f->keep_alive);
+}
+
 BodyFraming framing_of(const std::string& head) {
   auto h = parse_request_head(head);
   EXPECT_TRUE(h.is_ok()) << head;
