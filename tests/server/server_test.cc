@@ -435,6 +435,19 @@ TEST_F(ServerTest, TricklingConnectionsAreCutOffAndNeverLockOthersOut) {
   EXPECT_NE(request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").find("Ollama is running"), std::string::npos);
 }
 
+// One embedding request cannot queue unbounded work: more than 2,048 inputs is a 400.
+TEST_F(ServerTest, EmbeddingInputsAreCappedPerRequest) {
+  start();
+  nlohmann::json inputs = nlohmann::json::array();
+  for (int i = 0; i < 2049; ++i) inputs.push_back("a");
+  const std::string body = nlohmann::json{{"model", "stories260k"}, {"input", inputs}}.dump();
+  std::string r = request(post("/api/embed", body, "Connection: close\r\n"));
+  EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << r.substr(0, 200);
+  EXPECT_NE(r.find("at most 2048"), std::string::npos);
+  r = request(post("/v1/embeddings", body, "Connection: close\r\n"));
+  EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << r.substr(0, 200);
+}
+
 // The `strata serve` front end: bad settings are one-line errors with exit code 1, not a crash.
 TEST(ServeCommand, BadSettingsAreCleanErrors) {
   const std::string bin = testing::strata_binary();
