@@ -2,6 +2,7 @@
 #include "cli/cmd_serve.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -91,6 +92,7 @@ int run_serve(const ServeOptions& o) {
     if (!item.empty()) so.extra_origins.push_back(item);
     origins = comma == std::string::npos ? "" : origins.substr(comma + 1);
   }
+  if (char name[256] = {}; ::gethostname(name, sizeof(name) - 1) == 0 && name[0]) so.local_hostnames.push_back(name);
 
   // Signals are taken synchronously by this thread: block them before any server thread starts.
   sigset_t stop_signals;

@@ -24,9 +24,10 @@ File& File::operator=(File&& o) noexcept {
   return *this;
 }
 
-Result<File> File::open_read(const std::string& path, bool direct) {
+Result<File> File::open_read(const std::string& path, bool direct, bool follow_links) {
   int flags = O_RDONLY | O_CLOEXEC;
   if (direct) flags |= O_DIRECT;
+  if (!follow_links) flags |= O_NOFOLLOW;  // a link at the path fails with ELOOP
   int fd = ::open(path.c_str(), flags);
   if (fd < 0) return error("cannot open '{}': {}", path, std::strerror(errno));
   struct stat st {};

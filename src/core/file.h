@@ -19,7 +19,7 @@ class File {
   File& operator=(File&& o) noexcept;
 
   // Opens for reading; `direct` adds O_DIRECT (callers then read aligned offsets into aligned buffers).
-  static Result<File> open_read(const std::string& path, bool direct = false);
+  static Result<File> open_read(const std::string& path, bool direct = false, bool follow_links = true);
 
   int fd() const { return fd_; }
   uint64_t size_bytes() const { return size_; }

@@ -76,10 +76,21 @@ class ByteSource {
   virtual Status read(uint64_t offset, std::span<uint8_t> out) = 0;
 };
 
+// What one parse may cost. The memory bound counts what the parsed metadata occupies (a Value per
+// element, string bytes), so a header of a few MiB cannot grow into gigabytes of Values.
+struct ParseLimits {
+  uint64_t max_metadata_bytes = uint64_t{256} << 20;  // real vocabularies need ~100 MiB at most
+  // Arrays longer than this are walked and counted (Array::n_skipped), not kept: for callers that only
+  // show counts (/api/show), a 2^24-element array then costs nothing.
+  uint64_t max_kept_array_items = UINT64_MAX;
+  bool follow_links = true;  // false: a symbolic link at the path is refused (files in a writable store)
+};
+
 // Parses header, metadata and tensor directory; validates everything against the source's size.
-Result<GgufFile> parse(ByteSource& source, const TypeLookup& types, std::string path_for_messages);
-Result<GgufFile> parse_memory(std::span<const uint8_t> bytes, const TypeLookup& types);
+Result<GgufFile> parse(ByteSource& source, const TypeLookup& types, std::string path_for_messages,
+                       const ParseLimits& limits = {});
+Result<GgufFile> parse_memory(std::span<const uint8_t> bytes, const TypeLookup& types, const ParseLimits& limits = {});
 // Reads only the header region of the file (never the weights).
-Result<GgufFile> read_file(const std::string& path, const TypeLookup& types);
+Result<GgufFile> read_file(const std::string& path, const TypeLookup& types, const ParseLimits& limits = {});
 
 }  // namespace strata::gguf

@@ -116,7 +116,8 @@ class FileSource final : public ByteSource {
 
 class Parser {
  public:
-  Parser(ByteSource& src, const TypeLookup& types) : src_(src), types_(types) {}
+  Parser(ByteSource& src, const TypeLookup& types, const ParseLimits& limits)
+      : src_(src), types_(types), limits_(limits) {}
 
   Result<GgufFile> run() {
     GgufFile f;
@@ -141,13 +142,14 @@ class Parser {
     f.metadata.reserve(std::min(n_kv, kMaxReserve));
     for (uint64_t i = 0; i < n_kv; ++i) {
       std::string key;
-      STRATA_RETURN_IF_ERROR(
-          read_string(key, kMaxNameBytes).with_context(fmt::format("reading key of metadata entry {}", i)));
+      if (Status s = read_string(key, kMaxNameBytes); !s.is_ok())
+        return s.with_context(fmt::format("reading key of metadata entry {}", i));
+      STRATA_RETURN_IF_ERROR(account(sizeof(std::pair<std::string, Value>) + key.size()));
       if (key.empty()) return error("metadata entry {} has an empty key", i);
       uint32_t type = 0;
-      STRATA_RETURN_IF_ERROR(read_pod(type).with_context(fmt::format("reading type of metadata key '{}'", key)));
+      if (Status s = read_pod(type); !s.is_ok()) return s.with_context(fmt::format("reading type of metadata key '{}'", key));
       Value v;
-      STRATA_RETURN_IF_ERROR(read_value(type, 0, v).with_context(fmt::format("metadata key '{}'", key)));
+      if (Status s = read_value(type, 0, v); !s.is_ok()) return s.with_context(fmt::format("metadata key '{}'", key));
       if (f.key_index.count(key)) return error("duplicate metadata key '{}'", key);
       f.key_index.emplace(key, f.metadata.size());
       f.metadata.emplace_back(std::move(key), std::move(v));
@@ -202,6 +204,57 @@ class Parser {
 
  private:
   uint64_t remaining() const { return src_.size() > pos_ ? src_.size() - pos_ : 0; }
+
+  // Counts memory the parsed metadata will hold against the limit.
+  Status account(uint64_t bytes) {
+    used_ += bytes;
+    if (used_ > limits_.max_metadata_bytes)
+      return error("metadata needs more than {} MiB of memory (the limit for one file)", limits_.max_metadata_bytes >> 20);
+    return Status::ok();
+  }
+
+  // Walks a value without keeping it (arrays that are only counted). Strings are skipped by length.
+  Status skip_value(ValueType type, int depth) {
+    if (type == ValueType::STRING) {
+      uint64_t len = 0;
+      STRATA_RETURN_IF_ERROR(read_pod(len));
+      if (len > kMaxStringBytes) return error("string claims {} bytes, more than the limit of {}", len, kMaxStringBytes);
+      if (len > remaining()) return error("string claims {} bytes but only {} remain in the file", len, remaining());
+      pos_ += len;
+      return Status::ok();
+    }
+    if (type == ValueType::ARRAY) {
+      uint32_t elem = 0;
+      uint64_t count = 0;
+      STRATA_RETURN_IF_ERROR(check_array_head(depth, elem, count));
+      for (uint64_t i = 0; i < count; ++i) STRATA_RETURN_IF_ERROR(skip_value(static_cast<ValueType>(elem), depth + 1));
+      return Status::ok();
+    }
+    const uint64_t n = min_size_of(type);
+    if (n > remaining()) return error("file is truncated: wanted {} bytes at offset {}", n, pos_);
+    if (type == ValueType::BOOL) {
+      uint8_t v;
+      STRATA_RETURN_IF_ERROR(read_pod(v));
+      if (v > 1) return error("bool value {} is neither 0 nor 1", v);
+      return Status::ok();
+    }
+    pos_ += n;
+    return Status::ok();
+  }
+
+  // Reads and checks an array's element type and count against the limits and the bytes left.
+  Status check_array_head(int depth, uint32_t& elem, uint64_t& count) {
+    if (depth >= kMaxArrayDepth) return error("arrays nested deeper than {} levels", kMaxArrayDepth);
+    STRATA_RETURN_IF_ERROR(read_pod(elem));
+    STRATA_RETURN_IF_ERROR(read_pod(count));
+    if (!is_valid_value_type(elem)) return error("array of unknown value type {}", elem);
+    const auto t = static_cast<ValueType>(elem);
+    if (count > kMaxArrayElements)
+      return error("array claims {} elements, more than the limit of {}", count, kMaxArrayElements);
+    if (count > remaining() / min_size_of(t))
+      return error("array claims {} elements of {} but only {} bytes remain", count, value_type_name(t), remaining());
+    return Status::ok();
+  }
 
   template <typename T>
   Status read_pod(T& out) {
@@ -260,28 +313,34 @@ class Parser {
       case ValueType::STRING: {
         std::string s;
         STRATA_RETURN_IF_ERROR(read_string(s, kMaxStringBytes));
+        STRATA_RETURN_IF_ERROR(account(s.size()));
         out = Value::string(std::move(s));
         break;
       }
       case ValueType::ARRAY: {
-        if (depth >= kMaxArrayDepth) return error("arrays nested deeper than {} levels", kMaxArrayDepth);
         uint32_t elem = 0;
         uint64_t count = 0;
-        STRATA_RETURN_IF_ERROR(read_pod(elem));
-        STRATA_RETURN_IF_ERROR(read_pod(count));
-        if (!is_valid_value_type(elem)) return error("array of unknown value type {}", elem);
+        STRATA_RETURN_IF_ERROR(check_array_head(depth, elem, count));
         Array a;
         a.elem_type = static_cast<ValueType>(elem);
-        if (count > kMaxArrayElements)
-          return error("array claims {} elements, more than the limit of {}", count, kMaxArrayElements);
-        if (count > remaining() / min_size_of(a.elem_type))
-          return error("array claims {} elements of {} but only {} bytes remain", count,
-                       value_type_name(a.elem_type), remaining());
-        // A Value is ~48 bytes per 1-byte element: grow with what is read rather than trust the count.
-        a.items.reserve(std::min(count, kMaxReserve));
+        if (count > limits_.max_kept_array_items) {
+          for (uint64_t i = 0; i < count; ++i)
+            if (Status s = skip_value(a.elem_type, depth + 1); !s.is_ok()) return s.with_context(fmt::format("element {}", i));
+          a.n_skipped = count;
+          out = Value::array(std::move(a));
+          break;
+        }
+        // A Value is ~48 bytes per 1-byte element: grow with what is read rather than trust the count,
+        // and count each growth against the memory limit before it is allocated.
         for (uint64_t i = 0; i < count; ++i) {
+          if (a.items.size() == a.items.capacity()) {
+            const uint64_t cap = a.items.capacity();
+            const uint64_t next = std::min<uint64_t>(count, std::max<uint64_t>(cap * 2, kMaxReserve));
+            STRATA_RETURN_IF_ERROR(account((next - cap) * sizeof(Value)));
+            a.items.reserve(next);
+          }
           Value item;
-          STRATA_RETURN_IF_ERROR(read_value(elem, depth + 1, item).with_context(fmt::format("element {}", i)));
+          if (Status s = read_value(elem, depth + 1, item); !s.is_ok()) return s.with_context(fmt::format("element {}", i));
           a.items.push_back(std::move(item));
         }
         out = Value::array(std::move(a));
@@ -328,7 +387,9 @@ class Parser {
 
   ByteSource& src_;
   const TypeLookup& types_;
+  const ParseLimits& limits_;
   uint64_t pos_ = 0;
+  uint64_t used_ = 0;  // metadata memory accounted so far
 
  public:
   uint64_t position() const { return pos_; }
@@ -336,23 +397,24 @@ class Parser {
 
 }  // namespace
 
-Result<GgufFile> parse(ByteSource& source, const TypeLookup& types, std::string path_for_messages) {
-  Parser p(source, types);
+Result<GgufFile> parse(ByteSource& source, const TypeLookup& types, std::string path_for_messages,
+                       const ParseLimits& limits) {
+  Parser p(source, types, limits);
   auto r = p.run();
   if (!r) return r.status().with_context(path_for_messages);
   r->path = std::move(path_for_messages);
   return r;
 }
 
-Result<GgufFile> parse_memory(std::span<const uint8_t> bytes, const TypeLookup& types) {
+Result<GgufFile> parse_memory(std::span<const uint8_t> bytes, const TypeLookup& types, const ParseLimits& limits) {
   MemorySource src(bytes);
-  return parse(src, types, "<memory>");
+  return parse(src, types, "<memory>", limits);
 }
 
-Result<GgufFile> read_file(const std::string& path, const TypeLookup& types) {
-  STRATA_ASSIGN_OR_RETURN(File file, File::open_read(path));
+Result<GgufFile> read_file(const std::string& path, const TypeLookup& types, const ParseLimits& limits) {
+  STRATA_ASSIGN_OR_RETURN(File file, File::open_read(path, /*direct=*/false, limits.follow_links));
   FileSource src(file);
-  auto r = parse(src, types, path);
+  auto r = parse(src, types, path, limits);
   if (r) r->header_bytes_read = src.bytes_read();
   return r;
 }

@@ -23,6 +23,10 @@ class Value;
 struct Array {
   ValueType elem_type = ValueType::UINT8;
   std::vector<Value> items;
+  // Elements the file holds but a parse with ParseLimits::max_kept_array_items only counted (items is
+  // then empty): readers that need the contents parse without that limit.
+  uint64_t n_skipped = 0;
+  uint64_t size() const { return items.size() + n_skipped; }
 };
 
 class Value {

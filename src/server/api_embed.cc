@@ -48,6 +48,8 @@ struct EmbedInput {
   bool was_empty = false;  // "" or []
 };
 
+constexpr size_t kMaxEmbedInputs = 2048;
+
 // A string or an array of strings; anything else is "invalid input type".
 ApiResult<EmbedInput> read_inputs(const Json& req, const char* key) {
   EmbedInput in;
@@ -59,6 +61,9 @@ ApiResult<EmbedInput> read_inputs(const Json& req, const char* key) {
   if (it->is_string()) {
     in.texts.push_back(it->get<std::string>());
   } else if (it->is_array()) {
+    // One request may not queue unbounded work on the model's runner (OpenAI's limit).
+    if (it->size() > kMaxEmbedInputs)
+      return {std::nullopt, {400, fmt::format("too many inputs ({}); at most {} per request", it->size(), kMaxEmbedInputs)}};
     for (const auto& v : *it) {
       if (!v.is_string()) return {std::nullopt, {400, "invalid input type"}};
       in.texts.push_back(v.get<std::string>());

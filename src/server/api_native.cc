@@ -88,8 +88,8 @@ void Api::show(HttpExchange& ex) {
   if (!m.ok()) return reply_error(ex, m.error.status, m.error.message);
   const ModelEntry& e = m.value->entry;
   const GgufSummary& s = m.value->summary;
-  auto file = gguf::read_file(e.gguf_path, gguf_type_lookup());
-  if (!file) return reply_error(ex, 500, file.status().message());
+  auto info = store_.show_info(e, verbose.value().value_or(false));
+  if (!info) return reply_error(ex, 500, info.status().message());
   Json params = e.parameters;
   if (auto it = req.find("options"); it != req.end() && it->is_object())
     for (const auto& [k, v] : it->items()) params[k] = v;
@@ -103,10 +103,10 @@ void Api::show(HttpExchange& ex) {
   if (!s.chat_template.empty()) out["template"] = s.chat_template;
   if (shown.system && !shown.system->empty()) out["system"] = *shown.system;
   out["details"] = details_json(s, e.parent_model);
-  out["model_info"] = model_info_json(file.value(), verbose.value().value_or(false));
+  out["model_info"] = std::move(info.value().model_info);
   out["capabilities"] = s.capabilities;
   out["modified_at"] = rfc3339_local(e.modified_at);
-  if (verbose.value().value_or(false)) out["tensors"] = tensors_json(file.value());
+  if (verbose.value().value_or(false)) out["tensors"] = std::move(info.value().tensors);
   reply_json(ex, 200, out);
 }
 

@@ -136,6 +136,16 @@ Result<HttpRequestHead> parse_request_head(std::string_view head) {
   return h;
 }
 
+std::optional<HeadExtent> find_head_end(std::string_view buf, size_t from) {
+  // A line end found at the edge of the last search may now be followed by the blank line.
+  from = from > 2 ? from - 2 : 0;
+  for (size_t nl = buf.find('\n', from); nl != std::string_view::npos; nl = buf.find('\n', nl + 1)) {
+    if (nl + 1 < buf.size() && buf[nl + 1] == '\n') return HeadExtent{nl + 1, nl + 2};
+    if (nl + 2 < buf.size() && buf[nl + 1] == '\r' && buf[nl + 2] == '\n') return HeadExtent{nl + 1, nl + 3};
+  }
+  return std::nullopt;
+}
+
 Result<BodyFraming> body_framing(const HttpRequestHead& head) {
   BodyFraming f;
   const std::string* te = nullptr;
@@ -165,7 +175,11 @@ Result<BodyFraming> body_framing(const HttpRequestHead& head) {
   }
   if (const std::string* ex = head.header("expect")) f.expect_continue = equals_ignore_case(*ex, "100-continue");
   const std::string* conn = head.header("connection");
-  if (head.version_minor == 0)
+  // HTTP/1.0 has no chunked coding: such a message's framing is suspect, so the connection is not
+  // reused after it (RFC 9112 §6.1).
+  if (te && head.version_minor == 0)
+    f.keep_alive = false;
+  else if (head.version_minor == 0)
     f.keep_alive = conn && header_has_token(*conn, "keep-alive");
   else
     f.keep_alive = !(conn && header_has_token(*conn, "close"));
@@ -180,12 +194,18 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
       case State::Size: {
         int v = hex_value(c);
         if (v >= 0) {
-          if (++size_digits_ > 15) return error("chunk size too large");
+          // Leading zeros are valid (RFC 9112 §7.1): only significant digits count toward the limit.
+          if (remaining_ > 0 || v > 0)
+            if (++size_digits_ > 15) return error("chunk size too large");
+          if (size_digits_ == 0) leading_zeros_ = true;
           remaining_ = remaining_ * 16 + static_cast<uint64_t>(v);
           ++i;
-        } else if (size_digits_ == 0) {
+        } else if (size_digits_ == 0 && !leading_zeros_) {
           return error("malformed chunk size");
-        } else if (c == ';' || c == ' ' || c == '\t') {
+        } else if (c == ' ' || c == '\t') {
+          state_ = State::SizeWs;  // whitespace may precede an extension or the line end, nothing else
+          ++i;
+        } else if (c == ';') {
           state_ = State::SizeExt;
           ++i;
         } else if (c == '\r') {
@@ -199,6 +219,13 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
         }
         break;
       }
+      case State::SizeWs:
+        if (c == ';') state_ = State::SizeExt;
+        else if (c == '\r') state_ = State::SizeLf;
+        else if (c == '\n') state_ = remaining_ == 0 ? State::Trailer : State::Data;
+        else if (c != ' ' && c != '\t') return error("malformed chunk size line");
+        ++i;
+        break;
       case State::SizeExt:
         // Chunk extensions are ignored; bound them so a peer cannot stream an endless line.
         if (c == '\n') state_ = remaining_ == 0 ? State::Trailer : State::Data;
@@ -221,7 +248,7 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
       }
       case State::DataCr:
         if (c == '\r') state_ = State::DataLf;
-        else if (c == '\n') state_ = State::Size, size_digits_ = 0;
+        else if (c == '\n') state_ = State::Size, size_digits_ = 0, leading_zeros_ = false;
         else return error("chunk data longer than its size");
         ++i;
         break;
@@ -229,6 +256,7 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, std::string& out) {
         if (c != '\n') return error("chunk data longer than its size");
         state_ = State::Size;
         size_digits_ = 0;
+        leading_zeros_ = false;
         ++i;
         break;
       case State::Trailer:

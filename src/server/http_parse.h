@@ -36,6 +36,15 @@ inline constexpr size_t kMaxHeaders = 100;
 // it ("GET / HTTP/1.1\r\nHost: x\r\n"); bare LF line ends are accepted too. Errors are 400-worthy.
 Result<HttpRequestHead> parse_request_head(std::string_view head);
 
+// Where a request head ends in bytes received so far: the head proper (up to and including the line end
+// of its last header line) and the head with its blank line. The blank line may follow a CRLF or a bare
+// LF line ("...\n\r\n" and "...\r\n\n" both end a head). `from` skips bytes already searched.
+struct HeadExtent {
+  size_t head_bytes = 0;   // what parse_request_head takes
+  size_t total_bytes = 0;  // what the head occupies, blank line included
+};
+std::optional<HeadExtent> find_head_end(std::string_view buf, size_t from = 0);
+
 // How the request body is delimited, derived from the head.
 struct BodyFraming {
   enum class Kind { None, Length, Chunked };
@@ -55,10 +64,11 @@ class ChunkedDecoder {
   bool done() const { return state_ == State::Done; }
 
  private:
-  enum class State { Size, SizeExt, SizeLf, Data, DataCr, DataLf, Trailer, Done };
+  enum class State { Size, SizeWs, SizeExt, SizeLf, Data, DataCr, DataLf, Trailer, Done };
   State state_ = State::Size;
   uint64_t remaining_ = 0;
-  int size_digits_ = 0;
+  int size_digits_ = 0;         // significant hex digits of the size so far
+  bool leading_zeros_ = false;  // the size began with zeros (still a size)
   size_t trailer_line_ = 0;  // bytes in the current trailer line
 };
 

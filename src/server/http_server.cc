@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
+#include "server/http_parse.h"
 
 namespace strata::server {
 
@@ -37,10 +38,26 @@ int ms_left(Clock::time_point deadline) {
 
 }  // namespace
 
+// What the accept loop reads of a live connection to choose which one to reclaim.
+struct ConnStatus {
+  std::atomic<int> phase{static_cast<int>(ConnPhase::Head)};
+  std::atomic<int64_t> since_ns{0};  // steady-clock time the phase began
+  void set(ConnPhase p) {
+    since_ns.store(Clock::now().time_since_epoch().count());
+    phase.store(static_cast<int>(p));
+  }
+};
+
 // One accepted socket and the bytes read from it but not yet consumed.
 class Connection {
  public:
-  Connection(int fd, const HttpServerOptions& options) : fd_(fd), options_(options) {}
+  Connection(int fd, const HttpServerOptions& options, ConnStatus* status = nullptr)
+      : fd_(fd), options_(options), status_(status) {}
+  void set_phase(ConnPhase p) {
+    if (status_) status_->set(p);
+  }
+  // Waits for a complete request head in buf_; false when the connection should just end.
+  bool wait_for_head(bool first, HeadExtent& extent);
 
   void serve(const HttpHandler& handler, const std::atomic<bool>& stopping);
 
@@ -105,53 +122,69 @@ class Connection {
 
   int fd_;
   const HttpServerOptions& options_;
+  ConnStatus* status_;
   std::string buf_;
 };
+
+bool Connection::wait_for_head(bool first, HeadExtent& extent) {
+  // Waiting for the first byte is bounded by the idle timeout (keep-alive) or the head timeout (a new
+  // connection); once a head has begun, the whole head must arrive within the head timeout.
+  set_phase(first ? ConnPhase::Head : ConnPhase::Idle);
+  auto deadline = Clock::now() + std::chrono::milliseconds(first ? options_.head_timeout_ms : options_.idle_timeout_ms);
+  bool started = first;
+  size_t scanned = 0;  // bytes already searched for the blank line, so a trickled head costs linear time
+  while (true) {
+    // Leading blank lines (between pipelined requests) are allowed before a request line.
+    size_t lead = 0;
+    while (lead < buf_.size() && (buf_[lead] == '\n' || (buf_[lead] == '\r' && lead + 1 < buf_.size() && buf_[lead + 1] == '\n')))
+      lead += buf_[lead] == '\n' ? 1 : 2;
+    if (lead > 0) {
+      buf_.erase(0, lead);
+      scanned = 0;
+    }
+    if (!started && !buf_.empty()) {
+      started = true;
+      set_phase(ConnPhase::Head);
+      deadline = Clock::now() + std::chrono::milliseconds(options_.head_timeout_ms);
+    }
+    if (auto e = find_head_end(buf_, scanned)) {
+      extent = *e;
+      set_phase(ConnPhase::Busy);
+      return true;
+    }
+    scanned = buf_.size();
+    if (buf_.size() > options_.max_head_bytes) {
+      send_simple(431, "request header fields too large");
+      linger_close();
+      return false;
+    }
+    int left = std::min(ms_left(deadline), options_.io_timeout_ms);
+    ssize_t n = left > 0 ? read_some(left) : -1;
+    if (n <= 0) {
+      if (n < 0 && !buf_.empty()) send_simple(408, "request timeout");
+      return false;  // EOF, timeout or error between requests: just close
+    }
+  }
+}
 
 void Connection::serve(const HttpHandler& handler, const std::atomic<bool>& stopping) {
   bool first = true;
   while (!stopping.load()) {
-    // Wait for (the rest of) a request head.
-    size_t head_end = std::string::npos, sep = 0;
-    auto deadline = Clock::now() + std::chrono::milliseconds(first ? options_.io_timeout_ms : options_.idle_timeout_ms);
-    while (true) {
-      size_t crlf = buf_.find("\r\n\r\n"), lf = buf_.find("\n\n");
-      if (crlf != std::string::npos && (lf == std::string::npos || crlf < lf)) head_end = crlf, sep = 4;
-      else if (lf != std::string::npos) head_end = lf, sep = 2;
-      // Leading blank lines (between pipelined requests) are allowed before a request line.
-      if (head_end == 0) {
-        buf_.erase(0, sep);
-        head_end = std::string::npos;
-        continue;
-      }
-      if (head_end != std::string::npos) break;
-      if (buf_.size() > options_.max_head_bytes) {
-        send_simple(431, "request header fields too large");
-        linger_close();
-        return;
-      }
-      int left = ms_left(deadline);
-      ssize_t n = left > 0 ? read_some(left) : -1;
-      if (n <= 0) {
-        if (n < 0 && !buf_.empty()) send_simple(408, "request timeout");
-        return;  // EOF, timeout or error between requests: just close
-      }
-      if (!buf_.empty() && buf_.find_first_not_of("\r\n") != std::string::npos) deadline =
-          std::min(deadline, Clock::now() + std::chrono::milliseconds(options_.io_timeout_ms));
-    }
+    HeadExtent extent;
+    if (!wait_for_head(first, extent)) return;
     first = false;
-    if (head_end > options_.max_head_bytes) {
+    if (extent.head_bytes > options_.max_head_bytes) {
       send_simple(431, "request header fields too large");
       linger_close();
       return;
     }
-    auto head = parse_request_head(std::string_view(buf_).substr(0, head_end + sep / 2));
+    auto head = parse_request_head(std::string_view(buf_).substr(0, extent.head_bytes));
     if (!head) {
       send_simple(400, head.status().message());
       linger_close();
       return;
     }
-    buf_.erase(0, head_end + sep);
+    buf_.erase(0, extent.total_bytes);
     auto framing = body_framing(head.value());
     if (!framing) {
       send_simple(400, framing.status().message());
@@ -185,18 +218,29 @@ Status HttpExchange::read_body_to(const std::function<Status(std::string_view)>&
     return Status::ok();
   }
   STRATA_RETURN_IF_ERROR(send_continue_if_needed());
-  const int timeout = conn_.options_.io_timeout_ms;
   auto& buf = conn_.buf_;
+  // A total deadline for the body that grows with what has arrived, so a trickling peer is cut off
+  // while an upload at a fair rate never is.
+  const auto& o = conn_.options_;
+  const auto start = Clock::now();
+  uint64_t received = 0;
+  auto fill = [&]() -> Status {
+    const uint64_t allowance_ms = o.min_body_bytes_per_s ? received * 1000 / o.min_body_bytes_per_s : 0;
+    auto deadline = start + std::chrono::milliseconds(o.body_timeout_ms) +
+                    std::chrono::milliseconds(std::min<uint64_t>(allowance_ms, uint64_t{1} << 40));
+    int left = std::min(ms_left(deadline), o.io_timeout_ms);
+    ssize_t n = left > 0 ? conn_.read_some(left) : -1;
+    if (n > 0) {
+      received += static_cast<uint64_t>(n);
+      return Status::ok();
+    }
+    close_after_ = true;
+    return Status::error(n == 0 ? "request body ended early" : "timed out reading the request body");
+  };
   if (framing_.kind == BodyFraming::Kind::Length) {
     uint64_t remaining = framing_.length;
     while (remaining > 0) {
-      if (buf.empty()) {
-        ssize_t n = conn_.read_some(timeout);
-        if (n <= 0) {
-          close_after_ = true;
-          return Status::error(n == 0 ? "request body ended early" : "timed out reading the request body");
-        }
-      }
+      if (buf.empty()) STRATA_RETURN_IF_ERROR(fill());
       size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, buf.size()));
       Status s = sink(std::string_view(buf).substr(0, take));
       buf.erase(0, take);
@@ -213,13 +257,7 @@ Status HttpExchange::read_body_to(const std::function<Status(std::string_view)>&
   ChunkedDecoder decoder;
   std::string piece;
   while (true) {
-    if (buf.empty()) {
-      ssize_t n = conn_.read_some(timeout);
-      if (n <= 0) {
-        close_after_ = true;
-        return Status::error(n == 0 ? "request body ended early" : "timed out reading the request body");
-      }
-    }
+    if (buf.empty()) STRATA_RETURN_IF_ERROR(fill());
     piece.clear();
     auto used = decoder.feed(buf, piece);
     if (!used) {
@@ -364,19 +402,79 @@ void HttpServer::start() {
   accept_thread_ = std::thread([this] { accept_loop(); });
 }
 
+struct HttpServer::ConnSlot {
+  int fd = -1;
+  std::string peer;  // the peer's address, for the per-peer limit
+  std::thread thread;
+  ConnStatus status;
+  std::atomic<bool> finished{false};
+  bool reclaimed = false;  // shut down to make room (guarded by conns_mutex_)
+};
+
+namespace {
+
+std::string peer_address(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET6) {
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    // An IPv4 peer on a dual-stack socket counts as that IPv4 address.
+    if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) ::inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], text, sizeof(text));
+    else ::inet_ntop(AF_INET6, &a6->sin6_addr, text, sizeof(text));
+  } else if (addr.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, text, sizeof(text));
+  }
+  return text;
+}
+
+}  // namespace
+
+bool HttpServer::admit(const std::string& peer) {
+  std::lock_guard lock(conns_mutex_);
+  int total = 0, mine = 0;
+  for (const auto& c : conns_) {
+    if (c->finished.load() || c->reclaimed) continue;
+    ++total;
+    if (c->peer == peer) ++mine;
+  }
+  const bool peer_full = options_.max_connections_per_peer > 0 && mine >= options_.max_connections_per_peer;
+  if (total < options_.max_connections && !peer_full) return true;
+  // Reclaim the connection that costs least to drop: idle keep-alives first, then the one that has
+  // waited longest for its head (a client that sends its head at once spends microseconds there).
+  // Over the per-peer limit, only that peer's own connections are candidates.
+  ConnSlot* victim = nullptr;
+  auto rank = [](const ConnSlot& c) {
+    return std::make_pair(c.status.phase.load(), c.status.since_ns.load());
+  };
+  for (const auto& c : conns_) {
+    if (c->finished.load() || c->reclaimed) continue;
+    if (peer_full && c->peer != peer) continue;
+    if (c->status.phase.load() == static_cast<int>(ConnPhase::Busy)) continue;
+    if (!victim || rank(*c) < rank(*victim)) victim = c.get();
+  }
+  if (!victim) return false;
+  victim->reclaimed = true;
+  ::shutdown(victim->fd, SHUT_RDWR);  // wakes its thread, which ends the connection
+  log(LogLevel::Debug, "strata serve: reclaimed a {} connection from {} for {}",
+      victim->status.phase.load() == static_cast<int>(ConnPhase::Idle) ? "idle" : "head-waiting", victim->peer, peer);
+  return true;
+}
+
 void HttpServer::accept_loop() {
   while (!stopping_.load()) {
     pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     int r = ::poll(p, wake_pipe_[0] >= 0 ? 2 : 1, 1000);
     reap(false);
     if (r <= 0 || !(p[0].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof(addr);
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &addr_len, SOCK_CLOEXEC);
     if (fd < 0) continue;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     timeval tv{options_.io_timeout_ms / 1000, (options_.io_timeout_ms % 1000) * 1000};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (n_active_.load() >= options_.max_connections) {
+    std::string peer = peer_address(addr);
+    if (!admit(peer)) {
       Connection c(fd, options_);
       c.send_simple(503, "server busy, please try again.  too many connections");
       ::close(fd);
@@ -384,6 +482,8 @@ void HttpServer::accept_loop() {
     }
     auto slot = std::make_unique<ConnSlot>();
     slot->fd = fd;
+    slot->peer = std::move(peer);
+    slot->status.set(ConnPhase::Head);
     ConnSlot* s = slot.get();
     ++n_active_;
     {
@@ -391,7 +491,7 @@ void HttpServer::accept_loop() {
       conns_.push_back(std::move(slot));
     }
     s->thread = std::thread([this, s] {
-      Connection conn(s->fd, options_);
+      Connection conn(s->fd, options_, &s->status);
       conn.serve(handler_, stopping_);
       // The peer sees the end now; the fd itself is closed by reap() after the join, so its number
       // cannot be reused while stop() might still shut it down.

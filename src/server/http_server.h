@@ -20,12 +20,19 @@ namespace strata::server {
 
 struct HttpServerOptions {
   size_t max_head_bytes = 64 * 1024;  // request line + headers; more is answered 431
-  int max_connections = 512;          // more are answered 503 and closed at once
+  int max_connections = 512;          // past this, an idle or still-unsent connection is reclaimed, else 503
+  int max_connections_per_peer = 256;  // the same, counted per peer address (0: no per-peer limit)
   int io_timeout_ms = 30'000;         // a read or write of a started request that makes no progress
   int idle_timeout_ms = 30'000;       // how long a keep-alive connection may wait for its next request
+  int head_timeout_ms = 30'000;       // total time for a request head, from its first byte (or the accept)
+  int body_timeout_ms = 60'000;       // total time for a request body, plus what min_body_bytes_per_s allows
+  uint64_t min_body_bytes_per_s = 64 * 1024;  // so a large upload at a fair rate never hits the deadline
 };
 
 class Connection;
+
+// Where a connection is in its life; idle and head-waiting connections are the ones reclaimed first.
+enum class ConnPhase : int { Idle, Head, Busy };
 
 // One request and its response. Handlers read the body (if they want it) and answer exactly once,
 // either whole (respond) or as a stream (begin_stream, write, end_stream).
@@ -59,6 +66,9 @@ class HttpExchange {
 
  private:
   friend class Connection;
+
+// Where a connection is in its life; idle and head-waiting connections are the ones reclaimed first.
+enum class ConnPhase : int { Idle, Head, Busy };
   HttpExchange(Connection& conn, HttpRequestHead head, BodyFraming framing)
       : conn_(conn), head_(std::move(head)), framing_(framing) {}
   bool send_head(int status, std::string_view content_type, std::string_view length_or_chunked);
@@ -95,13 +105,12 @@ class HttpServer {
   int active_connections() const { return n_active_.load(); }
 
  private:
-  struct ConnSlot {
-    int fd = -1;
-    std::thread thread;
-    std::atomic<bool> finished{false};
-  };
+  struct ConnSlot;
   void accept_loop();
   void reap(bool all);
+  // Admits a connection from `peer`, reclaiming an idle or head-waiting one if the limits are reached.
+  // False: every slot is busy with a request in progress (the caller answers 503).
+  bool admit(const std::string& peer);
 
   HttpServerOptions options_;
   HttpHandler handler_;

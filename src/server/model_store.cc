@@ -2,8 +2,13 @@
 // blob files.
 #include "server/model_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <cstdio>
@@ -33,9 +38,12 @@ struct FileStat {
   int64_t mtime_ns = 0;
 };
 
-std::optional<FileStat> stat_file(const std::string& path) {
+// A regular file at `path`; with follow_links false a symbolic link there counts as no file (the store's
+// own files are never links, so one found there was planted).
+std::optional<FileStat> stat_file(const std::string& path, bool follow_links = true) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if ((follow_links ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0 || !S_ISREG(st.st_mode))
+    return std::nullopt;
   return FileStat{static_cast<uint64_t>(st.st_size),
                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
@@ -57,6 +65,29 @@ std::optional<std::string> read_small_file(const std::string& path, size_t limit
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Creates `base` + a unique suffix exclusively, never through a link (O_EXCL refuses any existing name,
+// a planted link included). Returns the fd and fills `path`.
+Result<int> create_exclusive(const std::string& base, std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    path = fmt::format("{}.{}-{}-{:x}", base, ::getpid(), counter.fetch_add(1), std::random_device{}());
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) return error("{}: cannot create: {}", path, std::strerror(errno));
+  }
+  return error("{}: cannot create a unique temporary file", base);
+}
+
+Status write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return error("{}: write failed: {}", path, std::strerror(errno));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::ok();
 }
 
 bool is_gguf_name(const fs::path& p) {
@@ -100,6 +131,13 @@ Status ModelStore::init() {
   std::error_code ec;
   fs::create_directories(fs::path(options_.store_dir) / "blobs", ec);
   if (ec) return error("{}: cannot create the model store: {}", options_.store_dir, ec.message());
+  // Uploads cut off by a crash or a stop leave *.partial-* files: nobody will finish them.
+  for (const auto& de : fs::directory_iterator(fs::path(options_.store_dir) / "blobs", ec)) {
+    if (de.path().filename().string().find(".partial-") == std::string::npos) continue;
+    std::error_code rm;
+    fs::remove(de.path(), rm);  // removes a link itself, never its target
+    if (!rm) log(LogLevel::Info, "strata serve: removed the unfinished upload {}", de.path().string());
+  }
   return Status::ok();
 }
 
@@ -197,30 +235,59 @@ Result<std::vector<Json>> ModelStore::read_records() const {
 Status ModelStore::write_records(const std::vector<Json>& records) const {
   const fs::path dir(options_.store_dir);
   const std::string path = (dir / "models.json").string();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << dump_json(Json{{"models", records}}) << "\n";
-    if (!out) return error("{}: cannot write", tmp);
+  // A record whose blob is gone (deleted, or a link) is dropped rather than kept pointing at nothing.
+  std::vector<Json> kept;
+  for (const auto& r : records) {
+    const std::string gguf = r["gguf"].get<std::string>();
+    if (gguf.rfind("blob:", 0) == 0 && !stat_file(blob_path(gguf.substr(5)), false)) continue;
+    kept.push_back(r);
   }
+  std::string tmp;
+  STRATA_ASSIGN_OR_RETURN(int fd, create_exclusive(path + ".tmp", tmp));
+  Status w = write_all(fd, dump_json(Json{{"models", kept}}) + "\n", tmp);
+  if (::close(fd) != 0 && w.is_ok()) w = error("{}: cannot write: {}", tmp, std::strerror(errno));
   std::error_code ec;
-  fs::rename(tmp, path, ec);  // atomic replace: a crash leaves the old list or the new one
-  if (ec) return error("{}: cannot replace: {}", path, ec.message());
+  if (w.is_ok()) fs::rename(tmp, path, ec);  // atomic replace (of a link at the name, not its target)
+  if (!w.is_ok() || ec) {
+    fs::remove(tmp, ec);
+    return w.is_ok() ? error("{}: cannot replace: {}", path, ec.message()) : w;
+  }
+  store_cache_.reset();
   return Status::ok();
 }
 
 std::vector<ModelEntry> ModelStore::scan_store() const {
-  std::vector<ModelEntry> out;
-  std::vector<Json> records;
+  std::vector<ModelEntry> parsed;
   {
     std::lock_guard lock(mutex_);
-    auto r = read_records();
-    if (!r) {
-      log(LogLevel::Warn, "strata serve: {}", r.status().message());
-      return out;
+    // The list is parsed again only when models.json changed (it is read on every request).
+    const auto st = options_.store_dir.empty()
+                        ? std::optional<FileStat>()
+                        : stat_file((fs::path(options_.store_dir) / "models.json").string(), false);
+    if (store_cache_ && st && store_cache_->size == st->size && store_cache_->mtime_ns == st->mtime_ns) {
+      parsed = store_cache_->entries;
+    } else {
+      auto r = read_records();
+      if (!r) {
+        log(LogLevel::Warn, "strata serve: {}", r.status().message());
+        return {};
+      }
+      parsed = entries_of(r.value());
+      if (st) store_cache_ = StoreCache{st->size, st->mtime_ns, parsed};
     }
-    records = std::move(r).value();
   }
+  std::vector<ModelEntry> out;
+  for (auto& e : parsed) {
+    auto st = stat_file(e.gguf_path, !is_store_blob(e.gguf_path));
+    if (!st) continue;  // the file it names is gone
+    e.size_bytes = st->size;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<ModelEntry> ModelStore::entries_of(const std::vector<Json>& records) const {
+  std::vector<ModelEntry> out;
   for (const auto& r : records) {
     auto name = parse_model_name(r["name"].get<std::string>());
     if (!name) continue;
@@ -229,9 +296,6 @@ std::vector<ModelEntry> ModelStore::scan_store() const {
     e.source = ModelSource::Store;
     std::string gguf = r["gguf"].get<std::string>();
     e.gguf_path = gguf.rfind("blob:", 0) == 0 ? blob_path(gguf.substr(5)) : gguf;
-    auto st = stat_file(e.gguf_path);
-    if (!st) continue;  // the file it names is gone
-    e.size_bytes = st->size;
     e.modified_at = from_ns(r.value("modified_ns", int64_t{0}));
     e.digest = sha256_hex(dump_json(r));
     if (r.contains("system") && r["system"].is_string()) e.system = r["system"].get<std::string>();
@@ -242,6 +306,12 @@ std::vector<ModelEntry> ModelStore::scan_store() const {
     out.push_back(std::move(e));
   }
   return out;
+}
+
+bool ModelStore::is_store_blob(const std::string& path) const {
+  if (options_.store_dir.empty()) return false;
+  const std::string blobs = (fs::path(options_.store_dir) / "blobs").string() + "/";
+  return path.rfind(blobs, 0) == 0;
 }
 
 std::vector<ModelEntry> ModelStore::list() const {
@@ -265,32 +335,55 @@ std::optional<ModelEntry> ModelStore::find(const ModelName& name) const {
   return std::nullopt;
 }
 
+Result<std::shared_ptr<const ModelStore::HeaderInfo>> ModelStore::header_info(const std::string& path) const {
+  const bool follow = !is_store_blob(path);
+  auto st = stat_file(path, follow);
+  if (!st) return error("{}: model file is missing", path);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = summaries_.find(path);
+    if (it != summaries_.end() && it->second.size == st->size && it->second.mtime_ns == st->mtime_ns) return it->second.info;
+  }
+  // Parsed once per file version. Arrays longer than /api/show prints are counted, not kept: the
+  // summary and the non-verbose model_info need only their lengths.
+  gguf::ParseLimits limits;
+  limits.max_kept_array_items = kShownArrayItems;
+  limits.follow_links = follow;
+  STRATA_ASSIGN_OR_RETURN(auto file, gguf::read_file(path, gguf_type_lookup(), limits));
+  auto info = std::make_shared<HeaderInfo>();
+  STRATA_ASSIGN_OR_RETURN(info->summary, summarize_gguf(file));
+  info->model_info = model_info_json(file, /*verbose=*/false);
+  std::lock_guard lock(mutex_);
+  // A bounded cache: forget everything when it grows past what any real store holds.
+  if (summaries_.size() >= kMaxCachedHeaders) summaries_.clear();
+  summaries_[path] = CachedHeader{st->size, st->mtime_ns, info};
+  return std::shared_ptr<const HeaderInfo>(info);
+}
+
 Result<GgufSummary> ModelStore::summary(const ModelEntry& entry) const {
-  auto st = stat_file(entry.gguf_path);
-  if (!st) return error("{}: model file is missing", entry.gguf_path);
-  {
-    std::lock_guard lock(mutex_);
-    auto it = summaries_.find(entry.gguf_path);
-    if (it != summaries_.end() && it->second.size == st->size && it->second.mtime_ns == st->mtime_ns) {
-      GgufSummary s = it->second.summary;
-      if (entry.chat_template) {
-        s.chat_template = *entry.chat_template;
-        s.capabilities = derive_capabilities(s);
-      }
-      return s;
-    }
-  }
-  STRATA_ASSIGN_OR_RETURN(auto file, gguf::read_file(entry.gguf_path, gguf_type_lookup()));
-  STRATA_ASSIGN_OR_RETURN(GgufSummary s, summarize_gguf(file));
-  {
-    std::lock_guard lock(mutex_);
-    summaries_[entry.gguf_path] = CachedSummary{st->size, st->mtime_ns, s};
-  }
+  STRATA_ASSIGN_OR_RETURN(auto info, header_info(entry.gguf_path));
+  GgufSummary s = info->summary;
   if (entry.chat_template) {
     s.chat_template = *entry.chat_template;
     s.capabilities = derive_capabilities(s);
   }
   return s;
+}
+
+Result<ModelStore::ShowInfo> ModelStore::show_info(const ModelEntry& entry, bool verbose) const {
+  ShowInfo out;
+  if (!verbose) {
+    STRATA_ASSIGN_OR_RETURN(auto info, header_info(entry.gguf_path));
+    out.model_info = info->model_info;
+    return out;
+  }
+  // Verbose prints every array in full: a parse of its own, under the reader's memory limit.
+  gguf::ParseLimits limits;
+  limits.follow_links = !is_store_blob(entry.gguf_path);
+  STRATA_ASSIGN_OR_RETURN(auto file, gguf::read_file(entry.gguf_path, gguf_type_lookup(), limits));
+  out.model_info = model_info_json(file, /*verbose=*/true);
+  out.tensors = tensors_json(file);
+  return out;
 }
 
 Json ModelStore::record_of(const ModelEntry& e) const {
@@ -311,13 +404,30 @@ Status ModelStore::copy(const ModelEntry& source, const ModelName& destination) 
   ModelEntry e = source;
   e.name = destination;
   std::lock_guard lock(mutex_);
+  // Checked under the lock that remove() deletes blobs under, so a record never points at a blob that a
+  // concurrent delete has just removed.
+  if (is_store_blob(e.gguf_path) && !stat_file(e.gguf_path, false))
+    return error("model file of '{}' was deleted meanwhile ({})", source.name.display(), e.gguf_path);
   STRATA_ASSIGN_OR_RETURN(auto records, read_records());
+  std::vector<Json> replaced;
   std::erase_if(records, [&](const Json& r) {
     auto n = parse_model_name(r["name"].get<std::string>());
-    return n && n.value().key() == destination.key();
+    const bool same = n && n.value().key() == destination.key();
+    if (same) replaced.push_back(r);
+    return same;
   });
   records.push_back(record_of(e));
-  return write_records(records);
+  STRATA_RETURN_IF_ERROR(write_records(records));
+  // A replaced alias may have been the last one naming its blob.
+  for (const auto& r : replaced) drop_blob_if_unused(r["gguf"].get<std::string>(), records);
+  return Status::ok();
+}
+
+void ModelStore::drop_blob_if_unused(const std::string& ref, const std::vector<Json>& records) const {
+  if (ref.rfind("blob:", 0) != 0) return;
+  if (std::any_of(records.begin(), records.end(), [&](const Json& r) { return r["gguf"] == ref; })) return;
+  std::error_code ec;
+  fs::remove(blob_path(ref.substr(5)), ec);
 }
 
 Status ModelStore::remove(const ModelEntry& entry) {
@@ -327,19 +437,16 @@ Status ModelStore::remove(const ModelEntry& entry) {
     return error("model '{}' belongs to the Ollama store; remove it with `ollama rm`", entry.name.display());
   std::lock_guard lock(mutex_);
   STRATA_ASSIGN_OR_RETURN(auto records, read_records());
+  std::vector<Json> removed;
   std::erase_if(records, [&](const Json& r) {
     auto n = parse_model_name(r["name"].get<std::string>());
-    return n && n.value().key() == entry.name.key();
+    const bool same = n && n.value().key() == entry.name.key();
+    if (same) removed.push_back(r);
+    return same;
   });
   STRATA_RETURN_IF_ERROR(write_records(records));
   // Drop the blob once no model refers to it.
-  const std::string blobs = (fs::path(options_.store_dir) / "blobs").string() + "/sha256-";
-  if (entry.gguf_path.rfind(blobs, 0) == 0) {
-    const std::string ref = "blob:" + entry.gguf_path.substr(blobs.size());
-    bool used = std::any_of(records.begin(), records.end(), [&](const Json& r) { return r["gguf"] == ref; });
-    std::error_code ec;
-    if (!used) fs::remove(entry.gguf_path, ec);
-  }
+  for (const auto& r : removed) drop_blob_if_unused(r["gguf"].get<std::string>(), records);
   return Status::ok();
 }
 
@@ -353,7 +460,11 @@ Result<ModelEntry> ModelStore::create(const CreateSpec& spec) {
   if (spec.gguf_blob) {
     e.gguf_path = blob_path(*spec.gguf_blob);
     if (!has_blob(*spec.gguf_blob)) return error("blob sha256:{} not found", *spec.gguf_blob);
-    auto header = gguf::read_file(e.gguf_path, gguf_type_lookup());
+    // Never through a link: a planted one would make the error quote another file's first bytes.
+    gguf::ParseLimits limits;
+    limits.follow_links = false;
+    limits.max_kept_array_items = kShownArrayItems;
+    auto header = gguf::read_file(e.gguf_path, gguf_type_lookup(), limits);
     if (!header) return error("supplied file was not in GGUF format: {}", header.status().message());
   }
   if (e.gguf_path.empty()) return error("neither 'from' or 'files' was specified");
@@ -373,11 +484,13 @@ std::string ModelStore::blob_path(std::string_view hex) const {
   return (fs::path(options_.store_dir) / "blobs" / ("sha256-" + std::string(hex))).string();
 }
 
-bool ModelStore::has_blob(std::string_view hex) const { return writable() && stat_file(blob_path(hex)).has_value(); }
+bool ModelStore::has_blob(std::string_view hex) const {
+  return writable() && stat_file(blob_path(hex), /*follow_links=*/false).has_value();
+}
 
 struct ModelStore::BlobWriter::State {
   std::string hex, tmp_path, final_path;
-  std::ofstream out;
+  int fd = -1;
   Sha256 hash;
   bool committed = false;
 };
@@ -389,15 +502,14 @@ Result<std::unique_ptr<ModelStore::BlobWriter>> ModelStore::BlobWriter::open(con
   auto& s = *w->state_;
   s.hex = std::move(hex);
   s.final_path = store.blob_path(s.hex);
-  s.tmp_path = fmt::format("{}.partial-{}", s.final_path, std::random_device{}());
-  s.out.open(s.tmp_path, std::ios::binary | std::ios::trunc);
-  if (!s.out) return error("{}: cannot create", s.tmp_path);
+  STRATA_ASSIGN_OR_RETURN(s.fd, create_exclusive(s.final_path + ".partial", s.tmp_path));
   return w;
 }
 
 ModelStore::BlobWriter::~BlobWriter() {
-  if (state_ && !state_->committed) {
-    state_->out.close();
+  if (!state_) return;
+  if (state_->fd >= 0) ::close(state_->fd);
+  if (!state_->committed) {
     std::error_code ec;
     fs::remove(state_->tmp_path, ec);
   }
@@ -405,19 +517,18 @@ ModelStore::BlobWriter::~BlobWriter() {
 
 Status ModelStore::BlobWriter::write(std::string_view data) {
   state_->hash.update(data);
-  state_->out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  if (!state_->out) return error("{}: write failed", state_->tmp_path);
-  return Status::ok();
+  return write_all(state_->fd, data, state_->tmp_path);
 }
 
 Status ModelStore::BlobWriter::commit() {
   auto& s = *state_;
-  s.out.close();
-  if (!s.out) return error("{}: write failed", s.tmp_path);
+  const int fd = s.fd;
+  s.fd = -1;
+  if (::close(fd) != 0) return error("{}: write failed: {}", s.tmp_path, std::strerror(errno));
   std::string got = s.hash.hex_digest();
   if (got != s.hex) return error("digest mismatch, expected \"sha256:{}\", got \"sha256:{}\"", s.hex, got);
   std::error_code ec;
-  fs::rename(s.tmp_path, s.final_path, ec);
+  fs::rename(s.tmp_path, s.final_path, ec);  // replaces a link at the name, never writes through it
   if (ec) return error("{}: cannot store blob: {}", s.final_path, ec.message());
   s.committed = true;
   return Status::ok();

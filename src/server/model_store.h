@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -65,6 +66,13 @@ class ModelStore {
 
   // The header summary of an entry's GGUF (cached by path, size and mtime; never reads weights).
   Result<GgufSummary> summary(const ModelEntry& entry) const;
+  // What /api/show prints of the header: model_info (cached with the summary unless verbose) and, when
+  // verbose, the tensor list.
+  struct ShowInfo {
+    Json model_info;
+    Json tensors;
+  };
+  Result<ShowInfo> show_info(const ModelEntry& entry, bool verbose) const;
 
   // Mutations of strata's store. Errors name the model; `copy` and `create` replace an existing alias.
   Status copy(const ModelEntry& source, const ModelName& destination);
@@ -87,14 +95,33 @@ class ModelStore {
   Status write_records(const std::vector<Json>& records) const;
   Json record_of(const ModelEntry& e) const;
 
+  // The header of a GGUF, parsed once per file version.
+  struct HeaderInfo {
+    GgufSummary summary;
+    Json model_info;  // non-verbose (arrays over kShownArrayItems print as [])
+  };
+  Result<std::shared_ptr<const HeaderInfo>> header_info(const std::string& path) const;
+  std::vector<ModelEntry> entries_of(const std::vector<Json>& records) const;
+  bool is_store_blob(const std::string& path) const;  // files the store wrote: never opened through links
+  void drop_blob_if_unused(const std::string& ref, const std::vector<Json>& records) const;
+
+  static constexpr uint64_t kShownArrayItems = 5;
+  static constexpr size_t kMaxCachedHeaders = 4096;
+
   StoreOptions options_;
-  mutable std::mutex mutex_;  // guards summaries_ and the store's models.json (read-modify-write)
-  struct CachedSummary {
+  mutable std::mutex mutex_;  // guards summaries_, store_cache_ and the store's models.json and blob deletion
+  struct CachedHeader {
     uint64_t size = 0;
     int64_t mtime_ns = 0;
-    GgufSummary summary;
+    std::shared_ptr<const HeaderInfo> info;
   };
-  mutable std::map<std::string, CachedSummary> summaries_;
+  mutable std::map<std::string, CachedHeader> summaries_;
+  struct StoreCache {
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    std::vector<ModelEntry> entries;  // models.json parsed (sizes filled in per call)
+  };
+  mutable std::optional<StoreCache> store_cache_;
 };
 
 class ModelStore::BlobWriter {

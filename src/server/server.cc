@@ -1,11 +1,12 @@
-// server/server.cc: construction, the routing table (404 unknown paths, 405 wrong methods), CORS, and
-// OLLAMA_HOST-style address parsing.
+// server/server.cc: construction, the routing table (404 unknown paths, 405 wrong methods), the cross-site
+// guard (request_guard.h), and OLLAMA_HOST-style address parsing.
 #include "server/server.h"
 
 #include <charconv>
 
 #include "core/log.h"
 #include "server/api.h"
+#include "server/request_guard.h"
 
 namespace strata::server {
 
@@ -16,31 +17,6 @@ constexpr std::string_view kAllowedHeaders =
     "x-stainless-async, x-stainless-custom-poll-interval, x-stainless-helper-method, x-stainless-lang, x-stainless-os, "
     "x-stainless-package-version, x-stainless-poll-helper, x-stainless-retry-count, x-stainless-runtime, "
     "x-stainless-runtime-version, x-stainless-timeout";
-
-// Glob with '*' only (OLLAMA_ORIGINS patterns).
-bool glob_match(std::string_view pattern, std::string_view text) {
-  size_t star = pattern.find('*');
-  if (star == std::string_view::npos) return equals_ignore_case(pattern, text);
-  std::string_view head = pattern.substr(0, star), rest = pattern.substr(star + 1);
-  if (text.size() < head.size() || !equals_ignore_case(text.substr(0, head.size()), head)) return false;
-  for (size_t i = head.size(); i <= text.size(); ++i)
-    if (glob_match(rest, text.substr(i))) return true;
-  return false;
-}
-
-bool origin_allowed(std::string_view origin, const std::vector<std::string>& extra) {
-  static constexpr std::string_view kLocal[] = {
-      "http://localhost",  "https://localhost",  "http://localhost:*",  "https://localhost:*",
-      "http://127.0.0.1",  "https://127.0.0.1",  "http://127.0.0.1:*",  "https://127.0.0.1:*",
-      "http://0.0.0.0",    "https://0.0.0.0",    "http://0.0.0.0:*",    "https://0.0.0.0:*",
-      "app://*",           "file://*",           "tauri://*",           "vscode-webview://*",
-      "vscode-file://*"};
-  for (auto p : kLocal)
-    if (glob_match(p, origin)) return true;
-  for (const auto& p : extra)
-    if (p == "*" || glob_match(p, origin)) return true;
-  return false;
-}
 
 }  // namespace
 
@@ -104,9 +80,21 @@ void Server::handle(HttpExchange& ex) {
   const std::string& method = ex.method();
   const std::string& path = ex.path();
   log(LogLevel::Debug, "strata serve: {} {}", method, ex.head().target);
-  if (const std::string* origin = ex.head().header("origin"); origin && origin_allowed(*origin, options_.extra_origins)) {
+  // Cross-site requests are refused before any route runs (a page on another site must not create,
+  // delete or run anything), and on a loopback listener so are foreign Host names (DNS rebinding).
+  const std::string* host = ex.head().header("host");
+  const std::string_view host_text = host ? std::string_view(*host) : std::string_view();
+  if (const std::string* origin = ex.head().header("origin")) {
+    if (!origin_allowed(*origin, host_text, options_.extra_origins)) {
+      log(LogLevel::Info, "strata serve: {} {}: origin \"{}\" refused", method, path, *origin);
+      return reply_error(ex, 403, "origin not allowed");
+    }
     ex.add_header("Access-Control-Allow-Origin", *origin);
     ex.add_header("Vary", "Origin");
+  }
+  if (is_loopback_host(options_.host) && !host_allowed(host_text, options_.host, options_.local_hostnames)) {
+    log(LogLevel::Info, "strata serve: {} {}: host \"{}\" refused", method, path, host_text);
+    return reply_error(ex, 403, "host not allowed");
   }
   if (method == "OPTIONS") {
     ex.add_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");

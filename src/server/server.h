@@ -22,6 +22,7 @@ struct ServerOptions {
   uint64_t max_body_bytes = 16ull << 20;  // JSON request bodies (blob uploads are streamed, unlimited)
   std::string version = "0.12.3";         // the Ollama API version reported by /api/version
   std::vector<std::string> extra_origins;  // OLLAMA_ORIGINS, beyond the local ones always allowed
+  std::vector<std::string> local_hostnames;  // Host names accepted on a loopback listener (the machine's name)
 };
 
 class Api;

@@ -1,8 +1,9 @@
-// server/sha256.h: SHA-256 (FIPS 180-4), incremental, for blob digests and model digests.
+// server/sha256.h: SHA-256, incremental, for blob digests and model digests (OpenSSL's EVP underneath,
+// which uses the CPU's SHA extensions or vector code: ~1-2 GB/s where a portable loop does 0.2).
 #pragma once
 
-#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,16 +14,16 @@ namespace strata::server {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(std::string_view data);
   // Finishes and returns the digest as 64 lowercase hex characters. The object is then spent.
   std::string hex_digest();
 
  private:
-  void compress(const uint8_t* block);
-  std::array<uint32_t, 8> h_;
-  std::array<uint8_t, 64> block_{};
-  size_t block_len_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct Ctx;  // the EVP digest context (kept out of this header)
+  std::unique_ptr<Ctx> ctx_;
 };
 
 std::string sha256_hex(std::string_view data);

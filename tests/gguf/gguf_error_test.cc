@@ -261,6 +261,54 @@ TEST(GgufErrors, HugeClaimsInABigFile) {
   expect_fails(big_file(many_tensors, uint64_t{64} << 20), "tensor 1 has an empty name");
 }
 
+// An 18 MB header holding one 2^24-element u8 array: a full parse stops at the metadata memory limit
+// instead of building 2^24 Values (~800 MB), and a parse that only counts long arrays costs nothing.
+TEST(GgufErrors, LongArraysAreBoundedOrCounted) {
+  const std::string path = testing::temp_dir() + "/amplify.gguf";
+  {
+    RawGguf head = one_key(9).u32(0).u64(uint64_t{1} << 24);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(head.bytes.data()), static_cast<std::streamsize>(head.bytes.size()));
+    const std::string zeros(uint64_t{1} << 20, '\0');
+    for (int i = 0; i < 16; ++i) out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  std::filesystem::resize_file(path, uint64_t{18} << 20);
+  {
+    LargestAllocation largest;
+    auto f = read_file(path, test_types());
+    ASSERT_FALSE(f);
+    EXPECT_NE(f.status().message().find("metadata needs more than 256 MiB"), std::string::npos) << f.status().message();
+    EXPECT_LE(largest.bytes(), size_t{256} << 20);
+  }
+  {
+    LargestAllocation largest;
+    ParseLimits counted;
+    counted.max_kept_array_items = 5;
+    auto f = read_file(path, test_types(), counted);
+    ASSERT_TRUE(f) << f.status().message();
+    const Array* a = f->metadata.at(0).second.as_array();
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->size(), uint64_t{1} << 24);
+    EXPECT_TRUE(a->items.empty());
+    EXPECT_LE(largest.bytes(), size_t{2} << 20);
+  }
+}
+
+// A symbolic link is refused when the caller asks (files in a writable store).
+TEST(GgufErrors, LinksRefusedOnRequest) {
+  const std::string dir = testing::temp_dir();
+  RawGguf head;
+  head.header(3, 0, 0);
+  std::ofstream(dir + "/real.gguf", std::ios::binary).write(reinterpret_cast<const char*>(head.bytes.data()), head.bytes.size());
+  std::filesystem::remove(dir + "/link.gguf");
+  std::filesystem::create_symlink(dir + "/real.gguf", dir + "/link.gguf");
+  EXPECT_TRUE(read_file(dir + "/link.gguf", test_types()));
+  ParseLimits no_links;
+  no_links.follow_links = false;
+  EXPECT_FALSE(read_file(dir + "/link.gguf", test_types(), no_links));
+  EXPECT_TRUE(read_file(dir + "/real.gguf", test_types(), no_links));
+}
+
 TEST(GgufErrors, BoolsMustBeZeroOrOne) {
   EXPECT_TRUE(fails_with(one_key(7).u8(2), "metadata key 'k': bool value 2 is neither 0 nor 1"));
   EXPECT_TRUE(fails_with(one_key(9).u32(7).u64(2).u8(1).u8(255), "element 1: bool value 255"));

@@ -45,6 +45,51 @@ TEST(HttpParse, MalformedHeadsAreErrors) {
   EXPECT_FALSE(parse_request_head(many).is_ok());
 }
 
+TEST(HttpParse, HeadEndsAtTheFirstBlankLineWhateverTheLineEnds) {
+  auto at = [](std::string_view b) { auto e = find_head_end(b); return e ? std::make_pair(e->head_bytes, e->total_bytes) : std::make_pair(size_t{0}, size_t{0}); };
+  EXPECT_EQ(at("GET / HTTP/1.1\r\nA: b\r\n\r\nrest"), std::make_pair(size_t{22}, size_t{24}));
+  EXPECT_EQ(at("GET / HTTP/1.1\nA: b\n\nrest"), std::make_pair(size_t{20}, size_t{21}));
+  EXPECT_EQ(at("GET / HTTP/1.1\r\nA: b\n\r\nrest"), std::make_pair(size_t{21}, size_t{23}));  // bare LF, then CRLF
+  EXPECT_EQ(at("GET / HTTP/1.1\nA: b\r\n\nrest"), std::make_pair(size_t{21}, size_t{22}));
+  EXPECT_FALSE(find_head_end("GET / HTTP/1.1\r\nA: b\r\n\r"));
+  EXPECT_FALSE(find_head_end("GET / HTTP/1.1\r\nA: b\r\n"));
+  // Searching on from where the last search stopped finds a blank line split across two reads.
+  std::string buf = "GET / HTTP/1.1\r\nA: b\r\n";
+  EXPECT_FALSE(find_head_end(buf));
+  size_t scanned = buf.size();
+  buf += "\r\n";
+  auto e = find_head_end(buf, scanned);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->total_bytes, buf.size());
+  auto h = parse_request_head(std::string_view("GET / HTTP/1.1\r\nA: b\n\r\n").substr(0, 21));
+  ASSERT_TRUE(h.is_ok()) << h.status().message();
+  ASSERT_NE(h->header("a"), nullptr);
+  EXPECT_EQ(*h->header("a"), "b");
+}
+
+// Chunked framing is exact: zeros before a size are fine, junk after it is not, and chunked on
+// HTTP/1.0 (which has no chunked coding) is processed but ends the connection.
+TEST(HttpParse, ChunkedFramingIsExact) {
+  // The decoded body, or "!" when the input is refused or incomplete.
+  auto decode = [](std::string_view in) -> std::string {
+    ChunkedDecoder d;
+    std::string out;
+    auto used = d.feed(in, out);
+    return used.is_ok() && d.done() && used.value() == in.size() ? out : "!";
+  };
+  EXPECT_EQ(decode("0000000000000000000003\r\nabc\r\n0\r\n\r\n"), "abc");
+  EXPECT_EQ(decode("3 \t;name=v\r\nabc\r\n00\r\n\r\n"), "abc");
+  EXPECT_EQ(decode("2 zz\r\nab\r\n0\r\n\r\n"), "!");
+  EXPECT_EQ(decode("2 2\r\nab\r\n0\r\n\r\n"), "!");
+  EXPECT_EQ(decode("1000000000000000\r\n"), "!");  // 16 significant digits
+  auto h = parse_request_head("POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n");
+  ASSERT_TRUE(h.is_ok());
+  auto f = body_framing(h.value());
+  ASSERT_TRUE(f.is_ok());
+  EXPECT_EQ(f->kind, BodyFraming::Kind::Chunked);
+  EXPECT_FALSE(f->keep_alive);
+}
+
 BodyFraming framing_of(const std::string& head) {
   auto h = parse_request_head(head);
   EXPECT_TRUE(h.is_ok()) << head;

@@ -1,7 +1,13 @@
 // tests/server/model_store_test.cc: where models come from: GGUF files and directories, an Ollama store
 // (manifests → blobs, with system and params layers), strata's own store (copy, create, delete,
 // blobs with digest checks), and what /api/tags and /api/show derive from a GGUF header.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -224,6 +230,187 @@ TEST(ModelStore, CopyCreateDeleteAndBlobs) {
   // The list survives a restart (a new store over the same directory).
   ModelStore again({{file}, dir + "/store", ""});
   EXPECT_TRUE(again.find(name("ns/alias:v1")).has_value());
+}
+
+// Uploads `bytes` as a blob; returns its hex digest.
+std::string upload(ModelStore& store, const std::string& bytes) {
+  const std::string hex = sha256_hex(bytes);
+  auto w = ModelStore::BlobWriter::open(store, hex);
+  EXPECT_TRUE(w.is_ok());
+  EXPECT_TRUE(w.value()->write(bytes).is_ok());
+  EXPECT_TRUE(w.value()->commit().is_ok());
+  return hex;
+}
+
+std::string models_json(const std::string& store_dir) { return slurp(store_dir + "/models.json"); }
+
+// The last step of /api/create (or /api/copy) racing /api/delete: the entry it holds names a blob that
+// the delete has just removed. The record must not be written (it would point at nothing, could not be
+// deleted, and would come back when the blob is uploaded again).
+TEST(ModelStore, CreateRacingDeleteLeavesNoDanglingRecord) {
+  const std::string dir = testing::temp_dir();
+  const std::string store_dir = dir + "/store";
+  ModelStore store({{}, store_dir, ""});
+  ASSERT_TRUE(store.init().is_ok());
+  const std::string bytes = slurp(write_gguf(dir + "/m.gguf", ""));
+  const std::string hex = upload(store, bytes);
+  CreateSpec spec;
+  spec.name = name("victim");
+  spec.gguf_blob = hex;
+  auto victim = store.create(spec);
+  ASSERT_TRUE(victim.is_ok()) << victim.status().message();
+  const ModelEntry stale = *victim;  // what a concurrent create/copy resolved before the delete
+  ASSERT_TRUE(store.remove(stale).is_ok());
+  EXPECT_FALSE(store.has_blob(hex));
+  EXPECT_FALSE(store.copy(stale, name("ghost")).is_ok());
+  EXPECT_EQ(models_json(store_dir).find("ghost"), std::string::npos) << models_json(store_dir);
+  upload(store, bytes);
+  EXPECT_FALSE(store.find(name("ghost")).has_value()) << "a dangling record came back with the blob";
+
+  // And for real, on threads: every record always names a blob that exists.
+  for (int round = 0; round < 30; ++round) {
+    upload(store, bytes);
+    spec.name = name("victim");
+    auto v = store.create(spec);
+    ASSERT_TRUE(v.is_ok());
+    CreateSpec other = spec;
+    other.name = name("newcomer");
+    std::thread creator([&] { (void)store.create(other); });
+    std::thread deleter([&] { (void)store.remove(*v); });
+    creator.join();
+    deleter.join();
+    const bool named = store.find(name("newcomer")).has_value();
+    EXPECT_EQ(named, store.has_blob(hex)) << "round " << round;
+    EXPECT_EQ(models_json(store_dir).find("newcomer") != std::string::npos, named) << models_json(store_dir);
+    if (named) ASSERT_TRUE(store.remove(*store.find(name("newcomer"))).is_ok());
+  }
+}
+
+// Links planted in the store directory are never followed: not at the model list's temp name, not as a blob.
+TEST(ModelStore, LinksInTheStoreAreNotFollowed) {
+  const std::string dir = testing::temp_dir();
+  const std::string store_dir = dir + "/store";
+  ModelStore store({{write_gguf(dir + "/base.gguf", "")}, store_dir, ""});
+  ASSERT_TRUE(store.init().is_ok());
+  spit(dir + "/precious.txt", "SECRET precious bytes");
+  fs::create_symlink(dir + "/precious.txt", store_dir + "/models.json.tmp");
+  ASSERT_TRUE(store.copy(*store.find(name("base")), name("alias")).is_ok());
+  EXPECT_EQ(slurp(dir + "/precious.txt"), "SECRET precious bytes");
+  EXPECT_TRUE(store.find(name("alias")).has_value());
+  // A blob that is a link to another file: not a blob at all, and its bytes never appear in an error.
+  const std::string hex = sha256_hex("whatever");
+  fs::create_symlink(dir + "/precious.txt", store_dir + "/blobs/sha256-" + hex);
+  EXPECT_FALSE(store.has_blob(hex));
+  CreateSpec spec;
+  spec.name = name("leak");
+  spec.gguf_blob = hex;
+  auto r = store.create(spec);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().message().find("0x52434553"), std::string::npos) << r.status().message();  // "SECR"
+  EXPECT_EQ(r.status().message().find("SECR"), std::string::npos) << r.status().message();
+}
+
+// Replacing a model frees the blob nobody names any more; unfinished uploads are removed at start.
+TEST(ModelStore, ReplacedBlobsAndUnfinishedUploadsAreCleanedUp) {
+  const std::string dir = testing::temp_dir();
+  const std::string store_dir = dir + "/store";
+  ModelStore store({{}, store_dir, ""});
+  ASSERT_TRUE(store.init().is_ok());
+  const std::string a = upload(store, slurp(write_gguf(dir + "/a.gguf", "")));
+  const std::string b = upload(store, slurp(write_gguf(dir + "/b.gguf", "{{ x }}")));
+  CreateSpec spec;
+  spec.name = name("m");
+  spec.gguf_blob = a;
+  ASSERT_TRUE(store.create(spec).is_ok());
+  spec.gguf_blob = b;
+  ASSERT_TRUE(store.create(spec).is_ok());
+  EXPECT_FALSE(store.has_blob(a)) << "the replaced model's blob is orphaned";
+  EXPECT_TRUE(store.has_blob(b));
+  spit(store_dir + "/blobs/sha256-" + std::string(64, 'c') + ".partial-1234", "half an upload");
+  ModelStore restarted({{}, store_dir, ""});
+  ASSERT_TRUE(restarted.init().is_ok());
+  for (const auto& de : fs::directory_iterator(store_dir + "/blobs"))
+    EXPECT_EQ(de.path().filename().string().find(".partial"), std::string::npos) << de.path();
+  EXPECT_TRUE(restarted.find(name("m")).has_value());
+}
+
+// The model list is parsed when models.json changes, not on every request.
+TEST(ModelStore, TheModelListIsParsedOnlyWhenItChanges) {
+  const std::string dir = testing::temp_dir();
+  const std::string store_dir = dir + "/store";
+  ModelStore store({{write_gguf(dir + "/base.gguf", "")}, store_dir, ""});
+  ASSERT_TRUE(store.init().is_ok());
+  Json records = Json::array();
+  for (int i = 0; i < 2000; ++i)
+    records.push_back({{"name", fmt::format("registry.ollama.ai/library/a{:04}:latest", i)},
+                       {"gguf", dir + "/base.gguf"}, {"parameters", Json::object()}, {"modified_ns", i}});
+  spit(store_dir + "/models.json", dump_json(Json{{"models", records}}));
+  EXPECT_EQ(store.list().size(), 2001u);
+  // Same size and time stamp, different names: a list that is not re-read still shows the old names.
+  const std::string path = store_dir + "/models.json";
+  std::string text = models_json(store_dir);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  for (size_t at = text.find("a0000"); at != std::string::npos; at = text.find("a0000", at + 1)) text[at] = 'b';
+  spit(path, text);
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  EXPECT_TRUE(store.find(name("a0000")).has_value());
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) (void)store.list();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 10;
+  std::printf("list() of 2001 models: %.1f ms\n", ms);
+  // A real change (a new time stamp) is picked up.
+  times[1].tv_sec += 1;
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  EXPECT_TRUE(store.find(name("b0000")).has_value());
+  EXPECT_FALSE(store.find(name("a0000")).has_value());
+}
+
+// /api/show of a header with 200k keys and a 2^24-element array: parsed once, cheap to repeat.
+TEST(ModelStore, ShowInfoOfAHugeHeaderIsParsedOnceAndBounded) {
+  const std::string dir = testing::temp_dir();
+  const std::string path = dir + "/wide.gguf";
+  {
+    std::string b;
+    auto put = [&](auto v) { b.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+    auto key = [&](const std::string& k) { put(uint64_t{k.size()}); b += k; };
+    put(uint32_t{0x46554747});
+    put(uint32_t{3});
+    put(uint64_t{0});
+    put(uint64_t{200'001});
+    for (int i = 0; i < 200'000; ++i) {
+      key(fmt::format("test.key{:06}", i));
+      put(uint32_t{4});
+      put(uint32_t(i));
+    }
+    key("test.big");
+    put(uint32_t{9});
+    put(uint32_t{0});
+    put(uint64_t{1} << 24);
+    b.append(size_t{1} << 24, '\0');
+    spit(path, b);
+  }
+  ModelStore store({{path}, "", ""});
+  auto e = store.find(name("wide"));
+  ASSERT_TRUE(e.has_value());
+  auto t0 = std::chrono::steady_clock::now();
+  auto first = store.show_info(*e, false);
+  auto t1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(first.is_ok()) << first.status().message();
+  EXPECT_EQ(first->model_info.size(), 200'001u);
+  EXPECT_EQ(first->model_info["test.key000007"], 7);
+  EXPECT_TRUE(first->model_info["test.big"].empty());
+  auto second = store.show_info(*e, false);
+  auto t2 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(second.is_ok());
+  const double first_s = std::chrono::duration<double>(t1 - t0).count(), second_s = std::chrono::duration<double>(t2 - t1).count();
+  std::printf("show_info of 200k keys: first %.2f s, cached %.2f s\n", first_s, second_s);
+  EXPECT_LT(first_s, 10.0);
+  EXPECT_LT(second_s, 2.0);
+  // Verbose prints arrays in full, so it parses under the reader's memory limit: a clean error here.
+  auto verbose = store.show_info(*e, true);
+  EXPECT_FALSE(verbose.is_ok());
 }
 
 }  // namespace

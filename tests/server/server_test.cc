@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,8 +27,14 @@ using Clock = std::chrono::steady_clock;
 // A blocking loopback client that reads with deadlines.
 class Client {
  public:
-  explicit Client(int port) {
+  explicit Client(int port, const char* from = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (from) {  // a chosen source address (127.0.0.2 is another peer on the loopback network)
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from, &src.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src));
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -61,6 +68,12 @@ class Client {
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+  }
+  // Hands the socket to the caller (who closes it).
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
   }
   const std::string& got() const { return got_; }
 
@@ -231,15 +244,25 @@ TEST_F(ServerTest, ConnectionCap) {
   ServerOptions o;
   o.http.max_connections = 2;
   start(o);
+  // Two idle keep-alives hold both slots: a third client reclaims the older one and is served.
   Client a(port_), b(port_);
   a.send("GET /api/version HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(a.read_until("version"));
   b.send("GET /api/version HTTP/1.1\r\n\r\n");
-  ASSERT_TRUE(a.read_until("version") && b.read_until("version"));
+  ASSERT_TRUE(b.read_until("version"));
+  std::string r = request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(r.find("Ollama is running"), std::string::npos) << r;
+  EXPECT_TRUE(a.read_to_eof(2000ms)) << "the oldest idle keep-alive was closed to make room";
+  // Two requests in progress (bodies still arriving) are never reclaimed: a third client gets 503.
+  Client busy1(port_), busy2(port_);
+  busy1.send("POST /api/show HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
+  busy2.send("POST /api/show HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
+  std::this_thread::sleep_for(300ms);  // both heads read: the two are busy reading their bodies
   Client c(port_);
   c.read_to_eof(2000ms);
   EXPECT_EQ(c.got().rfind("HTTP/1.1 503 ", 0), 0u) << c.got();
-  a.close();
-  b.close();
+  busy1.close();
+  busy2.close();
   ASSERT_TRUE(wait_for([&] { return request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").find("Ollama is running") != std::string::npos; }));
 }
 
@@ -298,6 +321,131 @@ TEST_F(ServerTest, MutatedRequestsNeverTakeTheServerDown) {
   }
   EXPECT_GT(answered, 100);
   EXPECT_NE(request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").find("Ollama is running"), std::string::npos);
+}
+
+// A web page on another site (Origin) or reached through DNS rebinding (Host) cannot run anything.
+TEST_F(ServerTest, CrossSiteRequestsAreRefused) {
+  start();
+  const std::string copy = R"({"source":"stories260k","destination":"stolen"})";
+  std::string r = request(post("/api/copy", copy, "Origin: http://evil.example\r\nConnection: close\r\n"));
+  EXPECT_EQ(r.rfind("HTTP/1.1 403 ", 0), 0u) << r;
+  EXPECT_EQ(r.find("Access-Control-Allow-Origin"), std::string::npos);
+  r = request(fmt::format("POST /api/copy HTTP/1.1\r\nHost: rebound.evil.example:11434\r\nContent-Length: {}\r\n"
+                          "Connection: close\r\n\r\n{}", copy.size(), copy));
+  EXPECT_EQ(r.rfind("HTTP/1.1 403 ", 0), 0u) << r;
+  r = request("OPTIONS /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 403 ", 0), 0u) << r;
+  r = request("GET /api/tags HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.find("stolen"), std::string::npos) << "the refused copy never ran";
+  // Local pages and local host names still work, with the CORS header.
+  r = request("GET /api/version HTTP/1.1\r\nHost: localhost:11434\r\nOrigin: http://localhost:3000\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 ", 0), 0u) << r;
+  EXPECT_NE(r.find("Access-Control-Allow-Origin: http://localhost:3000"), std::string::npos);
+  r = request("GET /api/version HTTP/1.1\r\nHost: [::1]:11434\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 ", 0), 0u) << r;
+}
+
+// A head that ends with a bare-LF header line followed by CRLF is complete (and the other mix too).
+TEST_F(ServerTest, MixedLineEndsEndAHead) {
+  start();
+  for (const char* head : {"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\nConnection: close\n\r\n",
+                           "GET /api/version HTTP/1.1\nConnection: close\r\n\n"}) {
+    Client c(port_);
+    c.send(head);
+    ASSERT_TRUE(c.read_to_eof(3000ms)) << head;
+    EXPECT_EQ(c.got().rfind("HTTP/1.1 200 ", 0), 0u) << c.got();
+  }
+}
+
+// 1,000 connections trickling a byte at a time (half in their head, half in their body) cannot lock a
+// normal client out: it is answered within 1 s, and every trickling connection is closed by its total
+// deadline (scaled down here: 2 s instead of 30 s, a byte every 500 ms instead of every 10 s).
+TEST_F(ServerTest, TricklingConnectionsAreCutOffAndNeverLockOthersOut) {
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 8192);
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+  // Both ends of every connection live in this process; scale down where descriptors are scarce.
+  const int n = static_cast<int>(std::min<rlim_t>(1000, (lim.rlim_cur - 200) / 2));
+  ASSERT_GT(n, 100);
+  ServerOptions o;
+  o.http.max_connections = n / 2;
+  o.http.max_connections_per_peer = n / 4;
+  o.http.head_timeout_ms = 2000;
+  o.http.body_timeout_ms = 2000;
+  o.http.io_timeout_ms = 30000;  // each byte is "progress": only the total deadlines can end these
+  start(o);
+
+  struct Trickler {
+    int fd = -1;
+    Clock::time_point closed_at{};
+  };
+  std::vector<Trickler> t(static_cast<size_t>(n));
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    Client c(port_);  // connect, then take the descriptor over
+    ASSERT_TRUE(c.connected()) << i;
+    c.send(i % 2 ? "POST /api/show HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{" : "POST /api/show HTTP/1.1\r\nX-Slow: ");
+    t[static_cast<size_t>(i)].fd = c.release();
+  }
+  const auto opened = Clock::now();
+  // A normal client (another address on the loopback network) is answered at once, several times over.
+  for (int k = 0; k < 3; ++k) {
+    auto q0 = Clock::now();
+    Client normal(port_, "127.0.0.2");
+    ASSERT_TRUE(normal.connected());
+    normal.send("GET /api/version HTTP/1.1\r\nConnection: close\r\n\r\n");
+    ASSERT_TRUE(normal.read_to_eof(2000ms));
+    EXPECT_EQ(normal.got().rfind("HTTP/1.1 200 ", 0), 0u) << normal.got();
+    EXPECT_LT(Clock::now() - q0, 1s) << "request " << k;
+    std::this_thread::sleep_for(300ms);
+  }
+  // Trickle until every connection is closed (or give up well past the deadlines).
+  auto next_byte = Clock::now();
+  int open = n;
+  while (open > 0 && Clock::now() - opened < 8s) {
+    if (Clock::now() >= next_byte) {
+      for (auto& c : t)
+        if (c.closed_at == Clock::time_point{}) (void)::send(c.fd, "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      next_byte += 500ms;
+    }
+    std::vector<pollfd> fds;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < t.size(); ++i)
+      if (t[i].closed_at == Clock::time_point{}) fds.push_back({t[i].fd, POLLIN, 0}), which.push_back(i);
+    ::poll(fds.data(), fds.size(), 50);
+    for (size_t j = 0; j < fds.size(); ++j) {
+      if (!(fds[j].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[4096];
+      ssize_t r = ::recv(fds[j].fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (r <= 0) {
+        t[which[j]].closed_at = Clock::now();
+        --open;
+      }
+    }
+  }
+  EXPECT_EQ(open, 0) << "trickling connections still open 8 s after they were opened";
+  Clock::duration latest{};
+  for (auto& c : t) {
+    if (c.closed_at != Clock::time_point{}) latest = std::max(latest, c.closed_at - t0);
+    ::close(c.fd);
+  }
+  // Deadline 2 s after each connection's start, plus the time to open them all and scheduling slack.
+  EXPECT_LT(latest, (opened - t0) + 4s);
+  EXPECT_NE(request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").find("Ollama is running"), std::string::npos);
+}
+
+// One embedding request cannot queue unbounded work: more than 2,048 inputs is a 400.
+TEST_F(ServerTest, EmbeddingInputsAreCappedPerRequest) {
+  start();
+  nlohmann::json inputs = nlohmann::json::array();
+  for (int i = 0; i < 2049; ++i) inputs.push_back("a");
+  const std::string body = nlohmann::json{{"model", "stories260k"}, {"input", inputs}}.dump();
+  std::string r = request(post("/api/embed", body, "Connection: close\r\n"));
+  EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << r.substr(0, 200);
+  EXPECT_NE(r.find("at most 2048"), std::string::npos);
+  r = request(post("/v1/embeddings", body, "Connection: close\r\n"));
+  EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << r.substr(0, 200);
 }
 
 // The `strata serve` front end: bad settings are one-line errors with exit code 1, not a crash.
