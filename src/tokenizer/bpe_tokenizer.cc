@@ -68,13 +68,6 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const gguf::GgufFile&
   };
   STRATA_ASSIGN_OR_RETURN(Vocab vocab, Vocab::from_gguf(file, defaults));
 
-  const ByteAlphabet alphabet;
-  for (int b = 0; b < 256; ++b) {
-    if (!normal_id(vocab, alphabet.encode(static_cast<uint8_t>(b))))
-      return error("metadata key '{}' has no normal token for byte 0x{:02X} ('{}'): some text cannot be encoded", kKeyTokens,
-                   b, alphabet.encode(static_cast<uint8_t>(b)));
-  }
-
   STRATA_ASSIGN_OR_RETURN(const gguf::Array* merges, string_array(file, kKeyMerges));
   MergeRanks ranks;
   ranks.reserve(merges->items.size());
@@ -187,10 +180,14 @@ void BpeTokenizer::encode_word(std::string_view word, std::string& key, std::vec
 
   for (int32_t i = 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
     const Symbol& sym = symbols[static_cast<size_t>(i)];
-    // create() checked that every merge result and every byte's character is a normal token.
-    std::optional<int32_t> id = normal_id(vocab_, word.substr(sym.start, sym.length));
-    STRATA_CHECK(id.has_value());
-    out.push_back(*id);
+    // create() checked that every merge result is a normal token, so only an unmerged character can be
+    // missing: vocabularies leave out bytes that well-formed UTF-8 never holds (0xC0, 0xF5..0xFF, ...).
+    // As HF tokenizers and llama.cpp do, such a byte becomes the unknown token, or nothing without one.
+    if (std::optional<int32_t> id = normal_id(vocab_, word.substr(sym.start, sym.length))) {
+      out.push_back(*id);
+    } else if (vocab_.unknown_id()) {
+      out.push_back(*vocab_.unknown_id());
+    }
   }
 }
 

@@ -25,8 +25,8 @@ class BpeTokenizer final : public Tokenizer {
   static constexpr std::string_view kModel = "gpt2";
 
   // Reads the vocabulary, the merges and `tokenizer.ggml.pre`. Errors name the key and the bad value: an
-  // unknown pre-tokenizer, a merge that is not "left right" or names a piece the vocabulary lacks, a
-  // vocabulary without a token for every byte.
+  // unknown pre-tokenizer, a merge that is not "left right" or whose pieces (or their concatenation) are
+  // not normal tokens, an empty vocabulary.
   static Result<std::unique_ptr<BpeTokenizer>> create(const gguf::GgufFile& file);
 
   // Merge ranks keyed by "left right" (byte-level text never holds a raw space, so the key is unambiguous).

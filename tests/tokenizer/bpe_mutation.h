@@ -41,6 +41,14 @@ inline void check_outcome(Result<gguf::GgufFile> file, std::mt19937& rng, Mutati
   auto tok = make_tokenizer(*file);
   if (!tok.is_ok()) return one_line(tok.status());
   ++stats.accepted;
+  // Bytes whose alphabet character lost its normal token encode to nothing (as in HF tokenizers); the
+  // round trip is exact only while all 256 remain.
+  const ByteAlphabet alphabet;
+  bool all_bytes = true;
+  for (int b = 0; b < 256; ++b) {
+    auto id = (*tok)->vocab().find(alphabet.encode(static_cast<uint8_t>(b)));
+    all_bytes = all_bytes && id && (*tok)->vocab().type(*id) == TokenType::Normal;
+  }
   std::vector<std::string> texts = {"the theab <|end|><x> \n\t 123", "\xFF\xC3", ""};
   std::string noise(rng() % 64, '\0');
   for (char& c : noise) c = static_cast<char>(rng());
@@ -50,7 +58,7 @@ inline void check_outcome(Result<gguf::GgufFile> file, std::mt19937& rng, Mutati
       std::string bytes;
       for (int32_t id : (*tok)->encode(text, EncodeOptions{.add_bos = false, .add_eos = false, .parse_special = special}))
         bytes += (*tok)->token_to_piece(id, /*render_special=*/true);
-      EXPECT_EQ(bytes, text);
+      if (all_bytes) EXPECT_EQ(bytes, text);
     }
   }
 }

@@ -13,7 +13,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${1:-build}"
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
-TOOL="$BUILD/tests/vocab_tool"
+TOOL="$BUILD/vocab_tool"
 JS="$ROOT/tests/tokenizer/js"
 
 fail() { echo "run_bpe_tests: $*" >&2; exit 1; }
@@ -43,7 +43,7 @@ if [ -n "${STRATA_VOCAB_DIR:-}" ]; then
   rm -f "$TMP/vocab/ggml-vocab-llama-bpe.gguf" "$TMP/vocab/ggml-vocab-qwen2.gguf"
   ln -s "$TMP/llama3.gguf" "$TMP/vocab/ggml-vocab-llama-bpe.gguf"
   ln -s "$TMP/qwen3.gguf" "$TMP/vocab/ggml-vocab-qwen2.gguf"
-  STRATA_VOCAB_DIR="$TMP/vocab" "$BUILD/tests/vocab_reference_test" || rc=$?
+  STRATA_VOCAB_DIR="$TMP/vocab" "$BUILD/vocab_reference_test" || rc=$?
 else
   echo "run_bpe_tests: SKIP llama.cpp vocabulary tests: set STRATA_VOCAB_DIR to llama.cpp's models/ (ggml-vocab-*.gguf, .inp, .out)"
 fi
