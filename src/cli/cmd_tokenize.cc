@@ -2,6 +2,7 @@
 // GGUF header alone (vocabulary-only files work; no weights, no hyperparameters).
 #include <cstdio>
 #include <fstream>
+#include <span>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -50,8 +51,13 @@ int run_tokenize(const TokenizeOptions& o) {
   const std::vector<int32_t> ids = t.encode(text, encode);
 
   if (o.json) {
+    // The text is what the ids spell: special tokens written in it come back as their text, while the
+    // BOS/EOS that tokenize itself added are left out, so the text matches the input whenever it can.
+    std::span<const int32_t> spelled(ids);
+    if (encode.add_bos && !spelled.empty()) spelled = spelled.subspan(1);
+    if (encode.add_eos && !spelled.empty()) spelled = spelled.first(spelled.size() - 1);
     const std::string decoded = tokenizer::detokenize(
-        t, ids, tokenizer::DetokenizeOptions{.render_special = true, .strip_leading_space = true});
+        t, spelled, tokenizer::DetokenizeOptions{.render_special = true, .strip_leading_space = true});
     nlohmann::json j;
     j["ids"] = ids;
     j["text"] = decoded;

@@ -55,6 +55,7 @@ TEST(TokenizeCli, RawTreatsSpecialTokenTextAsText) {
   Vocab3 m;
   const std::string f = write_vocab(m.v, "llama3.gguf");
   EXPECT_EQ(run(f + " -p '<|eot_id|>'"), std::to_string(m.bos) + " " + std::to_string(m.eot) + "\n");
+  EXPECT_EQ(nlohmann::json::parse(run(f + " -p 'a<|eot_id|>' --json")).at("text"), "a<|eot_id|>");
   const std::string raw = run(f + " -p '<|eot_id|>' --raw");
   EXPECT_EQ(raw.find(std::to_string(m.eot)), std::string::npos) << raw;
   const auto j = nlohmann::json::parse(run(f + " -p '<|eot_id|>' --raw --json"));
@@ -65,7 +66,7 @@ TEST(TokenizeCli, RawTreatsSpecialTokenTextAsText) {
 TEST(TokenizeCli, JsonFromAFileRoundTrips) {
   Vocab3 m;
   const std::string f = write_vocab(m.v, "llama3.gguf");
-  const std::string text = "the  théâtre\n\t42 😀\xE2\x80\x89end\n";
+  const std::string text = "the  théâtre\n\t42 😀\xE2\x80\x89" "end\n";
   const std::string input = testing::temp_dir() + "/input.txt";
   std::ofstream(input, std::ios::binary) << text;
   const auto j = nlohmann::json::parse(run(f + " --file " + input + " --raw --json"));
@@ -73,12 +74,16 @@ TEST(TokenizeCli, JsonFromAFileRoundTrips) {
   EXPECT_EQ(j.at("text").get<std::string>(), text);
   const auto with_bos = nlohmann::json::parse(run(f + " --file " + input + " --json"));
   EXPECT_EQ(with_bos.at("ids").front(), m.bos);
-  EXPECT_EQ(with_bos.at("text").get<std::string>(), "<|begin_of_text|>" + text);
+  EXPECT_EQ(with_bos.at("text").get<std::string>(), text);  // the BOS tokenize added is not spelled
 }
 
 TEST(TokenizeCli, SentencePieceModelsStillWork) {
   const std::string out = run(testing::shared_path("models/stories260K.gguf") + " -p 'Hello'");
   EXPECT_EQ(out.substr(0, 2), "1 ");  // BOS
+  const auto j = nlohmann::json::parse(run(testing::shared_path("models/stories260K.gguf") + " -p ' Hello' --json"));
+  EXPECT_EQ(j.at("text"), " Hello");  // SentencePiece's space prefix is not part of the text
+  const auto raw = nlohmann::json::parse(run(testing::shared_path("models/stories260K.gguf") + " -p 'Hello' --raw --json"));
+  EXPECT_EQ(raw.at("text"), "Hello");
 }
 
 void expect_one_line_error(const std::string& args, const std::string& needle) {
