@@ -158,6 +158,14 @@ TEST(PreTokenizer, O200kCaseRunsAndContractions) {
             (std::vector<std::string>{"Hello", "WORLD", " don't", " ", "123", "4"}));
 }
 
+TEST(PreTokenizer, TekkenAndDeepseekV3Splits) {
+  EXPECT_EQ(words("tekken", "HelloWORLD 1234 don't"),
+            (std::vector<std::string>{"Hello", "WORLD", " ", "1", "2", "3", "4", " don", "'t"}));
+  // deepseek-v3: digits in threes first, then CJK/kana runs, then the word regex on what is left.
+  EXPECT_EQ(words("deepseek-v3", "abc123456 x日本語"),
+            (std::vector<std::string>{"abc", "123", "456", " x", "日本語"}));
+}
+
 TEST(PreTokenizer, IllFormedBytesStandAlone) {
   EXPECT_EQ(words("llama-bpe", "ab\xFF" "cd"), (std::vector<std::string>{"ab", "\xFF", "cd"}));
 }
