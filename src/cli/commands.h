@@ -80,6 +80,15 @@ struct BenchOptions {
 };
 int run_bench(const BenchOptions& o);
 
+struct TokenizeOptions {
+  std::string model;
+  std::string prompt;  // -p
+  std::string file;    // --file: the text is this file's bytes
+  bool raw = false;    // no BOS/EOS; special-token text is plain text
+  bool json = false;   // {"ids": [...], "text": "<detokenized>"}
+};
+int run_tokenize(const TokenizeOptions& o);
+
 // Prints "strata: error: <message>" to stderr; returns the exit code 1.
 int fail(const std::string& message);
 

@@ -92,6 +92,15 @@ int main(int argc, char** argv) {
   c_synth->add_flag("--tied", synth.tied, "Tie output to the token embedding");
   c_synth->add_option("-t,--threads", synth.threads, "CPU threads (0: all)");
 
+  TokenizeOptions tokenize;
+  auto* c_tokenize = app.add_subcommand("tokenize", "Print the token ids of a text (reads only the vocabulary)");
+  c_tokenize->add_option("model", tokenize.model, "GGUF model or vocabulary file")->required();
+  auto* o_prompt = c_tokenize->add_option("-p,--prompt", tokenize.prompt, "Text to tokenize");
+  auto* o_file = c_tokenize->add_option("--file", tokenize.file, "Tokenize this file's contents");
+  o_prompt->excludes(o_file);
+  c_tokenize->add_flag("--raw", tokenize.raw, "No BOS/EOS; special-token text is plain text");
+  c_tokenize->add_flag("--json", tokenize.json, "Print {\"ids\": [...], \"text\": \"<detokenized>\"}");
+
   ServeOptions serve;
   auto* c_serve = app.add_subcommand("serve", "Serve models over the Ollama API (and OpenAI's /v1)");
   c_serve->add_option("models", serve.models, "GGUF files or directories of them");
@@ -123,5 +132,9 @@ int main(int argc, char** argv) {
   if (c_bench->parsed()) return run_bench(bench);
   if (c_profile->parsed()) return run_profile_command(profile);
   if (c_serve->parsed()) return run_serve(serve);
+  if (c_tokenize->parsed()) {
+    if (o_prompt->count() + o_file->count() != 1) return fail("tokenize: give the text with -p TEXT or --file F");
+    return run_tokenize(tokenize);
+  }
   return 2;
 }

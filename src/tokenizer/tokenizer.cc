@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
 namespace strata::tokenizer {
@@ -65,8 +66,12 @@ Result<std::unique_ptr<Tokenizer>> make_tokenizer(const gguf::GgufFile& file) {
     STRATA_ASSIGN_OR_RETURN(std::unique_ptr<SpmTokenizer> spm, SpmTokenizer::create(file));
     return std::unique_ptr<Tokenizer>(std::move(spm));
   }
-  return error("metadata key '{}' is '{}': unsupported tokenizer model (supported: '{}')", kKeyModel, *model,
-               SpmTokenizer::kModel);
+  if (*model == BpeTokenizer::kModel) {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> bpe, BpeTokenizer::create(file));
+    return std::unique_ptr<Tokenizer>(std::move(bpe));
+  }
+  return error("metadata key '{}' is '{}': unsupported tokenizer model (supported: '{}', '{}')", kKeyModel, *model,
+               SpmTokenizer::kModel, BpeTokenizer::kModel);
 }
 
 }  // namespace strata::tokenizer

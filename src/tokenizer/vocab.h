@@ -87,12 +87,13 @@ class Vocab {
   bool add_eos() const { return add_eos_; }
   bool add_space_prefix() const { return add_space_prefix_; }
 
- private:
-  // Heterogeneous lookup so encoding probes the map with string_views into the input, never copying.
+  // Heterogeneous lookup so encoding probes maps with string_views into the input, never copying.
   struct PieceHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+
+ private:
 
   std::vector<std::string> texts_;
   std::vector<float> scores_;

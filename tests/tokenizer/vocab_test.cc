@@ -77,7 +77,7 @@ TEST(Vocab, RepeatedPieceResolvesToLastId) {
 }
 
 TEST(Vocab, UnsupportedModelIsNamed) {
-  expect_error(valid_vocab().set(std::string(kKeyModel), gguf::Value::of_string("gpt2")), {"gpt2", kKeyModel});
+  expect_error(valid_vocab().set(std::string(kKeyModel), gguf::Value::of_string("bert")), {"bert", kKeyModel, "gpt2"});
   expect_error(valid_vocab().omit(std::string(kKeyModel)), {kKeyModel, "missing"});
   expect_error(valid_vocab().set(std::string(kKeyModel), gguf::Value::of_i32(1)), {kKeyModel});
 }
