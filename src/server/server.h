@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "server/http_server.h"
 #include "server/model_store.h"
@@ -22,6 +23,7 @@ struct ServerOptions {
   uint64_t max_body_bytes = 16ull << 20;  // JSON request bodies (blob uploads are streamed, unlimited)
   std::string version = "0.12.3";         // the Ollama API version reported by /api/version
   std::vector<std::string> extra_origins;  // OLLAMA_ORIGINS, beyond the local ones always allowed
+  ProgressFn progress;  // blob uploads ("upload", bytes) and creates ("create"), for the console; may be empty
 };
 
 class Api;
