@@ -1,5 +1,5 @@
 // cli/progress_line.cc: formatting a progress report and deciding when to draw it (terminal: in place at most
-// ten times a second; otherwise a plain line every few seconds).
+// ten times a second; otherwise a plain line every few seconds, none for a step shorter than that).
 #include "cli/progress_line.h"
 
 #include <unistd.h>
@@ -85,8 +85,18 @@ void ProgressLine::report(const Progress& p) {
     drawn_ = false;
   }
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
-  const double min_gap = terminal_ ? kTerminalRedrawSeconds : interval_seconds_;
-  if (drawn_ && !p.finished && since_draw < min_gap) return;
+  if (terminal_) {
+    if (drawn_ && !p.finished && since_draw < kTerminalRedrawSeconds) return;
+  } else {
+    // Plain lines: none for a step shorter than the interval (scripts keep a quiet stderr), then one per
+    // interval, and the end of a step that printed.
+    const double since_start = std::chrono::duration<double>(now - stage_start_).count();
+    const bool due = drawn_ ? since_draw >= interval_seconds_ : since_start >= interval_seconds_;
+    if (!(p.finished ? drawn_ || due : due)) {
+      if (p.finished) stage_.clear();
+      return;
+    }
+  }
   draw_locked(p, now);
   if (p.finished) {
     stage_.clear();  // the next report of the same name starts a new stage

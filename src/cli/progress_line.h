@@ -1,5 +1,5 @@
 // cli/progress_line.h: progress shown on stderr: one line redrawn in place on a terminal, a plain line every few
-// seconds otherwise, nothing with --quiet. stdout is never touched.
+// seconds otherwise (nothing for a step that ends sooner), nothing with --quiet. stdout is never touched.
 #pragma once
 
 #include <chrono>

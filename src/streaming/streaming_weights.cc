@@ -192,9 +192,9 @@ Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::Ggu
   w->io_->set_handler(IoQueue::Client::Resident, [self](uint64_t run, const Status& s) {
     if (!s.is_ok() && self->resident_error_.is_ok()) self->resident_error_ = s;
     if (!self->config_.progress || run >= self->resident_layout_.runs.size()) return;
+    const uint64_t total = self->resident_layout_.total_bytes;
     self->resident_loaded_bytes_ += self->resident_layout_.runs[run].span.length;
-    self->config_.progress(bytes_progress("loading", {}, std::min(self->resident_loaded_bytes_, self->resident_layout_.total_bytes),
-                                          self->resident_layout_.total_bytes));
+    self->config_.progress(bytes_progress("loading", {}, std::min(self->resident_loaded_bytes_, total), total));
   });
   w->io_->set_handler(IoQueue::Client::Staging, [self](uint64_t token, const Status& s) { self->staging_->complete(token, s); });
   w->io_->set_handler(IoQueue::Client::Experts, [self](uint64_t token, const Status& s) {

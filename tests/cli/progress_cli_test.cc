@@ -4,6 +4,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -100,10 +101,34 @@ TEST(ProgressCli, WithoutTerminalPlainLinesOnStderrAndTextOnStdout) {
   EXPECT_EQ(r.out.find("loading"), std::string::npos);
 }
 
-TEST(ProgressCli, DefaultIntervalPrintsTheStartAndTheEndOfAFastLoad) {
+TEST(ProgressCli, AStepShorterThanTheIntervalPrintsNoPlainLines) {
   auto r = testing::run_command(testing::strata_binary() + run_args());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(count(r.err, "strata: loading progress-model.gguf"), 2) << r.err;
+  EXPECT_EQ(count(r.err, "loading"), 0) << r.err;
+}
+
+TEST(ProgressLine, PlainLinesComeOncePerIntervalAndEndWhatTheyStarted) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* mem = open_memstream(&buf, &len);
+  {
+    cli::ProgressFlags flags;
+    flags.interval_seconds = 0.05;
+    cli::ProgressLine line(flags, /*terminal=*/false, mem);
+    line.report(bytes_progress("loading", "a.gguf", 0, 100));  // too early: nothing
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    line.report(bytes_progress("loading", "a.gguf", 40, 100));  // due
+    line.report(bytes_progress("loading", "a.gguf", 50, 100));  // too soon after the last
+    line.report(bytes_progress("loading", "a.gguf", 100, 100, /*finished=*/true));  // ends what printed
+    line.report(bytes_progress("synth", "b.gguf", 100, 100, /*finished=*/true));    // short: nothing
+  }
+  std::fclose(mem);
+  const std::string drawn(buf, len);
+  std::free(buf);
+  EXPECT_EQ(count(drawn, "\n"), 2) << drawn;
+  EXPECT_NE(drawn.find("strata: loading a.gguf  40 B / 100 B (40%)"), std::string::npos) << drawn;
+  EXPECT_NE(drawn.find("done in"), std::string::npos) << drawn;
+  EXPECT_EQ(drawn.find("synth"), std::string::npos) << drawn;
 }
 
 TEST(ProgressLine, FormatsBytesWithRateAndTimeLeft) {
