@@ -6,7 +6,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
       libfmt-dev libcli11-dev nlohmann-json3-dev liburing-dev libssl-dev libpcre2-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      python3 python3-jinja2)
+      python3 python3-jinja2
+      bsdutils                    # `script`: the progress test drives `strata run` under a pseudo-terminal
+      chromium fonts-dejavu-core) # headless Chromium loads the /strata page in the server tests
 # Node.js runs the Ollama/OpenAI client tests; keep an existing install (it may not come from Debian).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
 missing=()

@@ -56,8 +56,11 @@ int run_bench(const BenchOptions& o) {
     return fail("--n-prompt, --n-gen and --repetitions must be at least 1, --warmup at least 0");
   auto eo = make_engine_options(o.model, o.threads, o.plan);
   if (!eo) return fail(eo.status().message());
+  ProgressLine progress(o.progress);
+  eo->progress = progress.callback();
   const double t_load = now_s();
   auto loaded = engine::LoadedModel::load(*eo);
+  progress.finish_line();
   if (!loaded) return fail(loaded.status().message());
   engine::LoadedModel& lm = *loaded.value();
   const double load_seconds = now_s() - t_load;
@@ -76,7 +79,10 @@ int run_bench(const BenchOptions& o) {
   nlohmann::json reps = nlohmann::json::array();
   std::vector<double> pp_tps, tg_tps, bytes_per_tok, disk_gbps;
   std::vector<float> logits;
+  const uint64_t n_runs = static_cast<uint64_t>(o.warmup + o.repetitions);
   for (int rep = -o.warmup; rep < o.repetitions; ++rep) {
+    const uint64_t run_index = static_cast<uint64_t>(rep + o.warmup);
+    progress.report(items_progress("bench", rep < 0 ? "warm-up" : "repetition", run_index, n_runs));
     if (o.cold) drop_page_cache(o.model);
     session.truncate(0);
     const auto s0 = lm.stream_stats();
@@ -90,6 +96,8 @@ int run_bench(const BenchOptions& o) {
     }
     const double t2 = now_s();
     const auto s2 = lm.stream_stats();
+    progress.report(items_progress("bench", rep < 0 ? "warm-up" : "repetition", run_index + 1, n_runs,
+                                   run_index + 1 == n_runs));
     if (rep < 0) continue;  // warm-up
     nlohmann::json r;
     r["prompt_tokens_per_s"] = o.n_prompt / (t1 - t0);

@@ -1,5 +1,7 @@
 // cli/cmd_inspect.cc: `strata inspect`: metadata, tensor table and totals from the header alone.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
@@ -9,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/plan_print.h"
 #include "engine/backends.h"
+#include "planner/plan_picture.h"
 #include "planner/planner.h"
 #include "planner/tensor_roles.h"
 #include "core/units.h"
@@ -43,6 +46,13 @@ int print_plan(const InspectOptions& o, const gguf::GgufFile& g) {
   if (!profile) return fail(profile.status().message());
   auto plan = planner::make_plan(*roles, **profile, *budgets);
   if (!plan) return fail(plan.status().with_context(o.model).message());
+  if (!o.svg.empty()) {
+    const std::string title = std::filesystem::path(o.model).filename().string();
+    std::ofstream out(o.svg, std::ios::binary | std::ios::trunc);
+    out << planner::plan_svg(*plan, title);
+    out.close();
+    if (!out) return fail(fmt::format("cannot write the SVG to '{}'", o.svg));
+  }
   if (o.json) {
     nlohmann::json j = plan_to_json(*plan);
     j["header_bytes_read"] = g.header_bytes_read;
@@ -60,6 +70,7 @@ int print_plan(const InspectOptions& o, const gguf::GgufFile& g) {
 int run_inspect(const InspectOptions& o) {
   auto f = gguf::read_file(o.model, gguf_type_lookup());
   if (!f) return fail(f.status().message());
+  if (!o.svg.empty() && !o.plan) return fail("--svg draws the plan: add --plan");
   if (o.plan) return print_plan(o, f.value());
   const gguf::GgufFile& g = f.value();
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_type;  // name → (count, bytes)

@@ -37,7 +37,10 @@ int run_logits(const LogitsOptions& o) {
   if (o.top < 0 || o.gen < 0) return fail("--top and --gen must be >= 0");
   auto eo = make_engine_options(o.model, o.threads, o.plan);
   if (!eo) return fail(eo.status().message());
+  ProgressLine progress(o.progress);
+  eo->progress = progress.callback();
   auto lm = engine::LoadedModel::load(*eo);
+  progress.finish_line();
   if (!lm) return fail(lm.status().message());
   const int64_t n_vocab = lm.value()->hparams().n_vocab;
   const int64_t n_ctx = std::max<int64_t>(lm.value()->default_n_ctx(), tokens->size() + o.gen + 1);

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/units.h"
+#include "cli/progress_line.h"
 #include "planner/measure.h"
 
 namespace strata::cli {
@@ -124,7 +125,12 @@ int run_profile_command(const ProfileOptions& options) {
   planner::ProfileRequest req;
   req.storage_dir = options.dir.empty() ? "." : options.dir;
   req.unified_memory = options.unified_memory;
+  ProgressFlags flags;
+  flags.quiet = options.quiet;
+  ProgressLine progress(flags);
+  req.progress = progress.callback();
   auto loaded = planner::load_or_measure_profile(req, options.cache_dir, options.refresh);
+  progress.finish_line();
   if (!loaded) {
     std::fprintf(stderr, "strata profile: %s\n", loaded.status().message().c_str());
     return 1;

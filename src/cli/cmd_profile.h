@@ -16,6 +16,7 @@ struct ProfileOptions {
   std::string dir = ".";    // --dir PATH: the model's folder, whose storage is measured
   std::string cache_dir;    // where profiles are cached; profile_cache_dir_from_env() by default
   std::optional<bool> unified_memory;  // --unified / --discrete: override what the runtime reports
+  bool quiet = false;                  // --quiet: no progress on stderr
 };
 
 // Measures (or reads the cached profile), prints it as text or JSON; returns the process exit code.

@@ -33,8 +33,11 @@ void print_run_report(const engine::LoadedModel& lm) {
 int run_run(const RunOptions& o) {
   auto eo = make_engine_options(o.model, o.threads, o.plan);
   if (!eo) return fail(eo.status().message());
+  ProgressLine progress(o.progress);
+  eo->progress = progress.callback();
   auto t_load = std::chrono::steady_clock::now();
   auto lm = engine::LoadedModel::load(*eo);
+  progress.finish_line();
   if (!lm) return fail(lm.status().message());
   if (!lm.value()->backend_note().empty()) std::fprintf(stderr, "strata: %s\n", lm.value()->backend_note().c_str());
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();

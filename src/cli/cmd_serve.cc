@@ -102,6 +102,8 @@ int run_serve(const ServeOptions& o) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  ProgressLine progress(o.progress);
+  so.progress = progress.callback();
   auto srv = server::Server::create(so);
   if (!srv) return fail(srv.status().message());
   auto port = srv.value()->start();

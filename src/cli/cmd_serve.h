@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/engine_setup.h"
+#include "cli/progress_line.h"
 
 namespace strata::cli {
 
@@ -25,6 +26,7 @@ struct ServeOptions {
   std::string keep_alive;           // "": OLLAMA_KEEP_ALIVE, else 5m
   std::string max_body = "16M";     // largest JSON request body
   int token_delay_ms = 0;           // testing aid: pause after each generated token
+  ProgressFlags progress;           // blob uploads and creates on stderr
 };
 int run_serve(const ServeOptions& o);
 

@@ -25,16 +25,20 @@ int run_synth(const SynthOptions& o) {
   s.type = o.type;
   s.tied = o.tied;
   s.threads = o.threads;
+  s.sparse = o.sparse;
+  ProgressLine progress(o.progress);
+  s.progress = progress.callback();
   auto r = model::write_synth_model(s, o.out);
+  progress.finish_line();
   if (!r) return fail(r.status().message());
   std::string moe = o.experts > 0 ? fmt::format(", {} experts (top {})", o.experts, o.experts_used) : "";
   std::fprintf(stderr,
                "strata: wrote %s: %lld layers, dim %lld, ff %lld, %lld heads (%lld kv), vocab %lld%s, %s, %s of "
-               "weights in %.1f s (random weights, not a trained model)\n",
+               "weights in %.1f s (%s)\n",
                o.out.c_str(), static_cast<long long>(o.layers), static_cast<long long>(o.dim),
                static_cast<long long>(r->ff), static_cast<long long>(o.heads), static_cast<long long>(r->kv_heads),
                static_cast<long long>(o.vocab), moe.c_str(), o.type.c_str(), format_bytes(r->weight_bytes).c_str(),
-               r->seconds);
+               r->seconds, o.sparse ? "sparse: no weights written, a hole of their size" : "random weights, not a trained model");
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/engine_setup.h"
+#include "cli/progress_line.h"
 
 namespace strata::cli {
 
@@ -23,6 +24,7 @@ struct RunOptions {
   bool no_bos = false;
   std::string format;  // "" or "json"
   PlanFlags plan;
+  ProgressFlags progress;
 };
 int run_run(const RunOptions& o);
 void print_run_report(const engine::LoadedModel& lm);
@@ -31,6 +33,7 @@ struct InspectOptions {
   std::string model;
   bool json = false;
   bool plan = false;  // --plan: print the placement plan (reads no weights)
+  std::string svg;    // --svg FILE (with --plan): also draw the plan as an SVG picture
   PlanFlags plan_flags;
 };
 int run_inspect(const InspectOptions& o);
@@ -43,6 +46,7 @@ struct LogitsOptions {
   int gen = 0;
   int threads = 0;
   PlanFlags plan;
+  ProgressFlags progress;
 };
 int run_logits(const LogitsOptions& o);
 
@@ -62,6 +66,8 @@ struct SynthOptions {
   std::string type = "F32";  // a DType name or a mix like Q4_K_M
   bool tied = false;
   int threads = 0;
+  bool sparse = false;  // header only, weights a hole (for `inspect --plan` and `--svg` of big shapes)
+  ProgressFlags progress;
 };
 int run_synth(const SynthOptions& o);
 
@@ -77,6 +83,7 @@ struct BenchOptions {
   std::string out;         // write the JSON record here too
   int threads = 0;
   PlanFlags plan;
+  ProgressFlags progress;
 };
 int run_bench(const BenchOptions& o);
 

@@ -21,6 +21,14 @@ int main(int argc, char** argv) {
     c->add_option("--profile", f.profile, "Hardware profile JSON (default: the cached `strata profile`)");
   };
 
+  // Progress on stderr: --quiet, and the plain-line interval (a testing aid) when stderr is not a terminal.
+  auto add_progress_flags = [](CLI::App* c, ProgressFlags& f) {
+    c->add_flag("-q,--quiet", f.quiet, "No progress on stderr");
+    c->add_option("--progress-interval", f.interval_seconds,
+                  "Seconds between progress lines when stderr is not a terminal (default 5)")
+        ->group("");
+  };
+
   RunOptions run;
   auto* c_run = app.add_subcommand("run", "Generate text from a prompt");
   c_run->add_option("model", run.model, "GGUF model file")->required();
@@ -34,6 +42,7 @@ int main(int argc, char** argv) {
   c_run->add_option("--repeat-penalty", run.repeat_penalty, "Repetition penalty (1: off)");
   c_run->add_option("-t,--threads", run.threads, "CPU threads (0: all)");
   add_plan_flags(c_run, run.plan);
+  add_progress_flags(c_run, run.progress);
   c_run->add_flag("--no-bos", run.no_bos, "Do not add the BOS token");
   c_run->add_option("--format", run.format, "Constrain the output: json (one JSON object)")
       ->check(CLI::IsMember({"json"}));
@@ -43,6 +52,7 @@ int main(int argc, char** argv) {
   c_inspect->add_option("model", inspect.model, "GGUF model file")->required();
   c_inspect->add_flag("--json", inspect.json, "Print JSON");
   c_inspect->add_flag("--plan", inspect.plan, "Print where every tensor would live and the predicted speed");
+  c_inspect->add_option("--svg", inspect.svg, "With --plan: also draw the plan as an SVG picture to FILE");
   add_plan_flags(c_inspect, inspect.plan_flags);
 
   LogitsOptions logits;
@@ -54,6 +64,7 @@ int main(int argc, char** argv) {
   c_logits->add_option("--gen", logits.gen, "Greedy tokens to generate after the sequence");
   c_logits->add_option("-t,--threads", logits.threads, "CPU threads (0: all)");
   add_plan_flags(c_logits, logits.plan);
+  add_progress_flags(c_logits, logits.progress);
 
   BenchOptions bench;
   auto* c_bench = app.add_subcommand("bench", "Measure prompt and decode speed over repetitions; print a JSON record");
@@ -67,12 +78,14 @@ int main(int argc, char** argv) {
   c_bench->add_option("-o,--out", bench.out, "Also write the JSON record to this file");
   c_bench->add_option("-t,--threads", bench.threads, "CPU threads (0: all)");
   add_plan_flags(c_bench, bench.plan);
+  add_progress_flags(c_bench, bench.progress);
 
   ProfileOptions profile;
   auto* c_profile = app.add_subcommand("profile", "Measure this machine (CPU, RAM, GPUs, storage) and cache it");
   c_profile->add_flag("--json", profile.json, "Print JSON");
   c_profile->add_flag("--refresh", profile.refresh, "Measure again even when cached");
   c_profile->add_option("--dir", profile.dir, "Folder whose storage is measured (the models' folder)");
+  c_profile->add_flag("-q,--quiet", profile.quiet, "No progress on stderr");
 
   SynthOptions synth;
   auto* c_synth = app.add_subcommand("synth", "Write a llama-shaped GGUF with seeded random weights");
@@ -91,6 +104,9 @@ int main(int argc, char** argv) {
   c_synth->add_option("--type", synth.type, "Weight type (F32, F16, Q8_0, Q4_K, ...) or mix (Q4_K_M, Q5_K_M)");
   c_synth->add_flag("--tied", synth.tied, "Tie output to the token embedding");
   c_synth->add_option("-t,--threads", synth.threads, "CPU threads (0: all)");
+  c_synth->add_flag("--sparse", synth.sparse, "Write the header only; the weights are a hole of their full size "
+                    "(a sparse file, for `inspect --plan` of big shapes)");
+  add_progress_flags(c_synth, synth.progress);
 
   TokenizeOptions tokenize;
   auto* c_tokenize = app.add_subcommand("tokenize", "Print the token ids of a text (reads only the vocabulary)");
@@ -116,6 +132,7 @@ int main(int argc, char** argv) {
   c_serve->add_option("--keep-alive", serve.keep_alive, "Default keep-alive, e.g. 5m, 1h, -1 (default: OLLAMA_KEEP_ALIVE or 5m)");
   c_serve->add_option("--max-body", serve.max_body, "Largest JSON request body (default 16M)");
   c_serve->add_option("--token-delay-ms", serve.token_delay_ms, "Testing aid: pause after each generated token");
+  add_progress_flags(c_serve, serve.progress);
 
   try {
     app.parse(argc, argv);

@@ -112,19 +112,29 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
     if (!lm->gpu_) return error("{}: the CUDA backend did not start", options.model_path);
   }
 
+  // Every load report names the model file.
+  ProgressFn progress;
+  if (options.progress) {
+    progress = [&options](const Progress& p) {
+      Progress named = p;
+      if (named.detail.empty()) named.detail = options.model_path;
+      options.progress(named);
+    };
+  }
   if (stream) {
     std::string stats_path;
     if (lm->model_.hp.is_moe() && (!options.xdg_state_home.empty() || !options.home.empty()))
       stats_path = streaming::default_stats_path(lm->model_, options.model_path, options.xdg_state_home, options.home);
-    auto sw = streaming::make_streaming_weights(lm->file_, lm->model_,
-                                                stream_config_from_plan(*lm->plan_, lm->model_, stats_path));
+    streaming::StreamConfig config = stream_config_from_plan(*lm->plan_, lm->model_, stats_path);
+    config.progress = progress;
+    auto sw = streaming::make_streaming_weights(lm->file_, lm->model_, config);
     if (!sw) return sw.status().with_context(options.model_path);
     lm->resident_bytes_ = sw.value()->memory().total();
     lm->experts_ = sw.value().get();
     lm->streaming_ = sw.value().get();
     lm->weights_ = std::move(sw).value();
   } else {
-    auto resident = streaming::ResidentWeights::load(lm->file_, lm->model_);
+    auto resident = streaming::ResidentWeights::load(lm->file_, lm->model_, progress);
     if (!resident) return resident.status();
     lm->resident_bytes_ = resident.value()->resident_bytes();
     lm->experts_ = resident.value().get();

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf_file.h"
@@ -33,6 +34,8 @@ struct EngineOptions {
   // Where MoE co-activation statistics are kept ($XDG_STATE_HOME, $HOME as the edge read them); both empty: none.
   std::string xdg_state_home;
   std::string home;
+  // Hears "loading" in bytes while weights are read (the CLI draws it on stderr); may be empty.
+  ProgressFn progress;
 };
 
 class LoadedModel {

@@ -1,6 +1,9 @@
 // gguf/writer.cc: GGUF serialisation.
 #include "gguf/writer.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -204,7 +207,7 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
   return out;
 }
 
-Status Writer::write(const std::string& path) const {
+Status Writer::write(const std::string& path, const WriteOptions& options) const {
   std::vector<uint64_t> offsets;
   STRATA_ASSIGN_OR_RETURN(std::vector<uint8_t> header, header_bytes(offsets));
   const std::string tmp = path + ".tmp";
@@ -215,10 +218,18 @@ Status Writer::write(const std::string& path) const {
     return Status::ok();
   };
   Status st = write_all(header.data(), header.size());
+  uint64_t data_bytes = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) data_bytes = std::max(data_bytes, offsets[i] + tensors_[i].size_bytes);
+  Progress progress = bytes_progress("writing", path, 0, data_bytes);
+  report(options.progress, progress);
+  if (options.sparse && st.is_ok()) {
+    if (std::fflush(f.get()) != 0 || ::ftruncate(::fileno(f.get()), static_cast<off_t>(header.size() + data_bytes)) != 0)
+      st = error("cannot extend '{}' to {} bytes: {}", tmp, header.size() + data_bytes, std::strerror(errno));
+  }
   uint64_t pos = 0;
   std::vector<uint8_t> buf;
   static const uint8_t kZeros[64] = {};
-  for (size_t i = 0; st.is_ok() && i < tensors_.size(); ++i) {
+  for (size_t i = 0; st.is_ok() && !options.sparse && i < tensors_.size(); ++i) {
     while (st.is_ok() && pos < offsets[i]) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(kZeros), offsets[i] - pos));
       st = write_all(kZeros, n);
@@ -229,6 +240,8 @@ Status Writer::write(const std::string& path) const {
     st = tensors_[i].fill(buf);
     if (st.is_ok()) st = write_all(buf.data(), buf.size());
     pos += tensors_[i].size_bytes;
+    progress.done = pos;
+    report(options.progress, progress);
   }
   if (st.is_ok() && std::fflush(f.get()) != 0) st = error("flush of '{}' failed: {}", tmp, std::strerror(errno));
   if (std::fclose(f.release()) != 0 && st.is_ok()) st = error("close of '{}' failed: {}", tmp, std::strerror(errno));
@@ -240,6 +253,9 @@ Status Writer::write(const std::string& path) const {
     std::remove(tmp.c_str());
     return error("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(errno));
   }
+  progress.done = data_bytes;
+  progress.finished = true;
+  report(options.progress, progress);
   return Status::ok();
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "gguf/gguf_file.h"
 #include "gguf/value.h"
@@ -25,8 +26,15 @@ class Writer {
   void add_tensor(std::string name, std::vector<int64_t> dims, uint32_t type_id, uint64_t size_bytes, Fill fill);
   void add_tensor_bytes(std::string name, std::vector<int64_t> dims, uint32_t type_id, std::vector<uint8_t> bytes);
 
+  struct WriteOptions {
+    // Header only: the data section is left as a hole of its full size (a sparse file), so planning and
+    // `inspect` see the real layout while the disk holds kilobytes. Reading its weights gives zeros.
+    bool sparse = false;
+    ProgressFn progress;  // "writing" in bytes of tensor data, after each tensor
+  };
   // Writes the whole file (to path + ".tmp", then renames) so a failed write never leaves a half file.
-  Status write(const std::string& path) const;
+  Status write(const std::string& path) const { return write(path, WriteOptions{}); }
+  Status write(const std::string& path, const WriteOptions& options) const;
   // Serialises header + data to memory (tests and fuzzing).
   Result<std::vector<uint8_t>> to_bytes() const;
 

@@ -237,7 +237,16 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
   for (const arch::TensorSpec& t : specs)
     if (t.layer >= 0) write(t);
   auto t0 = std::chrono::steady_clock::now();
-  STRATA_RETURN_IF_ERROR(w.write(path));
+  gguf::Writer::WriteOptions wo;
+  wo.sparse = o.sparse;
+  if (o.progress) {
+    wo.progress = [&o](const Progress& p) {
+      Progress q = p;
+      q.stage = "synth";
+      o.progress(q);
+    };
+  }
+  STRATA_RETURN_IF_ERROR(w.write(path, wo));
   SynthSummary s;
   s.ff = ff;
   s.kv_heads = kv_heads;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/progress.h"
 #include "core/status.h"
 
 namespace strata::model {
@@ -24,6 +25,8 @@ struct SynthSpec {
   std::string type = "F32";  // a DType name, or a mix: Q4_K_M, Q5_K_M
   bool tied = false;
   int threads = 0;  // 0: all
+  bool sparse = false;  // header only, the weights a hole of their full size (for planning and `inspect`)
+  ProgressFn progress;  // bytes of weights written
 };
 
 struct SynthSummary {

@@ -99,13 +99,19 @@ Result<HardwareProfile> measure_hardware(const ProfileRequest& req) {
   p.cpu = detail::read_cpu_info();
   p.memory = detail::read_memory_info();
   const int threads = std::max(1, p.cpu.n_logical);
+  auto step = [&](uint64_t done, std::string_view what) {
+    report(req.progress, items_progress("profile", what, done, 4, done == 4));
+  };
+  step(0, "cpu");
   log(LogLevel::Info, "profile: cpu {} ({} threads); measuring f32 FMA rate", p.cpu.model, threads);
   p.cpu.fma_gflops = detail::measure_fma_gflops(threads, req.seconds_per_sample);
   const uint64_t mem_bytes =
       std::max<uint64_t>(32 * kMiB, std::min<uint64_t>(req.memory_test_bytes, p.memory.available_bytes / 4));
+  step(1, "memory");
   log(LogLevel::Info, "profile: measuring memory read bandwidth over {}", format_bytes(mem_bytes));
   p.memory.read_threads = threads;
   p.memory.read_bytes_per_s = detail::measure_memory_read_bandwidth(mem_bytes, threads, 4 * req.seconds_per_sample);
+  step(2, "gpu");
   if (req.measure_gpu) {
     log(LogLevel::Info, "profile: looking for CUDA GPUs");
     p.gpus = detail::measure_cuda_gpus(req.seconds_per_sample, p.gpu_note);
@@ -114,6 +120,7 @@ Result<HardwareProfile> measure_hardware(const ProfileRequest& req) {
   }
   p.unified_memory = !p.gpus.empty() && p.gpus[0].integrated;
   if (req.unified_memory) p.unified_memory = *req.unified_memory;
+  step(3, "storage");
   if (!req.storage_dir.empty()) {
     log(LogLevel::Info, "profile: measuring storage under {}", req.storage_dir);
     auto storage = detail::measure_storage(req.storage_dir, req.scratch_file_bytes, req.seconds_per_sample);
@@ -121,6 +128,7 @@ Result<HardwareProfile> measure_hardware(const ProfileRequest& req) {
     p.storage = std::move(storage).value();
   }
   p.measure_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  step(4, "done");
   return p;
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "core/units.h"
 #include "planner/hardware_profile.h"
@@ -24,6 +25,7 @@ struct ProfileRequest {
   bool measure_gpu = true;
   // Forces the unified-memory flag (machines whose GPU shares RAM but the runtime does not say so).
   std::optional<bool> unified_memory;
+  ProgressFn progress;  // "profile": steps done of 4 (CPU, memory, GPU, storage)
 };
 
 // Measures everything the planner needs. Never needs root; about 5-15 s with the defaults.

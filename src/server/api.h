@@ -58,6 +58,9 @@ class Api {
   void create(HttpExchange& ex);
   void blob(HttpExchange& ex);
   void stats(HttpExchange& ex);
+  // strata's own live page (api_strata.cc): GET /strata, drawn from /api/strata/stats.
+  void strata_page(HttpExchange& ex);
+  Json loaded_models_stats();  // the "models" array of /api/strata/stats
 
   // OpenAI API (api_openai.cc, api_embed.cc).
   void openai_chat(HttpExchange& ex);

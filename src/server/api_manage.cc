@@ -1,5 +1,7 @@
 // server/api_manage.cc: the routes that change the model list: /api/pull (local models only), /api/push
 // (refused), /api/copy, /api/delete, /api/create and /api/blobs/:digest.
+#include <filesystem>
+
 #include "server/api.h"
 #include "server/server.h"
 #include "tokenizer/chat_template.h"
@@ -50,9 +52,13 @@ void Api::pull(HttpExchange& ex) {
   if (!m.ok())
     return reply_error(ex, 404, fmt::format("pull model manifest: model '{}' is not available locally (strata serves "
                                             "local models and does not download)", name));
+  // As Ollama: one "pulling <12 hex>" object per layer with digest, total and completed (here all present).
+  const ModelEntry& e = m.value->entry;
   reply_progress(ex, stream.value().value_or(true),
-                 {Json{{"status", "pulling manifest"}}, Json{{"status", "verifying sha256 digest"}},
-                  Json{{"status", "writing manifest"}}});
+                 {Json{{"status", "pulling manifest"}},
+                  Json{{"status", "pulling " + e.digest.substr(0, 12)}, {"digest", "sha256:" + e.digest},
+                       {"total", e.size_bytes}, {"completed", e.size_bytes}},
+                  Json{{"status", "verifying sha256 digest"}}, Json{{"status", "writing manifest"}}});
 }
 
 void Api::push(HttpExchange& ex) {
@@ -140,7 +146,10 @@ void Api::create(HttpExchange& ex) {
       if (!store_.has_blob(*hex)) return reply_error(ex, 400, fmt::format("blob \"sha256:{}\" not found", *hex));
       spec.gguf_blob = *hex;
       steps.push_back({{"status", "parsing GGUF"}});
-      steps.push_back({{"status", fmt::format("using existing layer sha256:{}", *hex)}});
+      std::error_code ec;
+      const uint64_t size = std::filesystem::file_size(store_.blob_path(*hex), ec);
+      steps.push_back({{"status", fmt::format("using existing layer sha256:{}", *hex)}, {"digest", "sha256:" + *hex},
+                       {"total", ec ? 0 : size}, {"completed", ec ? 0 : size}});
     }
   }
   if (!spec.base && !spec.gguf_blob) return reply_error(ex, 400, "neither 'from' or 'files' was specified");
@@ -177,7 +186,9 @@ void Api::create(HttpExchange& ex) {
     }
     spec.license = license;
   }
+  report(options_.progress, items_progress("create", parsed.value().display(), 0, 1));
   auto created = store_.create(spec);
+  report(options_.progress, items_progress("create", parsed.value().display(), 1, 1, /*finished=*/true));
   if (!created) {
     const std::string& msg = created.status().message();
     return reply_error(ex, msg.find("not in GGUF format") != std::string::npos ? 400 : 500, msg);
@@ -198,7 +209,17 @@ void Api::blob(HttpExchange& ex) {
   auto writer = ModelStore::BlobWriter::open(store_, *hex);
   if (!writer) return reply_error(ex, 500, writer.status().message());
   int status = 400;
-  Status s = ex.read_body_to([&](std::string_view piece) { return writer.value()->write(piece); }, status);
+  const std::string label = "sha256:" + hex->substr(0, 12);
+  const std::string* length = ex.head().header("content-length");
+  const uint64_t total = length ? std::strtoull(length->c_str(), nullptr, 10) : 0;
+  uint64_t received = 0;
+  report(options_.progress, bytes_progress("upload", label, 0, total));
+  Status s = ex.read_body_to([&](std::string_view piece) {
+    received += piece.size();
+    report(options_.progress, bytes_progress("upload", label, received, total));
+    return writer.value()->write(piece);
+  }, status);
+  report(options_.progress, bytes_progress("upload", label, received, total, /*finished=*/true));
   if (!s.is_ok()) return reply_error(ex, status == 0 ? 500 : status, s.message());
   if (Status c = writer.value()->commit(); !c.is_ok())
     return reply_error(ex, c.message().find("digest mismatch") != std::string::npos ? 400 : 500, c.message());

@@ -146,7 +146,8 @@ void Api::stats(HttpExchange& ex) {
                   {"loads", c.loads.load()},
                   {"unloads", c.unloads.load()},
                   {"jobs_pending", scheduler_.queued_jobs()},
-                  {"rss_bytes", resident_set_bytes()}});
+                  {"rss_bytes", resident_set_bytes()},
+                  {"models", loaded_models_stats()}});
 }
 
 }  // namespace strata::server

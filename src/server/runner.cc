@@ -2,12 +2,14 @@
 // across requests), generation and embedding jobs, keep-alive expiry.
 #include "server/runner.h"
 
+#include <filesystem>
 #include <optional>
 #include <random>
 
 #include "core/log.h"
 #include "engine/embedding.h"
 #include "engine/json_schema.h"
+#include "planner/plan_picture.h"
 
 namespace strata::server {
 
@@ -74,8 +76,41 @@ Runner::State Runner::state() const {
   return s;
 }
 
+Runner::LiveFigures Runner::live() const {
+  std::lock_guard lock(live_mutex_);
+  return live_;
+}
+
+void Runner::publish_loaded() {
+  LiveFigures f;
+  if (model_->plan()) {
+    f.plan = std::make_shared<const planner::Plan>(*model_->plan());
+    f.plan_svg = std::make_shared<const std::string>(planner::plan_svg(*f.plan, std::filesystem::path(gguf_path_).filename().string()));
+  }
+  f.stream = model_->stream_stats();
+  std::lock_guard lock(live_mutex_);
+  live_ = std::move(f);
+  live_published_ = SteadyClock::now();
+}
+
+void Runner::publish_live(bool force) {
+  const auto now = SteadyClock::now();
+  {
+    std::lock_guard lock(live_mutex_);
+    if (!force && now - live_published_ < std::chrono::milliseconds(250)) return;
+    live_published_ = now;
+  }
+  auto stream = model_->stream_stats();  // on this (the runner) thread: the source is not read concurrently
+  std::lock_guard lock(live_mutex_);
+  live_.stream = std::move(stream);
+}
+
 void Runner::unload_locked() {
   if (!model_) return;
+  {
+    std::lock_guard lock(live_mutex_);
+    live_ = LiveFigures{};
+  }
   session_.reset();
   model_.reset();
   unload_requested_ = false;
@@ -168,10 +203,13 @@ void Runner::run_job(Job& job) {
       }
       if (!lm.value()->backend_note().empty())
         log(LogLevel::Info, "strata serve: {}: {}", gguf_path_, lm.value()->backend_note());
-      std::lock_guard lock(mutex_);
-      model_ = std::move(lm).value();
-      counters_.loads++;
+      {
+        std::lock_guard lock(mutex_);
+        model_ = std::move(lm).value();
+        counters_.loads++;
+      }
       out.load_seconds = seconds_since(t0);
+      publish_loaded();
     }
     int64_t n_ctx = job.options.num_ctx > 0 ? job.options.num_ctx : options_.default_num_ctx;
     const int64_t trained = model_->hparams().n_ctx_train;
@@ -228,11 +266,43 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   if (job.schema) req.constraint = &schema.emplace(model_->tokenizer(), job.schema);
   else if (job.json_output) req.constraint = &json.emplace(model_->tokenizer());
   const auto delay = options_.token_delay;
+  const auto t_start = SteadyClock::now();
+  SteadyClock::time_point t_first;
+  uint64_t n_pieces = 0;
+  {
+    std::lock_guard lock(live_mutex_);
+    live_.generating = true;
+    live_.prompt_tokens = static_cast<int64_t>(req.prompt.size());
+    live_.pieces_generated = 0;
+  }
   auto res = session_->generate(req, [&](std::string_view text) {
     job.emit_text(text);
+    // Live speeds: the prompt to the first piece, then pieces over the time since it.
+    const auto now = SteadyClock::now();
+    if (n_pieces++ == 0) t_first = now;
+    {
+      std::lock_guard lock(live_mutex_);
+      live_.pieces_generated = n_pieces;
+      const double prefill_s = std::chrono::duration<double>(t_first - t_start).count();
+      const double decode_s = std::chrono::duration<double>(now - t_first).count();
+      if (n_pieces == 1 && prefill_s > 0) live_.prefill_tokens_per_s = req.prompt.size() / prefill_s;
+      if (n_pieces > 1 && decode_s > 0) live_.decode_tokens_per_s = (n_pieces - 1) / decode_s;
+    }
+    publish_live(false);
     if (delay.count() > 0) std::this_thread::sleep_for(delay);
     return !job.cancelled();
   });
+  publish_live(true);
+  {
+    std::lock_guard lock(live_mutex_);
+    live_.generating = false;
+    if (res) {
+      const auto& r = res.value();
+      live_.n_generations++;
+      if (r.prompt_seconds > 0) live_.prefill_tokens_per_s = r.n_prompt_evaluated / r.prompt_seconds;
+      if (r.generate_seconds > 0) live_.decode_tokens_per_s = r.tokens.size() / r.generate_seconds;
+    }
+  }
   if (!res) {
     counters_.jobs_failed++;
     job.fail(res.status().message().find("context holds") != std::string::npos ? 400 : 500, res.status().message());

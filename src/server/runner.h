@@ -10,12 +10,14 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "engine/runtime.h"
 #include "engine/session.h"
+#include "planner/plan.h"
 #include "server/job.h"
 #include "server/request_options.h"
 
@@ -71,7 +73,24 @@ class Runner {
   };
   State state() const;
 
+  // What the /strata page shows about this runner's model, published by the runner thread (the engine's
+  // figures are read on that thread only) at load, every quarter second while generating, and at the end.
+  struct LiveFigures {
+    std::shared_ptr<const planner::Plan> plan;  // absent: no model, or loaded without a hardware profile
+    std::shared_ptr<const std::string> plan_svg;
+    std::optional<streaming::StreamStats> stream;  // absent: every weight resident
+    bool generating = false;
+    int64_t prompt_tokens = 0;         // of the current (or last) generation
+    uint64_t pieces_generated = 0;     // text pieces of the current generation so far (about one per token)
+    double prefill_tokens_per_s = 0;   // the current generation's prompt (to its first piece), else the last's
+    double decode_tokens_per_s = 0;    // the current generation's so far, else the last one's (exact)
+    uint64_t n_generations = 0;        // finished since load
+  };
+  LiveFigures live() const;
+
  private:
+  void publish_loaded();  // runner thread, after a load
+  void publish_live(bool force);  // runner thread: the stream snapshot, at most every 0.25 s unless forced
   void loop();
   void run_job(Job& job);
   void run_generate(Job& job, JobOutcome& outcome);
@@ -103,6 +122,9 @@ class Runner {
   // runner thread.
   std::unique_ptr<engine::LoadedModel> model_;
   std::unique_ptr<engine::Session> session_;
+  mutable std::mutex live_mutex_;  // guards live_ and live_published_
+  LiveFigures live_;
+  std::chrono::steady_clock::time_point live_published_;
   std::thread thread_;
 };
 

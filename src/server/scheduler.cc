@@ -57,6 +57,16 @@ std::vector<Scheduler::Loaded> Scheduler::loaded() const {
   return out;
 }
 
+std::vector<Scheduler::Live> Scheduler::live() const {
+  std::vector<Live> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [path, r] : runners_) {
+    Runner::State s = r->state();
+    if (s.loaded) out.push_back({path, s, r->live()});
+  }
+  return out;
+}
+
 void Scheduler::unload(const std::string& gguf_path) {
   std::lock_guard lock(mutex_);
   auto it = runners_.find(gguf_path);

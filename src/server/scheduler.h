@@ -32,6 +32,13 @@ class Scheduler {
   };
   // The loaded models, most time left first.
   std::vector<Loaded> loaded() const;
+  // The loaded models with their live figures (for /api/strata/stats), in path order.
+  struct Live {
+    std::string gguf_path;
+    Runner::State state;
+    Runner::LiveFigures figures;
+  };
+  std::vector<Live> live() const;
   // Unloads a model once idle (e.g. its file was deleted).
   void unload(const std::string& gguf_path);
 

@@ -121,6 +121,7 @@ void Server::handle(HttpExchange& ex) {
       {"/v1/completions", "POST", &Api::openai_completions},
       {"/v1/embeddings", "POST", &Api::openai_embeddings},
       {"/v1/models", "GET", &Api::openai_models},
+      {"/strata", "GET", &Api::strata_page},
   };
   try {
     if (path == "/") {

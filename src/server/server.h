@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "server/http_server.h"
 #include "server/model_store.h"
@@ -23,6 +24,7 @@ struct ServerOptions {
   std::string version = "0.12.3";         // the Ollama API version reported by /api/version
   std::vector<std::string> extra_origins;  // OLLAMA_ORIGINS, beyond the local ones always allowed
   std::vector<std::string> local_hostnames;  // Host names accepted on a loopback listener (the machine's name)
+  ProgressFn progress;  // blob uploads ("upload", bytes) and creates ("create"), for the console; may be empty
 };
 
 class Api;

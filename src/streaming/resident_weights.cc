@@ -1,12 +1,15 @@
 // streaming/resident_weights.cc: loading the data section into RAM and handing out views.
 #include "streaming/resident_weights.h"
 
+#include <algorithm>
+
 #include "core/check.h"
 #include "core/file.h"
 
 namespace strata::streaming {
 
-Result<std::unique_ptr<ResidentWeights>> ResidentWeights::load(const gguf::GgufFile& file, const model::Model& model) {
+Result<std::unique_ptr<ResidentWeights>> ResidentWeights::load(const gguf::GgufFile& file, const model::Model& model,
+                                                               const ProgressFn& progress) {
   STRATA_ASSIGN_OR_RETURN(File f, File::open_read(file.path));
   if (f.size_bytes() != file.file_size)
     return error("'{}' changed size since it was parsed ({} → {} bytes)", file.path, file.file_size, f.size_bytes());
@@ -14,11 +17,19 @@ Result<std::unique_ptr<ResidentWeights>> ResidentWeights::load(const gguf::GgufF
   w->data_offset_ = file.data_offset;
   const uint64_t n = file.file_size > file.data_offset ? file.file_size - file.data_offset : 0;
   w->data_.reset(n);
-  constexpr uint64_t kChunk = 256ull << 20;
-  for (uint64_t off = 0; off < n; off += kChunk) {
-    const uint64_t len = std::min(kChunk, n - off);
+  // About a hundred reads, each 4-256 MiB: large enough to stream at full speed, small enough for progress.
+  const uint64_t chunk = std::clamp<uint64_t>(n / 100, 4ull << 20, 256ull << 20);
+  Progress p = bytes_progress("loading", file.path, 0, n);
+  report(progress, p);
+  for (uint64_t off = 0; off < n; off += chunk) {
+    const uint64_t len = std::min(chunk, n - off);
     STRATA_RETURN_IF_ERROR(f.read_exact(file.data_offset + off, {w->data_.data() + off, len}));
+    p.done = off + len;
+    report(progress, p);
   }
+  p.done = n;
+  p.finished = true;
+  report(progress, p);
   return w;
 }
 

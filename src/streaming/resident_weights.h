@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/aligned_buffer.h"
+#include "core/progress.h"
 #include "core/status.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
@@ -14,7 +15,9 @@ namespace strata::streaming {
 class ResidentWeights final : public model::WeightSource, public model::ExpertSource {
  public:
   // Reads the whole tensor data section of `file` (checked reads; a truncated file is an error).
-  static Result<std::unique_ptr<ResidentWeights>> load(const gguf::GgufFile& file, const model::Model& model);
+  // `progress` hears "loading" in bytes after each chunk.
+  static Result<std::unique_ptr<ResidentWeights>> load(const gguf::GgufFile& file, const model::Model& model,
+                                                       const ProgressFn& progress = {});
 
   Result<model::WeightRef> acquire(model::TensorId id) override;
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;

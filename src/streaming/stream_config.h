@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "model/model.h"
 #include "streaming/io_queue.h"
@@ -32,6 +33,7 @@ struct StreamConfig {
   double speculate_min_probability = 0.5;
   io::ReaderOptions io;        // reader kind (Memory reads the whole file into RAM: tests only), O_DIRECT, blocks, depth
   std::string stats_path;  // co-activation statistics, loaded at start and saved at exit; empty: none
+  ProgressFn progress;     // hears "loading" in bytes while the resident set is read
 };
 
 // Where a resident set lives in one buffer: tensors adjacent in the file share one aligned read (a run).

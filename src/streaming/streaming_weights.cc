@@ -42,6 +42,7 @@ Status StreamingWeights::load_resident() {
   if (resident_layout_.total_bytes == 0) return Status::ok();
   const auto t0 = std::chrono::steady_clock::now();
   resident_.reset(resident_layout_.total_bytes, io_->alignment());
+  report(config_.progress, bytes_progress("loading", {}, 0, resident_layout_.total_bytes));
   for (size_t r = 0; r < resident_layout_.runs.size(); ++r) {
     const ResidentLayout::Run& run = resident_layout_.runs[r];
     STRATA_RETURN_IF_ERROR(io_->submit(IoQueue::Client::Resident, r, run.span, resident_.data() + run.buffer_offset));
@@ -49,6 +50,8 @@ Status StreamingWeights::load_resident() {
   STRATA_RETURN_IF_ERROR(io_->drain());
   STRATA_RETURN_IF_ERROR(resident_error_.with_context("loading the resident weights"));
   load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report(config_.progress, bytes_progress("loading", {}, resident_layout_.total_bytes,
+                                          resident_layout_.total_bytes, /*finished=*/true));
   return Status::ok();
 }
 
@@ -186,8 +189,12 @@ Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::Ggu
                                                 config.expert_decay);
 
   StreamingWeights* self = w.get();
-  w->io_->set_handler(IoQueue::Client::Resident, [self](uint64_t, const Status& s) {
+  w->io_->set_handler(IoQueue::Client::Resident, [self](uint64_t run, const Status& s) {
     if (!s.is_ok() && self->resident_error_.is_ok()) self->resident_error_ = s;
+    if (!self->config_.progress || run >= self->resident_layout_.runs.size()) return;
+    const uint64_t total = self->resident_layout_.total_bytes;
+    self->resident_loaded_bytes_ += self->resident_layout_.runs[run].span.length;
+    self->config_.progress(bytes_progress("loading", {}, std::min(self->resident_loaded_bytes_, total), total));
   });
   w->io_->set_handler(IoQueue::Client::Staging, [self](uint64_t token, const Status& s) { self->staging_->complete(token, s); });
   w->io_->set_handler(IoQueue::Client::Experts, [self](uint64_t token, const Status& s) {

@@ -67,6 +67,7 @@ class StreamingWeights final : public model::WeightSource, public model::ExpertS
   double load_seconds_ = 0;
   IoCounters at_load_;  // counters once the resident set was read; stats report what came after
   Status resident_error_;
+  uint64_t resident_loaded_bytes_ = 0;  // progress of load_resident (completions arrive on the draining thread)
 };
 
 // Builds the source: validates `config`, opens the reader it names, reads the resident set, warms the

@@ -18,7 +18,7 @@ fail() { echo "run_js_tests: $*" >&2; exit 1; }
 [ -x "$BIN" ] || fail "no strata binary at $BIN (build it first)"
 [ -f "$MODEL" ] || fail "test model missing: $MODEL (expected ../shared/models beside the checkout)"
 command -v node >/dev/null || fail "node is not installed (tools/install-deps.sh installs it)"
-if [ ! -d "$JS/node_modules/ollama" ] || [ ! -d "$JS/node_modules/openai" ]; then
+if [ ! -d "$JS/node_modules/ollama" ] || [ ! -d "$JS/node_modules/openai" ] || [ ! -d "$JS/node_modules/playwright-core" ]; then
   (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed in $JS"
 fi
 
