@@ -185,7 +185,7 @@ Result<std::vector<Json>> ModelStore::read_records() const {
   std::error_code ec;
   if (!fs::exists(path, ec)) return records;
   auto text = read_small_file(path, 64u << 20);
-  if (!text) return error("{}: cannot read", path);
+  if (!text) return error(ErrorKind::Io, "{}: cannot read", path);
   Json j = Json::parse(*text, nullptr, false);
   if (!j.is_object() || !j.contains("models") || !j["models"].is_array()) return error("{}: not a strata model list", path);
   for (auto& r : j["models"])
@@ -201,11 +201,11 @@ Status ModelStore::write_records(const std::vector<Json>& records) const {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << dump_json(Json{{"models", records}}) << "\n";
-    if (!out) return error("{}: cannot write", tmp);
+    if (!out) return error(ErrorKind::Io, "{}: cannot write", tmp);
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);  // atomic replace: a crash leaves the old list or the new one
-  if (ec) return error("{}: cannot replace: {}", path, ec.message());
+  if (ec) return error(ErrorKind::Io, "{}: cannot replace: {}", path, ec.message());
   return Status::ok();
 }
 
@@ -354,7 +354,8 @@ Result<ModelEntry> ModelStore::create(const CreateSpec& spec) {
     e.gguf_path = blob_path(*spec.gguf_blob);
     if (!has_blob(*spec.gguf_blob)) return error("blob sha256:{} not found", *spec.gguf_blob);
     auto header = gguf::read_file(e.gguf_path, gguf_type_lookup());
-    if (!header) return error("supplied file was not in GGUF format: {}", header.status().message());
+    if (!header)
+      return error(ErrorKind::Corruption, "supplied file was not in GGUF format: {}", header.status().message());
   }
   if (e.gguf_path.empty()) return error("neither 'from' or 'files' was specified");
   e.name = spec.name;
@@ -365,7 +366,7 @@ Result<ModelEntry> ModelStore::create(const CreateSpec& spec) {
   if (spec.license) e.license = *spec.license;
   STRATA_RETURN_IF_ERROR(copy(e, spec.name));
   auto found = find(spec.name);
-  if (!found) return error("model '{}' was written but cannot be read back", spec.name.display());
+  if (!found) return error(ErrorKind::Internal, "model '{}' was written but cannot be read back", spec.name.display());
   return *found;
 }
 
@@ -391,7 +392,7 @@ Result<std::unique_ptr<ModelStore::BlobWriter>> ModelStore::BlobWriter::open(con
   s.final_path = store.blob_path(s.hex);
   s.tmp_path = fmt::format("{}.partial-{}", s.final_path, std::random_device{}());
   s.out.open(s.tmp_path, std::ios::binary | std::ios::trunc);
-  if (!s.out) return error("{}: cannot create", s.tmp_path);
+  if (!s.out) return error(ErrorKind::Io, "{}: cannot create", s.tmp_path);
   return w;
 }
 
@@ -406,19 +407,20 @@ ModelStore::BlobWriter::~BlobWriter() {
 Status ModelStore::BlobWriter::write(std::string_view data) {
   state_->hash.update(data);
   state_->out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  if (!state_->out) return error("{}: write failed", state_->tmp_path);
+  if (!state_->out) return error(ErrorKind::Io, "{}: write failed", state_->tmp_path);
   return Status::ok();
 }
 
 Status ModelStore::BlobWriter::commit() {
   auto& s = *state_;
   s.out.close();
-  if (!s.out) return error("{}: write failed", s.tmp_path);
+  if (!s.out) return error(ErrorKind::Io, "{}: write failed", s.tmp_path);
   std::string got = s.hash.hex_digest();
-  if (got != s.hex) return error("digest mismatch, expected \"sha256:{}\", got \"sha256:{}\"", s.hex, got);
+  if (got != s.hex)
+    return error(ErrorKind::Corruption, "digest mismatch, expected \"sha256:{}\", got \"sha256:{}\"", s.hex, got);
   std::error_code ec;
   fs::rename(s.tmp_path, s.final_path, ec);
-  if (ec) return error("{}: cannot store blob: {}", s.final_path, ec.message());
+  if (ec) return error(ErrorKind::Io, "{}: cannot store blob: {}", s.final_path, ec.message());
   s.committed = true;
   return Status::ok();
 }

@@ -20,6 +20,21 @@ double seconds_since(SteadyClock::time_point t0) {
   return std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
 
+// A model that does not load is the server's failure, not the request's: a refusal of the file's
+// contents (invalid argument, corruption) becomes internal; a memory shortfall, a missing file and
+// I/O keep their kinds.
+Status load_failure(const Status& s) {
+  if (s.is_invalid_argument() || s.is_corruption() || s.is_out_of_range()) return Status::internal(s.message());
+  return s;
+}
+
+// The engine refusing what the runner handed it is a bug, except a prompt longer than the context (out
+// of range: the client's to fix); cancellation, memory and I/O keep their kinds.
+Status engine_failure(const Status& s) {
+  if (s.is_invalid_argument() || s.is_corruption()) return Status::internal(s.message());
+  return s;
+}
+
 }  // namespace
 
 Runner::Runner(std::string gguf_path, RunnerOptions options, ServerCounters& counters)
@@ -36,7 +51,7 @@ Runner::~Runner() {
     if (current_) current_->cancel();
   }
   cv_.notify_all();
-  for (auto& job : pending) job->fail(503, "server shutting down");
+  for (auto& job : pending) job->fail(Status::unavailable("server shutting down"));
   thread_.join();
 }
 
@@ -137,7 +152,7 @@ void Runner::run_job(Job& job) {
   job.mark_started();
   if (job.cancelled()) {  // the client left while the job was queued
     counters_.jobs_cancelled++;
-    job.fail(499, "client closed the request");
+    job.fail(Status::cancelled("client closed the request"));
     return;
   }
   JobOutcome out;
@@ -157,13 +172,13 @@ void Runner::run_job(Job& job) {
       auto eo = options_.engine_options ? options_.engine_options(gguf_path_) : Result<engine::EngineOptions>(defaults);
       if (!eo) {
         counters_.jobs_failed++;
-        job.fail(500, eo.status().message());
+        job.fail(load_failure(eo.status()));
         return;
       }
       auto lm = engine::LoadedModel::load(eo.value());
       if (!lm) {
         counters_.jobs_failed++;
-        job.fail(500, lm.status().message());
+        job.fail(load_failure(lm.status()));
         return;
       }
       std::lock_guard lock(mutex_);
@@ -187,7 +202,7 @@ void Runner::run_job(Job& job) {
     out.n_ctx = n_ctx;
     if (job.cancelled()) {  // the client left while the model was loading
       counters_.jobs_cancelled++;
-      job.fail(499, "client closed the request");
+      job.fail(Status::cancelled("client closed the request"));
       return;
     }
     switch (job.kind) {
@@ -202,7 +217,7 @@ void Runner::run_job(Job& job) {
     // Allocation failure (a huge context) and the like: the request fails, the server stays up.
     counters_.jobs_failed++;
     session_.reset();
-    job.fail(500, std::string("internal error: ") + e.what());
+    job.fail(Status::internal(std::string("internal error: ") + e.what()));
   }
 }
 
@@ -211,7 +226,7 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   auto prompt = job.build_prompt(*model_, n_ctx);
   if (!prompt) {
     counters_.jobs_failed++;
-    job.fail(400, prompt.status().message());
+    job.fail(prompt.status());
     return;
   }
   engine::GenerateRequest req;
@@ -233,7 +248,7 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   });
   if (!res) {
     counters_.jobs_failed++;
-    job.fail(res.status().message().find("context holds") != std::string::npos ? 400 : 500, res.status().message());
+    job.fail(engine_failure(res.status()));
     return;
   }
   counters_.tokens_generated += res.value().tokens.size();
@@ -250,7 +265,7 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
   for (const auto& input : job.embed_inputs) {
     if (job.cancelled()) {
       counters_.jobs_cancelled++;
-      job.fail(499, "client closed the request");
+      job.fail(Status::cancelled("client closed the request"));
       return;
     }
     tokenizer::EncodeOptions eo;
@@ -259,13 +274,13 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
     std::vector<int32_t> tokens = tok.encode(input, eo);
     if (tokens.empty()) {
       counters_.jobs_failed++;
-      job.fail(400, "cannot embed an empty input");
+      job.fail(Status::invalid_argument("cannot embed an empty input"));
       return;
     }
     if (static_cast<int64_t>(tokens.size()) >= n_ctx) {
       if (!job.embed_truncate) {
         counters_.jobs_failed++;
-        job.fail(400, "the input length exceeds the context length");
+        job.fail(Status::out_of_range("the input length exceeds the context length"));
         return;
       }
       tokens.resize(static_cast<size_t>(n_ctx - 1));  // keep the beginning, as Ollama does
@@ -273,7 +288,7 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
     auto vec = engine::embed_last_token(*session_, tokens);
     if (!vec) {
       counters_.jobs_failed++;
-      job.fail(500, vec.status().message());
+      job.fail(engine_failure(vec.status()));
       return;
     }
     if (job.embed_normalize) engine::l2_normalize(vec.value());
