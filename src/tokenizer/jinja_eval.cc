@@ -331,6 +331,10 @@ class Evaluator {
     if (nesting_ > kMaxEvalDepth) return fail_at(e, "template nested too deeply (recursion limit)");
     Result<Value> v = eval_node(e, scope);
     if (!v.is_ok()) return locate(e, v.status());
+    // Every value a template keeps passes through here, so none outgrows the depth equality and printing
+    // recurse to (`{% set ns.x = [ns.x] %}` in a long loop).
+    if (v->depth() > kMaxValueDepth)
+      return fail_at(e, fmt::format("value nested deeper than {} levels", kMaxValueDepth), ErrorKind::OutOfRange);
     return v;
   }
 
