@@ -192,8 +192,9 @@ std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatM
   job->json_output = g.json_output;
   job->schema = g.schema;
   job->build_prompt = [messages = std::move(messages), format = g.format, truncate = g.truncate](
-                          const engine::LoadedModel& lm, int64_t n_ctx) -> Result<std::vector<int32_t>> {
-    return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate);
+                          const engine::LoadedModel& lm, int64_t n_ctx,
+                          const std::function<bool()>& cancelled) -> Result<std::vector<int32_t>> {
+    return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate, cancelled);
   };
   return job;
 }
@@ -208,9 +209,9 @@ std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePromp
   job->received = received;
   job->json_output = g.json_output;
   job->schema = g.schema;
-  job->build_prompt = [gp = std::move(gp), format = g.format, truncate = g.truncate,
-                       num_predict = g.options.num_predict](const engine::LoadedModel& lm,
-                                                            int64_t n_ctx) -> Result<std::vector<int32_t>> {
+  job->build_prompt =
+      [gp = std::move(gp), format = g.format, truncate = g.truncate, num_predict = g.options.num_predict](
+          const engine::LoadedModel& lm, int64_t n_ctx, const std::function<bool()>&) -> Result<std::vector<int32_t>> {
     const auto& tok = lm.tokenizer();
     std::vector<int32_t> tokens;
     const bool has_system = gp.system && !gp.system->empty();

@@ -22,10 +22,11 @@
 
 namespace strata::server {
 
-// Builds the prompt once the model is loaded (tokenizer, template) and the context size is known.
-// Its error's kind says whose fault it is (a template error: invalid argument; an input too long: out of range).
-using PromptBuilder =
-    std::function<Result<std::vector<int32_t>>(const engine::LoadedModel& model, int64_t n_ctx)>;
+// Builds the prompt once the model is loaded (tokenizer, template) and the context size is known,
+// checking `cancelled` between long steps. Its error's kind says whose fault it is (a template error:
+// invalid argument; an input too long: out of range; the client gone: cancelled).
+using PromptBuilder = std::function<Result<std::vector<int32_t>>(const engine::LoadedModel& model, int64_t n_ctx,
+                                                                 const std::function<bool()>& cancelled)>;
 
 // What the runner reports when a job ends well.
 struct JobOutcome {

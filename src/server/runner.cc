@@ -223,9 +223,9 @@ void Runner::run_job(Job& job) {
 
 void Runner::run_generate(Job& job, JobOutcome& out) {
   const int64_t n_ctx = session_->n_ctx();
-  auto prompt = job.build_prompt(*model_, n_ctx);
+  auto prompt = job.build_prompt(*model_, n_ctx, [&job] { return job.cancelled(); });
   if (!prompt) {
-    counters_.jobs_failed++;
+    (prompt.status().is_cancelled() ? counters_.jobs_cancelled : counters_.jobs_failed)++;
     job.fail(prompt.status());
     return;
   }
