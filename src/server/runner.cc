@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "engine/context_fit.h"
 #include "engine/embedding.h"
 #include "engine/json_schema.h"
 
@@ -191,6 +192,14 @@ void Runner::run_job(Job& job) {
     if (trained > 0) n_ctx = std::min(n_ctx, trained);  // a larger request is clamped, not refused
     n_ctx = std::max<int64_t>(n_ctx, std::min<int64_t>(16, trained > 0 ? trained : 16));
     if (!session_ || session_->n_ctx() != n_ctx) {
+      // A client-chosen context is checked against the memory budget before its KV cache is allocated.
+      const uint64_t freed =
+          session_ ? static_cast<uint64_t>(engine::kv_cache_bytes(model_->hparams(), session_->n_ctx())) : 0;
+      if (Status fits = engine::check_context_fits(*model_, n_ctx, freed); !fits.is_ok()) {
+        counters_.jobs_failed++;
+        job.fail(fits);
+        return;
+      }
       session_.reset();
       session_ = std::make_unique<engine::Session>(*model_, n_ctx);
     }

@@ -55,6 +55,28 @@ size_t n_threads() {
   return n;
 }
 
+// Defect 2: a model trained for 2^30 tokens and a client asking for all of them: a 512 GiB KV cache whose
+// failed allocation hit an always-on check and aborted the server. Now it is refused, shortfall named.
+TEST(RunnerLimits, HugeNumCtxIsRefusedNotAnAbort) {
+  model::SynthSpec spec;
+  spec.ctx = int64_t{1} << 30;  // the most the loader takes
+  spec.vocab = 300;
+  const std::string path = testing::temp_dir() + "/long_context.gguf";
+  ASSERT_TRUE(model::write_synth_model(spec, path).is_ok());
+  Scheduler scheduler(one_thread());
+  auto job = generate_job(int64_t{1} << 30);
+  ASSERT_TRUE(scheduler.submit(path, job));
+  JobEvent e = finish(*job);
+  ASSERT_EQ(e.kind, JobEvent::Kind::Error);
+  EXPECT_TRUE(e.error.is_resource_exhausted()) << e.error.to_string();
+  EXPECT_NE(e.error.message().find("short by"), std::string::npos) << e.error.message();
+  EXPECT_NE(e.error.message().find("num_ctx"), std::string::npos) << e.error.message();
+  // The model stays usable with a context that fits.
+  auto small = generate_job(64);
+  ASSERT_TRUE(scheduler.submit(path, small));
+  EXPECT_EQ(finish(*small).kind, JobEvent::Kind::Done);
+}
+
 // Defect 11: each model file used got a runner thread that was never reclaimed, deleted or not.
 TEST(RunnerLimits, IdleRunnersGiveTheirThreadsBack) {
   Scheduler scheduler(one_thread());
