@@ -1,5 +1,7 @@
 // server/api_openai.cc: the OpenAI-compatible routes: POST /v1/chat/completions, POST /v1/completions
 // (SSE streaming, usage), GET /v1/models and /v1/models/{id}; errors in OpenAI's shape.
+#include <cfloat>
+#include <cmath>
 #include <random>
 
 #include "server/api.h"
@@ -44,6 +46,8 @@ Status apply_openai_fields(const Json& req, GenerationRequest& g, bool completio
   if (!temperature) return Status::invalid_argument(temperature.status().message());
   if (!top_p) return Status::invalid_argument(top_p.status().message());
   if (!seed) return Status::invalid_argument(seed.status().message());
+  for (const auto* v : {&temperature.value(), &top_p.value()})
+    if (*v && !(std::fabs(**v) <= FLT_MAX)) return Status::out_of_range("temperature and top_p must be finite floats");
   if (temperature.value()) g.options.sampling.temperature = static_cast<float>(*temperature.value());
   if (top_p.value() && (!completions || *top_p.value() != 0)) g.options.sampling.top_p = static_cast<float>(*top_p.value());
   if (seed.value()) g.options.seed = *seed.value();

@@ -17,6 +17,9 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
+// A keep-alive longer than this is forever: a clock plus ~290 years of nanoseconds overflows its int64.
+constexpr KeepAlive kMaxFiniteKeepAlive = std::chrono::hours(24 * 365 * 100);
+
 double seconds_since(SteadyClock::time_point t0) {
   return std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
@@ -129,7 +132,7 @@ void Runner::loop() {
 void Runner::settle_keep_alive_locked(const Job& job) {
   last_used_ = SteadyClock::now();
   const KeepAlive ka = job.keep_alive.value_or(options_.default_keep_alive);
-  keep_forever_ = ka < KeepAlive(0);
+  keep_forever_ = ka < KeepAlive(0) || ka > kMaxFiniteKeepAlive;
   if (!keep_forever_) {
     expires_ = SteadyClock::now() + ka;
     expires_wall_ = SystemClock::now() + std::chrono::duration_cast<SystemClock::duration>(ka);

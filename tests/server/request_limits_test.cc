@@ -60,5 +60,29 @@ TEST(JsonLimits, ParsesLikeNlohmann) {
   EXPECT_FALSE(parse_json_body("").is_ok());
 }
 
+// Defect 8: values past what the engine's types hold are errors, not overflows or undefined casts.
+TEST(OverflowLimits, DurationsAndOptionValues) {
+  // Plain seconds past ~292 years overflowed int64 nanoseconds (a float-to-int cast out of range).
+  EXPECT_FALSE(parse_duration("1e12").is_ok());
+  EXPECT_FALSE(parse_duration("-1e12").is_ok());
+  EXPECT_EQ(parse_duration("9e9").value(), KeepAlive(static_cast<int64_t>(9e18)));
+  EXPECT_FALSE(parse_duration("3000000h").is_ok());
+  auto ka = parse_keep_alive(Json{{"keep_alive", 9e9}});
+  ASSERT_TRUE(ka.is_ok());
+  EXPECT_GT(ka.value().value(), KeepAlive(0));
+  EXPECT_FALSE(parse_keep_alive(Json{{"keep_alive", 1e10}}).is_ok());
+  // A float option past float's range: the cast to the sampler's float was undefined.
+  RunOptions o = ollama_defaults();
+  for (const char* key : {"temperature", "top_p", "min_p", "repeat_penalty"}) {
+    Status s = apply_options(Json{{key, 1e300}}, o);
+    EXPECT_FALSE(s.is_ok()) << key;
+    EXPECT_TRUE(apply_options(Json{{key, 0.5}}, o).is_ok()) << key;
+  }
+  // Integer options past int64 are refused; past int32 they are clamped.
+  EXPECT_FALSE(apply_options(Json{{"num_ctx", 1e30}}, o).is_ok());
+  ASSERT_TRUE(apply_options(Json{{"top_k", 1e15}}, o).is_ok());
+  EXPECT_EQ(o.sampling.top_k, INT32_MAX);
+}
+
 }  // namespace
 }  // namespace strata::server

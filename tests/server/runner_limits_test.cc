@@ -77,6 +77,22 @@ TEST(RunnerLimits, HugeNumCtxIsRefusedNotAnAbort) {
   EXPECT_EQ(finish(*small).kind, JobEvent::Kind::Done);
 }
 
+// Defect 8: keep_alive of 9e9 s passed validation and overflowed the wall-clock expiry (1727 in release,
+// an abort under UBSan). Such a keep-alive now means forever.
+TEST(RunnerLimits, EnormousKeepAliveMeansForever) {
+  Scheduler scheduler(one_thread());
+  const std::string path = testing::shared_path("models/stories260K.gguf");
+  auto job = std::make_shared<Job>();
+  job->kind = Job::Kind::Load;
+  job->keep_alive = std::chrono::duration_cast<KeepAlive>(std::chrono::duration<double>(9e9));
+  ASSERT_TRUE(scheduler.submit(path, job));
+  ASSERT_EQ(finish(*job).kind, JobEvent::Kind::Done);
+  auto loaded = scheduler.loaded();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_TRUE(loaded[0].state.keep_forever);
+  EXPECT_GT(loaded[0].state.expires_at, std::chrono::system_clock::now());
+}
+
 // Defect 11: each model file used got a runner thread that was never reclaimed, deleted or not.
 TEST(RunnerLimits, IdleRunnersGiveTheirThreadsBack) {
   Scheduler scheduler(one_thread());
