@@ -1,6 +1,6 @@
 // tests/server/overflow_asan_test.cc: issue 13, defect 8, under UBSan (tools/test.sh builds it in
 // build-asan): out-of-range keep_alive and option values never reach a signed overflow or an undefined
-// float-to-int or double-to-float cast. Before the fix UBSan stopped this binary in Runner's expiry add.
+// float-to-int or double-to-float cast (the study's UBSan server aborted in the runner's expiry add).
 #include <chrono>
 
 #include <gtest/gtest.h>
