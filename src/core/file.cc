@@ -29,12 +29,16 @@ Result<File> File::open_read(const std::string& path, bool direct, bool follow_l
   if (direct) flags |= O_DIRECT;
   if (!follow_links) flags |= O_NOFOLLOW;  // a link at the path fails with ELOOP
   int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return error("cannot open '{}': {}", path, std::strerror(errno));
+  if (fd < 0) {
+    const int e = errno;
+    const ErrorKind kind = e == ENOENT || e == ENOTDIR ? ErrorKind::NotFound : ErrorKind::Io;
+    return error(kind, "cannot open '{}': {}", path, std::strerror(e));
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int e = errno;
     ::close(fd);
-    return error("cannot stat '{}': {}", path, std::strerror(e));
+    return error(ErrorKind::Io, "cannot stat '{}': {}", path, std::strerror(e));
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -53,11 +57,12 @@ Status File::read_exact(uint64_t offset, std::span<uint8_t> out) const {
     ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return error("read of {} bytes at offset {} in '{}' failed: {}", out.size(), offset, path_, std::strerror(errno));
+      return error(ErrorKind::Io, "read of {} bytes at offset {} in '{}' failed: {}", out.size(), offset, path_,
+                   std::strerror(errno));
     }
     if (n == 0)
-      return error("'{}' is truncated: wanted {} bytes at offset {}, file ends after {}", path_, out.size(), offset,
-                   offset + done);
+      return error(ErrorKind::Corruption, "'{}' is truncated: wanted {} bytes at offset {}, file ends after {}", path_,
+                   out.size(), offset, offset + done);
     done += static_cast<size_t>(n);
   }
   return Status::ok();

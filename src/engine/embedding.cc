@@ -9,7 +9,8 @@ namespace strata::engine {
 Result<std::vector<float>> embed_last_token(Session& session, std::span<const int32_t> tokens) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0) return error("nothing to embed: the input has no tokens");
-  if (n >= session.n_ctx()) return error("the input has {} tokens but the context holds {}", n, session.n_ctx());
+  if (n >= session.n_ctx())
+    return error(ErrorKind::OutOfRange, "the input has {} tokens but the context holds {}", n, session.n_ctx());
   // The hidden state of a token depends only on the tokens before it, so a cached prefix is reusable;
   // at least the last token is evaluated so last_hidden() belongs to this input.
   const auto& history = session.history();

@@ -66,7 +66,7 @@ Result<GenerateResult> Session::generate(const GenerateRequest& req, const TextC
   res.n_prompt = n_prompt;
   if (n_prompt == 0) return error("the prompt is empty (no tokens to condition on)");
   if (n_prompt >= cache_.n_ctx())
-    return error("the prompt has {} tokens but the context holds {}", n_prompt, cache_.n_ctx());
+    return error(ErrorKind::OutOfRange, "the prompt has {} tokens but the context holds {}", n_prompt, cache_.n_ctx());
 
   // Reuse the cached prefix; always evaluate at least the last prompt token to get its logits.
   int64_t common = 0;

@@ -401,7 +401,11 @@ Result<GgufFile> parse(ByteSource& source, const TypeLookup& types, std::string 
                        const ParseLimits& limits) {
   Parser p(source, types, limits);
   auto r = p.run();
-  if (!r) return r.status().with_context(path_for_messages);
+  if (!r) {
+    // The parser's refusals are about the bytes, not the caller: a file it refuses is corrupt. I/O keeps its kind.
+    const Status& s = r.status();
+    return (s.is_invalid_argument() ? Status::corruption(s.message()) : s).with_context(path_for_messages);
+  }
   r->path = std::move(path_for_messages);
   return r;
 }

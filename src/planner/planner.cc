@@ -303,8 +303,8 @@ Status shortfall(const ModelRoles& roles, const Problem& p, const std::vector<Op
   std::string hint = "raise --ram or --gpu-mem, or lower --ctx";
   if (!p.machine.has_disk) hint += "; no storage was profiled, so nothing can stream from disk (run `strata profile --dir MODEL_DIR`)";
   if (budgets.mode) hint += "; or let the planner choose the mode (drop --mode)";
-  return error("{} ({}) does not fit{}: {}; {}", roles.hp.arch_name(), format_bytes(roles.total_bytes), mode,
-               fmt::format("{}", fmt::join(parts, "; ")), hint);
+  return error(ErrorKind::ResourceExhausted, "{} ({}) does not fit{}: {}; {}", roles.hp.arch_name(),
+               format_bytes(roles.total_bytes), mode, fmt::format("{}", fmt::join(parts, "; ")), hint);
 }
 
 }  // namespace

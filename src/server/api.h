@@ -18,19 +18,6 @@ namespace strata::server {
 
 struct ServerOptions;
 
-// An error carrying the HTTP status it should be answered with.
-struct ApiError {
-  int status = 500;
-  std::string message;
-};
-
-template <typename T>
-struct ApiResult {
-  std::optional<T> value;
-  ApiError error;
-  bool ok() const { return value.has_value(); }
-};
-
 struct ResolvedModel {
   ModelEntry entry;
   GgufSummary summary;
@@ -71,20 +58,20 @@ class Api {
 
   // Shared helpers.
   // The body as JSON (an object, or null for "null"). Empty body: 400 "missing request body".
-  ApiResult<Json> read_json(HttpExchange& ex);
-  // Parses and finds a model: 400 "invalid model name", 404 "model 'x' not found".
-  ApiResult<ResolvedModel> resolve(std::string_view name);
+  Result<Json> read_json(HttpExchange& ex);
+  // Parses and finds a model: invalid argument "invalid model name", not found "model 'x' not found".
+  Result<ResolvedModel> resolve(std::string_view name);
 
   // How a job ended, from the HTTP thread's point of view.
   enum class Ending { Done, Error, ClientGone };
   struct Drive {
     Ending ending = Ending::Done;
-    ApiError error;  // for Ending::Error
+    Status error;  // for Ending::Error
   };
   // Submits the job and pumps its events until it ends. `on_start` runs once, before the first text
   // or the final outcome (where a streaming handler sends its headers); `on_text` gets each piece and
   // returns false if the client cannot take it. An error before on_start ran must be answered by the
-  // caller with a normal error reply; after it, in the stream. Queue full: Ending::Error with 503.
+  // caller with a normal error reply; after it, in the stream. Queue full: Ending::Error, unavailable.
   Drive drive(HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<Job>& job,
               const std::function<bool()>& on_start, const std::function<bool(std::string_view)>& on_text);
 
@@ -99,10 +86,14 @@ class Api {
 };
 
 void reply_json(HttpExchange& ex, int status, const Json& body);
-// {"error":"..."} with application/json.
-void reply_error(HttpExchange& ex, int status, std::string_view message);
+// The one mapping from an error's kind to the HTTP status it is answered with.
+int http_status(ErrorKind kind);
+// {"error":"..."} with application/json, the status from the error's kind.
+void reply_error(HttpExchange& ex, const Status& error);
+void reply_error(HttpExchange& ex, ErrorKind kind, std::string_view message);
 // {"error":{"message","type","param":null,"code":null}}.
-void reply_openai_error(HttpExchange& ex, int status, std::string_view message);
+void reply_openai_error(HttpExchange& ex, const Status& error);
+void reply_openai_error(HttpExchange& ex, ErrorKind kind, std::string_view message);
 
 // Nanoseconds since `t0` as the integer the API wants.
 int64_t nanos_since(std::chrono::steady_clock::time_point t0);

@@ -26,13 +26,35 @@ void reply_json(HttpExchange& ex, int status, const Json& body) {
   ex.respond(status, "application/json; charset=utf-8", dump_json(body));
 }
 
-void reply_error(HttpExchange& ex, int status, std::string_view message) {
-  reply_json(ex, status, Json{{"error", message.empty() ? std::string_view("unknown error") : message}});
+int http_status(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::InvalidArgument:
+    case ErrorKind::OutOfRange:
+    case ErrorKind::Corruption: return 400;  // the server meets corrupt bytes only in what a client sent
+    case ErrorKind::NotFound: return 404;
+    case ErrorKind::ResourceExhausted: return 413;  // the request asks for more than the server can hold
+    case ErrorKind::Cancelled: return 499;          // nginx's "client closed request"; nobody reads it
+    case ErrorKind::Unavailable: return 503;
+    case ErrorKind::Io:
+    case ErrorKind::Internal: return 500;
+  }
+  return 500;
 }
 
-void reply_openai_error(HttpExchange& ex, int status, std::string_view message) {
+void reply_error(HttpExchange& ex, ErrorKind kind, std::string_view message) {
+  reply_json(ex, http_status(kind), Json{{"error", message.empty() ? std::string_view("unknown error") : message}});
+}
+
+void reply_error(HttpExchange& ex, const Status& error) { reply_error(ex, error.kind(), error.message()); }
+
+void reply_openai_error(HttpExchange& ex, ErrorKind kind, std::string_view message) {
+  const int status = http_status(kind);
   const char* type = status == 400 ? "invalid_request_error" : status == 404 ? "not_found_error" : "api_error";
   reply_json(ex, status, Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}});
+}
+
+void reply_openai_error(HttpExchange& ex, const Status& error) {
+  reply_openai_error(ex, error.kind(), error.message());
 }
 
 int64_t nanos_since(std::chrono::steady_clock::time_point t0) {
@@ -55,27 +77,32 @@ int64_t eval_count(const engine::GenerateResult& r) {
   return n;
 }
 
-ApiResult<Json> Api::read_json(HttpExchange& ex) {
+Result<Json> Api::read_json(HttpExchange& ex) {
   int status = 400;
   auto body = ex.read_body(options_.max_body_bytes, status);
-  if (!body) return {std::nullopt, {status, body.status().message()}};
+  // The transport names a status for its own refusals: 413 for a body over the limit, else 400.
+  if (!body)
+    return status == 413 ? Status::resource_exhausted(body.status().message())
+                         : Status::invalid_argument(body.status().message());
   std::string_view text = body.value();
-  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return {std::nullopt, {400, "missing request body"}};
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return Status::invalid_argument("missing request body");
   auto j = parse_json_body(text);
-  if (!j) return {std::nullopt, {400, j.status().message()}};
+  if (!j) return Status::invalid_argument(j.status().message());
   if (!j.value().is_object() && !j.value().is_null())
-    return {std::nullopt, {400, fmt::format("invalid request: expected a JSON object, got {}", json_type_name(j.value()))}};
-  return {std::move(j).value(), {}};
+    return Status::invalid_argument(
+        fmt::format("invalid request: expected a JSON object, got {}", json_type_name(j.value())));
+  return std::move(j).value();
 }
 
-ApiResult<ResolvedModel> Api::resolve(std::string_view name) {
+Result<ResolvedModel> Api::resolve(std::string_view name) {
   auto parsed = parse_model_name(name);
-  if (!parsed) return {std::nullopt, {400, "invalid model name"}};
+  if (!parsed) return Status::invalid_argument("invalid model name");
   auto entry = store_.find(parsed.value());
-  if (!entry) return {std::nullopt, {404, fmt::format("model '{}' not found", name)}};
+  if (!entry) return Status::not_found(fmt::format("model '{}' not found", name));
   auto summary = store_.summary(*entry);
-  if (!summary) return {std::nullopt, {500, summary.status().message()}};
-  return {ResolvedModel{std::move(*entry), std::move(summary).value()}, {}};
+  if (!summary) return Status::internal(summary.status().message());
+  return ResolvedModel{std::move(*entry), std::move(summary).value()};
 }
 
 Api::Drive Api::drive(HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<Job>& job,
@@ -83,7 +110,7 @@ Api::Drive Api::drive(HttpExchange& ex, const std::string& gguf_path, const std:
   Drive d;
   if (!scheduler_.submit(gguf_path, job)) {
     d.ending = Ending::Error;
-    d.error = {503, "server busy, please try again.  maximum pending requests exceeded"};
+    d.error = Status::unavailable("server busy, please try again.  maximum pending requests exceeded");
     return d;
   }
   bool started = false;
@@ -120,7 +147,7 @@ Api::Drive Api::drive(HttpExchange& ex, const std::string& gguf_path, const std:
         return d;
       case JobEvent::Kind::Error:
         d.ending = Ending::Error;
-        d.error = {e->http_status, e->message};
+        d.error = std::move(e->error);
         return d;
     }
   }

@@ -51,12 +51,12 @@ struct EmbedInput {
 constexpr size_t kMaxEmbedInputs = 2048;
 
 // A string or an array of strings; anything else is "invalid input type".
-ApiResult<EmbedInput> read_inputs(const Json& req, const char* key) {
+Result<EmbedInput> read_inputs(const Json& req, const char* key) {
   EmbedInput in;
   auto it = req.find(key);
   if (it == req.end() || it->is_null()) {
     in.was_empty = true;
-    return {in, {}};
+    return in;
   }
   if (it->is_string()) {
     in.texts.push_back(it->get<std::string>());
@@ -65,14 +65,14 @@ ApiResult<EmbedInput> read_inputs(const Json& req, const char* key) {
     if (it->size() > kMaxEmbedInputs)
       return {std::nullopt, {400, fmt::format("too many inputs ({}); at most {} per request", it->size(), kMaxEmbedInputs)}};
     for (const auto& v : *it) {
-      if (!v.is_string()) return {std::nullopt, {400, "invalid input type"}};
+      if (!v.is_string()) return Status::invalid_argument("invalid input type");
       in.texts.push_back(v.get<std::string>());
     }
   } else {
-    return {std::nullopt, {400, "invalid input type"}};
+    return Status::invalid_argument("invalid input type");
   }
   in.was_empty = in.texts.empty() || (in.texts.size() == 1 && in.texts[0].empty() && it->is_string());
-  return {in, {}};
+  return in;
 }
 
 // Cuts to `dims` and renormalises (Ollama's `dimensions`).
@@ -88,13 +88,13 @@ void apply_dimensions(std::vector<std::vector<float>>& vectors, int64_t dims) {
 // The common path: resolve, options, keep_alive, then an Embed (or, for no input, a Load) job.
 struct EmbedRun {
   bool ok = false;
-  ApiError error;
+  Status error;
   std::shared_ptr<Job> job;
   std::string request_model;
   std::chrono::steady_clock::time_point t0;
 };
 
-EmbedRun embed_error(ApiError e) {
+EmbedRun embed_error(Status e) {
   EmbedRun r;
   r.error = std::move(e);
   return r;
@@ -105,34 +105,37 @@ EmbedRun run_embed_job(Api& api, HttpExchange& ex, const Json& req, std::vector<
   EmbedRun r;
   r.t0 = std::chrono::steady_clock::now();
   auto model = get_string(req, "model");
-  if (!model) return embed_error(ApiError{400, model.status().message()});
+  if (!model) return embed_error(Status::invalid_argument(model.status().message()));
   r.request_model = model.value().value_or("");
-  if (r.request_model.empty()) return embed_error(ApiError{400, "model is required"});
+  if (r.request_model.empty()) return embed_error(Status::invalid_argument("model is required"));
   auto m = api.resolve(r.request_model);
-  if (!m.ok()) {
-    if (m.error.status == 404) m.error.message = fmt::format("model \"{}\" not found{}", r.request_model, not_found_suffix);
-    return embed_error(m.error);
+  if (!m) {
+    if (m.status().is_not_found())
+      return embed_error(Status::not_found(fmt::format("model \"{}\" not found{}", r.request_model, not_found_suffix)));
+    return embed_error(m.status());
   }
   RunOptions options = ollama_defaults();
-  if (Status s = apply_options(m.value->entry.parameters, options); !s.is_ok()) return embed_error(ApiError{500, s.message()});
+  if (Status s = apply_options(m->entry.parameters, options); !s.is_ok())
+    return embed_error(Status::internal(s.message()));
   if (auto it = req.find("options"); it != req.end())
-    if (Status s = apply_options(*it, options); !s.is_ok()) return embed_error(ApiError{400, s.message()});
+    if (Status s = apply_options(*it, options); !s.is_ok()) return embed_error(Status::invalid_argument(s.message()));
   auto ka = parse_keep_alive(req);
-  if (!ka) return embed_error(ApiError{400, ka.status().message()});
+  if (!ka) return embed_error(Status::invalid_argument(ka.status().message()));
   auto truncate = get_bool(req, "truncate");
-  if (!truncate) return embed_error(ApiError{400, truncate.status().message()});
+  if (!truncate) return embed_error(Status::invalid_argument(truncate.status().message()));
 
   r.job = std::make_shared<Job>();
   r.job->kind = texts.empty() ? Job::Kind::Load : Job::Kind::Embed;
-  r.job->model_name = m.value->entry.name.display();
+  r.job->model_name = m->entry.name.display();
   r.job->options = options;
   r.job->keep_alive = ka.value();
   r.job->embed_inputs = std::move(texts);
   r.job->embed_truncate = truncate.value().value_or(true);
   r.job->embed_normalize = normalize;
   r.job->received = r.t0;
-  Api::Drive d = api.drive(ex, m.value->entry.gguf_path, r.job, [] { return true; }, [](std::string_view) { return true; });
-  if (d.ending == Api::Ending::ClientGone) return embed_error(ApiError{499, "client closed the request"});
+  Api::Drive d = api.drive(
+      ex, m->entry.gguf_path, r.job, [] { return true; }, [](std::string_view) { return true; });
+  if (d.ending == Api::Ending::ClientGone) return embed_error(Status::cancelled("client closed the request"));
   if (d.ending == Api::Ending::Error) return embed_error(d.error);
   r.ok = true;
   return r;
@@ -142,15 +145,15 @@ EmbedRun run_embed_job(Api& api, HttpExchange& ex, const Json& req, std::vector<
 
 void Api::embed(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto in = read_inputs(req, "input");
-  if (!in.ok()) return reply_error(ex, in.error.status, in.error.message);
+  if (!in) return reply_error(ex, in.status());
   auto dims = get_int(req, "dimensions");
-  if (!dims) return reply_error(ex, 400, dims.status().message());
-  auto texts = in.value->was_empty ? std::vector<std::string>{} : in.value->texts;
+  if (!dims) return reply_error(ex, ErrorKind::InvalidArgument, dims.status().message());
+  auto texts = in->was_empty ? std::vector<std::string>{} : in->texts;
   EmbedRun r = run_embed_job(*this, ex, req, std::move(texts), true, ", try pulling it first");
-  if (!r.ok) return r.error.status == 499 ? void() : reply_error(ex, r.error.status, r.error.message);
+  if (!r.ok) return r.error.is_cancelled() ? void() : reply_error(ex, r.error);
   JobOutcome o = r.job->outcome();
   apply_dimensions(o.embeddings, dims.value().value_or(0));
   Json out{{"model", r.request_model}, {"embeddings", o.embeddings}};
@@ -164,14 +167,14 @@ void Api::embed(HttpExchange& ex) {
 
 void Api::embeddings(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto prompt = get_string(req, "prompt");
-  if (!prompt) return reply_error(ex, 400, prompt.status().message());
+  if (!prompt) return reply_error(ex, ErrorKind::InvalidArgument, prompt.status().message());
   std::vector<std::string> texts;
   if (prompt.value() && !prompt.value()->empty()) texts.push_back(*prompt.value());
   EmbedRun r = run_embed_job(*this, ex, req, std::move(texts), false, ", try pulling it first");
-  if (!r.ok) return r.error.status == 499 ? void() : reply_error(ex, r.error.status, r.error.message);
+  if (!r.ok) return r.error.is_cancelled() ? void() : reply_error(ex, r.error);
   const JobOutcome& o = r.job->outcome();
   Json vec = Json::array();
   if (!o.embeddings.empty())
@@ -181,24 +184,27 @@ void Api::embeddings(HttpExchange& ex) {
 
 void Api::openai_embeddings(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_openai_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_openai_error(ex, body.status());
+  const Json& req = *body;
   auto in = read_inputs(req, "input");
-  if (!in.ok()) return reply_openai_error(ex, in.error.status, in.error.message);
+  if (!in) return reply_openai_error(ex, in.status());
   auto it = req.find("input");
-  if (it != req.end() && it->is_array() && it->empty()) return reply_openai_error(ex, 400, "invalid input");
-  if (it == req.end() || it->is_null()) return reply_openai_error(ex, 400, "invalid input");
+  if (it != req.end() && it->is_array() && it->empty())
+    return reply_openai_error(ex, ErrorKind::InvalidArgument, "invalid input");
+  if (it == req.end() || it->is_null()) return reply_openai_error(ex, ErrorKind::InvalidArgument, "invalid input");
   auto format = get_string(req, "encoding_format");
-  if (!format) return reply_openai_error(ex, 400, format.status().message());
+  if (!format) return reply_openai_error(ex, ErrorKind::InvalidArgument, format.status().message());
   std::string fmt_name = format.value().value_or("float");
   std::transform(fmt_name.begin(), fmt_name.end(), fmt_name.begin(), [](unsigned char c) { return std::tolower(c); });
   if (fmt_name != "float" && fmt_name != "base64")
-    return reply_openai_error(ex, 400, fmt::format("Invalid value for 'encoding_format' = {}. Supported values: "
-                                                   "['float', 'base64'].", format.value().value_or("")));
+    return reply_openai_error(ex, ErrorKind::InvalidArgument,
+                              fmt::format("Invalid value for 'encoding_format' = {}. Supported values: "
+                                          "['float', 'base64'].",
+                                          format.value().value_or("")));
   auto dims = get_int(req, "dimensions");
-  if (!dims) return reply_openai_error(ex, 400, dims.status().message());
-  EmbedRun r = run_embed_job(*this, ex, req, in.value->texts, true, "");
-  if (!r.ok) return r.error.status == 499 ? void() : reply_openai_error(ex, r.error.status, r.error.message);
+  if (!dims) return reply_openai_error(ex, ErrorKind::InvalidArgument, dims.status().message());
+  EmbedRun r = run_embed_job(*this, ex, req, in->texts, true, "");
+  if (!r.ok) return r.error.is_cancelled() ? void() : reply_openai_error(ex, r.error);
   JobOutcome o = r.job->outcome();
   apply_dimensions(o.embeddings, dims.value().value_or(0));
   Json data = Json::array();

@@ -46,8 +46,8 @@ void run_native(Api& api, HttpExchange& ex, const std::string& gguf, const std::
   if (d.ending == Api::Ending::ClientGone) return;
   if (d.ending == Api::Ending::Error) {
     // Before the first line: a real status. After it: one more line with the error (status stays 200).
-    if (streaming) ex.write(dump_json(Json{{"error", d.error.message}}) + "\n");
-    else reply_error(ex, d.error.status, d.error.message);
+    if (streaming) ex.write(dump_json(Json{{"error", d.error.message()}}) + "\n");
+    else reply_error(ex, d.error);
     return;
   }
   const JobOutcome& o = job->outcome();
@@ -64,7 +64,7 @@ void run_load(Api& api, HttpExchange& ex, const GenerationRequest& g, bool chat)
   job->keep_alive = g.keep_alive;
   Api::Drive d = api.drive(ex, g.model.entry.gguf_path, job, [] { return true; }, [](std::string_view) { return true; });
   if (d.ending == Api::Ending::ClientGone) return;
-  if (d.ending == Api::Ending::Error) return reply_error(ex, d.error.status, d.error.message);
+  if (d.ending == Api::Ending::Error) return reply_error(ex, d.error);
   Json out{{"model", g.request_model}, {"created_at", now_utc()}};
   if (chat) out["message"] = {{"role", "assistant"}, {"content", ""}};
   else out["response"] = "";
@@ -78,11 +78,11 @@ void run_load(Api& api, HttpExchange& ex, const GenerationRequest& g, bool chat)
 void Api::generate(HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto g = parse_generation_request(*this, req, GenerationKind::Generate);
-  if (!g.ok()) return reply_error(ex, g.error.status, g.error.message);
-  GenerationRequest& gen = *g.value;
+  if (!g) return reply_error(ex, g.status());
+  GenerationRequest& gen = *g;
 
   auto prompt = get_string(req, "prompt");
   auto system = get_string(req, "system");
@@ -90,25 +90,32 @@ void Api::generate(HttpExchange& ex) {
   auto suffix = get_string(req, "suffix");
   auto tmpl = get_string(req, "template");
   for (const Status* s : {&prompt.status(), &system.status(), &raw.status(), &suffix.status(), &tmpl.status()})
-    if (!s->is_ok()) return reply_error(ex, 400, s->message());
+    if (!s->is_ok()) return reply_error(ex, ErrorKind::InvalidArgument, s->message());
   std::vector<int32_t> context;
   if (auto it = req.find("context"); it != req.end() && !it->is_null()) {
-    if (!it->is_array()) return reply_error(ex, 400, "invalid type for field \"context\": expected array of integers");
+    if (!it->is_array())
+      return reply_error(ex, ErrorKind::InvalidArgument,
+                         "invalid type for field \"context\": expected array of integers");
     for (const auto& t : *it) {
       if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
-        return reply_error(ex, 400, "invalid type for field \"context\": expected array of token ids");
+        return reply_error(ex, ErrorKind::InvalidArgument,
+                           "invalid type for field \"context\": expected array of token ids");
       context.push_back(static_cast<int32_t>(t.get<int64_t>()));
     }
   }
   const bool is_raw = raw.value().value_or(false);
   if (is_raw && (tmpl.value() || system.value() || !context.empty()))
-    return reply_error(ex, 400, "raw mode does not support template, system, or context");
+    return reply_error(ex, ErrorKind::InvalidArgument, "raw mode does not support template, system, or context");
   if (tmpl.value() && !tmpl.value()->empty())
-    return reply_error(ex, 400, "the \"template\" field (a Go template) is not supported by strata; the model's "
-                                "chat template is used, or send \"raw\": true with a rendered prompt");
+    return reply_error(ex, ErrorKind::InvalidArgument,
+                       "the \"template\" field (a Go template) is not supported by strata; the model's "
+                       "chat template is used, or send \"raw\": true with a rendered prompt");
   if (suffix.value() && !suffix.value()->empty()) {
-    if (!gen.model.has("insert")) return reply_error(ex, 400, fmt::format("{} does not support insert", gen.model.entry.name.display()));
-    return reply_error(ex, 400, "fill-in-the-middle (\"suffix\") is not supported by strata yet");
+    if (!gen.model.has("insert"))
+      return reply_error(ex, ErrorKind::InvalidArgument,
+                         fmt::format("{} does not support insert", gen.model.entry.name.display()));
+    return reply_error(ex, ErrorKind::InvalidArgument,
+                       "fill-in-the-middle (\"suffix\") is not supported by strata yet");
   }
   std::string prompt_text = prompt.value().value_or("");
   if (prompt_text.empty() && context.empty()) return run_load(*this, ex, gen, /*chat=*/false);
@@ -144,17 +151,17 @@ void Api::generate(HttpExchange& ex) {
 void Api::chat(HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto g = parse_generation_request(*this, req, GenerationKind::Chat);
-  if (!g.ok()) return reply_error(ex, g.error.status, g.error.message);
-  GenerationRequest& gen = *g.value;
+  if (!g) return reply_error(ex, g.status());
+  GenerationRequest& gen = *g;
   auto messages = parse_native_messages(req);
-  if (!messages.ok()) return reply_error(ex, messages.error.status, messages.error.message);
-  if (auto e = check_tools(req, gen.model)) return reply_error(ex, e->status, e->message);
-  if (messages.value->empty()) return run_load(*this, ex, gen, /*chat=*/true);
+  if (!messages) return reply_error(ex, messages.status());
+  if (Status e = check_tools(req, gen.model); !e.is_ok()) return reply_error(ex, e);
+  if (messages->empty()) return run_load(*this, ex, gen, /*chat=*/true);
 
-  auto job = make_chat_job(gen, std::move(*messages.value), t0);
+  auto job = make_chat_job(gen, std::move(*messages), t0);
   NativeReply reply;
   reply.chunk = [&](std::string_view text) {
     return Json{{"model", gen.request_model},

@@ -41,19 +41,21 @@ std::string model_or_name(const Json& req) {
 
 void Api::pull(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto stream = get_bool(req, "stream");
-  if (!stream) return reply_error(ex, 400, stream.status().message());
+  if (!stream) return reply_error(ex, ErrorKind::InvalidArgument, stream.status().message());
   const std::string name = model_or_name(req);
-  if (name.empty()) return reply_error(ex, 400, "model is required");
+  if (name.empty()) return reply_error(ex, ErrorKind::InvalidArgument, "model is required");
   auto m = resolve(name);
-  if (m.error.status == 400) return reply_error(ex, 400, m.error.message);
-  if (!m.ok())
-    return reply_error(ex, 404, fmt::format("pull model manifest: model '{}' is not available locally (strata serves "
-                                            "local models and does not download)", name));
+  if (m.status().is_invalid_argument()) return reply_error(ex, m.status());
+  if (!m)
+    return reply_error(ex, ErrorKind::NotFound,
+                       fmt::format("pull model manifest: model '{}' is not available locally (strata serves "
+                                   "local models and does not download)",
+                                   name));
   // As Ollama: one "pulling <12 hex>" object per layer with digest, total and completed (here all present).
-  const ModelEntry& e = m.value->entry;
+  const ModelEntry& e = m->entry;
   reply_progress(ex, stream.value().value_or(true),
                  {Json{{"status", "pulling manifest"}},
                   Json{{"status", "pulling " + e.digest.substr(0, 12)}, {"digest", "sha256:" + e.digest},
@@ -64,38 +66,40 @@ void Api::pull(HttpExchange& ex) {
 void Api::push(HttpExchange& ex) {
   int status = 400;
   (void)ex.read_body(options_.max_body_bytes, status);
-  reply_error(ex, 400, "push is not supported");
+  reply_error(ex, ErrorKind::InvalidArgument, "push is not supported");
 }
 
 void Api::copy(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto source = get_string(req, "source");
   auto destination = get_string(req, "destination");
-  if (!source) return reply_error(ex, 400, source.status().message());
-  if (!destination) return reply_error(ex, 400, destination.status().message());
+  if (!source) return reply_error(ex, ErrorKind::InvalidArgument, source.status().message());
+  if (!destination) return reply_error(ex, ErrorKind::InvalidArgument, destination.status().message());
   const std::string src = source.value().value_or(""), dst = destination.value().value_or("");
   auto src_name = parse_model_name(src);
-  if (src.empty() || !src_name) return reply_error(ex, 400, fmt::format("source \"{}\" is invalid", src));
+  if (src.empty() || !src_name)
+    return reply_error(ex, ErrorKind::InvalidArgument, fmt::format("source \"{}\" is invalid", src));
   auto dst_name = parse_model_name(dst);
-  if (dst.empty() || !dst_name) return reply_error(ex, 400, fmt::format("destination \"{}\" is invalid", dst));
+  if (dst.empty() || !dst_name)
+    return reply_error(ex, ErrorKind::InvalidArgument, fmt::format("destination \"{}\" is invalid", dst));
   auto entry = store_.find(src_name.value());
-  if (!entry) return reply_error(ex, 404, fmt::format("model \"{}\" not found", src));
-  if (Status s = store_.copy(*entry, dst_name.value()); !s.is_ok()) return reply_error(ex, 500, s.message());
+  if (!entry) return reply_error(ex, ErrorKind::NotFound, fmt::format("model \"{}\" not found", src));
+  if (Status s = store_.copy(*entry, dst_name.value()); !s.is_ok()) return reply_error(ex, s);
   ex.respond(200, "", "");
 }
 
 void Api::remove(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const std::string name = model_or_name(*body.value);
-  if (name.empty()) return reply_error(ex, 400, "model is required");
+  if (!body) return reply_error(ex, body.status());
+  const std::string name = model_or_name(*body);
+  if (name.empty()) return reply_error(ex, ErrorKind::InvalidArgument, "model is required");
   auto parsed = parse_model_name(name);
-  if (!parsed) return reply_error(ex, 400, fmt::format("name \"{}\" is invalid", name));
+  if (!parsed) return reply_error(ex, ErrorKind::InvalidArgument, fmt::format("name \"{}\" is invalid", name));
   auto entry = store_.find(parsed.value());
-  if (!entry) return reply_error(ex, 404, fmt::format("model '{}' not found", name));
-  if (Status s = store_.remove(*entry); !s.is_ok()) return reply_error(ex, 400, s.message());
+  if (!entry) return reply_error(ex, ErrorKind::NotFound, fmt::format("model '{}' not found", name));
+  if (Status s = store_.remove(*entry); !s.is_ok()) return reply_error(ex, s);
   // Unload the weights when no remaining name refers to them.
   bool still_named = false;
   for (const auto& e : store_.list()) still_named = still_named || e.gguf_path == entry->gguf_path;
@@ -105,24 +109,26 @@ void Api::remove(HttpExchange& ex) {
 
 void Api::create(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto stream = get_bool(req, "stream");
   auto from = get_string(req, "from");
   auto system = get_string(req, "system");
   auto tmpl = get_string(req, "template");
   auto quantize = get_string(req, "quantize");
   for (const Status* s : {&stream.status(), &from.status(), &system.status(), &tmpl.status(), &quantize.status()})
-    if (!s->is_ok()) return reply_error(ex, 400, s->message());
+    if (!s->is_ok()) return reply_error(ex, ErrorKind::InvalidArgument, s->message());
   const std::string name = model_or_name(req);
-  if (name.empty()) return reply_error(ex, 400, "model is required");
+  if (name.empty()) return reply_error(ex, ErrorKind::InvalidArgument, "model is required");
   auto parsed = parse_model_name(name);
-  if (!parsed) return reply_error(ex, 400, "invalid model name");
-  if (quantize.value() && !quantize.value()->empty()) return reply_error(ex, 400, "quantization is not supported by strata");
+  if (!parsed) return reply_error(ex, ErrorKind::InvalidArgument, "invalid model name");
+  if (quantize.value() && !quantize.value()->empty())
+    return reply_error(ex, ErrorKind::InvalidArgument, "quantization is not supported by strata");
   for (const char* key : {"adapters", "messages"}) {
     auto it = req.find(key);
     if (it != req.end() && !it->is_null() && !it->empty())
-      return reply_error(ex, 400, fmt::format("\"{}\" in /api/create is not supported by strata", key));
+      return reply_error(ex, ErrorKind::InvalidArgument,
+                         fmt::format("\"{}\" in /api/create is not supported by strata", key));
   }
 
   CreateSpec spec;
@@ -130,20 +136,22 @@ void Api::create(HttpExchange& ex) {
   std::vector<Json> steps;
   if (from.value() && !from.value()->empty()) {
     auto base = resolve(*from.value());
-    if (!base.ok()) return reply_error(ex, base.error.status, base.error.message);
-    spec.base = base.value->entry;
+    if (!base) return reply_error(ex, base.status());
+    spec.base = base->entry;
     steps.push_back({{"status", "reading model metadata"}});
   }
   if (auto it = req.find("files"); it != req.end() && !it->is_null()) {
-    if (!it->is_object()) return reply_error(ex, 400, "invalid type for field \"files\": expected object");
+    if (!it->is_object())
+      return reply_error(ex, ErrorKind::InvalidArgument, "invalid type for field \"files\": expected object");
     for (const auto& [file, digest] : it->items()) {
       if (file.empty() || file.front() == '/' || file.find("..") != std::string::npos)
-        return reply_error(ex, 400, "file path must be relative");
-      if (!digest.is_string()) return reply_error(ex, 400, "invalid digest format");
+        return reply_error(ex, ErrorKind::InvalidArgument, "file path must be relative");
+      if (!digest.is_string()) return reply_error(ex, ErrorKind::InvalidArgument, "invalid digest format");
       auto hex = parse_digest(digest.get<std::string>());
-      if (!hex) return reply_error(ex, 400, "invalid digest format");
-      if (spec.gguf_blob) return reply_error(ex, 400, "only one GGUF file is supported");
-      if (!store_.has_blob(*hex)) return reply_error(ex, 400, fmt::format("blob \"sha256:{}\" not found", *hex));
+      if (!hex) return reply_error(ex, ErrorKind::InvalidArgument, "invalid digest format");
+      if (spec.gguf_blob) return reply_error(ex, ErrorKind::InvalidArgument, "only one GGUF file is supported");
+      if (!store_.has_blob(*hex))
+        return reply_error(ex, ErrorKind::InvalidArgument, fmt::format("blob \"sha256:{}\" not found", *hex));
       spec.gguf_blob = *hex;
       steps.push_back({{"status", "parsing GGUF"}});
       std::error_code ec;
@@ -152,12 +160,14 @@ void Api::create(HttpExchange& ex) {
                        {"total", ec ? 0 : size}, {"completed", ec ? 0 : size}});
     }
   }
-  if (!spec.base && !spec.gguf_blob) return reply_error(ex, 400, "neither 'from' or 'files' was specified");
+  if (!spec.base && !spec.gguf_blob)
+    return reply_error(ex, ErrorKind::InvalidArgument, "neither 'from' or 'files' was specified");
   if (tmpl.value() && !tmpl.value()->empty()) {
     // strata renders Jinja chat templates; a Go template (Ollama's TEMPLATE) would not work.
     auto parsed_tmpl = tokenizer::ChatTemplate::create(*tmpl.value());
     if (!parsed_tmpl)
-      return reply_error(ex, 400, fmt::format("template must be a Jinja chat template: {}", parsed_tmpl.status().message()));
+      return reply_error(ex, ErrorKind::InvalidArgument,
+                         fmt::format("template must be a Jinja chat template: {}", parsed_tmpl.status().message()));
     spec.chat_template = tmpl.value();
     steps.push_back({{"status", "creating template layer"}});
   }
@@ -166,9 +176,11 @@ void Api::create(HttpExchange& ex) {
     steps.push_back({{"status", "creating system layer"}});
   }
   if (auto it = req.find("parameters"); it != req.end() && !it->is_null()) {
-    if (!it->is_object()) return reply_error(ex, 400, "invalid type for field \"parameters\": expected object");
+    if (!it->is_object())
+      return reply_error(ex, ErrorKind::InvalidArgument, "invalid type for field \"parameters\": expected object");
     RunOptions check;
-    if (Status s = apply_options(*it, check); !s.is_ok()) return reply_error(ex, 400, s.message());
+    if (Status s = apply_options(*it, check); !s.is_ok())
+      return reply_error(ex, ErrorKind::InvalidArgument, s.message());
     spec.parameters = *it;
     steps.push_back({{"status", "creating parameters layer"}});
   }
@@ -182,17 +194,15 @@ void Api::create(HttpExchange& ex) {
         license.append(l.is_string() ? l.get<std::string>() : dump_json(l));
       }
     } else {
-      return reply_error(ex, 400, "invalid type for field \"license\": expected string or array");
+      return reply_error(ex, ErrorKind::InvalidArgument,
+                         "invalid type for field \"license\": expected string or array");
     }
     spec.license = license;
   }
   report(options_.progress, items_progress("create", parsed.value().display(), 0, 1));
   auto created = store_.create(spec);
   report(options_.progress, items_progress("create", parsed.value().display(), 1, 1, /*finished=*/true));
-  if (!created) {
-    const std::string& msg = created.status().message();
-    return reply_error(ex, msg.find("not in GGUF format") != std::string::npos ? 400 : 500, msg);
-  }
+  if (!created) return reply_error(ex, created.status());
   steps.push_back({{"status", "writing manifest"}});
   reply_progress(ex, stream.value().value_or(true), steps);
 }
@@ -200,14 +210,14 @@ void Api::create(HttpExchange& ex) {
 void Api::blob(HttpExchange& ex) {
   const std::string digest = ex.path().substr(std::string_view("/api/blobs/").size());
   auto hex = parse_digest(digest);
-  if (!hex) return reply_error(ex, 400, "invalid digest format");
+  if (!hex) return reply_error(ex, ErrorKind::InvalidArgument, "invalid digest format");
   if (ex.method() == "HEAD" || ex.method() == "GET") {
     if (store_.has_blob(*hex)) return ex.respond(200, "", "");
-    return reply_error(ex, 404, fmt::format("blob \"sha256:{}\" not found", *hex));
+    return reply_error(ex, ErrorKind::NotFound, fmt::format("blob \"sha256:{}\" not found", *hex));
   }
   if (store_.has_blob(*hex)) return ex.respond(200, "", "");
   auto writer = ModelStore::BlobWriter::open(store_, *hex);
-  if (!writer) return reply_error(ex, 500, writer.status().message());
+  if (!writer) return reply_error(ex, writer.status());
   int status = 400;
   const std::string label = "sha256:" + hex->substr(0, 12);
   const std::string* length = ex.head().header("content-length");
@@ -220,9 +230,9 @@ void Api::blob(HttpExchange& ex) {
     return writer.value()->write(piece);
   }, status);
   report(options_.progress, bytes_progress("upload", label, received, total, /*finished=*/true));
-  if (!s.is_ok()) return reply_error(ex, status == 0 ? 500 : status, s.message());
-  if (Status c = writer.value()->commit(); !c.is_ok())
-    return reply_error(ex, c.message().find("digest mismatch") != std::string::npos ? 400 : 500, c.message());
+  // status 0: the writer's own failure, with its kind; else the transport's refusal of the body.
+  if (!s.is_ok()) return status == 0 ? reply_error(ex, s) : reply_error(ex, ErrorKind::InvalidArgument, s.message());
+  if (Status c = writer.value()->commit(); !c.is_ok()) return reply_error(ex, c);  // a digest mismatch is corruption
   ex.respond(201, "", "");
 }
 

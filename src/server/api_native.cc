@@ -73,23 +73,23 @@ void Api::tags(HttpExchange& ex) {
 
 void Api::show(HttpExchange& ex) {
   auto body = read_json(ex);
-  if (!body.ok()) return reply_error(ex, body.error.status, body.error.message);
-  const Json& req = *body.value;
+  if (!body) return reply_error(ex, body.status());
+  const Json& req = *body;
   auto model = get_string(req, "model");
   auto name = get_string(req, "name");  // deprecated, still sent by some clients
   auto verbose = get_bool(req, "verbose");
   auto system = get_string(req, "system");
   for (const Status* s : {&model.status(), &name.status(), &verbose.status(), &system.status()})
-    if (!s->is_ok()) return reply_error(ex, 400, s->message());
+    if (!s->is_ok()) return reply_error(ex, ErrorKind::InvalidArgument, s->message());
   std::string wanted = model.value().value_or("");
   if (wanted.empty()) wanted = name.value().value_or("");
-  if (wanted.empty()) return reply_error(ex, 400, "model is required");
+  if (wanted.empty()) return reply_error(ex, ErrorKind::InvalidArgument, "model is required");
   auto m = resolve(wanted);
-  if (!m.ok()) return reply_error(ex, m.error.status, m.error.message);
-  const ModelEntry& e = m.value->entry;
-  const GgufSummary& s = m.value->summary;
+  if (!m) return reply_error(ex, m.status());
+  const ModelEntry& e = m->entry;
+  const GgufSummary& s = m->summary;
   auto info = store_.show_info(e, verbose.value().value_or(false));
-  if (!info) return reply_error(ex, 500, info.status().message());
+  if (!info) return reply_error(ex, info.status().with_context(e.gguf_path));
   Json params = e.parameters;
   if (auto it = req.find("options"); it != req.end() && it->is_object())
     for (const auto& [k, v] : it->items()) params[k] = v;

@@ -1,5 +1,7 @@
 // server/api_openai.cc: the OpenAI-compatible routes: POST /v1/chat/completions, POST /v1/completions
 // (SSE streaming, usage), GET /v1/models and /v1/models/{id}; errors in OpenAI's shape.
+#include <cfloat>
+#include <cmath>
 #include <random>
 
 #include "server/api.h"
@@ -28,10 +30,10 @@ Json usage_json(const JobOutcome& o) {
 }
 
 // The top-level sampling fields both OpenAI routes share, applied over the request's options.
-std::optional<ApiError> apply_openai_fields(const Json& req, GenerationRequest& g, bool completions) {
+Status apply_openai_fields(const Json& req, GenerationRequest& g, bool completions) {
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     auto v = get_int(req, key);
-    if (!v) return ApiError{400, v.status().message()};
+    if (!v) return Status::invalid_argument(v.status().message());
     if (v.value()) g.options.num_predict = static_cast<int32_t>(std::clamp<int64_t>(*v.value(), -1, INT32_MAX));
   }
   auto temperature = get_number(req, "temperature");
@@ -39,16 +41,18 @@ std::optional<ApiError> apply_openai_fields(const Json& req, GenerationRequest& 
   auto seed = get_int(req, "seed");
   for (const char* key : {"frequency_penalty", "presence_penalty"}) {
     auto v = get_number(req, key);  // accepted; the sampler has no such penalties (see docs/server.md)
-    if (!v) return ApiError{400, v.status().message()};
+    if (!v) return Status::invalid_argument(v.status().message());
   }
-  if (!temperature) return ApiError{400, temperature.status().message()};
-  if (!top_p) return ApiError{400, top_p.status().message()};
-  if (!seed) return ApiError{400, seed.status().message()};
+  if (!temperature) return Status::invalid_argument(temperature.status().message());
+  if (!top_p) return Status::invalid_argument(top_p.status().message());
+  if (!seed) return Status::invalid_argument(seed.status().message());
+  for (const auto* v : {&temperature.value(), &top_p.value()})
+    if (*v && !(std::fabs(**v) <= FLT_MAX)) return Status::out_of_range("temperature and top_p must be finite floats");
   if (temperature.value()) g.options.sampling.temperature = static_cast<float>(*temperature.value());
   if (top_p.value() && (!completions || *top_p.value() != 0)) g.options.sampling.top_p = static_cast<float>(*top_p.value());
   if (seed.value()) g.options.seed = *seed.value();
   auto stop = get_string_or_list(req, "stop");
-  if (!stop) return ApiError{400, stop.status().message()};
+  if (!stop) return Status::invalid_argument(stop.status().message());
   if (stop.value()) {
     g.options.stop.clear();
     for (auto& s : *stop.value())
@@ -56,45 +60,48 @@ std::optional<ApiError> apply_openai_fields(const Json& req, GenerationRequest& 
   }
   if (auto it = req.find("logprobs"); it != req.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()) &&
                                       !(it->is_number() && it->get<double>() == 0))
-    return ApiError{400, "logprobs are not supported by strata yet"};
-  return std::nullopt;
+    return Status::invalid_argument("logprobs are not supported by strata yet");
+  return Status::ok();
 }
 
-std::optional<ApiError> check_reasoning(const Json& req, const ResolvedModel& m) {
+Status check_reasoning(const Json& req, const ResolvedModel& m) {
   std::optional<std::string> effort;
   if (auto it = req.find("reasoning_effort"); it != req.end() && it->is_string()) effort = it->get<std::string>();
   if (auto it = req.find("reasoning"); it != req.end() && it->is_object() && it->contains("effort") &&
                                        (*it)["effort"].is_string())
     effort = (*it)["effort"].get<std::string>();
-  if (!effort || *effort == "none") return std::nullopt;
+  if (!effort || *effort == "none") return Status::ok();
   static constexpr std::string_view kLevels[] = {"minimal", "low", "medium", "high", "max", "xhigh", "ultra"};
   if (std::find(std::begin(kLevels), std::end(kLevels), *effort) == std::end(kLevels))
-    return ApiError{400, fmt::format("invalid reasoning value: '{}' (must be \"none\", \"minimal\", \"low\", "
-                                     "\"medium\", \"high\", \"max\", \"xhigh\" or \"ultra\")", *effort)};
-  if (!m.has("thinking")) return ApiError{400, fmt::format("\"{}\" does not support thinking", m.entry.name.display())};
-  return ApiError{400, "reasoning output is not supported by strata yet"};
+    return Status::invalid_argument(
+        fmt::format("invalid reasoning value: '{}' (must be \"none\", \"minimal\", \"low\", "
+                    "\"medium\", \"high\", \"max\", \"xhigh\" or \"ultra\")",
+                    *effort));
+  if (!m.has("thinking"))
+    return Status::invalid_argument(fmt::format("\"{}\" does not support thinking", m.entry.name.display()));
+  return Status::invalid_argument("reasoning output is not supported by strata yet");
 }
 
 // OpenAI messages → chat messages. Text parts are joined; images, audio and tool calls answered 400.
-ApiResult<std::vector<ChatMessage>> parse_openai_messages(const Json& req) {
+Result<std::vector<ChatMessage>> parse_openai_messages(const Json& req) {
   auto it = req.find("messages");
   if (it == req.end() || it->is_null() || !it->is_array())
-    return {std::nullopt, {400, "invalid type for field \"messages\": expected array"}};
-  if (it->empty()) return {std::nullopt, {400, "[] is too short - 'messages'"}};
+    return Status::invalid_argument("invalid type for field \"messages\": expected array");
+  if (it->empty()) return Status::invalid_argument("[] is too short - 'messages'");
   std::vector<ChatMessage> out;
   for (const auto& m : *it) {
-    if (!m.is_object()) return {std::nullopt, {400, "invalid message format"}};
+    if (!m.is_object()) return Status::invalid_argument("invalid message format");
     auto role = get_string(m, "role");
-    if (!role) return {std::nullopt, {400, role.status().message()}};
+    if (!role) return Status::invalid_argument(role.status().message());
     ChatMessage msg;
     msg.role = role.value().value_or("user");
     std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
     if (msg.role == "developer") msg.role = "system";  // newer OpenAI clients send "developer"
     if (auto tc = m.find("tool_calls"); tc != m.end() && tc->is_array() && !tc->empty())
-      return {std::nullopt, {400, "tool calls are not supported by strata yet"}};
+      return Status::invalid_argument("tool calls are not supported by strata yet");
     auto content = m.find("content");
     if (content == m.end() || content->is_null()) {
-      return {std::nullopt, {400, "invalid message content: null content needs tool_calls"}};
+      return Status::invalid_argument("invalid message content: null content needs tool_calls");
     } else if (content->is_string()) {
       msg.content = content->get<std::string>();
     } else if (content->is_array()) {
@@ -107,20 +114,21 @@ ApiResult<std::vector<ChatMessage>> parse_openai_messages(const Json& req) {
           const Json& iu = part.contains("image_url") ? part["image_url"] : Json();
           std::string url = iu.is_string() ? iu.get<std::string>() : (iu.is_object() ? iu.value("url", "") : "");
           if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0)
-            return {std::nullopt, {400, "image URLs are not currently supported, please use base64 encoded data instead"}};
-          return {std::nullopt, {400, "images are not supported by strata yet"}};
+            return Status::invalid_argument(
+                "image URLs are not currently supported, please use base64 encoded data instead");
+          return Status::invalid_argument("images are not supported by strata yet");
         } else if (type == "input_audio") {
-          return {std::nullopt, {400, "audio input is not supported by strata yet"}};
+          return Status::invalid_argument("audio input is not supported by strata yet");
         } else {
-          return {std::nullopt, {400, "invalid message format"}};
+          return Status::invalid_argument("invalid message format");
         }
       }
     } else {
-      return {std::nullopt, {400, "invalid message format"}};
+      return Status::invalid_argument("invalid message format");
     }
     out.push_back(std::move(msg));
   }
-  return {out, {}};
+  return out;
 }
 
 // SSE framing for both routes: `data: <json>\n\n` lines, an error event, the [DONE] terminator.
@@ -150,18 +158,18 @@ bool include_usage(const Json& req) {
 void Api::openai_chat(HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
-  if (!body.ok()) return reply_openai_error(ex, body.error.status, body.error.message);
-  const Json& req = body.value->is_null() ? Json::object() : *body.value;
+  if (!body) return reply_openai_error(ex, body.status());
+  const Json& req = body->is_null() ? Json::object() : *body;
   auto g = parse_generation_request(*this, req, GenerationKind::OpenAIChat);
-  if (!g.ok()) return reply_openai_error(ex, g.error.status, g.error.message);
-  GenerationRequest& gen = *g.value;
-  if (auto e = apply_openai_fields(req, gen, false)) return reply_openai_error(ex, e->status, e->message);
+  if (!g) return reply_openai_error(ex, g.status());
+  GenerationRequest& gen = *g;
+  if (Status e = apply_openai_fields(req, gen, false); !e.is_ok()) return reply_openai_error(ex, e);
   auto messages = parse_openai_messages(req);
-  if (!messages.ok()) return reply_openai_error(ex, messages.error.status, messages.error.message);
+  if (!messages) return reply_openai_error(ex, messages.status());
   for (auto check : {check_tools(req, gen.model), check_reasoning(req, gen.model), apply_response_format(req, gen)})
-    if (check) return reply_openai_error(ex, check->status, check->message);
+    if (!check.is_ok()) return reply_openai_error(ex, check);
 
-  auto job = make_chat_job(gen, std::move(*messages.value), t0);
+  auto job = make_chat_job(gen, std::move(*messages), t0);
   const std::string id = random_id("chatcmpl-");
   const int64_t created = unix_now();
   auto chunk = [&](Json delta, Json finish) {
@@ -182,8 +190,9 @@ void Api::openai_chat(HttpExchange& ex) {
   Drive d = drive(ex, gen.model.entry.gguf_path, job, on_start, on_text);
   if (d.ending == Ending::ClientGone) return;
   if (d.ending == Ending::Error) {
-    if (!sse.started()) return reply_openai_error(ex, d.error.status, d.error.message);
-    sse.send(Json{{"error", {{"message", d.error.message}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
+    if (!sse.started()) return reply_openai_error(ex, d.error);
+    sse.send(Json{
+        {"error", {{"message", d.error.message()}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
     return;
   }
   const JobOutcome& o = job->outcome();
@@ -210,19 +219,22 @@ void Api::openai_chat(HttpExchange& ex) {
 void Api::openai_completions(HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
-  if (!body.ok()) return reply_openai_error(ex, body.error.status, body.error.message);
-  const Json& req = body.value->is_null() ? Json::object() : *body.value;
+  if (!body) return reply_openai_error(ex, body.status());
+  const Json& req = body->is_null() ? Json::object() : *body;
   auto g = parse_generation_request(*this, req, GenerationKind::OpenAICompletion);
-  if (!g.ok()) return reply_openai_error(ex, g.error.status, g.error.message);
-  GenerationRequest& gen = *g.value;
-  if (auto e = apply_openai_fields(req, gen, true)) return reply_openai_error(ex, e->status, e->message);
+  if (!g) return reply_openai_error(ex, g.status());
+  GenerationRequest& gen = *g;
+  if (Status e = apply_openai_fields(req, gen, true); !e.is_ok()) return reply_openai_error(ex, e);
   auto prompt = get_string(req, "prompt");
-  if (!prompt) return reply_openai_error(ex, 400, "invalid type for 'prompt' field: expected a string");
+  if (!prompt)
+    return reply_openai_error(ex, ErrorKind::InvalidArgument, "invalid type for 'prompt' field: expected a string");
   auto suffix = get_string(req, "suffix");
-  if (!suffix) return reply_openai_error(ex, 400, suffix.status().message());
+  if (!suffix) return reply_openai_error(ex, ErrorKind::InvalidArgument, suffix.status().message());
   if (suffix.value() && !suffix.value()->empty())
-    return reply_openai_error(ex, 400, gen.model.has("insert") ? "fill-in-the-middle (\"suffix\") is not supported by strata yet"
-                                                              : fmt::format("{} does not support insert", gen.model.entry.name.display()));
+    return reply_openai_error(ex, ErrorKind::InvalidArgument,
+                              gen.model.has("insert")
+                                  ? "fill-in-the-middle (\"suffix\") is not supported by strata yet"
+                                  : fmt::format("{} does not support insert", gen.model.entry.name.display()));
 
   GeneratePrompt gp;
   gp.prompt = prompt.value().value_or("");
@@ -241,8 +253,9 @@ void Api::openai_completions(HttpExchange& ex) {
   Drive d = drive(ex, gen.model.entry.gguf_path, job, on_start, on_text);
   if (d.ending == Ending::ClientGone) return;
   if (d.ending == Ending::Error) {
-    if (!sse.started()) return reply_openai_error(ex, d.error.status, d.error.message);
-    sse.send(Json{{"error", {{"message", d.error.message}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
+    if (!sse.started()) return reply_openai_error(ex, d.error);
+    sse.send(Json{
+        {"error", {{"message", d.error.message()}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
     return;
   }
   const JobOutcome& o = job->outcome();
@@ -275,7 +288,7 @@ void Api::openai_models(HttpExchange& ex) {
 void Api::openai_model(HttpExchange& ex, std::string_view id) {
   auto parsed = parse_model_name(id);
   std::optional<ModelEntry> e = parsed ? store_.find(parsed.value()) : std::nullopt;
-  if (!e) return reply_openai_error(ex, 404, fmt::format("model '{}' not found", id));
+  if (!e) return reply_openai_error(ex, ErrorKind::NotFound, fmt::format("model '{}' not found", id));
   reply_json(ex, 200,
              Json{{"id", id},
                   {"object", "model"},

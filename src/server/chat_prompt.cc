@@ -79,21 +79,54 @@ void keep_prompt_tail(std::vector<int32_t>& tokens, int64_t max_tokens, std::opt
   tokens.erase(tokens.begin() + (keep_bos ? 1 : 0), tokens.end() - static_cast<std::ptrdiff_t>(keep));
 }
 
-Result<std::vector<int32_t>> build_chat_prompt(const PromptFormat& format, std::vector<ChatMessage> messages,
-                                               const tokenizer::Tokenizer& tokenizer, int64_t max_tokens, bool truncate) {
-  while (true) {
-    STRATA_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, chat_prompt_tokens(format, messages, tokenizer));
-    if (static_cast<int64_t>(tokens.size()) <= max_tokens) return tokens;
-    // Drop the oldest message that is neither a system message nor the last one.
-    auto victim = std::find_if(messages.begin(), messages.end(), [](const ChatMessage& m) { return m.role != "system"; });
-    if (victim == messages.end() || victim == messages.end() - 1) {
-      if (!truncate)
-        return error("the input length exceeds the context length ({} tokens, {} allowed)", tokens.size(), max_tokens);
-      keep_prompt_tail(tokens, max_tokens, tokenizer.vocab().bos_id());
-      return tokens;
+Result<std::vector<int32_t>> build_chat_prompt(const PromptFormat& format, const std::vector<ChatMessage>& messages,
+                                               const tokenizer::Tokenizer& tokenizer, int64_t max_tokens, bool truncate,
+                                               const CancelCheck& cancelled) {
+  // The messages that may go, oldest first: every non-system message but the last message.
+  std::vector<size_t> droppable;
+  for (size_t i = 0; i + 1 < messages.size(); ++i)
+    if (messages[i].role != "system") droppable.push_back(i);
+  // The prompt with the oldest `k` droppable messages left out.
+  auto render_without = [&](size_t k) -> Result<std::vector<int32_t>> {
+    if (cancelled && cancelled()) return Status::cancelled("client closed the request");
+    std::vector<ChatMessage> kept;
+    kept.reserve(messages.size() - k);
+    size_t next = 0;  // droppable[next] is the next message to leave out while next < k
+    for (size_t i = 0; i < messages.size(); ++i) {
+      if (next < k && droppable[next] == i) {
+        ++next;
+        continue;
+      }
+      kept.push_back(messages[i]);
     }
-    messages.erase(victim);
+    return chat_prompt_tokens(format, kept, tokenizer);
+  };
+  auto fits = [&](const std::vector<int32_t>& t) { return static_cast<int64_t>(t.size()) <= max_tokens; };
+
+  STRATA_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, render_without(0));
+  if (fits(tokens)) return tokens;
+  // Fewer messages make a shorter prompt, so the fewest drops that fit are found by bisection:
+  // `lo` drops do not fit, `hi` drops are the best known (all of them until one fits).
+  size_t lo = 0, hi = droppable.size();
+  STRATA_ASSIGN_OR_RETURN(std::vector<int32_t> best, render_without(hi));
+  if (fits(best)) {
+    while (hi - lo > 1) {
+      const size_t mid = lo + (hi - lo) / 2;
+      STRATA_ASSIGN_OR_RETURN(std::vector<int32_t> t, render_without(mid));
+      if (fits(t)) {
+        hi = mid;
+        best = std::move(t);
+      } else {
+        lo = mid;
+      }
+    }
+    return best;
   }
+  if (!truncate)
+    return error(ErrorKind::OutOfRange, "the input length exceeds the context length ({} tokens, {} allowed)",
+                 best.size(), max_tokens);
+  keep_prompt_tail(best, max_tokens, tokenizer.vocab().bos_id());
+  return best;
 }
 
 }  // namespace strata::server

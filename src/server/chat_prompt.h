@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,11 +57,16 @@ Result<std::vector<int32_t>> chat_prompt_tokens(const PromptFormat& format, cons
 std::vector<int32_t> plain_prompt_tokens(const std::string& text, const tokenizer::Tokenizer& tokenizer,
                                          bool parse_special);
 
-// Renders and tokenizes within `max_tokens`: while the prompt is too long the oldest non-system
-// message (never the last one) is dropped. If it still does not fit, `truncate` keeps BOS and the last
-// tokens; otherwise it is an error.
-Result<std::vector<int32_t>> build_chat_prompt(const PromptFormat& format, std::vector<ChatMessage> messages,
-                                               const tokenizer::Tokenizer& tokenizer, int64_t max_tokens, bool truncate);
+// True once the request's client has gone: long work checks it and stops with a cancelled error.
+using CancelCheck = std::function<bool()>;
+
+// Renders and tokenizes within `max_tokens`, dropping the fewest oldest non-system messages (never the
+// last one) that make it fit, found by bisection: O(log n) renders of the history, not one per dropped
+// message. If even the last message alone does not fit, `truncate` keeps BOS and the last tokens;
+// otherwise it is an out-of-range error. `cancelled` is checked before every render.
+Result<std::vector<int32_t>> build_chat_prompt(const PromptFormat& format, const std::vector<ChatMessage>& messages,
+                                               const tokenizer::Tokenizer& tokenizer, int64_t max_tokens, bool truncate,
+                                               const CancelCheck& cancelled = {});
 
 // Keeps BOS (if first) and the last tokens so that at most max_tokens remain.
 void keep_prompt_tail(std::vector<int32_t>& tokens, int64_t max_tokens, std::optional<int32_t> bos_id);

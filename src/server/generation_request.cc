@@ -10,44 +10,49 @@ namespace strata::server {
 
 namespace {
 
-std::optional<ApiError> check_think(const Json& req, const ResolvedModel& m) {
+Status check_think(const Json& req, const ResolvedModel& m) {
   auto it = req.find("think");
-  if (it == req.end() || it->is_null()) return std::nullopt;
+  if (it == req.end() || it->is_null()) return Status::ok();
   bool wants = false;
   if (it->is_boolean()) {
     wants = it->get<bool>();
   } else if (it->is_string()) {
     const std::string& level = it->get_ref<const std::string&>();
     if (level != "high" && level != "medium" && level != "low" && level != "max")
-      return ApiError{400, fmt::format("invalid think value: \"{}\" (must be \"high\", \"medium\", \"low\", \"max\", "
-                                       "true, or false)", level)};
+      return Status::invalid_argument(
+          fmt::format("invalid think value: \"{}\" (must be \"high\", \"medium\", \"low\", \"max\", "
+                      "true, or false)",
+                      level));
     wants = true;
   } else {
-    return ApiError{400, fmt::format("invalid think value: {} (must be \"high\", \"medium\", \"low\", \"max\", true, "
-                                     "or false)", dump_json(*it))};
+    return Status::invalid_argument(
+        fmt::format("invalid think value: {} (must be \"high\", \"medium\", \"low\", \"max\", true, "
+                    "or false)",
+                    dump_json(*it)));
   }
   if (wants && !m.has("thinking"))
-    return ApiError{400, fmt::format("\"{}\" does not support thinking", m.entry.name.display())};
-  if (wants) return ApiError{400, "thinking output is not supported by strata yet; send \"think\": false"};
-  return std::nullopt;
+    return Status::invalid_argument(fmt::format("\"{}\" does not support thinking", m.entry.name.display()));
+  if (wants) return Status::invalid_argument("thinking output is not supported by strata yet; send \"think\": false");
+  return Status::ok();
 }
 
 // `format`: absent, null or "" → free text; "json" → one JSON object; an object → that JSON Schema.
-std::optional<ApiError> parse_format(const Json& req, GenerationRequest& g) {
+Status parse_format(const Json& req, GenerationRequest& g) {
   auto it = req.find("format");
   if (it == req.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty()))
-    return std::nullopt;
+    return Status::ok();
   if (it->is_string() && it->get_ref<const std::string&>() == "json") {
     g.json_output = true;
-    return std::nullopt;
+    return Status::ok();
   }
   if (it->is_object()) {
     auto schema = compile_json_schema(*it);
-    if (!schema) return ApiError{400, schema.status().message()};
+    if (!schema) return Status::invalid_argument(schema.status().message());
     g.schema = std::move(schema).value();
-    return std::nullopt;
+    return Status::ok();
   }
-  return ApiError{400, fmt::format("invalid format: {}; expected \"json\" or a valid JSON Schema object", dump_json(*it))};
+  return Status::invalid_argument(
+      fmt::format("invalid format: {}; expected \"json\" or a valid JSON Schema object", dump_json(*it)));
 }
 
 bool non_empty_array(const Json& obj, std::string_view key) {
@@ -57,115 +62,118 @@ bool non_empty_array(const Json& obj, std::string_view key) {
 
 }  // namespace
 
-ApiResult<GenerationRequest> parse_generation_request(Api& api, const Json& req, GenerationKind kind) {
+Result<GenerationRequest> parse_generation_request(Api& api, const Json& req, GenerationKind kind) {
   const bool openai = kind == GenerationKind::OpenAIChat || kind == GenerationKind::OpenAICompletion;
   GenerationRequest g;
   auto model = get_string(req, "model");
-  if (!model) return {std::nullopt, {400, model.status().message()}};
+  if (!model) return Status::invalid_argument(model.status().message());
   g.request_model = model.value().value_or("");
   if (g.request_model.empty()) {
     // Ollama's quirk: generate answers 404 for a missing model, chat 400.
-    if (kind == GenerationKind::Generate) return {std::nullopt, {404, "model '' not found"}};
-    return {std::nullopt, {400, "model is required"}};
+    if (kind == GenerationKind::Generate) return Status::not_found("model '' not found");
+    return Status::invalid_argument("model is required");
   }
   auto resolved = api.resolve(g.request_model);
-  if (!resolved.ok()) return {std::nullopt, resolved.error};
-  g.model = std::move(*resolved.value);
+  if (!resolved) return resolved.status();
+  g.model = std::move(*resolved);
   g.format.chat_template = g.model.summary.chat_template;
   g.format.cache = api.templates();
   if (!g.model.has("completion"))
-    return {std::nullopt, {400, fmt::format("\"{}\" does not support {}", g.model.entry.name.display(),
-                                            kind == GenerationKind::Generate ? "generate" : "chat")}};
+    return Status::invalid_argument(fmt::format("\"{}\" does not support {}", g.model.entry.name.display(),
+                                                kind == GenerationKind::Generate ? "generate" : "chat"));
 
   g.options = openai ? openai_defaults() : ollama_defaults();
   if (Status s = apply_options(g.model.entry.parameters, g.options); !s.is_ok())
-    return {std::nullopt, {500, fmt::format("model parameters: {}", s.message())}};
+    return Status::internal(fmt::format("model parameters: {}", s.message()));
   if (auto it = req.find("options"); it != req.end())
-    if (Status s = apply_options(*it, g.options); !s.is_ok()) return {std::nullopt, {400, s.message()}};
+    if (Status s = apply_options(*it, g.options); !s.is_ok()) return Status::invalid_argument(s.message());
   auto ka = parse_keep_alive(req);
-  if (!ka) return {std::nullopt, {400, ka.status().message()}};
+  if (!ka) return Status::invalid_argument(ka.status().message());
   g.keep_alive = ka.value();
   auto stream = get_bool(req, "stream");
-  if (!stream) return {std::nullopt, {400, stream.status().message()}};
+  if (!stream) return Status::invalid_argument(stream.status().message());
   g.stream = stream.value().value_or(!openai);
   auto truncate = get_bool(req, "truncate");
-  if (!truncate) return {std::nullopt, {400, truncate.status().message()}};
+  if (!truncate) return Status::invalid_argument(truncate.status().message());
   g.truncate = truncate.value().value_or(true);
 
   if (!openai) {
-    if (auto e = check_think(req, g.model)) return {std::nullopt, *e};
-    if (auto e = parse_format(req, g)) return {std::nullopt, *e};
+    if (Status e = check_think(req, g.model); !e.is_ok()) return e;
+    if (Status e = parse_format(req, g); !e.is_ok()) return e;
     if (non_empty_array(req, "images"))
-      return {std::nullopt, {400, fmt::format("\"{}\" does not support images", g.model.entry.name.display())}};
+      return Status::invalid_argument(fmt::format("\"{}\" does not support images", g.model.entry.name.display()));
     auto logprobs = get_bool(req, "logprobs");
-    if (!logprobs) return {std::nullopt, {400, logprobs.status().message()}};
+    if (!logprobs) return Status::invalid_argument(logprobs.status().message());
     auto top = get_int(req, "top_logprobs");
-    if (!top) return {std::nullopt, {400, top.status().message()}};
+    if (!top) return Status::invalid_argument(top.status().message());
     if (top.value() && (*top.value() < 0 || *top.value() > 20))
-      return {std::nullopt, {400, "top_logprobs must be between 0 and 20"}};
+      return Status::invalid_argument("top_logprobs must be between 0 and 20");
     if (logprobs.value().value_or(false) || top.value().value_or(0) > 0)
-      return {std::nullopt, {400, "logprobs are not supported by strata yet"}};
+      return Status::invalid_argument("logprobs are not supported by strata yet");
   }
-  return {std::move(g), {}};
+  return std::move(g);
 }
 
-ApiResult<std::vector<ChatMessage>> parse_native_messages(const Json& req) {
+Result<std::vector<ChatMessage>> parse_native_messages(const Json& req) {
   std::vector<ChatMessage> out;
   auto it = req.find("messages");
-  if (it == req.end() || it->is_null()) return {out, {}};
+  if (it == req.end() || it->is_null()) return out;
   if (!it->is_array())
-    return {std::nullopt, {400, fmt::format("invalid type for field \"messages\": expected array, got {}", json_type_name(*it))}};
+    return Status::invalid_argument(
+        fmt::format("invalid type for field \"messages\": expected array, got {}", json_type_name(*it)));
   for (const auto& m : *it) {
-    if (!m.is_object()) return {std::nullopt, {400, "invalid message: expected an object with role and content"}};
+    if (!m.is_object()) return Status::invalid_argument("invalid message: expected an object with role and content");
     auto role = get_string(m, "role");
     auto content = get_string(m, "content");
-    if (!role) return {std::nullopt, {400, role.status().message()}};
-    if (!content) return {std::nullopt, {400, content.status().message()}};
-    if (non_empty_array(m, "images")) return {std::nullopt, {400, "images are not supported by strata yet"}};
-    if (non_empty_array(m, "tool_calls")) return {std::nullopt, {400, "tool calls are not supported by strata yet"}};
+    if (!role) return Status::invalid_argument(role.status().message());
+    if (!content) return Status::invalid_argument(content.status().message());
+    if (non_empty_array(m, "images")) return Status::invalid_argument("images are not supported by strata yet");
+    if (non_empty_array(m, "tool_calls")) return Status::invalid_argument("tool calls are not supported by strata yet");
     ChatMessage msg;
     msg.role = role.value().value_or("user");
     std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
     msg.content = content.value().value_or("");
     out.push_back(std::move(msg));
   }
-  return {out, {}};
+  return out;
 }
 
-std::optional<ApiError> apply_response_format(const Json& req, GenerationRequest& g) {
+Status apply_response_format(const Json& req, GenerationRequest& g) {
   auto it = req.find("response_format");
-  if (it == req.end() || it->is_null()) return std::nullopt;
+  if (it == req.end() || it->is_null()) return Status::ok();
   if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string())
-    return ApiError{400, "invalid response_format: expected an object with a type"};
+    return Status::invalid_argument("invalid response_format: expected an object with a type");
   const std::string type = (*it)["type"].get<std::string>();
-  if (type == "text") return std::nullopt;
+  if (type == "text") return Status::ok();
   if (type == "json_object") {
     g.json_output = true;
-    return std::nullopt;
+    return Status::ok();
   }
   if (type == "json_schema") {
     auto js = it->find("json_schema");
     if (js == it->end() || !js->is_object() || !js->contains("schema") || !(*js)["schema"].is_object())
-      return ApiError{400, "response_format json_schema needs json_schema.schema, a JSON Schema object"};
+      return Status::invalid_argument("response_format json_schema needs json_schema.schema, a JSON Schema object");
     auto schema = compile_json_schema((*js)["schema"]);
-    if (!schema) return ApiError{400, schema.status().message()};
+    if (!schema) return Status::invalid_argument(schema.status().message());
     g.schema = std::move(schema).value();
-    return std::nullopt;
+    return Status::ok();
   }
-  return ApiError{400, fmt::format("invalid response_format type: '{}'", type)};
+  return Status::invalid_argument(fmt::format("invalid response_format type: '{}'", type));
 }
 
-std::optional<ApiError> check_tools(const Json& req, const ResolvedModel& model) {
-  if (!non_empty_array(req, "tools")) return std::nullopt;
-  if (!model.has("tools")) return ApiError{400, fmt::format("{} does not support tools", model.entry.name.display())};
-  return ApiError{400, "tool calling is not supported by strata yet"};
+Status check_tools(const Json& req, const ResolvedModel& model) {
+  if (!non_empty_array(req, "tools")) return Status::ok();
+  if (!model.has("tools"))
+    return Status::invalid_argument(fmt::format("{} does not support tools", model.entry.name.display()));
+  return Status::invalid_argument("tool calling is not supported by strata yet");
 }
 
 Result<std::vector<int32_t>> fit_prompt(std::vector<int32_t> tokens, int64_t n_ctx, int32_t num_predict, bool truncate,
                                         std::optional<int32_t> bos_id) {
   if (static_cast<int64_t>(tokens.size()) < n_ctx) return tokens;
   if (!truncate)
-    return error("the input length exceeds the context length ({} tokens, the context holds {})", tokens.size(), n_ctx);
+    return error(ErrorKind::OutOfRange, "the input length exceeds the context length ({} tokens, the context holds {})",
+                 tokens.size(), n_ctx);
   int64_t room = num_predict > 0 ? std::min<int64_t>(num_predict, n_ctx / 2) : n_ctx / 4;
   keep_prompt_tail(tokens, n_ctx - std::max<int64_t>(room, 1), bos_id);
   return tokens;
@@ -184,8 +192,9 @@ std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatM
   job->json_output = g.json_output;
   job->schema = g.schema;
   job->build_prompt = [messages = std::move(messages), format = g.format, truncate = g.truncate](
-                          const engine::LoadedModel& lm, int64_t n_ctx) -> Result<std::vector<int32_t>> {
-    return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate);
+                          const engine::LoadedModel& lm, int64_t n_ctx,
+                          const std::function<bool()>& cancelled) -> Result<std::vector<int32_t>> {
+    return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate, cancelled);
   };
   return job;
 }
@@ -200,9 +209,9 @@ std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePromp
   job->received = received;
   job->json_output = g.json_output;
   job->schema = g.schema;
-  job->build_prompt = [gp = std::move(gp), format = g.format, truncate = g.truncate,
-                       num_predict = g.options.num_predict](const engine::LoadedModel& lm,
-                                                            int64_t n_ctx) -> Result<std::vector<int32_t>> {
+  job->build_prompt =
+      [gp = std::move(gp), format = g.format, truncate = g.truncate, num_predict = g.options.num_predict](
+          const engine::LoadedModel& lm, int64_t n_ctx, const std::function<bool()>&) -> Result<std::vector<int32_t>> {
     const auto& tok = lm.tokenizer();
     std::vector<int32_t> tokens;
     const bool has_system = gp.system && !gp.system->empty();

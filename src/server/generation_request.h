@@ -34,14 +34,14 @@ inline constexpr size_t kMaxContextTokensInReply = 8192;
 
 // Reads model, options (defaults < model parameters < request `options`), keep_alive, stream, truncate;
 // for native requests also think, format ("json" or a JSON Schema object) and images. OpenAI top-level fields are read by the caller.
-ApiResult<GenerationRequest> parse_generation_request(Api& api, const Json& req, GenerationKind kind);
+Result<GenerationRequest> parse_generation_request(Api& api, const Json& req, GenerationKind kind);
 
 // /api/chat `messages`: roles lower-cased, content a string; images and tool calls answered 400.
-ApiResult<std::vector<ChatMessage>> parse_native_messages(const Json& req);
+Result<std::vector<ChatMessage>> parse_native_messages(const Json& req);
 // OpenAI `response_format`: text, json_object (sets json_output) or json_schema (sets schema).
-std::optional<ApiError> apply_response_format(const Json& req, GenerationRequest& g);
+Status apply_response_format(const Json& req, GenerationRequest& g);
 // `tools`: 400 (the model's template has no tools, or strata cannot parse tool calls yet).
-std::optional<ApiError> check_tools(const Json& req, const ResolvedModel& model);
+Status check_tools(const Json& req, const ResolvedModel& model);
 
 // A generation job over chat messages (the model's system prompt prepended when the first message
 // is not a system message); history is dropped from the front when it outgrows the context.

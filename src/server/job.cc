@@ -7,7 +7,7 @@ void Job::emit_text(std::string_view text) {
   {
     std::lock_guard lock(mutex_);
     // One event (one streamed line) per piece, as Ollama sends one line per token.
-    events_.push_back(JobEvent{JobEvent::Kind::Text, std::string(text), 0, {}});
+    events_.push_back(JobEvent{JobEvent::Kind::Text, std::string(text), {}});
   }
   cv_.notify_one();
 }
@@ -16,15 +16,15 @@ void Job::finish(JobOutcome outcome) {
   {
     std::lock_guard lock(mutex_);
     outcome_ = std::move(outcome);
-    events_.push_back(JobEvent{JobEvent::Kind::Done, {}, 200, {}});
+    events_.push_back(JobEvent{JobEvent::Kind::Done, {}, {}});
   }
   cv_.notify_one();
 }
 
-void Job::fail(int http_status, std::string message) {
+void Job::fail(Status error) {
   {
     std::lock_guard lock(mutex_);
-    events_.push_back(JobEvent{JobEvent::Kind::Error, {}, http_status, std::move(message)});
+    events_.push_back(JobEvent{JobEvent::Kind::Error, {}, std::move(error)});
   }
   cv_.notify_one();
 }

@@ -22,10 +22,11 @@
 
 namespace strata::server {
 
-// Builds the prompt once the model is loaded (tokenizer, template) and the context size is known.
-// An error is the client's fault (template error, input too long): answered 400.
-using PromptBuilder =
-    std::function<Result<std::vector<int32_t>>(const engine::LoadedModel& model, int64_t n_ctx)>;
+// Builds the prompt once the model is loaded (tokenizer, template) and the context size is known,
+// checking `cancelled` between long steps. Its error's kind says whose fault it is (a template error:
+// invalid argument; an input too long: out of range; the client gone: cancelled).
+using PromptBuilder = std::function<Result<std::vector<int32_t>>(const engine::LoadedModel& model, int64_t n_ctx,
+                                                                 const std::function<bool()>& cancelled)>;
 
 // What the runner reports when a job ends well.
 struct JobOutcome {
@@ -42,8 +43,7 @@ struct JobEvent {
   enum class Kind { Text, Done, Error };
   Kind kind = Kind::Text;
   std::string text;        // Text: a piece of whole UTF-8 characters
-  int http_status = 500;   // Error
-  std::string message;     // Error
+  Status error;            // Error
 };
 
 class Job {
@@ -66,7 +66,7 @@ class Job {
   // Runner side.
   void emit_text(std::string_view text);
   void finish(JobOutcome outcome);
-  void fail(int http_status, std::string message);
+  void fail(Status error);
   bool cancelled() const { return cancelled_.load(); }
   void mark_started() { started_.store(true); }
 

@@ -63,21 +63,7 @@ size_t nesting_depth(std::string_view text) {
 
 Result<Json> parse_json_body(std::string_view body) {
   if (nesting_depth(body) > kMaxJsonDepth) return error("invalid JSON: nested deeper than {} levels", kMaxJsonDepth);
-  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    // Re-run with exceptions only to get the parser's positioned message; nothing escapes this function.
-    try {
-      Json unused = Json::parse(body.begin(), body.end());
-      (void)unused;
-    } catch (const Json::exception& e) {
-      std::string what = e.what();
-      // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." → keep the readable part.
-      size_t at = what.find("] ");
-      return error("invalid JSON: {}", at == std::string::npos ? what : what.substr(at + 2));
-    }
-    return error("invalid JSON");
-  }
-  return j;
+  return parse_json_bounded(body);
 }
 
 std::string_view json_type_name(const Json& v) {

@@ -18,10 +18,14 @@ namespace strata::server {
 // Insertion-ordered, so replies list fields in the order Ollama writes them (model, created_at, ...).
 using Json = nlohmann::ordered_json;
 
-// Parses a request body. Errors carry the parser's message (clients show `.error`). Bodies nested deeper
-// than kMaxJsonDepth are refused before parsing.
+// Parses a request body in time linear in its size. Errors carry the parser's message (clients show
+// `.error`). Bodies nested deeper than kMaxJsonDepth are refused before parsing; an object with more
+// than kMaxJsonKeys keys is refused while parsing.
 inline constexpr size_t kMaxJsonDepth = 128;
+inline constexpr size_t kMaxJsonKeys = 4096;
 Result<Json> parse_json_body(std::string_view body);
+// The parser behind it (json_body.cc), without the depth pre-check.
+Result<Json> parse_json_bounded(std::string_view body);
 
 // Typed field reads: a missing field or JSON null gives nullopt; a present field of another type is an
 // error naming the field and the type expected. Integers accept whole-valued floats (4096.0).

@@ -223,7 +223,7 @@ Result<std::vector<Json>> ModelStore::read_records() const {
   std::error_code ec;
   if (!fs::exists(path, ec)) return records;
   auto text = read_small_file(path, 64u << 20);
-  if (!text) return error("{}: cannot read", path);
+  if (!text) return error(ErrorKind::Io, "{}: cannot read", path);
   Json j = Json::parse(*text, nullptr, false);
   if (!j.is_object() || !j.contains("models") || !j["models"].is_array()) return error("{}: not a strata model list", path);
   for (auto& r : j["models"])
@@ -245,12 +245,12 @@ Status ModelStore::write_records(const std::vector<Json>& records) const {
   std::string tmp;
   STRATA_ASSIGN_OR_RETURN(int fd, create_exclusive(path + ".tmp", tmp));
   Status w = write_all(fd, dump_json(Json{{"models", kept}}) + "\n", tmp);
-  if (::close(fd) != 0 && w.is_ok()) w = error("{}: cannot write: {}", tmp, std::strerror(errno));
+  if (::close(fd) != 0 && w.is_ok()) w = error(ErrorKind::Io, "{}: cannot write: {}", tmp, std::strerror(errno));
   std::error_code ec;
   if (w.is_ok()) fs::rename(tmp, path, ec);  // atomic replace (of a link at the name, not its target)
   if (!w.is_ok() || ec) {
     fs::remove(tmp, ec);
-    return w.is_ok() ? error("{}: cannot replace: {}", path, ec.message()) : w;
+    return w.is_ok() ? error(ErrorKind::Io, "{}: cannot replace: {}", path, ec.message()) : w;
   }
   store_cache_.reset();
   return Status::ok();
@@ -465,7 +465,7 @@ Result<ModelEntry> ModelStore::create(const CreateSpec& spec) {
     limits.follow_links = false;
     limits.max_kept_array_items = kShownArrayItems;
     auto header = gguf::read_file(e.gguf_path, gguf_type_lookup(), limits);
-    if (!header) return error("supplied file was not in GGUF format: {}", header.status().message());
+    if (!header) return error(ErrorKind::Corruption, "supplied file was not in GGUF format: {}", header.status().message());
   }
   if (e.gguf_path.empty()) return error("neither 'from' or 'files' was specified");
   e.name = spec.name;
@@ -476,7 +476,7 @@ Result<ModelEntry> ModelStore::create(const CreateSpec& spec) {
   if (spec.license) e.license = *spec.license;
   STRATA_RETURN_IF_ERROR(copy(e, spec.name));
   auto found = find(spec.name);
-  if (!found) return error("model '{}' was written but cannot be read back", spec.name.display());
+  if (!found) return error(ErrorKind::Internal, "model '{}' was written but cannot be read back", spec.name.display());
   return *found;
 }
 
@@ -524,12 +524,13 @@ Status ModelStore::BlobWriter::commit() {
   auto& s = *state_;
   const int fd = s.fd;
   s.fd = -1;
-  if (::close(fd) != 0) return error("{}: write failed: {}", s.tmp_path, std::strerror(errno));
+  if (::close(fd) != 0) return error(ErrorKind::Io, "{}: write failed: {}", s.tmp_path, std::strerror(errno));
   std::string got = s.hash.hex_digest();
-  if (got != s.hex) return error("digest mismatch, expected \"sha256:{}\", got \"sha256:{}\"", s.hex, got);
+  if (got != s.hex)
+    return error(ErrorKind::Corruption, "digest mismatch, expected \"sha256:{}\", got \"sha256:{}\"", s.hex, got);
   std::error_code ec;
   fs::rename(s.tmp_path, s.final_path, ec);  // replaces a link at the name, never writes through it
-  if (ec) return error("{}: cannot store blob: {}", s.final_path, ec.message());
+  if (ec) return error(ErrorKind::Io, "{}: cannot store blob: {}", s.final_path, ec.message());
   s.committed = true;
   return Status::ok();
 }

@@ -2,6 +2,7 @@
 #include "server/request_options.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -38,7 +39,8 @@ Result<int64_t> as_int(std::string_view key, const Json& v) {
 Result<double> as_float(std::string_view key, const Json& v) {
   if (!v.is_number()) return type_error(key, "float32");
   double d = v.get<double>();
-  if (!std::isfinite(d)) return error("option \"{}\" is out of range", key);
+  // Past float's range the cast to the sampler's float would be undefined.
+  if (!std::isfinite(d) || std::fabs(d) > FLT_MAX) return error("option \"{}\" is out of range", key);
   return d;
 }
 
@@ -123,7 +125,8 @@ Result<KeepAlive> parse_duration(std::string_view text) {
   double plain = 0;
   auto [pend, pec] = std::from_chars(s.data(), s.data() + s.size(), plain);
   if (pec == std::errc() && pend == s.data() + s.size()) {
-    if (!std::isfinite(plain) || plain > 1e12) return error("time: invalid duration \"{}\"", text);
+    // Seconds as nanoseconds must fit an int64 (about 292 years).
+    if (!std::isfinite(plain) || plain > 9e9) return error("time: invalid duration \"{}\"", text);
     return KeepAlive(static_cast<int64_t>((negative ? -plain : plain) * 1e9));
   }
   double total_ns = 0;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "engine/context_fit.h"
 #include "engine/embedding.h"
 #include "engine/json_schema.h"
 #include "planner/plan_picture.h"
@@ -18,8 +19,26 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
+// A keep-alive longer than this is forever: a clock plus ~290 years of nanoseconds overflows its int64.
+constexpr KeepAlive kMaxFiniteKeepAlive = std::chrono::hours(24 * 365 * 100);
+
 double seconds_since(SteadyClock::time_point t0) {
   return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
+
+// A model that does not load is the server's failure, not the request's: a refusal of the file's
+// contents (invalid argument, corruption) becomes internal; a memory shortfall, a missing file and
+// I/O keep their kinds.
+Status load_failure(const Status& s) {
+  if (s.is_invalid_argument() || s.is_corruption() || s.is_out_of_range()) return Status::internal(s.message());
+  return s;
+}
+
+// The engine refusing what the runner handed it is a bug, except a prompt longer than the context (out
+// of range: the client's to fix); cancellation, memory and I/O keep their kinds.
+Status engine_failure(const Status& s) {
+  if (s.is_invalid_argument() || s.is_corruption()) return Status::internal(s.message());
+  return s;
 }
 
 }  // namespace
@@ -38,7 +57,7 @@ Runner::~Runner() {
     if (current_) current_->cancel();
   }
   cv_.notify_all();
-  for (auto& job : pending) job->fail(503, "server shutting down");
+  for (auto& job : pending) job->fail(Status::unavailable("server shutting down"));
   thread_.join();
 }
 
@@ -148,7 +167,7 @@ void Runner::loop() {
 void Runner::settle_keep_alive_locked(const Job& job) {
   last_used_ = SteadyClock::now();
   const KeepAlive ka = job.keep_alive.value_or(options_.default_keep_alive);
-  keep_forever_ = ka < KeepAlive(0);
+  keep_forever_ = ka < KeepAlive(0) || ka > kMaxFiniteKeepAlive;
   if (!keep_forever_) {
     expires_ = SteadyClock::now() + ka;
     expires_wall_ = SystemClock::now() + std::chrono::duration_cast<SystemClock::duration>(ka);
@@ -172,7 +191,7 @@ void Runner::run_job(Job& job) {
   job.mark_started();
   if (job.cancelled()) {  // the client left while the job was queued
     counters_.jobs_cancelled++;
-    job.fail(499, "client closed the request");
+    job.fail(Status::cancelled("client closed the request"));
     return;
   }
   JobOutcome out;
@@ -192,13 +211,13 @@ void Runner::run_job(Job& job) {
       auto eo = options_.engine_options ? options_.engine_options(gguf_path_) : Result<engine::EngineOptions>(defaults);
       if (!eo) {
         counters_.jobs_failed++;
-        job.fail(500, eo.status().message());
+        job.fail(load_failure(eo.status()));
         return;
       }
       auto lm = engine::LoadedModel::load(eo.value());
       if (!lm) {
         counters_.jobs_failed++;
-        job.fail(500, lm.status().message());
+        job.fail(load_failure(lm.status()));
         return;
       }
       if (!lm.value()->backend_note().empty())
@@ -216,6 +235,14 @@ void Runner::run_job(Job& job) {
     if (trained > 0) n_ctx = std::min(n_ctx, trained);  // a larger request is clamped, not refused
     n_ctx = std::max<int64_t>(n_ctx, std::min<int64_t>(16, trained > 0 ? trained : 16));
     if (!session_ || session_->n_ctx() != n_ctx) {
+      // A client-chosen context is checked against the memory budget before its KV cache is allocated.
+      const uint64_t freed =
+          session_ ? static_cast<uint64_t>(engine::kv_cache_bytes(model_->hparams(), session_->n_ctx())) : 0;
+      if (Status fits = engine::check_context_fits(*model_, n_ctx, freed); !fits.is_ok()) {
+        counters_.jobs_failed++;
+        job.fail(fits);
+        return;
+      }
       session_.reset();
       session_ = std::make_unique<engine::Session>(*model_, n_ctx);
     }
@@ -227,7 +254,7 @@ void Runner::run_job(Job& job) {
     out.n_ctx = n_ctx;
     if (job.cancelled()) {  // the client left while the model was loading
       counters_.jobs_cancelled++;
-      job.fail(499, "client closed the request");
+      job.fail(Status::cancelled("client closed the request"));
       return;
     }
     switch (job.kind) {
@@ -242,16 +269,16 @@ void Runner::run_job(Job& job) {
     // Allocation failure (a huge context) and the like: the request fails, the server stays up.
     counters_.jobs_failed++;
     session_.reset();
-    job.fail(500, std::string("internal error: ") + e.what());
+    job.fail(Status::internal(std::string("internal error: ") + e.what()));
   }
 }
 
 void Runner::run_generate(Job& job, JobOutcome& out) {
   const int64_t n_ctx = session_->n_ctx();
-  auto prompt = job.build_prompt(*model_, n_ctx);
+  auto prompt = job.build_prompt(*model_, n_ctx, [&job] { return job.cancelled(); });
   if (!prompt) {
-    counters_.jobs_failed++;
-    job.fail(400, prompt.status().message());
+    (prompt.status().is_cancelled() ? counters_.jobs_cancelled : counters_.jobs_failed)++;
+    job.fail(prompt.status());
     return;
   }
   engine::GenerateRequest req;
@@ -305,7 +332,7 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   }
   if (!res) {
     counters_.jobs_failed++;
-    job.fail(res.status().message().find("context holds") != std::string::npos ? 400 : 500, res.status().message());
+    job.fail(engine_failure(res.status()));
     return;
   }
   counters_.tokens_generated += res.value().tokens.size();
@@ -322,7 +349,7 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
   for (const auto& input : job.embed_inputs) {
     if (job.cancelled()) {
       counters_.jobs_cancelled++;
-      job.fail(499, "client closed the request");
+      job.fail(Status::cancelled("client closed the request"));
       return;
     }
     tokenizer::EncodeOptions eo;
@@ -331,13 +358,13 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
     std::vector<int32_t> tokens = tok.encode(input, eo);
     if (tokens.empty()) {
       counters_.jobs_failed++;
-      job.fail(400, "cannot embed an empty input");
+      job.fail(Status::invalid_argument("cannot embed an empty input"));
       return;
     }
     if (static_cast<int64_t>(tokens.size()) >= n_ctx) {
       if (!job.embed_truncate) {
         counters_.jobs_failed++;
-        job.fail(400, "the input length exceeds the context length");
+        job.fail(Status::out_of_range("the input length exceeds the context length"));
         return;
       }
       tokens.resize(static_cast<size_t>(n_ctx - 1));  // keep the beginning, as Ollama does
@@ -345,7 +372,7 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
     auto vec = engine::embed_last_token(*session_, tokens);
     if (!vec) {
       counters_.jobs_failed++;
-      job.fail(500, vec.status().message());
+      job.fail(engine_failure(vec.status()));
       return;
     }
     if (job.embed_normalize) engine::l2_normalize(vec.value());

@@ -16,8 +16,25 @@ Scheduler::~Scheduler() {
   runners.clear();  // each destructor fails its queue and joins its thread
 }
 
+void Scheduler::reclaim_idle_locked(const std::string* keep) const {
+  // Only submit() (under mutex_) gives a runner work, so one seen idle here stays idle until destroyed;
+  // its thread is waiting for work and joins at once.
+  for (auto it = runners_.begin(); it != runners_.end();) {
+    const Runner::State s = it->second->state();
+    if (!s.loaded && !s.busy && s.queued == 0 && (!keep || it->first != *keep)) it = runners_.erase(it);
+    else ++it;
+  }
+}
+
+size_t Scheduler::n_runners() const {
+  std::lock_guard lock(mutex_);
+  reclaim_idle_locked();
+  return runners_.size();
+}
+
 bool Scheduler::submit(const std::string& gguf_path, std::shared_ptr<Job> job) {
   std::lock_guard lock(mutex_);
+  reclaim_idle_locked(&gguf_path);
   auto& runner = runners_[gguf_path];
   if (!runner) runner = std::make_unique<Runner>(gguf_path, options_.runner, counters_);
   // Make room: when this model is not loaded and the cap is reached, unload the least recently used
@@ -45,6 +62,7 @@ std::vector<Scheduler::Loaded> Scheduler::loaded() const {
   std::vector<Loaded> out;
   {
     std::lock_guard lock(mutex_);
+    reclaim_idle_locked();
     for (const auto& [path, r] : runners_) {
       Runner::State s = r->state();
       if (s.loaded) out.push_back({path, s});
@@ -71,6 +89,7 @@ void Scheduler::unload(const std::string& gguf_path) {
   std::lock_guard lock(mutex_);
   auto it = runners_.find(gguf_path);
   if (it != runners_.end()) it->second->request_unload();
+  reclaim_idle_locked();
 }
 
 size_t Scheduler::queued_jobs() const {

@@ -145,7 +145,7 @@ void Server::handle(HttpExchange& ex) {
   } catch (const std::exception& e) {
     // A handler bug must cost one request, not the server.
     log(LogLevel::Error, "strata serve: {} {}: internal error: {}", method, path, e.what());
-    if (!ex.responded()) reply_error(ex, 500, std::string("internal error: ") + e.what());
+    if (!ex.responded()) reply_error(ex, ErrorKind::Internal, std::string("internal error: ") + e.what());
   }
 }
 

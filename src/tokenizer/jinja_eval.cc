@@ -93,14 +93,16 @@ class Evaluator {
 
  private:
   template <typename Node>
-  Status fail_at(const Node& node, std::string_view message) const {
-    return Status::error(located(node.line, node.column, message));
+  Status fail_at(const Node& node, std::string_view message, ErrorKind kind = ErrorKind::InvalidArgument) {
+    located_ = true;
+    return Status::error(kind, located(node.line, node.column, message));
   }
-  // Adds the node's position to an error that does not have one yet.
+  // Adds the node's position to an error that does not have one yet. Rendering stops at the first
+  // error, so once one is located every frame it rises through leaves it as it is.
   template <typename Node>
-  Status locate(const Node& node, const Status& s) const {
-    if (s.is_ok() || s.message().rfind("line ", 0) == 0) return s;
-    return fail_at(node, s.message());
+  Status locate(const Node& node, const Status& s) {
+    if (s.is_ok() || located_) return s;
+    return fail_at(node, s.message(), s.kind());
   }
   template <typename Node>
   Status step(const Node& node, uint64_t cost = 1) {
@@ -116,7 +118,7 @@ class Evaluator {
     if (v.is_dict()) return v.as_dict().size();
     return 0;
   }
-  Status append(std::string& out, std::string_view text, const Stmt& at) const {
+  Status append(std::string& out, std::string_view text, const Stmt& at) {
     if (out.size() + text.size() > options_.max_output_bytes)
       return fail_at(at, "template output exceeds its size limit");
     out.append(text);
@@ -329,6 +331,10 @@ class Evaluator {
     if (nesting_ > kMaxEvalDepth) return fail_at(e, "template nested too deeply (recursion limit)");
     Result<Value> v = eval_node(e, scope);
     if (!v.is_ok()) return locate(e, v.status());
+    // Every value a template keeps passes through here, so none outgrows the depth equality and printing
+    // recurse to (`{% set ns.x = [ns.x] %}` in a long loop).
+    if (v->depth() > kMaxValueDepth)
+      return fail_at(e, fmt::format("value nested deeper than {} levels", kMaxValueDepth), ErrorKind::OutOfRange);
     return v;
   }
 
@@ -484,6 +490,7 @@ class Evaluator {
   int nesting_ = 0;  // exec/eval frames in progress
   ScopePtr root_;
   std::vector<Value> namespaces_;
+  bool located_ = false;  // the error rising now already names its line and column
 };
 
 }  // namespace

@@ -16,14 +16,64 @@ namespace {
 // "..." instead of recursing without end.
 constexpr int kMaxPrintDepth = 64;
 
+uint32_t items_depth(const std::vector<Value>& items) {
+  uint32_t d = 0;
+  for (const Value& v : items) d = std::max(d, v.depth());
+  return d + 1;
+}
+
+uint32_t entries_depth(const Dict& dict) {
+  uint32_t d = 0;
+  for (const auto& [k, v] : dict.entries) d = std::max({d, k.depth(), v.depth()});
+  return d + 1;
+}
+
 }  // namespace
+
+Value::~Value() {
+  if (kind_ < Kind::List || kind_ == Kind::Callable) return;  // nothing nested that could recurse
+  // Children this value alone holds are moved onto a worklist and freed one level at a time.
+  std::vector<Value> pending;
+  take_items(data_, pending);
+  while (!pending.empty()) {
+    Value v = std::move(pending.back());
+    pending.pop_back();
+    take_items(v.data_, pending);
+  }
+}
+
+void Value::take_items(Data& data, std::vector<Value>& out) {
+  // use_count() == 1: no other owner exists, so no other thread can reach these items either.
+  if (auto* list = std::get_if<std::shared_ptr<std::vector<Value>>>(&data)) {
+    if (*list && list->use_count() == 1) {
+      for (Value& v : **list)
+        if (v.depth_ > 0) out.push_back(std::move(v));
+      (*list)->clear();
+    }
+  } else if (auto* dict = std::get_if<std::shared_ptr<Dict>>(&data)) {
+    if (*dict && dict->use_count() == 1) {
+      for (auto& [k, v] : (*dict)->entries) {
+        if (k.depth_ > 0) out.push_back(std::move(k));
+        if (v.depth_ > 0) out.push_back(std::move(v));
+      }
+      (*dict)->entries.clear();
+    }
+  } else if (auto* gen = std::get_if<std::shared_ptr<Generator>>(&data)) {
+    if (*gen && gen->use_count() == 1) {
+      for (Value& v : (*gen)->items)
+        if (v.depth_ > 0) out.push_back(std::move(v));
+      (*gen)->items.clear();
+    }
+  }
+}
 
 Value Value::generator(std::string name, std::vector<Value> items, Status error) {
   auto state = std::make_shared<Generator>();
   state->name = std::move(name);
   state->items = std::move(items);
   state->error = std::move(error);
-  return Value(Kind::Generator, std::move(state));
+  const uint32_t depth = items_depth(state->items);
+  return Value(Kind::Generator, std::move(state), depth);
 }
 
 Generator& Value::generator_state() const {
@@ -41,18 +91,23 @@ Value Value::markup(std::string s) {
 }
 Value Value::none() { return Value(Kind::None, std::monostate{}); }
 Value Value::list(std::vector<Value> items) {
-  return Value(Kind::List, std::make_shared<const std::vector<Value>>(std::move(items)));
+  const uint32_t depth = items_depth(items);
+  return Value(Kind::List, std::make_shared<std::vector<Value>>(std::move(items)), depth);
 }
 Value Value::tuple(std::vector<Value> items) {
-  return Value(Kind::Tuple, std::make_shared<const std::vector<Value>>(std::move(items)));
+  const uint32_t depth = items_depth(items);
+  return Value(Kind::Tuple, std::make_shared<std::vector<Value>>(std::move(items)), depth);
 }
-Value Value::dict(Dict d) { return Value(Kind::Dict, std::make_shared<Dict>(std::move(d))); }
+Value Value::dict(Dict d) {
+  const uint32_t depth = entries_depth(d);
+  return Value(Kind::Dict, std::make_shared<Dict>(std::move(d)), depth);
+}
 Value Value::dict(std::initializer_list<std::pair<std::string, Value>> entries) {
   Dict d;
   for (const auto& [key, value] : entries) d.set(Value(key), value);
   return dict(std::move(d));
 }
-Value Value::namespace_object(Dict d) { return Value(Kind::Namespace, std::make_shared<Dict>(std::move(d))); }
+Value Value::namespace_object(Dict d) { return Value(Kind::Namespace, std::make_shared<Dict>(std::move(d)), 1); }
 Value Value::function(std::string name, NativeFunction fn) {
   return Value(Kind::Callable, std::make_shared<const Callable>(Callable{std::move(name), std::move(fn)}));
 }
@@ -76,7 +131,7 @@ const std::string& Value::as_string() const {
 }
 const std::vector<Value>& Value::as_list() const {
   STRATA_CHECK(is_list());
-  return *std::get<std::shared_ptr<const std::vector<Value>>>(data_);
+  return *std::get<std::shared_ptr<std::vector<Value>>>(data_);
 }
 const Dict& Value::as_dict() const {
   STRATA_CHECK(kind_ == Kind::Dict || kind_ == Kind::Namespace);

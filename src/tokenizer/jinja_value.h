@@ -22,6 +22,9 @@ namespace strata::jinja {
 // that holds one big string a million times). Operations past the limits fail with an error.
 inline constexpr size_t kMaxStringBytes = size_t{16} << 20;
 inline constexpr size_t kMaxListItems = size_t{1} << 20;
+// No value a template makes may nest deeper than this (a list in a list in ...): the evaluator refuses
+// deeper ones, so equality, ordering and printing, which recurse, stay well inside the stack.
+inline constexpr uint32_t kMaxValueDepth = 256;
 
 enum class Kind : uint8_t {
   Undefined,
@@ -56,6 +59,13 @@ using NativeFunction = std::function<Result<Value>(const CallArgs&)>;
 class Value {
  public:
   Value() = default;  // undefined
+  // Freeing a value frees what it alone holds without recursion, so a list nested a million deep
+  // (which no template can make, but a caller could) costs no stack.
+  ~Value();
+  Value(const Value&) = default;
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value&) = default;
+  Value& operator=(Value&&) noexcept = default;
   Value(bool b) : kind_(Kind::Bool), data_(b) {}
   Value(int v) : Value(static_cast<int64_t>(v)) {}
   Value(int64_t v) : kind_(Kind::Int), data_(v) {}
@@ -113,15 +123,21 @@ class Value {
   bool truthy() const;
   // True when both share storage (Python's `is` for containers and callables).
   bool same_object(const Value& other) const;
+  // Containers in containers: 0 for a scalar, 1 for a flat list or dict, 1 + the deepest item's otherwise.
+  // A namespace counts as depth 1 whatever it holds (its attributes change after it is made).
+  uint32_t depth() const { return depth_; }
 
  private:
   using Data = std::variant<std::monostate, bool, int64_t, double, std::shared_ptr<const std::string>,
-                            std::shared_ptr<const std::vector<Value>>, std::shared_ptr<Dict>,
+                            std::shared_ptr<std::vector<Value>>, std::shared_ptr<Dict>,
                             std::shared_ptr<const Callable>, std::shared_ptr<Generator>>;
-  Value(Kind kind, Data data) : kind_(kind), data_(std::move(data)) {}
+  Value(Kind kind, Data data, uint32_t depth = 0) : kind_(kind), depth_(depth), data_(std::move(data)) {}
+  // Moves out the items of a container this value alone holds, for ~Value's loop.
+  static void take_items(Data& data, std::vector<Value>& out);
 
   Kind kind_ = Kind::Undefined;
   bool markup_ = false;
+  uint32_t depth_ = 0;
   Data data_;
 };
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "core/fp16.h"
+#include "core/file.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "core/units.h"
@@ -29,6 +30,40 @@ TEST(Status, ResultCarriesValueOrError) {
   EXPECT_EQ(r.status().message(), "3 is odd");
   EXPECT_EQ(r.status().with_context("ctx").message(), "ctx: 3 is odd");
   EXPECT_TRUE(Status::ok().with_context("x").is_ok());
+}
+
+TEST(Status, CarriesAKindThatContextKeeps) {
+  // The free helper's default kind, and each factory's predicate.
+  Status bad = error("bad value {}", 3);
+  EXPECT_TRUE(bad.is_invalid_argument());
+  EXPECT_EQ(bad.message(), "bad value 3");
+  Status missing = error(ErrorKind::NotFound, "no file '{}'", "x.gguf");
+  EXPECT_TRUE(missing.is_not_found());
+  EXPECT_FALSE(missing.is_invalid_argument());
+  EXPECT_TRUE(Status::out_of_range("m").is_out_of_range());
+  EXPECT_TRUE(Status::resource_exhausted("m").is_resource_exhausted());
+  EXPECT_TRUE(Status::unavailable("m").is_unavailable());
+  EXPECT_TRUE(Status::cancelled("m").is_cancelled());
+  EXPECT_TRUE(Status::io_error("m").is_io_error());
+  EXPECT_TRUE(Status::corruption("m").is_corruption());
+  EXPECT_TRUE(Status::internal("m").is_internal());
+  EXPECT_FALSE(Status::ok().is_internal());
+  // Context rises with the error and keeps its kind.
+  Status up = missing.with_context("loading").with_context("serve");
+  EXPECT_TRUE(up.is_not_found());
+  EXPECT_EQ(up.message(), "serve: loading: no file 'x.gguf'");
+  EXPECT_EQ(up.to_string(), "not found: serve: loading: no file 'x.gguf'");
+  Result<int> r = Status::corruption("bad magic");
+  EXPECT_TRUE(r.status().is_corruption());
+}
+
+TEST(Status, FileErrorsHaveTheirKinds) {
+  auto missing = File::open_read("/nonexistent/strata/file.gguf");
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_TRUE(missing.status().is_not_found()) << missing.status().to_string();
+  auto dir = File::open_read("/");
+  ASSERT_FALSE(dir.is_ok());
+  EXPECT_FALSE(dir.status().is_not_found());
 }
 
 TEST(Units, ParseSize) {

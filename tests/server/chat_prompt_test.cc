@@ -1,6 +1,7 @@
 // tests/server/chat_prompt_test.cc: prompts as the server builds them, with stories260K's tokenizer and
 // real templates from ../shared/templates: BOS never doubled, the system fold for Mixtral, template
 // errors surfacing as errors, the no-template fallbacks, and history truncation.
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -135,6 +136,45 @@ TEST_F(ChatPromptTest, LongHistoriesDropOldestTurns) {
   ASSERT_TRUE(tail.is_ok());
   EXPECT_EQ(tail->size(), 50u);
   EXPECT_EQ(tail->front(), *tokenizer_->vocab().bos_id());
+}
+
+// Issue 13, defect 5: each dropped message re-rendered and re-tokenized the whole history (1,600 short
+// messages: 23 s on the runner thread, deaf to the client leaving). Now the fewest drops are found by
+// bisection, and every render first asks whether the client is still there.
+TEST_F(ChatPromptTest, LongHistoryTruncationRendersLogarithmicallyAndCancels) {
+  const PromptFormat f = format(read_template("meta-llama-Llama-3.1-8B-Instruct.jinja"));
+  std::vector<ChatMessage> messages{{"system", "SYSTEM-TEXT"}};
+  for (int i = 0; i < 800; ++i) {
+    messages.push_back({"user", "q" + std::to_string(i)});
+    messages.push_back({"assistant", "a" + std::to_string(i)});
+  }
+  messages.push_back({"user", "LAST-QUESTION"});
+  int renders = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto fitted = build_chat_prompt(f, messages, *tokenizer_, 400, /*truncate=*/false, [&] {
+    ++renders;
+    return false;
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(fitted.is_ok()) << fitted.status().message();
+  EXPECT_LE(static_cast<int64_t>(fitted->size()), 400);
+  EXPECT_LE(renders, 14) << "renders of a 1,601-message history";  // 2 + ceil(log2(1600))
+  EXPECT_LT(seconds, 10.0);
+  const std::string text = text_of(fitted.value());
+  EXPECT_NE(text.find("SYSTEM-TEXT"), std::string::npos);
+  EXPECT_NE(text.find("LAST-QUESTION"), std::string::npos);
+  EXPECT_NE(text.find("a799"), std::string::npos) << "the newest turns stay";
+  // The fewest drops: one more message would not fit.
+  auto tight = build_chat_prompt(f, messages, *tokenizer_, static_cast<int64_t>(fitted->size()), false);
+  ASSERT_TRUE(tight.is_ok());
+  EXPECT_EQ(tight.value(), fitted.value());
+
+  // A client that leaves stops the work at the next render, with a cancelled error.
+  int checks = 0;
+  auto gone = build_chat_prompt(f, messages, *tokenizer_, 400, false, [&] { return ++checks > 2; });
+  ASSERT_FALSE(gone.is_ok());
+  EXPECT_TRUE(gone.status().is_cancelled()) << gone.status().to_string();
+  EXPECT_EQ(checks, 3);
 }
 
 TEST(KeepPromptTail, KeepsBosAndTheEnd) {

@@ -196,5 +196,39 @@ TEST(JinjaValue, EqualityFollowsPython) {
   EXPECT_TRUE(equals(Value(), Value()));
 }
 
+// Issue 13, defect 1: a template that nests a list ~200k deep crashed the server (stack overflow in the
+// recursive free of the value). The evaluator now refuses values deeper than kMaxValueDepth.
+TEST(JinjaEval, DeeplyNestedValueIsRefusedNotACrash) {
+  const std::string source =
+      "{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% for j in range(200) %}{% set ns.x = [ns.x] %}"
+      "{% endfor %}{% endfor %}done";
+  auto out = render(source, Value::dict(Dict{}), Options{});
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_TRUE(out.status().is_out_of_range()) << out.status().to_string();
+  EXPECT_NE(out.status().message().find("nested deeper than"), std::string::npos) << out.status().message();
+  // Just under the bound still renders.
+  auto ok = render(
+      "{% set ns = namespace(x=[]) %}{% for i in range(200) %}{% set ns.x = [ns.x] %}{% endfor %}"
+      "{{ ns.x | length }}",
+      Value::dict(Dict{}), Options{});
+  ASSERT_TRUE(ok.is_ok()) << ok.status().message();
+  EXPECT_EQ(ok.value(), "1");
+}
+
+// A value nested a million deep (no template can make one now, but a caller could) frees without
+// recursion: before the fix this overflowed the stack.
+TEST(JinjaValue, DeeplyNestedValueFreesWithoutRecursion) {
+  Value v = Value::list({});
+  for (int i = 0; i < 1'000'000; ++i) v = (i % 3 == 1) ? Value::dict({{"k", v}}) : Value::list({v, Value(i)});
+  EXPECT_EQ(v.depth(), 1'000'001u);
+  Value shared = v;  // a second owner: freeing one leaves the other whole
+  v = Value();
+  EXPECT_EQ(shared.depth(), 1'000'001u);
+  ASSERT_TRUE(shared.is_list());
+  EXPECT_EQ(shared.as_list().size(), 2u);
+  shared = Value();
+  SUCCEED();
+}
+
 }  // namespace
 }  // namespace strata::jinja
