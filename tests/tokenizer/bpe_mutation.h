@@ -58,7 +58,9 @@ inline void check_outcome(Result<gguf::GgufFile> file, std::mt19937& rng, Mutati
       std::string bytes;
       for (int32_t id : (*tok)->encode(text, EncodeOptions{.add_bos = false, .add_eos = false, .parse_special = special}))
         bytes += (*tok)->token_to_piece(id, /*render_special=*/true);
-      if (all_bytes) EXPECT_EQ(bytes, text);
+      if (all_bytes) {
+        EXPECT_EQ(bytes, text);
+      }
     }
   }
 }
