@@ -35,7 +35,10 @@ TEST(Backends, GpuPlanWithoutGpuBackendIsMadeAgainForTheCpu) {
   o.profile = planner::testing::gpu_24g();
   auto lm = LoadedModel::load(o);
   ASSERT_TRUE(lm.is_ok()) << lm.status().message();
-  EXPECT_NE(lm.value()->backend_note().find("no CUDA backend"), std::string::npos) << lm.value()->backend_note();
+  // Without a CUDA backend in the build, or with one (kernels/cuda/) on a machine without a GPU (CI).
+  const std::string& note = lm.value()->backend_note();
+  EXPECT_TRUE(note.find("no CUDA backend") != std::string::npos || note.find("sees 0 GPU") != std::string::npos)
+      << note;
   ASSERT_TRUE(lm.value()->plan().has_value());
   EXPECT_FALSE(plan_uses_gpu(*lm.value()->plan()));
   EXPECT_EQ(lm.value()->placement().backends.size(), 1u);
