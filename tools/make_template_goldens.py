@@ -156,6 +156,26 @@ CONVERSATIONS = {
         {"role": "user", "content": "Weather?"},
         {"role": "assistant", "tool_calls": [TOOL_CALL]},
         {"role": "tool", "content": {"temp": 21, "ok": True, "note": None}}]},
+    # Thinking models: reasoning as a separate field (Qwen3, QwQ style) and as gpt-oss's "thinking".
+    "reasoning_content": {"messages": [
+        {"role": "system", "content": "Think step by step."},
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "4", "reasoning_content": "\nTwo plus two.\n", "thinking": "Two plus two."},
+        {"role": "user", "content": "3+3?"}]},
+    "reasoning_tools": {"tools": TOOLS, "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "reasoning_content": "Need the weather tool.",
+         "thinking": "Need the weather tool.", "tool_calls": [TOOL_CALL]},
+        {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "<tool_response>sunny</tool_response>"},
+        {"role": "assistant", "content": "<think>\nIt is sunny.\n</think>\n\nSunny.", "thinking": "It is sunny."},
+        {"role": "user", "content": "And tomorrow?"},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [TOOL_CALL, TOOL_CALL]},
+        {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "rain"}]},
+    "developer": {"tools": TOOLS[:1], "messages": [
+        {"role": "developer", "content": "Only answer about weather."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [TOOL_CALL]},
+        {"role": "tool", "content": "sunny"}]},
 }
 
 # Per-template special tokens (as the models' tokenizer_config.json define them; None = not passed).
@@ -171,7 +191,20 @@ TOKENS = {
     "microsoft-Phi-3.5-mini-instruct.jinja": ("<s>", "<|endoftext|>"),
     "mistralai-Mistral-Nemo-Instruct-2407.jinja": ("<s>", "</s>"),
     "mistralai-Mixtral-8x7B-Instruct-v0.1.jinja": ("<s>", "</s>"),
+    "Mistral-Small-3.2-24B-Instruct-2506.jinja": ("<s>", "</s>"),
+    "Qwen-Qwen3-0.6B.jinja": (None, "<|im_end|>"),
+    "Qwen-QwQ-32B.jinja": (None, "<|im_end|>"),
+    "Qwen3-Coder.jinja": (None, "<|im_end|>"),
+    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "openai-gpt-oss-120b.jinja": ("<|startoftext|>", "<|return|>"),
 }
+
+THINKING_EXTRAS = [{"enable_thinking": False}, {"enable_thinking": True}]
+GPT_OSS_EXTRAS = [
+    {"reasoning_effort": "high"},
+    {"reasoning_effort": "low", "model_identity": "You are a test model."},
+    {"builtin_tools": ["browser", "python"]},
+]
 
 LLAMA_EXTRAS = [
     {"date_string": "01 Jan 2025"},
@@ -213,9 +246,11 @@ def template_cases():
         with open(os.path.join(TEMPLATES, template), encoding="utf-8") as f:
             source = f.read()
         extras = [{}] + (LLAMA_EXTRAS if "Llama-3" in template and "Hermes" not in template else [])
+        extras += THINKING_EXTRAS if "Qwen3" in template else []
+        extras += GPT_OSS_EXTRAS if "gpt-oss" in template else []
         for conversation in CONVERSATIONS:
             for extra in extras:
-                if extra and conversation not in ("tools", "system_user"):
+                if extra and conversation not in ("tools", "system_user", "reasoning_tools", "developer"):
                     continue
                 for mode in ("hf", "jinja"):
                     if mode == "jinja" and (extra or conversation not in ("system_user", "multi_turn", "tools", "whitespace")):

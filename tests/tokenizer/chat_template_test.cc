@@ -74,7 +74,7 @@ ChatRequest request_for(const Json& golden, const Json& c) {
 TEST(ChatTemplate, RealTemplatesMatchPythonJinja2ByteForByte) {
   const Json golden =
       Json::parse(read_file(std::string(STRATA_SOURCE_DIR) + "/tests/tokenizer/data/chat_template_goldens.json"));
-  ASSERT_GE(golden["cases"].size(), 300u);
+  ASSERT_GE(golden["cases"].size(), 800u);
   std::map<std::string, std::string> sources;
   std::set<std::string> templates_seen;
   int rendered = 0;
@@ -107,9 +107,9 @@ TEST(ChatTemplate, RealTemplatesMatchPythonJinja2ByteForByte) {
     if (entry.path().extension() == ".jinja") templates_on_disk.insert(entry.path().filename().string());
   }
   EXPECT_EQ(templates_seen, templates_on_disk);
-  EXPECT_GE(templates_seen.size(), 11u);
-  EXPECT_GT(rendered, 250);
-  EXPECT_GT(refused, 20);
+  EXPECT_GE(templates_seen.size(), 17u);
+  EXPECT_GT(rendered, 600);  // 650 of the 842 cases render; the rest fail in jinja2 too
+  EXPECT_GT(refused, 150);
 }
 
 TEST(ChatTemplate, SystemMessageIsMergedWhenTheTemplateRefusesIt) {
