@@ -63,7 +63,7 @@ Result<EmbedInput> read_inputs(const Json& req, const char* key) {
   } else if (it->is_array()) {
     // One request may not queue unbounded work on the model's runner (OpenAI's limit).
     if (it->size() > kMaxEmbedInputs)
-      return {std::nullopt, {400, fmt::format("too many inputs ({}); at most {} per request", it->size(), kMaxEmbedInputs)}};
+      return error("too many inputs ({}); at most {} per request", it->size(), kMaxEmbedInputs);
     for (const auto& v : *it) {
       if (!v.is_string()) return Status::invalid_argument("invalid input type");
       in.texts.push_back(v.get<std::string>());

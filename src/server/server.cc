@@ -87,14 +87,14 @@ void Server::handle(HttpExchange& ex) {
   if (const std::string* origin = ex.head().header("origin")) {
     if (!origin_allowed(*origin, host_text, options_.extra_origins)) {
       log(LogLevel::Info, "strata serve: {} {}: origin \"{}\" refused", method, path, *origin);
-      return reply_error(ex, 403, "origin not allowed");
+      return reply_json(ex, 403, Json{{"error", "origin not allowed"}});  // a transport refusal, no error kind
     }
     ex.add_header("Access-Control-Allow-Origin", *origin);
     ex.add_header("Vary", "Origin");
   }
   if (is_loopback_host(options_.host) && !host_allowed(host_text, options_.host, options_.local_hostnames)) {
     log(LogLevel::Info, "strata serve: {} {}: host \"{}\" refused", method, path, host_text);
-    return reply_error(ex, 403, "host not allowed");
+    return reply_json(ex, 403, Json{{"error", "host not allowed"}});
   }
   if (method == "OPTIONS") {
     ex.add_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");

@@ -282,7 +282,9 @@ TEST(ModelStore, CreateRacingDeleteLeavesNoDanglingRecord) {
     const bool named = store.find(name("newcomer")).has_value();
     EXPECT_EQ(named, store.has_blob(hex)) << "round " << round;
     EXPECT_EQ(models_json(store_dir).find("newcomer") != std::string::npos, named) << models_json(store_dir);
-    if (named) ASSERT_TRUE(store.remove(*store.find(name("newcomer"))).is_ok());
+    if (named) {
+      ASSERT_TRUE(store.remove(*store.find(name("newcomer"))).is_ok());
+    }
   }
 }
 
