@@ -72,7 +72,7 @@ __attribute__((target("avx2"))) uint64_t read_slice(const uint8_t* p, size_t n) 
   return out[0] + out[1] + out[2] + out[3];
 }
 uint64_t read_slice_dispatch(const uint8_t* p, size_t n) {
-  if (kernels::cpu_features().avx2) return read_slice(p, n);
+  if (hw::cpu_features().avx2) return read_slice(p, n);
   uint64_t s = 0;
   for (size_t i = 0; i + 8 <= n; i += 8) {
     uint64_t v;

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # tools/make_template_goldens.py: renders chat templates and feature snippets with Python's jinja2 (the
 # test oracle only; strata never runs Python) and writes the goldens the C++ tests compare against:
-#   tests/tokenizer/data/chat_template_goldens.json  every ../shared/templates/*.jinja x conversations
-#   tests/tokenizer/data/jinja_snippet_goldens.json  small templates exercising one feature each
+#   tests/chat/data/chat_template_goldens.json  every ../shared/templates/*.jinja x conversations
+#   tests/jinja/data/jinja_snippet_goldens.json  small templates exercising one feature each
 # Run from anywhere with Debian's Python (python3-jinja2): /usr/bin/python3 tools/make_template_goldens.py
 # "hf" mode is the environment transformers' apply_chat_template builds; "jinja" mode is jinja2's defaults.
 
@@ -17,7 +17,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATES = os.path.normpath(os.path.join(ROOT, "..", "shared", "templates"))
-OUT = os.path.join(ROOT, "tests", "tokenizer", "data")
+OUT_CHAT = os.path.join(ROOT, "tests", "chat", "data")
+OUT_JINJA = os.path.join(ROOT, "tests", "jinja", "data")
 
 # strftime_now reads this fixed instant so goldens are reproducible; the C++ test sets the same time.
 NOW = datetime.datetime(2025, 3, 14, 9, 26, 53)
@@ -459,8 +460,8 @@ def snippet_cases():
     return cases
 
 
-def write(name, payload):
-    path = os.path.join(OUT, name)
+def write(out_dir, name, payload):
+    path = os.path.join(out_dir, name)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(payload, f, ensure_ascii=False, indent=1)
         f.write("\n")
@@ -468,11 +469,12 @@ def write(name, payload):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(OUT_CHAT, exist_ok=True)
+    os.makedirs(OUT_JINJA, exist_ok=True)
     header = {"generator": "tools/make_template_goldens.py", "jinja2_version": jinja2.__version__,
               "now": NOW.strftime("%Y-%m-%dT%H:%M:%S")}
-    write("chat_template_goldens.json", dict(header, conversations=CONVERSATIONS, cases=template_cases()))
-    write("jinja_snippet_goldens.json", dict(header, cases=snippet_cases()))
+    write(OUT_CHAT, "chat_template_goldens.json", dict(header, conversations=CONVERSATIONS, cases=template_cases()))
+    write(OUT_JINJA, "jinja_snippet_goldens.json", dict(header, cases=snippet_cases()))
 
 
 if __name__ == "__main__":

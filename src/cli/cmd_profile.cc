@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "core/units.h"
 #include "cli/progress_line.h"
-#include "planner/measure.h"
+#include "hw/measure.h"
 
 namespace strata::cli {
 

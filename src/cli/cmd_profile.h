@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/status.h"
-#include "planner/hardware_profile.h"
+#include "hw/hardware_profile.h"
 #include "planner/plan.h"
 
 namespace strata::cli {

@@ -9,7 +9,7 @@
 #include "cli/cmd_profile.h"
 #include "core/log.h"
 #include "core/units.h"
-#include "planner/measure.h"
+#include "hw/measure.h"
 
 namespace strata::cli {
 

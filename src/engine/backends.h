@@ -10,7 +10,7 @@
 #include "kernels/cpu/backend_cpu.h"
 #include "model/model.h"
 #include "model/placement.h"
-#include "planner/hardware_profile.h"
+#include "hw/hardware_profile.h"
 #include "planner/plan.h"
 
 namespace strata::engine {

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "core/units.h"
-#include "planner/measure.h"
+#include "hw/measure.h"
 
 namespace strata::engine {
 

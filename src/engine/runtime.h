@@ -15,7 +15,7 @@
 #include "model/placement.h"
 #include "model/model.h"
 #include "model/weight_source.h"
-#include "planner/hardware_profile.h"
+#include "hw/hardware_profile.h"
 #include "planner/plan.h"
 #include "streaming/stream_stats.h"
 #include "tokenizer/tokenizer.h"

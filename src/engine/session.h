@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "engine/json_constraint.h"
+#include "constrain/json_constraint.h"
 #include "engine/runtime.h"
 #include "engine/sampler.h"
 #include "model/forward.h"

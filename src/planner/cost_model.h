@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "planner/hardware_profile.h"
+#include "hw/hardware_profile.h"
 #include "planner/plan.h"
 #include "planner/tensor_roles.h"
 

@@ -5,7 +5,7 @@
 
 #include "core/status.h"
 #include "planner/cost_model.h"
-#include "planner/hardware_profile.h"
+#include "hw/hardware_profile.h"
 #include "planner/plan.h"
 #include "planner/tensor_roles.h"
 

@@ -7,12 +7,12 @@
 #include <string>
 #include <string_view>
 
-#include "server/chat_prompt.h"
-#include "server/http_server.h"
-#include "server/job.h"
+#include "chat/chat_prompt.h"
+#include "http/http_server.h"
+#include "engine/job.h"
 #include "server/json_util.h"
 #include "server/model_store.h"
-#include "server/scheduler.h"
+#include "engine/scheduler.h"
 
 namespace strata::server {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "server/api.h"
-#include "server/chat_prompt.h"
+#include "chat/chat_prompt.h"
 #include "server/generation_request.h"
 #include "server/server.h"
 

@@ -4,7 +4,7 @@
 
 #include "server/api.h"
 #include "server/server.h"
-#include "tokenizer/chat_template.h"
+#include "chat/chat_template.h"
 
 namespace strata::server {
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "server/json_schema_compile.h"
+#include "constrain/json_schema_compile.h"
 #include "server/server.h"
 
 namespace strata::server {

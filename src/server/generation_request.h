@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "server/api.h"
-#include "engine/json_schema.h"
-#include "server/chat_prompt.h"
+#include "constrain/json_schema.h"
+#include "chat/chat_prompt.h"
 #include "server/request_options.h"
 
 namespace strata::server {

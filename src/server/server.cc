@@ -6,7 +6,7 @@
 
 #include "core/log.h"
 #include "server/api.h"
-#include "server/request_guard.h"
+#include "http/request_guard.h"
 
 namespace strata::server {
 

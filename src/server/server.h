@@ -8,9 +8,9 @@
 
 #include "core/progress.h"
 #include "core/status.h"
-#include "server/http_server.h"
+#include "http/http_server.h"
 #include "server/model_store.h"
-#include "server/scheduler.h"
+#include "engine/scheduler.h"
 
 namespace strata::server {
 

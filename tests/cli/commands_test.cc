@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "engine/json_constraint.h"
+#include "constrain/json_constraint.h"
 #include "support/test_support.h"
 
 namespace strata {

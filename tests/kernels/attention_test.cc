@@ -10,7 +10,7 @@
 
 #include "core/fp16.h"
 #include "kernels/cpu/attention.h"
-#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/ops_cpu.h"
 #include "kernels/reference/reference.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/act_quant.h"
-#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/type_kernels.h"
 
 namespace strata::kernels {
@@ -36,7 +36,7 @@ TEST(CpuDispatch, FeaturesMatchProcCpuinfo) {
 #if defined(__x86_64__) && defined(__linux__)
   const auto flags = proc_cpuinfo_flags();
   ASSERT_FALSE(flags.empty()) << "no flags line in /proc/cpuinfo";
-  const CpuFeatures& f = cpu_features();
+  const hw::CpuFeatures& f = hw::cpu_features();
   // The kernel lists a flag only when it also enabled the register state, as our XGETBV check demands.
   EXPECT_EQ(f.avx2, flags.count("avx2") == 1);
   EXPECT_EQ(f.fma, flags.count("fma") == 1);

@@ -12,7 +12,7 @@
 
 #include "core/units.h"
 #include "gguf/gguf_file.h"
-#include "planner/hardware_profile.h"
+#include "hw/hardware_profile.h"
 #include "tensor/dtype.h"
 
 namespace strata::planner::testing {

@@ -19,8 +19,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "server/http_parse.h"
-#include "server/request_guard.h"
+#include "http/http_parse.h"
+#include "http/request_guard.h"
 #include "server/server.h"
 #include "support/test_support.h"
 

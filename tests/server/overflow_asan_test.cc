@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "server/request_options.h"
-#include "server/scheduler.h"
+#include "engine/scheduler.h"
 #include "support/test_support.h"
 
 namespace strata::server {

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_isa.h"
 
 namespace strata::kernels {
 

@@ -8,7 +8,7 @@
 
 #include "core/check.h"
 #include "core/fp16.h"
-#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/ops_cpu.h"
 
 namespace strata::kernels {

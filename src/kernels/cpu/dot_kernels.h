@@ -8,7 +8,7 @@
 #include <iterator>
 
 #include "kernels/cpu/act_quant.h"
-#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "tensor/dtype.h"
 
 namespace strata::kernels {

@@ -6,7 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/act_quant.h"
-#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/dot_kernels.h"
 #include "tensor/tensor.h"
 

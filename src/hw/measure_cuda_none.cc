@@ -1,0 +1,11 @@
+// hw/measure_cuda_none.cc: the GPU measurement in builds without CUDA: reports why there is none.
+#include "hw/measure_internal.h"
+
+namespace strata::planner::detail {
+
+std::vector<GpuInfo> measure_cuda_gpus(double /*seconds_per_sample*/, std::string& note) {
+  note = "no CUDA GPU: this build has no CUDA support (configure with the CUDA toolkit installed)";
+  return {};
+}
+
+}  // namespace strata::planner::detail
