@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace strata::server {
+namespace strata::chat {
 
 namespace {
 
@@ -27,27 +27,27 @@ bool has_bos_first(const std::vector<int32_t>& tokens, const tokenizer::Vocab& v
 
 }  // namespace
 
-Result<std::shared_ptr<const tokenizer::ChatTemplate>> TemplateCache::get(const std::string& source,
-                                                                           tokenizer::FallbackStyle fallback) {
+Result<std::shared_ptr<const ChatTemplate>> TemplateCache::get(const std::string& source,
+                                                                           FallbackStyle fallback) {
   const auto key = std::make_pair(source, static_cast<int>(fallback));
   std::lock_guard lock(mutex_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  tokenizer::ChatOptions options;
+  ChatOptions options;
   options.fallback = fallback;
-  STRATA_ASSIGN_OR_RETURN(tokenizer::ChatTemplate t, tokenizer::ChatTemplate::create(source, options));
-  auto shared = std::make_shared<const tokenizer::ChatTemplate>(std::move(t));
+  STRATA_ASSIGN_OR_RETURN(ChatTemplate t, ChatTemplate::create(source, options));
+  auto shared = std::make_shared<const ChatTemplate>(std::move(t));
   cache_.emplace(key, shared);
   return shared;
 }
 
-tokenizer::FallbackStyle fallback_for(const tokenizer::Vocab& vocab) {
-  return vocab.find("<|im_start|>") && vocab.find("<|im_end|>") ? tokenizer::FallbackStyle::ChatML
-                                                                  : tokenizer::FallbackStyle::Transcript;
+FallbackStyle fallback_for(const tokenizer::Vocab& vocab) {
+  return vocab.find("<|im_start|>") && vocab.find("<|im_end|>") ? FallbackStyle::ChatML
+                                                                  : FallbackStyle::Transcript;
 }
 
 bool generates_plain(const PromptFormat& format, const tokenizer::Vocab& vocab) {
   return format.chat_template.find_first_not_of(" \t\r\n") == std::string::npos &&
-         fallback_for(vocab) == tokenizer::FallbackStyle::Transcript;
+         fallback_for(vocab) == FallbackStyle::Transcript;
 }
 
 std::vector<int32_t> plain_prompt_tokens(const std::string& text, const tokenizer::Tokenizer& tokenizer,
@@ -62,12 +62,12 @@ Result<std::vector<int32_t>> chat_prompt_tokens(const PromptFormat& format, cons
                                                 const tokenizer::Tokenizer& tokenizer) {
   const auto& vocab = tokenizer.vocab();
   STRATA_ASSIGN_OR_RETURN(auto tmpl, format.cache->get(format.chat_template, fallback_for(vocab)));
-  tokenizer::ChatRequest req;
+  ChatRequest req;
   req.messages = messages_value(messages);
   req.add_generation_prompt = true;
   req.bos_token = token_text(vocab, vocab.bos_id());
   req.eos_token = token_text(vocab, vocab.eos_id());
-  STRATA_ASSIGN_OR_RETURN(tokenizer::RenderedChat rendered, tmpl->render(req));
+  STRATA_ASSIGN_OR_RETURN(RenderedChat rendered, tmpl->render(req));
   // Templates write {{ bos_token }} themselves; parsing it yields the BOS token, and none is added.
   return plain_prompt_tokens(rendered.text, tokenizer, /*parse_special=*/true);
 }
@@ -129,4 +129,4 @@ Result<std::vector<int32_t>> build_chat_prompt(const PromptFormat& format, const
   return best;
 }
 
-}  // namespace strata::server
+}  // namespace strata::chat

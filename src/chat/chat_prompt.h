@@ -16,7 +16,7 @@
 #include "chat/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
-namespace strata::server {
+namespace strata::chat {
 
 struct ChatMessage {
   std::string role;  // lower-cased: system, user, assistant, tool
@@ -26,11 +26,11 @@ struct ChatMessage {
 // Parsed chat templates by source, so a model's template is parsed once, not per request. Thread-safe.
 class TemplateCache {
  public:
-  Result<std::shared_ptr<const tokenizer::ChatTemplate>> get(const std::string& source, tokenizer::FallbackStyle fallback);
+  Result<std::shared_ptr<const ChatTemplate>> get(const std::string& source, FallbackStyle fallback);
 
  private:
   std::mutex mutex_;  // guards cache_
-  std::map<std::pair<std::string, int>, std::shared_ptr<const tokenizer::ChatTemplate>> cache_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const ChatTemplate>> cache_;
 };
 
 // A model's prompt format, decided once its vocabulary is known.
@@ -41,7 +41,7 @@ struct PromptFormat {
 
 // The fallback for a model without a template: ChatML when its vocabulary has <|im_start|> and
 // <|im_end|>, else a plain "User: ... Assistant:" transcript (see docs/server.md).
-tokenizer::FallbackStyle fallback_for(const tokenizer::Vocab& vocab);
+FallbackStyle fallback_for(const tokenizer::Vocab& vocab);
 // /api/generate on a model with neither a template nor ChatML tokens (a base model) sends the prompt as
 // written ("system\n\nprompt"), as Ollama's default {{ .Prompt }} template does.
 bool generates_plain(const PromptFormat& format, const tokenizer::Vocab& vocab);
@@ -71,4 +71,4 @@ Result<std::vector<int32_t>> build_chat_prompt(const PromptFormat& format, const
 // Keeps BOS (if first) and the last tokens so that at most max_tokens remain.
 void keep_prompt_tail(std::vector<int32_t>& tokens, int64_t max_tokens, std::optional<int32_t> bos_id);
 
-}  // namespace strata::server
+}  // namespace strata::chat

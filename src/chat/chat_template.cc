@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-namespace strata::tokenizer {
+namespace strata::chat {
 
 using jinja::CallArgs;
 using jinja::Dict;
@@ -147,4 +147,4 @@ Result<RenderedChat> render_chat(std::string_view template_source, const ChatReq
   return t.render(request);
 }
 
-}  // namespace strata::tokenizer
+}  // namespace strata::chat

@@ -13,7 +13,7 @@
 #include "jinja/template.h"
 #include "jinja/value.h"
 
-namespace strata::tokenizer {
+namespace strata::chat {
 
 // One render's inputs, as transformers passes them to the template.
 struct ChatRequest {
@@ -78,4 +78,4 @@ class ChatTemplate {
 Result<RenderedChat> render_chat(std::string_view template_source, const ChatRequest& request,
                                  const ChatOptions& options = {});
 
-}  // namespace strata::tokenizer
+}  // namespace strata::chat

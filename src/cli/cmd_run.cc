@@ -53,7 +53,7 @@ int run_run(const RunOptions& o) {
   req.sampling.repeat_penalty = o.repeat_penalty;
   req.sampling.seed = o.seed >= 0 ? static_cast<uint64_t>(o.seed) : std::random_device{}();
 
-  std::optional<engine::JsonConstraint> json;
+  std::optional<constrain::JsonConstraint> json;
   if (o.format == "json") req.constraint = &json.emplace(lm.value()->tokenizer());
 
   engine::Session session(*lm.value(), lm.value()->default_n_ctx());

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-namespace strata::engine {
+namespace strata::constrain {
 
 namespace {
 
@@ -257,4 +257,4 @@ bool is_end_of_generation(const tokenizer::Tokenizer& tok, int32_t id) {
   return false;
 }
 
-}  // namespace strata::engine
+}  // namespace strata::constrain

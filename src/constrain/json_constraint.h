@@ -12,7 +12,7 @@
 #include "core/status.h"
 #include "tokenizer/tokenizer.h"
 
-namespace strata::engine {
+namespace strata::constrain {
 
 // Called by the generation loop: restrict() before each sample, accept() with the token chosen.
 class TokenConstraint {
@@ -147,4 +147,4 @@ class JsonConstraint final : public TokenConstraint {
 // True for the tokens that end a generation: EOS and the end-of-turn control tokens of chat models.
 bool is_end_of_generation(const tokenizer::Tokenizer& tok, int32_t id);
 
-}  // namespace strata::engine
+}  // namespace strata::constrain

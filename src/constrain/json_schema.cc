@@ -6,7 +6,7 @@
 
 #include "core/check.h"
 
-namespace strata::engine {
+namespace strata::constrain {
 
 namespace {
 
@@ -348,4 +348,4 @@ Status SchemaConstraint::restrict(std::span<float> logits) {
 
 void SchemaConstraint::accept(int32_t token) { state_.feed(output_piece(vocab_, token)); }
 
-}  // namespace strata::engine
+}  // namespace strata::constrain

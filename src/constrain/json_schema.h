@@ -10,7 +10,7 @@
 
 #include "constrain/json_constraint.h"
 
-namespace strata::engine {
+namespace strata::constrain {
 
 // One schema node. Nodes refer to each other by index, so that $ref cycles (recursive schemas) work.
 struct SchemaNode {
@@ -92,4 +92,4 @@ class SchemaConstraint final : public TokenConstraint {
   std::vector<uint8_t> allowed_;  // scratch for restrict()
 };
 
-}  // namespace strata::engine
+}  // namespace strata::constrain

@@ -1,15 +1,18 @@
-// constrain/json_schema_compile.cc: JSON Schema → engine::CompiledSchema.
+// constrain/json_schema_compile.cc: JSON Schema → constrain::CompiledSchema.
 #include "constrain/json_schema_compile.h"
 
 #include <algorithm>
 #include <map>
 
-namespace strata::server {
+namespace strata::constrain {
 
 namespace {
 
-using engine::CompiledSchema;
-using engine::SchemaNode;
+// Serialises a schema value as the recognizer compares it (invalid UTF-8, never expected, becomes U+FFFD).
+std::string dump(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+using constrain::CompiledSchema;
+using constrain::SchemaNode;
 using Kind = SchemaNode::Kind;
 
 constexpr size_t kMaxNodes = 4096;
@@ -75,7 +78,7 @@ class Compiler {
       if (!s.get<bool>()) return error("the schema at {} is false, which allows nothing", where);
       return add(SchemaNode{});
     }
-    if (!s.is_object()) return error("the schema at {} is a {}, not an object", where, json_type_name(s));
+    if (!s.is_object()) return error("the schema at {} is a {}, not an object", where, s.type_name());
     for (auto key : kRefused)
       if (s.contains(key)) return error("unsupported keyword {} at {}", key, where);
 
@@ -83,11 +86,11 @@ class Compiler {
       if (!it->is_string()) return error("$ref at {} is not a string", where);
       return resolve_ref(it->get<std::string>(), where, depth);
     }
-    if (auto it = s.find("const"); it != s.end()) return literals({dump_json(*it)}, at);
+    if (auto it = s.find("const"); it != s.end()) return literals({dump(*it)}, at);
     if (auto it = s.find("enum"); it != s.end()) {
       if (!it->is_array()) return error("enum at {} is not an array", where);
       std::vector<std::string> values;
-      for (const auto& v : *it) values.push_back(dump_json(v));
+      for (const auto& v : *it) values.push_back(dump(v));
       return literals(std::move(values), at);
     }
     for (const char* key : {"anyOf", "oneOf"}) {
@@ -160,7 +163,7 @@ class Compiler {
       if (auto it = s.find("required"); it != s.end()) {
         if (!it->is_array()) return error("required at {} is not an array", where);
         for (const auto& r : *it) {
-          if (!r.is_string()) return error("required at {} lists a {}", where, json_type_name(r));
+          if (!r.is_string()) return error("required at {} lists a {}", where, r.type_name());
           required.push_back(r.get<std::string>());
         }
       }
@@ -177,7 +180,7 @@ class Compiler {
                      CompiledSchema::kMaxProps);
       for (const auto& [key, value] : props->items()) {
         SchemaNode::Prop p;
-        const std::string quoted = dump_json(Json(key));
+        const std::string quoted = dump(Json(key));
         p.key = quoted.substr(1, quoted.size() - 2);
         p.required = std::find(required.begin(), required.end(), key) != required.end();
         STRATA_ASSIGN_OR_RETURN(p.node, compile(value, at + "/properties/" + key, depth + 1));
@@ -206,10 +209,10 @@ class Compiler {
 
 }  // namespace
 
-Result<std::shared_ptr<const engine::CompiledSchema>> compile_json_schema(const Json& schema) {
+Result<std::shared_ptr<const constrain::CompiledSchema>> compile_json_schema(const Json& schema) {
   auto r = Compiler(schema).run();
   if (!r) return error("invalid JSON Schema: {}", r.status().message());
   return r;
 }
 
-}  // namespace strata::server
+}  // namespace strata::constrain

@@ -1,7 +1,7 @@
 // engine/job.cc: the runner → HTTP-thread event channel.
 #include "engine/job.h"
 
-namespace strata::server {
+namespace strata::engine {
 
 void Job::emit_text(std::string_view text) {
   {
@@ -37,4 +37,4 @@ std::optional<JobEvent> Job::next_event(std::chrono::milliseconds timeout) {
   return e;
 }
 
-}  // namespace strata::server
+}  // namespace strata::engine

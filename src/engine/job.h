@@ -18,19 +18,32 @@
 #include "constrain/json_schema.h"
 #include "engine/runtime.h"
 #include "engine/session.h"
-#include "server/request_options.h"
+#include "engine/sampler.h"
 
-namespace strata::server {
+namespace strata::engine {
+
+// The per-request knobs of a generation, after defaults, model parameters and request options.
+struct RunOptions {
+  int64_t num_ctx = 0;              // 0: the server's default context
+  int32_t num_predict = -1;         // < 0: until EOS or a full context
+  SamplingOptions sampling;          // temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n
+  int64_t seed = -1;                // < 0: random
+  std::vector<std::string> stop;
+};
+
+// A keep-alive duration: negative means "forever", zero "unload after this request".
+using KeepAlive = std::chrono::nanoseconds;
+inline constexpr KeepAlive kKeepForever = KeepAlive(-1);
 
 // Builds the prompt once the model is loaded (tokenizer, template) and the context size is known,
 // checking `cancelled` between long steps. Its error's kind says whose fault it is (a template error:
 // invalid argument; an input too long: out of range; the client gone: cancelled).
-using PromptBuilder = std::function<Result<std::vector<int32_t>>(const engine::LoadedModel& model, int64_t n_ctx,
+using PromptBuilder = std::function<Result<std::vector<int32_t>>(const LoadedModel& model, int64_t n_ctx,
                                                                  const std::function<bool()>& cancelled)>;
 
 // What the runner reports when a job ends well.
 struct JobOutcome {
-  engine::GenerateResult result;      // generation: tokens, text, reason, counts, timings
+  GenerateResult result;              // generation: tokens, text, reason, counts, timings
   std::vector<int32_t> prompt;        // the prompt tokens (for /api/generate's context)
   std::vector<std::vector<float>> embeddings;
   int64_t n_input_tokens = 0;         // embeddings: tokens over all inputs
@@ -57,7 +70,7 @@ class Job {
   std::optional<KeepAlive> keep_alive;
   PromptBuilder build_prompt;                 // Generate
   bool json_output = false;                   // Generate: `format: "json"`: constrained to one JSON object
-  std::shared_ptr<const engine::CompiledSchema> schema;  // Generate: constrained to what this schema allows
+  std::shared_ptr<const constrain::CompiledSchema> schema;  // Generate: constrained to what this schema allows
   std::vector<std::string> embed_inputs;      // Embed
   bool embed_truncate = true;
   bool embed_normalize = true;
@@ -88,4 +101,4 @@ class Job {
   std::atomic<bool> started_{false};
 };
 
-}  // namespace strata::server
+}  // namespace strata::engine

@@ -12,7 +12,7 @@
 #include "constrain/json_schema.h"
 #include "planner/plan_picture.h"
 
-namespace strata::server {
+namespace strata::engine {
 
 namespace {
 
@@ -205,16 +205,16 @@ void Runner::run_job(Job& job) {
   try {
     if (!model_) {
       auto t0 = SteadyClock::now();
-      engine::EngineOptions defaults;
+      EngineOptions defaults;
       defaults.model_path = gguf_path_;
       defaults.n_threads = options_.n_threads;
-      auto eo = options_.engine_options ? options_.engine_options(gguf_path_) : Result<engine::EngineOptions>(defaults);
+      auto eo = options_.engine_options ? options_.engine_options(gguf_path_) : Result<EngineOptions>(defaults);
       if (!eo) {
         counters_.jobs_failed++;
         job.fail(load_failure(eo.status()));
         return;
       }
-      auto lm = engine::LoadedModel::load(eo.value());
+      auto lm = LoadedModel::load(eo.value());
       if (!lm) {
         counters_.jobs_failed++;
         job.fail(load_failure(lm.status()));
@@ -244,7 +244,7 @@ void Runner::run_job(Job& job) {
         return;
       }
       session_.reset();
-      session_ = std::make_unique<engine::Session>(*model_, n_ctx);
+      session_ = std::make_unique<Session>(*model_, n_ctx);
     }
     {
       std::lock_guard lock(mutex_);
@@ -288,8 +288,8 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   if (req.sampling.repeat_last_n < 0) req.sampling.repeat_last_n = static_cast<int32_t>(n_ctx);
   req.sampling.seed = job.options.seed >= 0 ? static_cast<uint64_t>(job.options.seed) : std::random_device{}();
   req.stop = job.options.stop;
-  std::optional<engine::JsonConstraint> json;
-  std::optional<engine::SchemaConstraint> schema;
+  std::optional<constrain::JsonConstraint> json;
+  std::optional<constrain::SchemaConstraint> schema;
   if (job.schema) req.constraint = &schema.emplace(model_->tokenizer(), job.schema);
   else if (job.json_output) req.constraint = &json.emplace(model_->tokenizer());
   const auto delay = options_.token_delay;
@@ -383,4 +383,4 @@ void Runner::run_embed(Job& job, JobOutcome& out) {
   finish(job, std::move(out));
 }
 
-}  // namespace strata::server
+}  // namespace strata::engine

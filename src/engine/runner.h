@@ -19,19 +19,18 @@
 #include "engine/session.h"
 #include "planner/plan.h"
 #include "engine/job.h"
-#include "server/request_options.h"
 
-namespace strata::server {
+namespace strata::engine {
 
 // How a model file becomes EngineOptions. The CLI passes its own (planner budgets, hardware profile),
 // so the server loads models exactly as `strata run` does.
-using EngineOptionsFactory = std::function<Result<engine::EngineOptions>(const std::string& gguf_path)>;
+using EngineOptionsFactory = std::function<Result<EngineOptions>(const std::string& gguf_path)>;
 
 struct RunnerOptions {
   int n_threads = 0;                   // engine threads (0: all cores), when there is no factory
   EngineOptionsFactory engine_options;  // unset: {gguf_path, n_threads} and default budgets
   int64_t default_num_ctx = 4096;      // when a request does not set num_ctx (clamped to the model's)
-  size_t max_queue = 512;              // waiting jobs beyond the running one; more are refused (503)
+  size_t max_queue = 512;              // waiting jobs beyond the running one; more are refused (busy)
   KeepAlive default_keep_alive = std::chrono::minutes(5);
   std::chrono::milliseconds token_delay{0};  // testing aid: a pause after each generated token
 };
@@ -42,7 +41,7 @@ struct ServerCounters {
   std::atomic<uint64_t> jobs_completed{0};
   std::atomic<uint64_t> jobs_cancelled{0};   // stopped (or skipped) because the client went away
   std::atomic<uint64_t> jobs_failed{0};
-  std::atomic<uint64_t> rejected_busy{0};    // 503: queue full
+  std::atomic<uint64_t> rejected_busy{0};    // refused: queue full
   std::atomic<uint64_t> tokens_generated{0};
   std::atomic<uint64_t> loads{0};
   std::atomic<uint64_t> unloads{0};
@@ -120,12 +119,12 @@ class Runner {
   std::chrono::steady_clock::time_point last_used_;
   // Written by the runner thread with mutex_ held; read by state(). Used without the lock only by the
   // runner thread.
-  std::unique_ptr<engine::LoadedModel> model_;
-  std::unique_ptr<engine::Session> session_;
+  std::unique_ptr<LoadedModel> model_;
+  std::unique_ptr<Session> session_;
   mutable std::mutex live_mutex_;  // guards live_ and live_published_
   LiveFigures live_;
   std::chrono::steady_clock::time_point live_published_;
   std::thread thread_;
 };
 
-}  // namespace strata::server
+}  // namespace strata::engine

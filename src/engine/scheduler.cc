@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-namespace strata::server {
+namespace strata::engine {
 
 Scheduler::Scheduler(SchedulerOptions options) : options_(options) {}
 
@@ -102,4 +102,4 @@ size_t Scheduler::queued_jobs() const {
   return n;
 }
 
-}  // namespace strata::server
+}  // namespace strata::engine

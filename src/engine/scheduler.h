@@ -12,7 +12,7 @@
 #include "engine/job.h"
 #include "engine/runner.h"
 
-namespace strata::server {
+namespace strata::engine {
 
 struct SchedulerOptions {
   RunnerOptions runner;
@@ -24,7 +24,7 @@ class Scheduler {
   explicit Scheduler(SchedulerOptions options);
   ~Scheduler();  // stops every runner
 
-  // Queues `job` on the runner of `gguf_path`. False when that runner's queue is full (answer 503).
+  // Queues `job` on the runner of `gguf_path`. False when that runner's queue is full (the caller answers busy).
   bool submit(const std::string& gguf_path, std::shared_ptr<Job> job);
 
   struct Loaded {
@@ -59,4 +59,4 @@ class Scheduler {
   mutable std::map<std::string, std::unique_ptr<Runner>> runners_;
 };
 
-}  // namespace strata::server
+}  // namespace strata::engine

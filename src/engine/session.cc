@@ -114,7 +114,7 @@ Result<GenerateResult> Session::generate(const GenerateRequest& req, const TextC
     if (req.constraint) STRATA_RETURN_IF_ERROR(req.constraint->restrict(logits_));
     const int32_t tok = sampler.sample(logits_, history_);
     if (req.constraint) req.constraint->accept(tok);
-    if (is_end_of_generation(lm_.tokenizer(), tok)) {
+    if (constrain::is_end_of_generation(lm_.tokenizer(), tok)) {
       res.tokens.push_back(tok);
       res.reason = StopReason::Eos;
       stopped = true;

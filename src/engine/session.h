@@ -20,7 +20,7 @@ struct GenerateRequest {
   int32_t max_tokens = 128;           // < 0: until EOS or the context is full
   SamplingOptions sampling;
   std::vector<std::string> stop;      // stop strings; never emitted
-  TokenConstraint* constraint = nullptr;  // e.g. JSON mode; not owned; nullptr: unconstrained
+  constrain::TokenConstraint* constraint = nullptr;  // e.g. JSON mode; not owned; nullptr: unconstrained
 };
 
 enum class StopReason { Eos, Length, StopString, Cancelled, ContextFull };

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
-namespace strata::server {
+namespace strata::http {
 
 namespace {
 
@@ -299,4 +299,4 @@ std::string_view status_reason(int status) {
   return "Unknown";
 }
 
-}  // namespace strata::server
+}  // namespace strata::http

@@ -10,7 +10,7 @@
 
 #include "core/status.h"
 
-namespace strata::server {
+namespace strata::http {
 
 struct HttpHeader {
   std::string name;  // as sent; compare with header() which ignores case
@@ -81,4 +81,4 @@ Result<std::string> percent_decode(std::string_view text);
 // Case-insensitive ASCII comparison.
 bool equals_ignore_case(std::string_view a, std::string_view b);
 
-}  // namespace strata::server
+}  // namespace strata::http

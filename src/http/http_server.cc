@@ -21,7 +21,7 @@
 #include "core/log.h"
 #include "http/http_parse.h"
 
-namespace strata::server {
+namespace strata::http {
 
 namespace {
 
@@ -539,4 +539,4 @@ void HttpServer::stop() {
   }
 }
 
-}  // namespace strata::server
+}  // namespace strata::http

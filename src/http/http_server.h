@@ -16,7 +16,7 @@
 #include "core/status.h"
 #include "http/http_parse.h"
 
-namespace strata::server {
+namespace strata::http {
 
 struct HttpServerOptions {
   size_t max_head_bytes = 64 * 1024;  // request line + headers; more is answered 431
@@ -123,4 +123,4 @@ class HttpServer {
   std::list<std::unique_ptr<ConnSlot>> conns_;
 };
 
-}  // namespace strata::server
+}  // namespace strata::http

@@ -8,7 +8,7 @@
 
 #include "http/http_parse.h"
 
-namespace strata::server {
+namespace strata::http {
 
 namespace {
 
@@ -114,4 +114,4 @@ bool host_allowed(std::string_view host_header, std::string_view bind_host, cons
   return false;
 }
 
-}  // namespace strata::server
+}  // namespace strata::http

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace strata::server {
+namespace strata::http {
 
 // Origins always allowed (local pages, desktop shells), plus `extra` (OLLAMA_ORIGINS patterns, '*'
 // wildcards). A request whose Origin is its own Host ("http://" + host) is not cross-site.
@@ -23,4 +23,4 @@ std::string_view host_without_port(std::string_view host_header);
 // True for a literal loopback address or "localhost" (the listeners whose Host header is checked).
 bool is_loopback_host(std::string_view host);
 
-}  // namespace strata::server
+}  // namespace strata::http

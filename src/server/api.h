@@ -26,39 +26,39 @@ struct ResolvedModel {
 
 class Api {
  public:
-  Api(ModelStore& store, Scheduler& scheduler, const ServerOptions& options)
-      : store_(store), scheduler_(scheduler), options_(options), templates_(std::make_shared<TemplateCache>()) {}
+  Api(ModelStore& store, engine::Scheduler& scheduler, const ServerOptions& options)
+      : store_(store), scheduler_(scheduler), options_(options), templates_(std::make_shared<chat::TemplateCache>()) {}
 
   // Native API (api_native.cc, api_generate.cc, api_embed.cc, api_manage.cc).
-  void version(HttpExchange& ex);
-  void tags(HttpExchange& ex);
-  void show(HttpExchange& ex);
-  void ps(HttpExchange& ex);
-  void generate(HttpExchange& ex);
-  void chat(HttpExchange& ex);
-  void embed(HttpExchange& ex);
-  void embeddings(HttpExchange& ex);
-  void pull(HttpExchange& ex);
-  void push(HttpExchange& ex);
-  void copy(HttpExchange& ex);
-  void remove(HttpExchange& ex);
-  void create(HttpExchange& ex);
-  void blob(HttpExchange& ex);
-  void stats(HttpExchange& ex);
+  void version(http::HttpExchange& ex);
+  void tags(http::HttpExchange& ex);
+  void show(http::HttpExchange& ex);
+  void ps(http::HttpExchange& ex);
+  void generate(http::HttpExchange& ex);
+  void chat(http::HttpExchange& ex);
+  void embed(http::HttpExchange& ex);
+  void embeddings(http::HttpExchange& ex);
+  void pull(http::HttpExchange& ex);
+  void push(http::HttpExchange& ex);
+  void copy(http::HttpExchange& ex);
+  void remove(http::HttpExchange& ex);
+  void create(http::HttpExchange& ex);
+  void blob(http::HttpExchange& ex);
+  void stats(http::HttpExchange& ex);
   // strata's own live page (api_strata.cc): GET /strata, drawn from /api/strata/stats.
-  void strata_page(HttpExchange& ex);
+  void strata_page(http::HttpExchange& ex);
   Json loaded_models_stats();  // the "models" array of /api/strata/stats
 
   // OpenAI API (api_openai.cc, api_embed.cc).
-  void openai_chat(HttpExchange& ex);
-  void openai_completions(HttpExchange& ex);
-  void openai_models(HttpExchange& ex);
-  void openai_model(HttpExchange& ex, std::string_view id);
-  void openai_embeddings(HttpExchange& ex);
+  void openai_chat(http::HttpExchange& ex);
+  void openai_completions(http::HttpExchange& ex);
+  void openai_models(http::HttpExchange& ex);
+  void openai_model(http::HttpExchange& ex, std::string_view id);
+  void openai_embeddings(http::HttpExchange& ex);
 
   // Shared helpers.
   // The body as JSON (an object, or null for "null"). Empty body: 400 "missing request body".
-  Result<Json> read_json(HttpExchange& ex);
+  Result<Json> read_json(http::HttpExchange& ex);
   // Parses and finds a model: invalid argument "invalid model name", not found "model 'x' not found".
   Result<ResolvedModel> resolve(std::string_view name);
 
@@ -72,28 +72,28 @@ class Api {
   // or the final outcome (where a streaming handler sends its headers); `on_text` gets each piece and
   // returns false if the client cannot take it. An error before on_start ran must be answered by the
   // caller with a normal error reply; after it, in the stream. Queue full: Ending::Error, unavailable.
-  Drive drive(HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<Job>& job,
+  Drive drive(http::HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<engine::Job>& job,
               const std::function<bool()>& on_start, const std::function<bool(std::string_view)>& on_text);
 
   const ServerOptions& options() const { return options_; }
-  const std::shared_ptr<TemplateCache>& templates() const { return templates_; }
+  const std::shared_ptr<chat::TemplateCache>& templates() const { return templates_; }
 
  private:
   ModelStore& store_;
-  Scheduler& scheduler_;
+  engine::Scheduler& scheduler_;
   const ServerOptions& options_;
-  std::shared_ptr<TemplateCache> templates_;  // shared with the prompt builders of queued jobs
+  std::shared_ptr<chat::TemplateCache> templates_;  // shared with the prompt builders of queued jobs
 };
 
-void reply_json(HttpExchange& ex, int status, const Json& body);
+void reply_json(http::HttpExchange& ex, int status, const Json& body);
 // The one mapping from an error's kind to the HTTP status it is answered with.
 int http_status(ErrorKind kind);
 // {"error":"..."} with application/json, the status from the error's kind.
-void reply_error(HttpExchange& ex, const Status& error);
-void reply_error(HttpExchange& ex, ErrorKind kind, std::string_view message);
+void reply_error(http::HttpExchange& ex, const Status& error);
+void reply_error(http::HttpExchange& ex, ErrorKind kind, std::string_view message);
 // {"error":{"message","type","param":null,"code":null}}.
-void reply_openai_error(HttpExchange& ex, const Status& error);
-void reply_openai_error(HttpExchange& ex, ErrorKind kind, std::string_view message);
+void reply_openai_error(http::HttpExchange& ex, const Status& error);
+void reply_openai_error(http::HttpExchange& ex, ErrorKind kind, std::string_view message);
 
 // Nanoseconds since `t0` as the integer the API wants.
 int64_t nanos_since(std::chrono::steady_clock::time_point t0);

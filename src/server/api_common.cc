@@ -22,7 +22,7 @@ bool ResolvedModel::has(std::string_view capability) const {
   return std::find(summary.capabilities.begin(), summary.capabilities.end(), capability) != summary.capabilities.end();
 }
 
-void reply_json(HttpExchange& ex, int status, const Json& body) {
+void reply_json(http::HttpExchange& ex, int status, const Json& body) {
   ex.respond(status, "application/json; charset=utf-8", dump_json(body));
 }
 
@@ -41,19 +41,19 @@ int http_status(ErrorKind kind) {
   return 500;
 }
 
-void reply_error(HttpExchange& ex, ErrorKind kind, std::string_view message) {
+void reply_error(http::HttpExchange& ex, ErrorKind kind, std::string_view message) {
   reply_json(ex, http_status(kind), Json{{"error", message.empty() ? std::string_view("unknown error") : message}});
 }
 
-void reply_error(HttpExchange& ex, const Status& error) { reply_error(ex, error.kind(), error.message()); }
+void reply_error(http::HttpExchange& ex, const Status& error) { reply_error(ex, error.kind(), error.message()); }
 
-void reply_openai_error(HttpExchange& ex, ErrorKind kind, std::string_view message) {
+void reply_openai_error(http::HttpExchange& ex, ErrorKind kind, std::string_view message) {
   const int status = http_status(kind);
   const char* type = status == 400 ? "invalid_request_error" : status == 404 ? "not_found_error" : "api_error";
   reply_json(ex, status, Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}});
 }
 
-void reply_openai_error(HttpExchange& ex, const Status& error) {
+void reply_openai_error(http::HttpExchange& ex, const Status& error) {
   reply_openai_error(ex, error.kind(), error.message());
 }
 
@@ -77,7 +77,7 @@ int64_t eval_count(const engine::GenerateResult& r) {
   return n;
 }
 
-Result<Json> Api::read_json(HttpExchange& ex) {
+Result<Json> Api::read_json(http::HttpExchange& ex) {
   int status = 400;
   auto body = ex.read_body(options_.max_body_bytes, status);
   // The transport names a status for its own refusals: 413 for a body over the limit, else 400.
@@ -105,7 +105,7 @@ Result<ResolvedModel> Api::resolve(std::string_view name) {
   return ResolvedModel{std::move(*entry), std::move(summary).value()};
 }
 
-Api::Drive Api::drive(HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<Job>& job,
+Api::Drive Api::drive(http::HttpExchange& ex, const std::string& gguf_path, const std::shared_ptr<engine::Job>& job,
                       const std::function<bool()>& on_start, const std::function<bool(std::string_view)>& on_text) {
   Drive d;
   if (!scheduler_.submit(gguf_path, job)) {
@@ -131,21 +131,21 @@ Api::Drive Api::drive(HttpExchange& ex, const std::string& gguf_path, const std:
       continue;
     }
     switch (e->kind) {
-      case JobEvent::Kind::Text:
+      case engine::JobEvent::Kind::Text:
         if (!start() || !on_text(e->text)) {
           job->cancel();
           d.ending = Ending::ClientGone;
           return d;
         }
         break;
-      case JobEvent::Kind::Done:
+      case engine::JobEvent::Kind::Done:
         if (!start()) {
           d.ending = Ending::ClientGone;
           return d;
         }
         d.ending = Ending::Done;
         return d;
-      case JobEvent::Kind::Error:
+      case engine::JobEvent::Kind::Error:
         d.ending = Ending::Error;
         d.error = std::move(e->error);
         return d;

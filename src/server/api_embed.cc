@@ -89,7 +89,7 @@ void apply_dimensions(std::vector<std::vector<float>>& vectors, int64_t dims) {
 struct EmbedRun {
   bool ok = false;
   Status error;
-  std::shared_ptr<Job> job;
+  std::shared_ptr<engine::Job> job;
   std::string request_model;
   std::chrono::steady_clock::time_point t0;
 };
@@ -100,7 +100,7 @@ EmbedRun embed_error(Status e) {
   return r;
 }
 
-EmbedRun run_embed_job(Api& api, HttpExchange& ex, const Json& req, std::vector<std::string> texts,
+EmbedRun run_embed_job(Api& api, http::HttpExchange& ex, const Json& req, std::vector<std::string> texts,
                               bool normalize, std::string_view not_found_suffix) {
   EmbedRun r;
   r.t0 = std::chrono::steady_clock::now();
@@ -124,8 +124,8 @@ EmbedRun run_embed_job(Api& api, HttpExchange& ex, const Json& req, std::vector<
   auto truncate = get_bool(req, "truncate");
   if (!truncate) return embed_error(Status::invalid_argument(truncate.status().message()));
 
-  r.job = std::make_shared<Job>();
-  r.job->kind = texts.empty() ? Job::Kind::Load : Job::Kind::Embed;
+  r.job = std::make_shared<engine::Job>();
+  r.job->kind = texts.empty() ? engine::Job::Kind::Load : engine::Job::Kind::Embed;
   r.job->model_name = m->entry.name.display();
   r.job->options = options;
   r.job->keep_alive = ka.value();
@@ -143,7 +143,7 @@ EmbedRun run_embed_job(Api& api, HttpExchange& ex, const Json& req, std::vector<
 
 }  // namespace
 
-void Api::embed(HttpExchange& ex) {
+void Api::embed(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
   const Json& req = *body;
@@ -154,7 +154,7 @@ void Api::embed(HttpExchange& ex) {
   auto texts = in->was_empty ? std::vector<std::string>{} : in->texts;
   EmbedRun r = run_embed_job(*this, ex, req, std::move(texts), true, ", try pulling it first");
   if (!r.ok) return r.error.is_cancelled() ? void() : reply_error(ex, r.error);
-  JobOutcome o = r.job->outcome();
+  engine::JobOutcome o = r.job->outcome();
   apply_dimensions(o.embeddings, dims.value().value_or(0));
   Json out{{"model", r.request_model}, {"embeddings", o.embeddings}};
   if (!o.embeddings.empty()) {
@@ -165,7 +165,7 @@ void Api::embed(HttpExchange& ex) {
   reply_json(ex, 200, out);
 }
 
-void Api::embeddings(HttpExchange& ex) {
+void Api::embeddings(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
   const Json& req = *body;
@@ -175,14 +175,14 @@ void Api::embeddings(HttpExchange& ex) {
   if (prompt.value() && !prompt.value()->empty()) texts.push_back(*prompt.value());
   EmbedRun r = run_embed_job(*this, ex, req, std::move(texts), false, ", try pulling it first");
   if (!r.ok) return r.error.is_cancelled() ? void() : reply_error(ex, r.error);
-  const JobOutcome& o = r.job->outcome();
+  const engine::JobOutcome& o = r.job->outcome();
   Json vec = Json::array();
   if (!o.embeddings.empty())
     for (float x : o.embeddings[0]) vec.push_back(static_cast<double>(x));
   reply_json(ex, 200, Json{{"embedding", vec}});
 }
 
-void Api::openai_embeddings(HttpExchange& ex) {
+void Api::openai_embeddings(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_openai_error(ex, body.status());
   const Json& req = *body;
@@ -205,7 +205,7 @@ void Api::openai_embeddings(HttpExchange& ex) {
   if (!dims) return reply_openai_error(ex, ErrorKind::InvalidArgument, dims.status().message());
   EmbedRun r = run_embed_job(*this, ex, req, in->texts, true, "");
   if (!r.ok) return r.error.is_cancelled() ? void() : reply_openai_error(ex, r.error);
-  JobOutcome o = r.job->outcome();
+  engine::JobOutcome o = r.job->outcome();
   apply_dimensions(o.embeddings, dims.value().value_or(0));
   Json data = Json::array();
   for (size_t i = 0; i < o.embeddings.size(); ++i) {

@@ -11,7 +11,7 @@ namespace strata::server {
 
 namespace {
 
-Json metrics_json(const JobOutcome& o, int64_t total_ns) {
+Json metrics_json(const engine::JobOutcome& o, int64_t total_ns) {
   return Json{{"total_duration", total_ns},
               {"load_duration", seconds_to_nanos(o.load_seconds)},
               {"prompt_eval_count", o.result.n_prompt},
@@ -25,12 +25,12 @@ std::string now_utc() { return rfc3339_utc(std::chrono::system_clock::now()); }
 // The body of one native streaming response: NDJSON lines, or one object when !stream.
 struct NativeReply {
   using Chunk = std::function<Json(std::string_view text)>;
-  using Final = std::function<Json(const JobOutcome& outcome, const std::string& full_text)>;
+  using Final = std::function<Json(const engine::JobOutcome& outcome, const std::string& full_text)>;
   Chunk chunk;  // a done:false object holding `text`
   Final final;  // the done:true object (text is the whole answer when not streaming, else "")
 };
 
-void run_native(Api& api, HttpExchange& ex, const std::string& gguf, const std::shared_ptr<Job>& job, bool stream,
+void run_native(Api& api, http::HttpExchange& ex, const std::string& gguf, const std::shared_ptr<engine::Job>& job, bool stream,
                 const NativeReply& reply) {
   bool streaming = false;
   auto on_start = [&] {
@@ -50,15 +50,15 @@ void run_native(Api& api, HttpExchange& ex, const std::string& gguf, const std::
     else reply_error(ex, d.error);
     return;
   }
-  const JobOutcome& o = job->outcome();
+  const engine::JobOutcome& o = job->outcome();
   if (stream) ex.write(dump_json(reply.final(o, "")) + "\n");
   else reply_json(ex, 200, reply.final(o, o.result.text));
 }
 
 // prompt "" / messages []: load (or unload with keep_alive 0), answered with one object even when streaming.
-void run_load(Api& api, HttpExchange& ex, const GenerationRequest& g, bool chat) {
-  auto job = std::make_shared<Job>();
-  job->kind = Job::Kind::Load;
+void run_load(Api& api, http::HttpExchange& ex, const GenerationRequest& g, bool chat) {
+  auto job = std::make_shared<engine::Job>();
+  job->kind = engine::Job::Kind::Load;
   job->model_name = g.model.entry.name.display();
   job->options = g.options;
   job->keep_alive = g.keep_alive;
@@ -75,7 +75,7 @@ void run_load(Api& api, HttpExchange& ex, const GenerationRequest& g, bool chat)
 
 }  // namespace
 
-void Api::generate(HttpExchange& ex) {
+void Api::generate(http::HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
@@ -132,7 +132,7 @@ void Api::generate(HttpExchange& ex) {
   reply.chunk = [&](std::string_view text) {
     return Json{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", text}, {"done", false}};
   };
-  reply.final = [&](const JobOutcome& o, const std::string& text) {
+  reply.final = [&](const engine::JobOutcome& o, const std::string& text) {
     Json out{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", text}, {"done", true},
              {"done_reason", done_reason(o.result.reason)}};
     // Prompt + answer, so a client can continue; left out for raw prompts and when it would make the
@@ -148,7 +148,7 @@ void Api::generate(HttpExchange& ex) {
   run_native(*this, ex, gen.model.entry.gguf_path, job, stream, reply);
 }
 
-void Api::chat(HttpExchange& ex) {
+void Api::chat(http::HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
@@ -169,7 +169,7 @@ void Api::chat(HttpExchange& ex) {
                 {"message", {{"role", "assistant"}, {"content", text}}},
                 {"done", false}};
   };
-  reply.final = [&](const JobOutcome& o, const std::string& text) {
+  reply.final = [&](const engine::JobOutcome& o, const std::string& text) {
     Json out{{"model", gen.request_model},
              {"created_at", now_utc()},
              {"message", {{"role", "assistant"}, {"content", text}}},

@@ -22,7 +22,7 @@ std::optional<std::string> parse_digest(std::string_view d) {
 }
 
 // Progress replies of pull/create: NDJSON ending in {"status":"success"}, or just that object.
-void reply_progress(HttpExchange& ex, bool stream, const std::vector<Json>& steps) {
+void reply_progress(http::HttpExchange& ex, bool stream, const std::vector<Json>& steps) {
   if (!stream) return reply_json(ex, 200, Json{{"status", "success"}});
   if (!ex.begin_stream(200, "application/x-ndjson")) return;
   for (const auto& s : steps) ex.write(dump_json(s) + "\n");
@@ -39,7 +39,7 @@ std::string model_or_name(const Json& req) {
 
 }  // namespace
 
-void Api::pull(HttpExchange& ex) {
+void Api::pull(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
   const Json& req = *body;
@@ -63,13 +63,13 @@ void Api::pull(HttpExchange& ex) {
                   Json{{"status", "verifying sha256 digest"}}, Json{{"status", "writing manifest"}}});
 }
 
-void Api::push(HttpExchange& ex) {
+void Api::push(http::HttpExchange& ex) {
   int status = 400;
   (void)ex.read_body(options_.max_body_bytes, status);
   reply_error(ex, ErrorKind::InvalidArgument, "push is not supported");
 }
 
-void Api::copy(HttpExchange& ex) {
+void Api::copy(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
   const Json& req = *body;
@@ -90,7 +90,7 @@ void Api::copy(HttpExchange& ex) {
   ex.respond(200, "", "");
 }
 
-void Api::remove(HttpExchange& ex) {
+void Api::remove(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
   const std::string name = model_or_name(*body);
@@ -107,7 +107,7 @@ void Api::remove(HttpExchange& ex) {
   ex.respond(200, "", "");
 }
 
-void Api::create(HttpExchange& ex) {
+void Api::create(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
   const Json& req = *body;
@@ -164,7 +164,7 @@ void Api::create(HttpExchange& ex) {
     return reply_error(ex, ErrorKind::InvalidArgument, "neither 'from' or 'files' was specified");
   if (tmpl.value() && !tmpl.value()->empty()) {
     // strata renders Jinja chat templates; a Go template (Ollama's TEMPLATE) would not work.
-    auto parsed_tmpl = tokenizer::ChatTemplate::create(*tmpl.value());
+    auto parsed_tmpl = chat::ChatTemplate::create(*tmpl.value());
     if (!parsed_tmpl)
       return reply_error(ex, ErrorKind::InvalidArgument,
                          fmt::format("template must be a Jinja chat template: {}", parsed_tmpl.status().message()));
@@ -207,7 +207,7 @@ void Api::create(HttpExchange& ex) {
   reply_progress(ex, stream.value().value_or(true), steps);
 }
 
-void Api::blob(HttpExchange& ex) {
+void Api::blob(http::HttpExchange& ex) {
   const std::string digest = ex.path().substr(std::string_view("/api/blobs/").size());
   auto hex = parse_digest(digest);
   if (!hex) return reply_error(ex, ErrorKind::InvalidArgument, "invalid digest format");

@@ -51,9 +51,9 @@ uint64_t resident_set_bytes() {
 
 }  // namespace
 
-void Api::version(HttpExchange& ex) { reply_json(ex, 200, Json{{"version", options_.version}}); }
+void Api::version(http::HttpExchange& ex) { reply_json(ex, 200, Json{{"version", options_.version}}); }
 
-void Api::tags(HttpExchange& ex) {
+void Api::tags(http::HttpExchange& ex) {
   Json models = Json::array();
   for (const auto& e : store_.list()) {
     auto s = store_.summary(e);
@@ -71,7 +71,7 @@ void Api::tags(HttpExchange& ex) {
   reply_json(ex, 200, Json{{"models", models}});
 }
 
-void Api::show(HttpExchange& ex) {
+void Api::show(http::HttpExchange& ex) {
   auto body = read_json(ex);
   if (!body) return reply_error(ex, body.status());
   const Json& req = *body;
@@ -110,7 +110,7 @@ void Api::show(HttpExchange& ex) {
   reply_json(ex, 200, out);
 }
 
-void Api::ps(HttpExchange& ex) {
+void Api::ps(http::HttpExchange& ex) {
   Json models = Json::array();
   const auto entries = store_.list();
   for (const auto& l : scheduler_.loaded()) {
@@ -134,7 +134,7 @@ void Api::ps(HttpExchange& ex) {
   reply_json(ex, 200, Json{{"models", models}});
 }
 
-void Api::stats(HttpExchange& ex) {
+void Api::stats(http::HttpExchange& ex) {
   auto& c = scheduler_.counters();
   reply_json(ex, 200,
              Json{{"jobs_started", c.jobs_started.load()},

@@ -23,7 +23,7 @@ std::string random_id(std::string_view prefix) {
 
 std::string finish_reason(engine::StopReason r) { return done_reason(r); }
 
-Json usage_json(const JobOutcome& o) {
+Json usage_json(const engine::JobOutcome& o) {
   const int64_t completion = eval_count(o.result);
   return Json{{"prompt_tokens", o.result.n_prompt}, {"completion_tokens", completion},
               {"total_tokens", o.result.n_prompt + completion}};
@@ -83,17 +83,17 @@ Status check_reasoning(const Json& req, const ResolvedModel& m) {
 }
 
 // OpenAI messages → chat messages. Text parts are joined; images, audio and tool calls answered 400.
-Result<std::vector<ChatMessage>> parse_openai_messages(const Json& req) {
+Result<std::vector<chat::ChatMessage>> parse_openai_messages(const Json& req) {
   auto it = req.find("messages");
   if (it == req.end() || it->is_null() || !it->is_array())
     return Status::invalid_argument("invalid type for field \"messages\": expected array");
   if (it->empty()) return Status::invalid_argument("[] is too short - 'messages'");
-  std::vector<ChatMessage> out;
+  std::vector<chat::ChatMessage> out;
   for (const auto& m : *it) {
     if (!m.is_object()) return Status::invalid_argument("invalid message format");
     auto role = get_string(m, "role");
     if (!role) return Status::invalid_argument(role.status().message());
-    ChatMessage msg;
+    chat::ChatMessage msg;
     msg.role = role.value().value_or("user");
     std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
     if (msg.role == "developer") msg.role = "system";  // newer OpenAI clients send "developer"
@@ -134,7 +134,7 @@ Result<std::vector<ChatMessage>> parse_openai_messages(const Json& req) {
 // SSE framing for both routes: `data: <json>\n\n` lines, an error event, the [DONE] terminator.
 class SseStream {
  public:
-  explicit SseStream(HttpExchange& ex) : ex_(ex) {}
+  explicit SseStream(http::HttpExchange& ex) : ex_(ex) {}
   bool start() {
     started_ = true;
     return ex_.begin_stream(200, "text/event-stream");
@@ -144,7 +144,7 @@ class SseStream {
   bool started() const { return started_; }
 
  private:
-  HttpExchange& ex_;
+  http::HttpExchange& ex_;
   bool started_ = false;
 };
 
@@ -155,7 +155,7 @@ bool include_usage(const Json& req) {
 
 }  // namespace
 
-void Api::openai_chat(HttpExchange& ex) {
+void Api::openai_chat(http::HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
   if (!body) return reply_openai_error(ex, body.status());
@@ -195,7 +195,7 @@ void Api::openai_chat(HttpExchange& ex) {
         {"error", {{"message", d.error.message()}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
     return;
   }
-  const JobOutcome& o = job->outcome();
+  const engine::JobOutcome& o = job->outcome();
   if (!gen.stream) {
     return reply_json(ex, 200,
                       Json{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", gen.request_model},
@@ -216,7 +216,7 @@ void Api::openai_chat(HttpExchange& ex) {
   sse.done();
 }
 
-void Api::openai_completions(HttpExchange& ex) {
+void Api::openai_completions(http::HttpExchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   auto body = read_json(ex);
   if (!body) return reply_openai_error(ex, body.status());
@@ -258,7 +258,7 @@ void Api::openai_completions(HttpExchange& ex) {
         {"error", {{"message", d.error.message()}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
     return;
   }
-  const JobOutcome& o = job->outcome();
+  const engine::JobOutcome& o = job->outcome();
   if (!gen.stream) {
     Json out = chunk(o.result.text, finish_reason(o.result.reason));
     out["usage"] = usage_json(o);
@@ -274,7 +274,7 @@ void Api::openai_completions(HttpExchange& ex) {
   sse.done();
 }
 
-void Api::openai_models(HttpExchange& ex) {
+void Api::openai_models(http::HttpExchange& ex) {
   Json data = Json::array();
   for (const auto& e : store_.list()) {
     data.push_back({{"id", e.name.display()},
@@ -285,7 +285,7 @@ void Api::openai_models(HttpExchange& ex) {
   reply_json(ex, 200, Json{{"object", "list"}, {"data", data}});
 }
 
-void Api::openai_model(HttpExchange& ex, std::string_view id) {
+void Api::openai_model(http::HttpExchange& ex, std::string_view id) {
   auto parsed = parse_model_name(id);
   std::optional<ModelEntry> e = parsed ? store_.find(parsed.value()) : std::nullopt;
   if (!e) return reply_openai_error(ex, ErrorKind::NotFound, fmt::format("model '{}' not found", id));

@@ -34,8 +34,8 @@ Json plan_json(const planner::Plan& plan, const std::string& svg) {
           {"svg", svg}};
 }
 
-Json model_json(const Scheduler::Live& l) {
-  const Runner::LiveFigures& f = l.figures;
+Json model_json(const engine::Scheduler::Live& l) {
+  const engine::Runner::LiveFigures& f = l.figures;
   const planner::Plan* plan = f.plan.get();
   const bool moe = plan && plan->expert_cache.slice_bytes > 0;
   const auto* st = f.stream ? &*f.stream : nullptr;
@@ -82,11 +82,11 @@ Json model_json(const Scheduler::Live& l) {
 
 Json Api::loaded_models_stats() {
   Json models = Json::array();
-  for (const Scheduler::Live& l : scheduler_.live()) models.push_back(model_json(l));
+  for (const engine::Scheduler::Live& l : scheduler_.live()) models.push_back(model_json(l));
   return models;
 }
 
-void Api::strata_page(HttpExchange& ex) {
+void Api::strata_page(http::HttpExchange& ex) {
   ex.add_header("Cache-Control", "no-store");
   ex.respond(200, "text/html; charset=utf-8", std::string(kStrataPageHtml));
 }

@@ -46,7 +46,7 @@ Status parse_format(const Json& req, GenerationRequest& g) {
     return Status::ok();
   }
   if (it->is_object()) {
-    auto schema = compile_json_schema(*it);
+    auto schema = constrain::compile_json_schema(*it);
     if (!schema) return Status::invalid_argument(schema.status().message());
     g.schema = std::move(schema).value();
     return Status::ok();
@@ -114,8 +114,8 @@ Result<GenerationRequest> parse_generation_request(Api& api, const Json& req, Ge
   return std::move(g);
 }
 
-Result<std::vector<ChatMessage>> parse_native_messages(const Json& req) {
-  std::vector<ChatMessage> out;
+Result<std::vector<chat::ChatMessage>> parse_native_messages(const Json& req) {
+  std::vector<chat::ChatMessage> out;
   auto it = req.find("messages");
   if (it == req.end() || it->is_null()) return out;
   if (!it->is_array())
@@ -129,7 +129,7 @@ Result<std::vector<ChatMessage>> parse_native_messages(const Json& req) {
     if (!content) return Status::invalid_argument(content.status().message());
     if (non_empty_array(m, "images")) return Status::invalid_argument("images are not supported by strata yet");
     if (non_empty_array(m, "tool_calls")) return Status::invalid_argument("tool calls are not supported by strata yet");
-    ChatMessage msg;
+    chat::ChatMessage msg;
     msg.role = role.value().value_or("user");
     std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
     msg.content = content.value().value_or("");
@@ -153,7 +153,7 @@ Status apply_response_format(const Json& req, GenerationRequest& g) {
     auto js = it->find("json_schema");
     if (js == it->end() || !js->is_object() || !js->contains("schema") || !(*js)["schema"].is_object())
       return Status::invalid_argument("response_format json_schema needs json_schema.schema, a JSON Schema object");
-    auto schema = compile_json_schema((*js)["schema"]);
+    auto schema = constrain::compile_json_schema((*js)["schema"]);
     if (!schema) return Status::invalid_argument(schema.status().message());
     g.schema = std::move(schema).value();
     return Status::ok();
@@ -175,16 +175,16 @@ Result<std::vector<int32_t>> fit_prompt(std::vector<int32_t> tokens, int64_t n_c
     return error(ErrorKind::OutOfRange, "the input length exceeds the context length ({} tokens, the context holds {})",
                  tokens.size(), n_ctx);
   int64_t room = num_predict > 0 ? std::min<int64_t>(num_predict, n_ctx / 2) : n_ctx / 4;
-  keep_prompt_tail(tokens, n_ctx - std::max<int64_t>(room, 1), bos_id);
+  chat::keep_prompt_tail(tokens, n_ctx - std::max<int64_t>(room, 1), bos_id);
   return tokens;
 }
 
-std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatMessage> messages,
+std::shared_ptr<engine::Job> make_chat_job(const GenerationRequest& g, std::vector<chat::ChatMessage> messages,
                                    std::chrono::steady_clock::time_point received) {
   if (g.model.entry.system && !g.model.entry.system->empty() && (messages.empty() || messages.front().role != "system"))
-    messages.insert(messages.begin(), ChatMessage{"system", *g.model.entry.system});
-  auto job = std::make_shared<Job>();
-  job->kind = Job::Kind::Generate;
+    messages.insert(messages.begin(), chat::ChatMessage{"system", *g.model.entry.system});
+  auto job = std::make_shared<engine::Job>();
+  job->kind = engine::Job::Kind::Generate;
   job->model_name = g.model.entry.name.display();
   job->options = g.options;
   job->keep_alive = g.keep_alive;
@@ -194,15 +194,15 @@ std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatM
   job->build_prompt = [messages = std::move(messages), format = g.format, truncate = g.truncate](
                           const engine::LoadedModel& lm, int64_t n_ctx,
                           const std::function<bool()>& cancelled) -> Result<std::vector<int32_t>> {
-    return build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate, cancelled);
+    return chat::build_chat_prompt(format, messages, lm.tokenizer(), n_ctx - 1, truncate, cancelled);
   };
   return job;
 }
 
-std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePrompt gp,
+std::shared_ptr<engine::Job> make_generate_job(const GenerationRequest& g, GeneratePrompt gp,
                                        std::chrono::steady_clock::time_point received) {
-  auto job = std::make_shared<Job>();
-  job->kind = Job::Kind::Generate;
+  auto job = std::make_shared<engine::Job>();
+  job->kind = engine::Job::Kind::Generate;
   job->model_name = g.model.entry.name.display();
   job->options = g.options;
   job->keep_alive = g.keep_alive;
@@ -216,15 +216,15 @@ std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePromp
     std::vector<int32_t> tokens;
     const bool has_system = gp.system && !gp.system->empty();
     if (gp.raw) {
-      tokens = plain_prompt_tokens(gp.prompt, tok, /*parse_special=*/true);
-    } else if (generates_plain(format, tok.vocab())) {
+      tokens = chat::plain_prompt_tokens(gp.prompt, tok, /*parse_special=*/true);
+    } else if (chat::generates_plain(format, tok.vocab())) {
       // A base model without a template: the prompt as written, after the system text.
-      tokens = plain_prompt_tokens(has_system ? *gp.system + "\n\n" + gp.prompt : gp.prompt, tok, false);
+      tokens = chat::plain_prompt_tokens(has_system ? *gp.system + "\n\n" + gp.prompt : gp.prompt, tok, false);
     } else {
-      std::vector<ChatMessage> messages;
+      std::vector<chat::ChatMessage> messages;
       if (has_system) messages.push_back({"system", *gp.system});
       messages.push_back({"user", gp.prompt});
-      STRATA_ASSIGN_OR_RETURN(tokens, chat_prompt_tokens(format, messages, tok));
+      STRATA_ASSIGN_OR_RETURN(tokens, chat::chat_prompt_tokens(format, messages, tok));
     }
     if (!gp.context.empty()) {
       // A previous answer's context: its tokens, then this turn (without a second BOS).

@@ -24,9 +24,9 @@ struct GenerationRequest {
   std::optional<KeepAlive> keep_alive;
   bool stream = true;
   bool truncate = true;
-  PromptFormat format;  // the model's chat template (or "") and the server's template cache
+  chat::PromptFormat format;  // the model's chat template (or "") and the server's template cache
   bool json_output = false;  // native `format: "json"` or OpenAI `response_format: json_object`
-  std::shared_ptr<const engine::CompiledSchema> schema;  // `format: {schema}` or response_format json_schema
+  std::shared_ptr<const constrain::CompiledSchema> schema;  // `format: {schema}` or response_format json_schema
 };
 
 // `context` in a /api/generate reply is left out past this many tokens (one NDJSON line stays < 64 KiB).
@@ -37,7 +37,7 @@ inline constexpr size_t kMaxContextTokensInReply = 8192;
 Result<GenerationRequest> parse_generation_request(Api& api, const Json& req, GenerationKind kind);
 
 // /api/chat `messages`: roles lower-cased, content a string; images and tool calls answered 400.
-Result<std::vector<ChatMessage>> parse_native_messages(const Json& req);
+Result<std::vector<chat::ChatMessage>> parse_native_messages(const Json& req);
 // OpenAI `response_format`: text, json_object (sets json_output) or json_schema (sets schema).
 Status apply_response_format(const Json& req, GenerationRequest& g);
 // `tools`: 400 (the model's template has no tools, or strata cannot parse tool calls yet).
@@ -45,7 +45,7 @@ Status check_tools(const Json& req, const ResolvedModel& model);
 
 // A generation job over chat messages (the model's system prompt prepended when the first message
 // is not a system message); history is dropped from the front when it outgrows the context.
-std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatMessage> messages,
+std::shared_ptr<engine::Job> make_chat_job(const GenerationRequest& g, std::vector<chat::ChatMessage> messages,
                                    std::chrono::steady_clock::time_point received);
 
 // A /api/generate-style prompt: rendered as [system?, user: prompt] through the chat template, or sent
@@ -56,7 +56,7 @@ struct GeneratePrompt {
   bool raw = false;
   std::vector<int32_t> context;
 };
-std::shared_ptr<Job> make_generate_job(const GenerationRequest& g, GeneratePrompt prompt,
+std::shared_ptr<engine::Job> make_generate_job(const GenerationRequest& g, GeneratePrompt prompt,
                                        std::chrono::steady_clock::time_point received);
 
 // A prompt that does not fit the context: an error unless `truncate`, which keeps BOS and the last

@@ -9,19 +9,13 @@
 #include <vector>
 
 #include "core/status.h"
-#include "engine/sampler.h"
+#include "engine/job.h"
 #include "server/json_util.h"
 
 namespace strata::server {
 
-// The per-request knobs of a generation, after defaults, model parameters and request options.
-struct RunOptions {
-  int64_t num_ctx = 0;              // 0: the server's default context
-  int32_t num_predict = -1;         // < 0: until EOS or a full context
-  engine::SamplingOptions sampling;  // temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n
-  int64_t seed = -1;                // < 0: random
-  std::vector<std::string> stop;
-};
+using engine::KeepAlive;
+using engine::RunOptions;
 
 // Ollama's defaults (temperature 0.8, top_k 40, top_p 0.9, min_p 0, repeat_penalty 1, repeat_last_n 64).
 RunOptions ollama_defaults();
@@ -32,10 +26,6 @@ RunOptions openai_defaults();
 // numa, ...) are ignored; a known key of the wrong type is an error ("option \"stop\" must be of type
 // array"). `options` may be null (nothing to apply); anything else but an object is an error.
 Status apply_options(const Json& options, RunOptions& out);
-
-// A keep-alive duration: negative means "forever", zero "unload after this request".
-using KeepAlive = std::chrono::nanoseconds;
-inline constexpr KeepAlive kKeepForever = KeepAlive(-1);
 
 // JSON number = seconds; string = a Go duration ("5m", "1h30m", "300ms", "-1s", "0") or plain seconds
 // ("300", "-1"). Null or absent gives nullopt. Errors name the bad value.

@@ -59,9 +59,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   std::unique_ptr<Server> s(new Server(std::move(options)));
   s->store_ = std::make_unique<ModelStore>(s->options_.store);
   STRATA_RETURN_IF_ERROR(s->store_->init());
-  s->scheduler_ = std::make_unique<Scheduler>(s->options_.scheduler);
+  s->scheduler_ = std::make_unique<engine::Scheduler>(s->options_.scheduler);
   s->api_ = std::make_unique<Api>(*s->store_, *s->scheduler_, s->options_);
-  s->http_ = std::make_unique<HttpServer>(s->options_.http, [srv = s.get()](HttpExchange& ex) { srv->handle(ex); });
+  s->http_ = std::make_unique<http::HttpServer>(s->options_.http, [srv = s.get()](http::HttpExchange& ex) { srv->handle(ex); });
   return s;
 }
 
@@ -76,7 +76,7 @@ void Server::stop() {
   if (scheduler_) scheduler_.reset();  // then: runners drain, unload and join
 }
 
-void Server::handle(HttpExchange& ex) {
+void Server::handle(http::HttpExchange& ex) {
   const std::string& method = ex.method();
   const std::string& path = ex.path();
   log(LogLevel::Debug, "strata serve: {} {}", method, ex.head().target);
@@ -85,14 +85,14 @@ void Server::handle(HttpExchange& ex) {
   const std::string* host = ex.head().header("host");
   const std::string_view host_text = host ? std::string_view(*host) : std::string_view();
   if (const std::string* origin = ex.head().header("origin")) {
-    if (!origin_allowed(*origin, host_text, options_.extra_origins)) {
+    if (!http::origin_allowed(*origin, host_text, options_.extra_origins)) {
       log(LogLevel::Info, "strata serve: {} {}: origin \"{}\" refused", method, path, *origin);
       return reply_json(ex, 403, Json{{"error", "origin not allowed"}});  // a transport refusal, no error kind
     }
     ex.add_header("Access-Control-Allow-Origin", *origin);
     ex.add_header("Vary", "Origin");
   }
-  if (is_loopback_host(options_.host) && !host_allowed(host_text, options_.host, options_.local_hostnames)) {
+  if (http::is_loopback_host(options_.host) && !http::host_allowed(host_text, options_.host, options_.local_hostnames)) {
     log(LogLevel::Info, "strata serve: {} {}: host \"{}\" refused", method, path, host_text);
     return reply_json(ex, 403, Json{{"error", "host not allowed"}});
   }
@@ -103,7 +103,7 @@ void Server::handle(HttpExchange& ex) {
     return ex.respond(204, "", "");
   }
 
-  using Handler = void (Api::*)(HttpExchange&);
+  using Handler = void (Api::*)(http::HttpExchange&);
   struct Route {
     std::string_view path;
     std::string_view method;  // GET routes also answer HEAD

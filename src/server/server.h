@@ -18,8 +18,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 11434;  // 0: any free port
   StoreOptions store;
-  SchedulerOptions scheduler;
-  HttpServerOptions http;
+  engine::SchedulerOptions scheduler;
+  http::HttpServerOptions http;
   uint64_t max_body_bytes = 16ull << 20;  // JSON request bodies (blob uploads are streamed, unlimited)
   std::string version = "0.12.3";         // the Ollama API version reported by /api/version
   std::vector<std::string> extra_origins;  // OLLAMA_ORIGINS, beyond the local ones always allowed
@@ -41,13 +41,13 @@ class Server {
 
  private:
   explicit Server(ServerOptions options);
-  void handle(HttpExchange& ex);
+  void handle(http::HttpExchange& ex);
 
   ServerOptions options_;
   std::unique_ptr<ModelStore> store_;
-  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<engine::Scheduler> scheduler_;
   std::unique_ptr<Api> api_;
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<http::HttpServer> http_;
 };
 
 // Reads OLLAMA_HOST-style addresses: "host", "host:port", ":port", "scheme://host:port", "[::1]:port".

@@ -12,7 +12,7 @@
 #include "tensor/dtype.h"
 #include "tokenizer/detokenizer.h"
 
-namespace strata::server {
+namespace strata::chat {
 namespace {
 
 class ChatPromptTest : public ::testing::Test {
@@ -85,7 +85,7 @@ TEST_F(ChatPromptTest, TemplateErrorsAreErrors) {
 
 TEST_F(ChatPromptTest, FallbacksForModelsWithoutTemplates) {
   // stories260K has no template and no ChatML tokens: chat uses the transcript, generate sends as is.
-  EXPECT_EQ(fallback_for(tokenizer_->vocab()), tokenizer::FallbackStyle::Transcript);
+  EXPECT_EQ(fallback_for(tokenizer_->vocab()), FallbackStyle::Transcript);
   EXPECT_TRUE(generates_plain(format(""), tokenizer_->vocab()));
   EXPECT_FALSE(generates_plain(format("{{ messages }}"), tokenizer_->vocab()));
   auto ids = chat_prompt_tokens(format(""), {{"system", "Tell a story."}, {"user", "Once"}}, *tokenizer_);
@@ -101,12 +101,12 @@ TEST_F(ChatPromptTest, FallbacksForModelsWithoutTemplates) {
 }
 
 TEST_F(ChatPromptTest, TemplatesAreParsedOnce) {
-  auto a = cache_->get("{{ messages[0]['content'] }}", tokenizer::FallbackStyle::ChatML);
-  auto b = cache_->get("{{ messages[0]['content'] }}", tokenizer::FallbackStyle::ChatML);
+  auto a = cache_->get("{{ messages[0]['content'] }}", FallbackStyle::ChatML);
+  auto b = cache_->get("{{ messages[0]['content'] }}", FallbackStyle::ChatML);
   ASSERT_TRUE(a.is_ok() && b.is_ok());
   EXPECT_EQ(a.value().get(), b.value().get());
-  EXPECT_NE(cache_->get("", tokenizer::FallbackStyle::ChatML).value().get(),
-            cache_->get("", tokenizer::FallbackStyle::Transcript).value().get());
+  EXPECT_NE(cache_->get("", FallbackStyle::ChatML).value().get(),
+            cache_->get("", FallbackStyle::Transcript).value().get());
 }
 
 TEST_F(ChatPromptTest, LongHistoriesDropOldestTurns) {
@@ -190,4 +190,4 @@ TEST(KeepPromptTail, KeepsBosAndTheEnd) {
 }
 
 }  // namespace
-}  // namespace strata::server
+}  // namespace strata::chat

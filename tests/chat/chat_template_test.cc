@@ -16,7 +16,7 @@
 #include "jinja/jinja_json.h"
 #include "chat/chat_template.h"
 
-namespace strata::tokenizer {
+namespace strata::chat {
 namespace {
 
 using jinja::Dict;
@@ -216,4 +216,4 @@ TEST(ChatTemplate, ExtraVariablesReachTheTemplate) {
 }
 
 }  // namespace
-}  // namespace strata::tokenizer
+}  // namespace strata::chat

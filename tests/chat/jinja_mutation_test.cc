@@ -14,7 +14,7 @@
 #include "support/test_support.h"
 #include "chat/chat_template.h"
 
-namespace strata::tokenizer {
+namespace strata::chat {
 namespace {
 
 using jinja::Value;
@@ -265,4 +265,4 @@ TEST(JinjaMutation, HostileTemplatesHitLimitsNotTheStack) {
 }
 
 }  // namespace
-}  // namespace strata::tokenizer
+}  // namespace strata::chat

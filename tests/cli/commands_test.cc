@@ -78,7 +78,7 @@ TEST(Cli, RunFormatJsonWritesAJsonPrefix) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_FALSE(r.out.empty());
   const std::string text = r.out.substr(0, r.out.size() - 1);  // run ends its output with a newline
-  engine::JsonRecognizer json;
+  constrain::JsonRecognizer json;
   for (size_t i = 0; i < text.size(); ++i)
     ASSERT_TRUE(json.feed(static_cast<uint8_t>(text[i]))) << "not JSON at byte " << i << ": " << text;
   EXPECT_NE(text.find('{'), std::string::npos) << text;

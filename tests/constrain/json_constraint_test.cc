@@ -13,8 +13,14 @@
 #include "engine/session.h"
 #include "support/test_support.h"
 
-namespace strata::engine {
+namespace strata::constrain {
 namespace {
+
+using engine::EngineOptions;
+using engine::GenerateRequest;
+using engine::LoadedModel;
+using engine::Session;
+using engine::StopReason;
 
 // Feeds `text`; the number of bytes accepted (text.size() when all were).
 size_t accepted(const std::string& text, JsonRecognizer& r) {
@@ -235,4 +241,4 @@ TEST(JsonConstraint, EndOfGenerationOnlyOnceTheObjectIsClosed) {
 }
 
 }  // namespace
-}  // namespace strata::engine
+}  // namespace strata::constrain

@@ -15,19 +15,19 @@
 #include "constrain/json_schema_compile.h"
 #include "support/test_support.h"
 
-namespace strata::server {
+namespace strata::constrain {
 namespace {
 
-using engine::SchemaRecognizer;
+using constrain::SchemaRecognizer;
 
-std::shared_ptr<const engine::CompiledSchema> compile_ok(const std::string& text) {
+std::shared_ptr<const constrain::CompiledSchema> compile_ok(const std::string& text) {
   auto s = compile_json_schema(Json::parse(text));
   EXPECT_TRUE(s.is_ok()) << text << ": " << s.status().message();
   return s.is_ok() ? s.value() : nullptr;
 }
 
 // Accepts the whole of `doc`, every prefix on the way, and ends there.
-::testing::AssertionResult allows(const std::shared_ptr<const engine::CompiledSchema>& schema, const std::string& doc) {
+::testing::AssertionResult allows(const std::shared_ptr<const constrain::CompiledSchema>& schema, const std::string& doc) {
   SchemaRecognizer r(schema);
   for (size_t i = 0; i < doc.size(); ++i)
     if (!r.feed(static_cast<uint8_t>(doc[i])))
@@ -36,7 +36,7 @@ std::shared_ptr<const engine::CompiledSchema> compile_ok(const std::string& text
   return ::testing::AssertionSuccess();
 }
 
-bool refuses(const std::shared_ptr<const engine::CompiledSchema>& schema, const std::string& doc) {
+bool refuses(const std::shared_ptr<const constrain::CompiledSchema>& schema, const std::string& doc) {
   SchemaRecognizer r(schema);
   return !r.feed(doc) || !r.can_end();
 }
@@ -228,7 +228,7 @@ TEST(JsonSchema, RandomDocumentsAreAllowedAndAcceptedMutantsValidate) {
         indent = ch == '\n' ? 0 : ch == ' ' && indent != std::string::npos ? indent + 1 : std::string::npos;
         if (indent != std::string::npos) deepest = std::max(deepest, indent);
       }
-      if (deepest <= engine::JsonRecognizer::kMaxIndent) {
+      if (deepest <= constrain::JsonRecognizer::kMaxIndent) {
         ASSERT_TRUE(allows(schema, pretty)) << "seed " << seed;
       }
       // Damage one ASCII byte that is not part of a multi-byte character (the recognizer passes bytes of
@@ -283,14 +283,14 @@ TEST(JsonSchema, TrieWalkMatchesFeedingEveryTokenAlone) {
   eo.model_path = strata::testing::shared_path("models/stories260K.gguf");
   auto lm = engine::LoadedModel::load(eo);
   ASSERT_TRUE(lm.is_ok()) << lm.status().message();
-  const engine::VocabBytes vocab(lm.value()->tokenizer());
+  const constrain::VocabBytes vocab(lm.value()->tokenizer());
   auto schema = compile_ok(kPerson);
   ASSERT_TRUE(schema);
   const std::string doc = R"({"name": "Ann", "age": 42, "pet": null, "tags": ["x"], "ok": true})";
   SchemaRecognizer state(schema);
   std::vector<uint8_t> fast;
   for (size_t at = 0; at <= doc.size(); ++at) {
-    engine::allowed_pieces(vocab, state, fast);
+    constrain::allowed_pieces(vocab, state, fast);
     for (size_t id = 0; id < vocab.pieces.size(); ++id) {
       SchemaRecognizer alone = state;
       const bool want = !vocab.pieces[id].empty() && alone.feed(vocab.pieces[id]);
@@ -320,7 +320,7 @@ TEST(JsonSchema, Stories260KSamplesOnlyWhatTheSchemaAllows) {
   int finished = 0;
   for (uint64_t seed = 1; seed <= 8; ++seed) {
     engine::Session session(*lm.value(), 128);
-    engine::SchemaConstraint constraint(tok, schema);
+    constrain::SchemaConstraint constraint(tok, schema);
     engine::GenerateRequest req;
     req.prompt = tok.encode("Once upon a time", /*add_bos=*/true);
     req.max_tokens = 120;
@@ -342,4 +342,4 @@ TEST(JsonSchema, Stories260KSamplesOnlyWhatTheSchemaAllows) {
 }
 
 }  // namespace
-}  // namespace strata::server
+}  // namespace strata::constrain

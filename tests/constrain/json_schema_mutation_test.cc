@@ -11,7 +11,7 @@
 #include "constrain/json_schema.h"
 #include "constrain/json_schema_compile.h"
 
-namespace strata::server {
+namespace strata::constrain {
 namespace {
 
 const char* const kSeeds[] = {
@@ -61,7 +61,7 @@ TEST(JsonSchemaMutation, DamagedSchemasCompileOrFailAndNeverCrash) {
       continue;
     }
     ++compiled;
-    engine::SchemaRecognizer r(compiledSchema.value());
+    constrain::SchemaRecognizer r(compiledSchema.value());
     static const char kText[] = "{}[]\",:0123456789.-e tfnrualsecatdogv\\";
     for (int b = 0; b < 200; ++b)
       if (!r.feed(static_cast<uint8_t>(kText[std::uniform_int_distribution<size_t>(0, sizeof(kText) - 2)(rng)]))) break;
@@ -76,4 +76,4 @@ TEST(JsonSchemaMutation, DamagedSchemasCompileOrFailAndNeverCrash) {
 }
 
 }  // namespace
-}  // namespace strata::server
+}  // namespace strata::constrain

@@ -12,7 +12,7 @@
 #include "engine/scheduler.h"
 #include "support/test_support.h"
 
-namespace strata::server {
+namespace strata::engine {
 namespace {
 
 using namespace std::chrono_literals;
@@ -121,4 +121,4 @@ TEST(RunnerLimits, IdleRunnersGiveTheirThreadsBack) {
 }
 
 }  // namespace
-}  // namespace strata::server
+}  // namespace strata::engine

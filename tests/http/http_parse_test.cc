@@ -7,7 +7,7 @@
 
 #include "http/http_parse.h"
 
-namespace strata::server {
+namespace strata::http {
 namespace {
 
 TEST(HttpParse, RequestLineAndHeaders) {
@@ -209,4 +209,4 @@ TEST(HttpParse, MutationsNeverCrash) {
 }
 
 }  // namespace
-}  // namespace strata::server
+}  // namespace strata::http

@@ -3,7 +3,7 @@
 
 #include "http/request_guard.h"
 
-namespace strata::server {
+namespace strata::http {
 namespace {
 
 TEST(RequestGuard, OriginsFollowOllama) {
@@ -41,4 +41,4 @@ TEST(RequestGuard, HostsOnALoopbackListener) {
 }
 
 }  // namespace
-}  // namespace strata::server
+}  // namespace strata::http

@@ -9,7 +9,6 @@
 
 #include "io/reader.h"
 #include "hw/measure.h"
-#include "planner/model_shapes.h"
 #include "support/test_support.h"
 
 namespace strata::planner {

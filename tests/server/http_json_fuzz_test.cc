@@ -103,7 +103,7 @@ struct Decoded {
 };
 Decoded feed_split(std::string_view in, Rng& rng, bool split) {
   Decoded d;
-  ChunkedDecoder dec;
+  http::ChunkedDecoder dec;
   while (d.used < in.size() && !dec.done()) {
     size_t n = split ? 1 + pick(rng, in.size() - d.used) : in.size() - d.used;
     auto r = dec.feed(in.substr(d.used, n), d.out);
@@ -126,12 +126,12 @@ void fuzz_one_request(Rng& rng) {
   damage(rng, raw, static_cast<int>(pick(rng, 4)));
 
   // The head's end is the same whether searched at once or as bytes trickle in.
-  auto whole = find_head_end(raw);
+  auto whole = http::find_head_end(raw);
   size_t scanned = 0;
-  std::optional<HeadExtent> split;
+  std::optional<http::HeadExtent> split;
   for (size_t have = 0; have < raw.size() && !split;) {
     have = std::min(raw.size(), have + 1 + pick(rng, 64));
-    split = find_head_end(std::string_view(raw).substr(0, have), scanned);
+    split = http::find_head_end(std::string_view(raw).substr(0, have), scanned);
     scanned = have;
   }
   ASSERT_EQ(whole.has_value(), split.has_value()) << raw;
@@ -140,15 +140,15 @@ void fuzz_one_request(Rng& rng) {
   ASSERT_EQ(whole->total_bytes, split->total_bytes);
   ASSERT_LE(whole->total_bytes, raw.size());
 
-  auto head = parse_request_head(std::string_view(raw).substr(0, whole->head_bytes));
+  auto head = http::parse_request_head(std::string_view(raw).substr(0, whole->head_bytes));
   if (!head) return;
-  ASSERT_LE(head->headers.size(), kMaxHeaders);
+  ASSERT_LE(head->headers.size(), http::kMaxHeaders);
   ASSERT_FALSE(head->path.empty());
   if (const std::string* host = head->header("host"))
-    (void)host_allowed(*host, "127.0.0.1", {"box"});
-  if (const std::string* origin = head->header("origin")) (void)origin_allowed(*origin, "127.0.0.1:11434", {"*.x"});
-  auto framing = body_framing(head.value());
-  if (!framing || framing->kind != BodyFraming::Kind::Chunked) return;
+    (void)http::host_allowed(*host, "127.0.0.1", {"box"});
+  if (const std::string* origin = head->header("origin")) (void)http::origin_allowed(*origin, "127.0.0.1:11434", {"*.x"});
+  auto framing = http::body_framing(head.value());
+  if (!framing || framing->kind != http::BodyFraming::Kind::Chunked) return;
   const std::string_view rest = std::string_view(raw).substr(whole->total_bytes);
   Rng split_rng(rng());
   Decoded a = feed_split(rest, split_rng, false), b = feed_split(rest, split_rng, true);
@@ -289,12 +289,12 @@ class Client {
       for (size_t at = head.find("\r\n"); at != std::string::npos; at = head.find("\r\n", at + 2)) {
         std::string_view line = std::string_view(head).substr(at + 2);
         line = line.substr(0, line.find("\r\n"));
-        if (line.size() > name.size() && equals_ignore_case(line.substr(0, name.size()), name) && line[name.size()] == ':')
+        if (line.size() > name.size() && http::equals_ignore_case(line.substr(0, name.size()), name) && line[name.size()] == ':')
           return std::string(line.substr(name.size() + 2));
       }
       return "";
     };
-    const bool close_after = equals_ignore_case(header("Connection"), "close");
+    const bool close_after = http::equals_ignore_case(header("Connection"), "close");
     if (head_request || status == 204 || status == 304 || status / 100 == 1) {
       if (close_after) close();
       return status;
@@ -304,8 +304,8 @@ class Client {
       while (buf_.size() < n)
         if (!read_more(deadline)) return 0;
       buf_.erase(0, n);
-    } else if (equals_ignore_case(header("Transfer-Encoding"), "chunked")) {
-      ChunkedDecoder dec;
+    } else if (http::equals_ignore_case(header("Transfer-Encoding"), "chunked")) {
+      http::ChunkedDecoder dec;
       std::string out;
       while (!dec.done()) {
         if (buf_.empty() && !read_more(deadline)) return 0;

@@ -28,19 +28,19 @@ TEST(OverflowUbsan, HugeValuesAreRefusedOrSaturated) {
 }
 
 TEST(OverflowUbsan, EnormousKeepAliveDoesNotOverflowTheExpiry) {
-  SchedulerOptions so;
+  engine::SchedulerOptions so;
   so.runner.n_threads = 1;
-  Scheduler scheduler(so);
+  engine::Scheduler scheduler(so);
   for (double seconds : {9e9, 1e9, 3.2e9}) {
     auto ka = parse_keep_alive(Json{{"keep_alive", seconds}});
     ASSERT_TRUE(ka.is_ok()) << ka.status().message();
-    auto job = std::make_shared<Job>();
-    job->kind = Job::Kind::Load;
+    auto job = std::make_shared<engine::Job>();
+    job->kind = engine::Job::Kind::Load;
     job->keep_alive = ka.value();
     ASSERT_TRUE(scheduler.submit(testing::shared_path("models/stories260K.gguf"), job));
-    std::optional<JobEvent> e;
+    std::optional<engine::JobEvent> e;
     for (int i = 0; i < 600 && !e; ++i) e = job->next_event(100ms);
-    ASSERT_TRUE(e && e->kind == JobEvent::Kind::Done);
+    ASSERT_TRUE(e && e->kind == engine::JobEvent::Kind::Done);
     auto loaded = scheduler.loaded();
     ASSERT_EQ(loaded.size(), 1u);
     EXPECT_GT(loaded[0].state.expires_at, std::chrono::system_clock::now());
