@@ -30,6 +30,9 @@ class Compiler {
 
   Result<std::shared_ptr<const CompiledSchema>> run() {
     STRATA_ASSIGN_OR_RETURN(out_->root, compile(root_, "", 0));
+    if (!satisfiable()[static_cast<size_t>(out_->root)])
+      return error("no JSON value satisfies the schema (every way through it needs a member, item or "
+                   "alternative that can never be written, as a required property that refers back to itself)");
     return std::shared_ptr<const CompiledSchema>(out_);
   }
 
@@ -139,10 +142,10 @@ class Compiler {
     SchemaNode n;
     if (t == "string") {
       n.kind = Kind::String;
-    } else if (t == "number") {
-      n.kind = Kind::Number;
-    } else if (t == "integer") {
-      n.kind = Kind::Integer;
+      STRATA_RETURN_IF_ERROR(check_bounds(s, "minLength", "maxLength", where));
+    } else if (t == "number" || t == "integer") {
+      n.kind = t == "number" ? Kind::Number : Kind::Integer;
+      STRATA_RETURN_IF_ERROR(check_bounds(s, "minimum", "maximum", where));
     } else if (t == "boolean") {
       return literals({"true", "false"}, at);
     } else if (t == "null") {
@@ -192,6 +195,47 @@ class Compiler {
       return error("unknown type \"{}\" at {}", t, where);
     }
     return add(std::move(n));
+  }
+
+  // Which nodes some finite JSON text satisfies: the least fixpoint, so that a value that needs itself
+  // (a required member or a non-empty array of its own schema, with no way out) is found unsatisfiable
+  // here, as a 400, instead of failing generation midway.
+  std::vector<bool> satisfiable() const {
+    const auto& nodes = out_->nodes;
+    std::vector<bool> ok(nodes.size(), false);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (ok[i]) continue;
+        const SchemaNode& n = nodes[i];
+        bool now = true;
+        switch (n.kind) {
+          case Kind::Object:
+            for (const auto& p : n.props)
+              if (p.required && !ok[static_cast<size_t>(p.node)]) now = false;
+            break;
+          case Kind::Array: now = n.min_items == 0 || ok[static_cast<size_t>(n.items)]; break;
+          case Kind::Literals: now = !n.literals.empty(); break;
+          case Kind::AnyOf:
+            now = std::any_of(n.alternatives.begin(), n.alternatives.end(),
+                              [&](int a) { return ok[static_cast<size_t>(a)]; });
+            break;
+          default: break;  // Any, String, Number, Integer
+        }
+        if (now) ok[i] = changed = true;
+      }
+    }
+    return ok;
+  }
+
+  // Bounds that the recognizer does not enforce still have to leave room for a value: a client asking for
+  // a string of at least 5 and at most 2 characters gets a 400, not text that breaks its own schema.
+  static Status check_bounds(const Json& s, const char* low, const char* high, const std::string& where) {
+    auto lo = s.find(low), hi = s.find(high);
+    if (lo == s.end() || hi == s.end() || !lo->is_number() || !hi->is_number()) return Status::ok();
+    if (lo->get<double>() > hi->get<double>())
+      return error("{} {} is above {} {} at {}: no value satisfies the schema", low, dump(*lo), high, dump(*hi), where);
+    return Status::ok();
   }
 
   static Result<int> count(const Json& s, const char* key, const std::string& where, int fallback) {

@@ -332,7 +332,10 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   }
   if (!res) {
     counters_.jobs_failed++;
-    job.fail(engine_failure(res.status()));
+    // A format this model's tokens cannot follow (the constraint's invalid argument) is the request's to
+    // change, not an engine bug.
+    const bool format_refused = req.constraint != nullptr && res.status().is_invalid_argument();
+    job.fail(format_refused ? res.status() : engine_failure(res.status()));
     return;
   }
   counters_.tokens_generated += res.value().tokens.size();

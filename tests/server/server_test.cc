@@ -448,6 +448,50 @@ TEST_F(ServerTest, EmbeddingInputsAreCappedPerRequest) {
   EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << r.substr(0, 200);
 }
 
+// A `format` schema that no JSON value satisfies is the client's error, answered 400 before any generation
+// (it was a 500 once the constraint found no token to allow), on the native and the OpenAI routes.
+TEST_F(ServerTest, UnsatisfiableSchemasAre400) {
+  start();
+  const char* schemas[] = {
+      R"({"type":"string","minLength":5,"maxLength":2})",
+      R"({"type":"integer","minimum":3,"maximum":1})",
+      R"({"allOf":[{"type":"string"},{"type":"integer"}]})",
+      R"({"enum":[]})",
+      R"({"type":"array","minItems":3,"maxItems":1})",
+      R"({"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]})",
+      R"({"type":"array","minItems":1,"items":{"$ref":"#"}})",
+      R"({"anyOf":[{"$ref":"#"}]})",
+      R"({"type":"object","properties":{"x":{"$ref":"#/$defs/loop"}},"required":["x"],)"
+      R"("$defs":{"loop":{"type":"array","minItems":2,"items":{"$ref":"#/$defs/loop"}}}})",
+  };
+  for (const char* text : schemas) {
+    const nlohmann::json schema = nlohmann::json::parse(text);
+    for (bool stream : {false, true}) {
+      const std::string body = nlohmann::json{{"model", "stories260k"}, {"prompt", "Once upon a time"},
+                                              {"format", schema}, {"stream", stream},
+                                              {"options", {{"num_predict", 8}}}}.dump();
+      std::string r = request(post("/api/generate", body, "Connection: close\r\n"));
+      EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << text << " stream " << stream << ": " << r.substr(0, 300);
+      EXPECT_NE(body_of(r).find("\"error\""), std::string::npos) << r;
+    }
+    const std::string body =
+        nlohmann::json{{"model", "stories260k"},
+                       {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                       {"max_tokens", 8},
+                       {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", schema}}}}}}
+            .dump();
+    std::string r = request(post("/v1/chat/completions", body, "Connection: close\r\n"));
+    EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << text << ": " << r.substr(0, 300);
+  }
+  // A satisfiable recursive schema still generates (the way out is the null alternative).
+  const std::string ok = nlohmann::json{
+      {"model", "stories260k"}, {"prompt", "Once upon a time"}, {"stream", false},
+      {"format", nlohmann::json::parse(R"({"anyOf":[{"type":"null"},{"type":"array","items":{"$ref":"#"}}]})")},
+      {"options", {{"num_predict", 8}}}}.dump();
+  std::string r = request(post("/api/generate", ok, "Connection: close\r\n"));
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 ", 0), 0u) << r.substr(0, 300);
+}
+
 // The `strata serve` front end: bad settings are one-line errors with exit code 1, not a crash.
 TEST(ServeCommand, BadSettingsAreCleanErrors) {
   const std::string bin = testing::strata_binary();
