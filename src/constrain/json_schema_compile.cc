@@ -31,8 +31,8 @@ class Compiler {
   Result<std::shared_ptr<const CompiledSchema>> run() {
     STRATA_ASSIGN_OR_RETURN(out_->root, compile(root_, "", 0));
     if (!satisfiable()[static_cast<size_t>(out_->root)])
-      return error("no JSON value satisfies the schema (every way through it needs a member, item or "
-                   "alternative that can never be written, as a required property that refers back to itself)");
+      return error("no JSON value satisfies the schema: every way through it needs a value that contains "
+                   "itself without end");
     return std::shared_ptr<const CompiledSchema>(out_);
   }
 

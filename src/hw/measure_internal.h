@@ -1,4 +1,4 @@
-// hw/measure_internal.h: the separate measurements measure_hardware() composes (private to planner/).
+// hw/measure_internal.h: the separate measurements measure_hardware() composes (private to hw/).
 #pragma once
 
 #include <cstdint>

@@ -107,6 +107,16 @@ TEST(JsonSchema, CompilerErrorsNameTheProblem) {
        "invalid JSON Schema: maxItems < minItems at /properties/a"},
       {R"({"enum":[]})", "invalid JSON Schema: an empty enum at / allows nothing"},
       {R"([1])", "invalid JSON Schema: the schema at / is a array, not an object"},
+      {R"({"type":"string","minLength":5,"maxLength":2})",
+       "invalid JSON Schema: minLength 5 is above maxLength 2 at /: no value satisfies the schema"},
+      {R"({"properties":{"n":{"type":"number","minimum":1.5,"maximum":-1}}})",
+       "invalid JSON Schema: minimum 1.5 is above maximum -1 at /properties/n: no value satisfies the schema"},
+      {R"({"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]})",
+       "invalid JSON Schema: no JSON value satisfies the schema: every way through it needs a value that contains "
+       "itself without end"},
+      {R"({"anyOf":[{"$ref":"#"},{"type":"array","minItems":1,"items":{"$ref":"#"}}]})",
+       "invalid JSON Schema: no JSON value satisfies the schema: every way through it needs a value that contains "
+       "itself without end"},
   };
   for (const Case& c : cases) {
     auto s = compile_json_schema(Json::parse(c.schema));
@@ -121,6 +131,9 @@ TEST(JsonSchema, CompilerErrorsNameTheProblem) {
                                               R"("$ref":"#/$defs/a"})"));
   ASSERT_TRUE(loop.is_ok()) << loop.status().message();
   EXPECT_TRUE(allows(loop.value(), "null"));
+  // Recursion with a way out is satisfiable: an optional member, or an array that may be empty.
+  EXPECT_TRUE(compile_json_schema(Json::parse(R"({"type":"object","properties":{"a":{"$ref":"#"}}})")).is_ok());
+  EXPECT_TRUE(compile_json_schema(Json::parse(R"({"type":"array","items":{"$ref":"#"}})")).is_ok());
   Json deep = Json::object();
   Json* at = &deep;
   for (int i = 0; i < 100; ++i) at = &((*at)["items"] = Json::object());

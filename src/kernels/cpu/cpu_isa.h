@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include "kernels/cpu/cpu_isa.h"
+#include "hw/cpu_features.h"
 
 namespace strata::kernels {
 
