@@ -8,11 +8,12 @@
 #include <string_view>
 
 #include "chat/chat_prompt.h"
-#include "http/http_server.h"
 #include "engine/job.h"
+#include "engine/scheduler.h"
+#include "http/http_server.h"
 #include "server/json_util.h"
 #include "server/model_store.h"
-#include "engine/scheduler.h"
+#include "server/request_options.h"
 
 namespace strata::server {
 
