@@ -53,6 +53,23 @@ foreach(rel ${sources})
   endforeach()
 endforeach()
 
+# Links between layers come from the table alone (strata_link_layers), so a CMakeLists.txt in src/<layer>/
+# names no other layer's library.
+file(GLOB_RECURSE lists RELATIVE ${STRATA_SOURCE_DIR}/src ${STRATA_SOURCE_DIR}/src/*/CMakeLists.txt)
+foreach(rel ${lists})
+  string(REGEX MATCH "^[^/]+" layer "${rel}")
+  file(STRINGS ${STRATA_SOURCE_DIR}/src/${rel} lines REGEX "target_link_libraries")
+  foreach(line ${lines})
+    string(REGEX MATCHALL "strata_[a-z_]+" libs "${line}")
+    foreach(lib ${libs})
+      string(REGEX REPLACE "^strata_" "" other "${lib}")
+      if(other IN_LIST STRATA_LAYERS AND NOT other STREQUAL layer)
+        list(APPEND problems "src/${rel}: links ${lib}; links between layers come from cmake/layers.cmake")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
 if(n_files LESS 10)
   list(APPEND problems "found only ${n_files} source files under ${STRATA_SOURCE_DIR}/src")
 endif()
