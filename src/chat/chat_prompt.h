@@ -48,7 +48,7 @@ bool generates_plain(const PromptFormat& format, const tokenizer::Vocab& vocab);
 
 // Renders the conversation and tokenizes it (special tokens parsed; BOS added when the vocabulary
 // wants one and the render does not already start with it). A template error, including the
-// template's own raise_exception, fails with its message: the caller answers 400.
+// template's own raise_exception, fails with its message (an invalid argument).
 Result<std::vector<int32_t>> chat_prompt_tokens(const PromptFormat& format, const std::vector<ChatMessage>& messages,
                                                 const tokenizer::Tokenizer& tokenizer);
 

@@ -199,7 +199,7 @@ class Compiler {
 
   // Which nodes some finite JSON text satisfies: the least fixpoint, so that a value that needs itself
   // (a required member or a non-empty array of its own schema, with no way out) is found unsatisfiable
-  // here, as a 400, instead of failing generation midway.
+  // here, as an invalid argument, instead of failing generation midway.
   std::vector<bool> satisfiable() const {
     const auto& nodes = out_->nodes;
     std::vector<bool> ok(nodes.size(), false);
@@ -229,7 +229,7 @@ class Compiler {
   }
 
   // Bounds that the recognizer does not enforce still have to leave room for a value: a client asking for
-  // a string of at least 5 and at most 2 characters gets a 400, not text that breaks its own schema.
+  // a string of at least 5 and at most 2 characters is refused, not given text that breaks its own schema.
   static Status check_bounds(const Json& s, const char* low, const char* high, const std::string& where) {
     auto lo = s.find(low), hi = s.find(high);
     if (lo == s.end() || hi == s.end() || !lo->is_number() || !hi->is_number()) return Status::ok();

@@ -1,4 +1,4 @@
-// engine/job.cc: the runner → HTTP-thread event channel.
+// engine/job.cc: the runner → client-thread event channel.
 #include "engine/job.h"
 
 namespace strata::engine {

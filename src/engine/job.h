@@ -1,4 +1,4 @@
-// engine/job.h: one request queued on a model's runner, and the channel back to the HTTP thread that
+// engine/job.h: one request queued on a model's runner, and the channel back to the thread that
 // waits for it: text pieces as they are decided, then a final outcome or an error.
 #pragma once
 
