@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/reader.h"
+#include "planner/model_shapes.h"  // hardware profiles of real machines (header only)
 #include "hw/measure.h"
 #include "support/test_support.h"
 
