@@ -250,7 +250,9 @@ void check_card(const SynthSpec& spec, double tolerance = 2e-4) {
   std::vector<float> logits(tokens.size() * V);
   ASSERT_TRUE(fwd.eval(std::span(tokens).subspan(0, 5), cache, logits, true).is_ok());
   for (size_t p = 0; p < tokens.size(); ++p) {
-    if (p >= 5) ASSERT_TRUE(fwd.eval(std::span(tokens).subspan(p, 1), cache, logits, false).is_ok());
+    if (p >= 5) {
+      ASSERT_TRUE(fwd.eval(std::span(tokens).subspan(p, 1), cache, logits, false).is_ok());
+    }
     const std::vector<float> got(logits.begin() + (p < 5 ? p * V : 0), logits.begin() + (p < 5 ? p + 1 : 1) * V);
     EXPECT_LT(normalised_error(got, want[p]), tolerance) << spec.arch << " position " << p;
   }
@@ -285,7 +287,7 @@ TEST(ArchForward, LlamaLinearRopeScaling) {
 TEST(ArchForward, MistralNemoHeadSizeUnlikeDimOverHeads) {
   SynthSpec s = small("llama");
   s.head_dim = 32;  // 4 heads of 32 on a 64-wide stream, as Nemo's 32 heads of 128 on 5120
-  check_card(s);
+  check_card(s, 5e-4);  // wider heads: more F16 rounding of q and the probabilities (the cache contract)
 }
 
 TEST(ArchForward, Qwen2BiasesNeoxAndYarn) {
@@ -334,8 +336,19 @@ TEST(ArchForward, GptOssSinksWindowsBiasesClampedSwiGlu) {
   s.rope_scaling = "yarn";
   s.rope_scaling_factor = 32.0f;
   s.rope_n_ctx_orig = 64;
-  s.type = "Q8_0";
   check_card(s);
+}
+
+TEST(ArchForward, GptOssQ8_0Experts) {
+  SynthSpec s = small("gpt-oss");
+  s.experts = 4;
+  s.experts_used = 2;
+  s.ff_expert = 64;
+  s.window = 2;
+  s.type = "Q8_0";
+  // The engine's Q8_0 dot products quantize the activations to 8 bits too (as the reference engine does); the
+  // card reference keeps them in double, so the bound is the quantization noise's.
+  check_card(s, 3e-2);
 }
 
 TEST(ArchForward, GptOssF16Experts) {
