@@ -66,9 +66,9 @@ TEST(StreamingCli, EveryArchLogitsIdenticalUnderABudget) {
   const Case cases[] = {
       {"llama", "--layers 4 --dim 512 --heads 8 --kv-heads 2 --rope-freqs --rope-base 500000", "66M"},
       {"qwen2", "--layers 4 --dim 512 --heads 8 --kv-heads 2 --rope-base 1000000", "66M"},
-      {"qwen3", "--layers 4 --dim 512 --heads 8 --kv-heads 2 --head-dim 96", "66M"},
-      {"qwen3moe", "--layers 3 --dim 256 --heads 4 --head-dim 96 --experts 8 --experts-used 3 --ff-expert 256", "64M"},
-      {"gpt-oss", "--layers 3 --dim 256 --heads 4 --kv-heads 2 --head-dim 64 --experts 8 --ff-expert 256 --window 3 "
+      {"qwen3", "--layers 4 --dim 512 --heads 8 --kv-heads 2 --head-dim 96", "68M"},
+      {"qwen3moe", "--layers 3 --dim 512 --heads 4 --head-dim 96 --experts 8 --experts-used 3 --ff-expert 512", "72M"},
+      {"gpt-oss", "--layers 3 --dim 512 --heads 4 --kv-heads 2 --head-dim 64 --experts 8 --ff-expert 512 --window 3 "
                   "--rope-scaling yarn --rope-scaling-factor 32 --rope-orig-ctx 64",
        "64M"},
   };
