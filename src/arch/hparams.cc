@@ -131,7 +131,17 @@ Status read_rope(const Reader& r, const gguf::GgufFile& f, HParams& hp) {
   STRATA_ASSIGN_OR_RETURN(hp.rope_scaling_factor, r.number("rope.scaling.factor", 1.0f));
   if (!(hp.rope_scaling_factor > 0))
     return error("metadata '{}' = {} must be positive", r.key("rope.scaling.factor"), hp.rope_scaling_factor);
+  // The reference engine reads a missing type as linear: a bare factor stretches positions linearly.
+  STRATA_ASSIGN_OR_RETURN(auto type, f.get_string(r.key("rope.scaling.type")));
+  if (!type && hp.rope_scaling_factor != 1.0f) hp.rope_scaling = RopeScaling::Linear;
+  if (hp.rope_scaling == RopeScaling::None) hp.rope_scaling_factor = 1.0f;
   STRATA_ASSIGN_OR_RETURN(hp.rope_scaling_n_ctx_orig, r.optional("rope.scaling.original_context_length", 0, 0, int64_t{1} << 30));
+  STRATA_ASSIGN_OR_RETURN(hp.rope_attn_factor, r.number("rope.scaling.attn_factor", 1.0f));
+  STRATA_ASSIGN_OR_RETURN(hp.yarn_beta_fast, r.number("rope.scaling.yarn_beta_fast", 32.0f));
+  STRATA_ASSIGN_OR_RETURN(hp.yarn_beta_slow, r.number("rope.scaling.yarn_beta_slow", 1.0f));
+  if (!(hp.rope_attn_factor > 0) || !(hp.yarn_beta_fast > 0) || !(hp.yarn_beta_slow > 0))
+    return error("metadata '{}', yarn_beta_fast and yarn_beta_slow must be positive (got {}, {}, {})",
+                 r.key("rope.scaling.attn_factor"), hp.rope_attn_factor, hp.yarn_beta_fast, hp.yarn_beta_slow);
   return Status::ok();
 }
 
@@ -161,6 +171,21 @@ Result<HParams> read_hparams(const gguf::GgufFile& f) {
   }
   hp.tied_output = f.find_tensor("output.weight") == nullptr;
   return hp;
+}
+
+kernels::RopeParams rope_params(const HParams& hp) {
+  kernels::RopeParams p;
+  p.layout = hp.arch->rope_layout;
+  p.n_rot = hp.n_rot;
+  p.freq_base = hp.rope_freq_base;
+  p.scaling = hp.rope_scaling;
+  p.factor = hp.rope_scaling_factor;
+  p.n_ctx_orig = hp.rope_scaling_n_ctx_orig > 0 ? hp.rope_scaling_n_ctx_orig : hp.n_ctx_train;
+  if (hp.rope_scaling == RopeScaling::Yarn) p.yarn_ext_factor = 1.0f;
+  p.yarn_attn_factor = hp.rope_attn_factor;
+  p.yarn_beta_fast = hp.yarn_beta_fast;
+  p.yarn_beta_slow = hp.yarn_beta_slow;
+  return p;
 }
 
 Result<Headline> read_headline(const gguf::GgufFile& f) {

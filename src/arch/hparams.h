@@ -13,8 +13,8 @@
 
 namespace strata::arch {
 
-// rope.scaling.type: how positions are stretched past the trained context.
-enum class RopeScaling { None, Linear, Yarn, Llama3 };
+// rope.scaling.type: how positions are stretched past the trained context (the kernels' enum).
+using kernels::RopeScaling;
 
 // What may differ from one layer to the next.
 struct LayerParams {
@@ -43,6 +43,8 @@ struct HParams {
   RopeScaling rope_scaling = RopeScaling::None;
   float rope_scaling_factor = 1.0f;
   int64_t rope_scaling_n_ctx_orig = 0;  // rope.scaling.original_context_length (0 when absent)
+  float rope_attn_factor = 1.0f;        // rope.scaling.attn_factor: YaRN's magnitude multiplier
+  float yarn_beta_fast = 32.0f, yarn_beta_slow = 1.0f;  // rope.scaling.yarn_beta_fast / _slow
   bool tied_output = false;  // the file has no output.weight
   std::vector<LayerParams> layers;  // n_layer entries
 
@@ -53,6 +55,11 @@ struct HParams {
   int64_t v_dim(int64_t layer) const { return layers[layer].n_head_kv * head_dim_v; }
   std::string_view arch_name() const { return arch ? arch->name : std::string_view("?"); }
 };
+
+// The RoPE parameters every layer uses (freq_factors left empty: the forward pass binds rope_freqs.weight).
+// Scaling follows the reference engine: YaRN extrapolates fully (ext factor 1) with the original context
+// defaulting to context_length; a factor without a type is linear.
+kernels::RopeParams rope_params(const HParams& hp);
 
 // Reads and validates the hyperparameters of `file`'s architecture from `<arch>.*` metadata (and n_vocab from
 // token_embd's shape). Every error names the metadata key and the bad value. Keys that only some models need

@@ -99,8 +99,9 @@ class Emitter {
     s.position = position;
     s.shape = std::move(shape);
     s.required = required;
-    s.expert_stacked = ki.role == Role::ExpertGate || ki.role == Role::ExpertUp || ki.role == Role::ExpertDown ||
-                       k == Kind::ffn_gate_exps_bias || k == Kind::ffn_up_exps_bias || k == Kind::ffn_down_exps_bias;
+    // Expert biases ([n_out, n_expert], a few KB per expert) are read whole like any small vector; the pass
+    // slices a row per expert.
+    s.expert_stacked = ki.role == Role::ExpertGate || ki.role == Role::ExpertUp || ki.role == Role::ExpertDown;
     pending_.push_back(std::move(s));
   }
 

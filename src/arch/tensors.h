@@ -61,7 +61,7 @@ struct TensorSpec {
   int position = 0;             // its read position in a forward pass (see position_of_layer)
   std::vector<int64_t> shape;   // ne[0] first
   bool required = true;
-  bool expert_stacked = false;  // last dimension indexes the experts; read by expert slice, not whole
+  bool expert_stacked = false;  // an expert matrix: last dimension indexes the experts; read by expert slice
   bool tied_to_embedding = false;  // optional output: when absent the lm head reads token_embd
 };
 

@@ -52,6 +52,17 @@ int run_logits(const LogitsOptions& o);
 
 struct SynthOptions {
   std::string out;
+  std::string arch = "llama";
+  std::string preset;  // a real model's shape (llama3-8b, qwen3-30b-a3b, gpt-oss-120b, ...); flags given override it
+  int64_t head_dim = 0;
+  int64_t ff_expert = 0;
+  int64_t window = 0;
+  int norm_topk = -1;
+  std::string rope_scaling;
+  float rope_scaling_factor = 1.0f;
+  int64_t rope_n_ctx_orig = 0;
+  bool rope_freqs = false;
+  std::string vocab_family;
   int64_t layers = 2;
   int64_t dim = 64;
   int64_t ff = 0;  // 0: a llama-like multiple of dim

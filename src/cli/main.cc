@@ -88,8 +88,21 @@ int main(int argc, char** argv) {
   c_profile->add_flag("-q,--quiet", profile.quiet, "No progress on stderr");
 
   SynthOptions synth;
-  auto* c_synth = app.add_subcommand("synth", "Write a llama-shaped GGUF with seeded random weights");
+  auto* c_synth = app.add_subcommand("synth", "Write a GGUF of any architecture row with seeded random weights");
   c_synth->add_option("out", synth.out, "Output GGUF path")->required();
+  c_synth->add_option("--arch", synth.arch, "Architecture row (llama, qwen2, qwen3, qwen3moe, gpt-oss)");
+  c_synth->add_option("--preset", synth.preset, "A real model's shape: llama3-8b, llama3-70b, qwen3-30b-a3b, "
+                                                "qwen3-235b-a22b, gpt-oss-20b, gpt-oss-120b, mixtral-8x7b");
+  c_synth->add_option("--head-dim", synth.head_dim, "Head size (attention.key_length; 0: dim / heads)");
+  c_synth->add_option("--ff-expert", synth.ff_expert, "One expert's FFN width (0: --ff)");
+  c_synth->add_option("--window", synth.window, "Sliding window of an arch that slides (0: 128)");
+  c_synth->add_option("--norm-topk", synth.norm_topk, "expert_weights_norm: 1 or 0 (-1: not written)");
+  c_synth->add_option("--rope-scaling", synth.rope_scaling, "rope.scaling.type: none, linear, yarn");
+  c_synth->add_option("--rope-scaling-factor", synth.rope_scaling_factor, "rope.scaling.factor");
+  c_synth->add_option("--rope-orig-ctx", synth.rope_n_ctx_orig, "rope.scaling.original_context_length");
+  c_synth->add_flag("--rope-freqs", synth.rope_freqs, "Write rope_freqs.weight (Llama 3.1 frequency factors)");
+  c_synth->add_option("--vocab-family", synth.vocab_family, "Byte-level BPE vocabulary of llama3, qwen or gpt-oss "
+                                                            "(default: SentencePiece)");
   c_synth->add_option("--layers", synth.layers, "Transformer blocks");
   c_synth->add_option("--dim", synth.dim, "Embedding dimension");
   c_synth->add_option("--ff", synth.ff, "FFN dimension (0: ~8/3 dim)");

@@ -114,7 +114,11 @@ struct AttentionParams {
   TensorView sinks;
 };
 
-enum class GluKind { SwiGlu, GeGlu };  // silu(gate) * up, gelu_tanh(gate) * up
+// silu(gate) * up; gelu_tanh(gate) * up; gpt-oss's clamped variant: with g = min(gate, limit) and
+// u = clamp(up, -limit, limit), g * sigmoid(alpha * g) * (u + 1) (alpha and limit below, as the reference engine).
+enum class GluKind { SwiGlu, GeGlu, SwiGluClamped };
+inline constexpr float kSwiGluClampedAlpha = 1.702f;
+inline constexpr float kSwiGluClampedLimit = 7.0f;
 
 // How a MoE router turns logits into expert weights.
 enum class RouterGating {

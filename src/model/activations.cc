@@ -23,8 +23,8 @@ Activations::Activations(const HParams& hp, const Placement& placement)
   set(Act::FfnOut, d);
   set(Act::Router, hp.n_expert);
   set(Act::ExpIn, d);
-  set(Act::ExpGate, hp.n_ff);
-  set(Act::ExpUp, hp.n_ff);
+  set(Act::ExpGate, hp.n_ff_expert);  // one expert's width, which may differ from the dense FFN's
+  set(Act::ExpUp, hp.n_ff_expert);
   set(Act::ExpOut, d);
   set(Act::Logits, hp.n_vocab);
 }

@@ -1,5 +1,7 @@
 // model/forward.cc: the forward pass, written as the model card reads:
-// embed → [rms_norm → qkv → rope → attention → out → residual → rms_norm → ffn|moe → residual] × L → norm → logits.
+// embed → [rms_norm → qkv (+bias) → qk norm → rope → attention (window, sinks) → out (+bias) → residual →
+//          rms_norm → ffn|moe → residual] × L → norm → logits.
+// The quirks of each family are columns of its architecture row (arch/arch.h), no-ops where off.
 // Each op runs on the backend the placement names for its tensor in this phase; Activations moves a matrix
 // between backends only when an op on another backend reads it.
 #include "model/forward.h"
@@ -23,6 +25,33 @@ Status with_weight(Result<WeightRef> acquired, kernels::Backend& be, Op&& op) {
   return Status::ok();
 }
 
+// A weight the op on `be` reads must be in memory `be` addresses (small vectors follow their planner role,
+// so a mismatch is a placement the pass cannot run: an error, never a crash in the backend).
+Status check_readable(const WeightRef& w, kernels::Backend& be) {
+  if (be.can_read(w->device)) return Status::ok();
+  return error("{}: weight '{}' is in memory this backend cannot read", be.name(), w->name);
+}
+
+// As with_weight, for an op that also reads a bias (or any second small weight): `bias` may be kNoTensor.
+template <class Op>
+Status with_weight_and(Result<WeightRef> acquired, WeightSource& src, TensorId bias, kernels::Backend& be, Op&& op) {
+  if (bias == kNoTensor) return with_weight(std::move(acquired), be, [&](const TensorView& w) { op(w, TensorView{}); });
+  STRATA_ASSIGN_OR_RETURN(WeightRef w, std::move(acquired));
+  STRATA_ASSIGN_OR_RETURN(WeightRef b, src.acquire(bias));
+  STRATA_RETURN_IF_ERROR(check_readable(b, be));
+  if (w.ready()) be.wait(*w.ready());
+  if (b.ready()) be.wait(*b.ready());
+  op(w.view(), b.view());
+  kernels::EventPtr done = be.record();
+  w.release_after(done);
+  b.release_after(done);
+  return Status::ok();
+}
+
+kernels::GluKind glu_kind(arch::Activation a) {
+  return a == arch::Activation::SwiGluClamped ? kernels::GluKind::SwiGluClamped : kernels::GluKind::SwiGlu;
+}
+
 }  // namespace
 
 #define STRATA_ACT(var, expr) STRATA_ASSIGN_OR_RETURN(kernels::ActView var, (expr))
@@ -32,16 +61,56 @@ Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* expert
 
 Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* experts, Placement placement)
     : m_(model), hp_(model.hp), weights_(weights), experts_(experts), placement_(std::move(placement)),
-      acts_(model.hp, placement_) {
+      acts_(model.hp, placement_), rope_(arch::rope_params(model.hp)), glu_(glu_kind(model.hp.arch->activation)) {
   STRATA_CHECK(!hp_.is_moe() || experts_ != nullptr);
+  // Softmax over the selected logits equals softmax over all then renormalising the top k.
+  route_.gating = hp_.norm_topk ? kernels::RouterGating::SoftmaxSelected : kernels::RouterGating::SoftmaxAll;
+  route_.n_expert_used = hp_.n_expert_used;
   STRATA_CHECK(placement_.decode_site.size() == m_.tensors.size() && placement_.kv_site.size() == m_.layers.size());
 }
 
-Status Forward::matmul(TensorId id, Act x, Act y, int64_t n) {
+Status Forward::matmul(TensorId id, Act x, Act y, int64_t n, TensorId bias) {
   const int b = site(id);
   STRATA_ACT(xv, acts_.in(x, b, n));
   STRATA_ACT(yv, acts_.out(y, b, n));
-  return with_weight(weights_.acquire(id), on(b), [&](const TensorView& w) { on(b).matmul(w, xv, yv); });
+  return with_weight_and(weights_.acquire(id), weights_, bias, on(b),
+                         [&](const TensorView& w, const TensorView& bv) { on(b).matmul(w, xv, yv, bv); });
+}
+
+// Per-head RMSNorm (Qwen3): each head of a [n, heads * hd] activation normalised over its hd values, i.e.
+// rms_norm on the [n * heads, hd] reshape. A no-op for rows without a QK norm.
+Status Forward::head_norm(TensorId id, Act a, int64_t n_heads, int64_t n) {
+  if (id == kNoTensor) return Status::ok();
+  const int b = site(id);
+  STRATA_ACT(v, acts_.inout(a, b, n));
+  const kernels::ActView heads = v.reshaped(n * n_heads, hp_.head_dim);
+  return with_weight(weights_.acquire(id), on(b),
+                     [&](const TensorView& w) { on(b).rms_norm(heads, w, hp_.rms_eps, heads); });
+}
+
+// RoPE frequency factors (Llama 3.1+ rope_freqs.weight): copied to the host once per pass, so every layer's
+// RoPE reads them whichever backend runs it and whatever the source does with the bytes afterwards.
+Status Forward::load_rope_factors() {
+  rope_.freq_factors = TensorView{};
+  if (m_.rope_freqs == kNoTensor) return Status::ok();
+  const int b = site(m_.rope_freqs);
+  STRATA_ASSIGN_OR_RETURN(WeightRef w, weights_.acquire(m_.rope_freqs));
+  if (w.ready()) w.ready()->synchronize();
+  const int64_t n = w->n_elements();
+  rope_factors_.resize(static_cast<size_t>(n));
+  if (w->device.is_host()) {
+    dtype_traits(w->type).dequantize_row(w->data, rope_factors_.data(), n);
+  } else {
+    if (w->type != DType::F32) return error("tensor '{}' must be F32 off the host", w->name);
+    on(b).copy(w->data, w->device, rope_factors_.data(), kHostDevice, static_cast<uint64_t>(n) * sizeof(float));
+    on(b).synchronize();
+  }
+  w.release_after(nullptr);
+  rope_.freq_factors.type = DType::F32;
+  rope_.freq_factors.ne = {n, 1, 1, 1};
+  rope_.freq_factors.data = reinterpret_cast<const uint8_t*>(rope_factors_.data());
+  rope_.freq_factors.name = "rope_freqs.weight";
+  return Status::ok();
 }
 
 Status Forward::norm(TensorId id, Act x, Act out, int64_t n) {
@@ -83,6 +152,7 @@ Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<
     STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.token_embd), on(b),
                                        [&](const TensorView& embd) { on(b).get_rows(embd, tokens, x); }));
   }
+  STRATA_RETURN_IF_ERROR(load_rope_factors());
 
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     weights_.begin_layer(static_cast<int>(l));
@@ -127,31 +197,40 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
   const LayerTensors& L = m_.layers[l];
   const int kb = placement_.kv_site[static_cast<size_t>(l)];  // the backend holding this layer's cache
 
-  STRATA_RETURN_IF_ERROR(norm(L.attn_norm, Act::X, Act::XB, n));  // xb [n, d]
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_q, Act::XB, Act::Q, n));   // q [n, n_head * hd]
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_k, Act::XB, Act::K, n));   // k [n, n_head_kv * hd]
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_v, Act::XB, Act::V, n));   // v [n, n_head_kv * hd]
+  STRATA_RETURN_IF_ERROR(norm(L.attn_norm, Act::X, Act::XB, n));                    // xb [n, d]
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_q, Act::XB, Act::Q, n, L.attn_q_bias));       // q [n, n_head * hd] (+ bq)
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_k, Act::XB, Act::K, n, L.attn_k_bias));       // k [n, n_head_kv * hd] (+ bk)
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_v, Act::XB, Act::V, n, L.attn_v_bias));       // v [n, n_head_kv * hd] (+ bv)
+  STRATA_RETURN_IF_ERROR(head_norm(L.attn_q_norm, Act::Q, hp_.n_head, n));           // q per head rms_norm (Qwen3)
+  STRATA_RETURN_IF_ERROR(head_norm(L.attn_k_norm, Act::K, hp_.n_head_kv, n));        // k per head rms_norm (Qwen3)
 
-  kernels::RopeParams rope;
-  rope.layout = hp_.arch->rope_layout;
-  rope.n_rot = hp_.n_rot;
-  rope.freq_base = hp_.rope_freq_base;
   STRATA_ACT(q, acts_.inout(Act::Q, kb, n));
   STRATA_ACT(k, acts_.inout(Act::K, kb, n));
   STRATA_ACT(v, acts_.in(Act::V, kb, n));
-  on(kb).rope(q, hp_.n_head, hp_.head_dim, pos0, rope);
-  on(kb).rope(k, hp_.n_head_kv, hp_.head_dim, pos0, rope);
+  on(kb).rope(q, hp_.n_head, hp_.head_dim, pos0, rope_);
+  on(kb).rope(k, hp_.n_head_kv, hp_.head_dim, pos0, rope_);
 
-  // att [n, n_head * hd]: causal softmax(q·K / sqrt(hd)) · V over the cache, after appending this batch's k, v.
+  // att [n, n_head * hd]: causal softmax(q·K / sqrt(hd) [, sink]) · V over the cache (the last `window`
+  // positions on a sliding-window layer), after appending this batch's k, v.
   kernels::AttentionParams attn;
   attn.n_head = hp_.n_head;
   attn.n_head_kv = hp_.n_head_kv;
   attn.head_dim = hp_.head_dim;
   attn.scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+  attn.window = hp_.layers[static_cast<size_t>(l)].sliding_window;
   STRATA_ACT(att, acts_.out(Act::Att, kb, n));
+  WeightRef sinks;
+  if (L.attn_sinks != kNoTensor) {
+    STRATA_ASSIGN_OR_RETURN(sinks, weights_.acquire(L.attn_sinks));
+    STRATA_RETURN_IF_ERROR(check_readable(sinks, on(kb)));
+    if (sinks.ready()) on(kb).wait(*sinks.ready());
+    attn.sinks = sinks.view();
+  }
+  if (!on(kb).supports(attn)) return error("{}: attention with window {} or sinks is not supported", on(kb).name(), attn.window);
   on(kb).attention(attn, q, k, v, cache.layer(l), pos0, att);
+  if (L.attn_sinks != kNoTensor) sinks.release_after(on(kb).record());
 
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n));  // [n, d]
+  STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n, L.attn_output_bias));  // [n, d] (+ bo)
   const int b = site(L.attn_output);
   STRATA_ACT(x, acts_.inout(Act::X, b, n));
   STRATA_ACT(y, acts_.in(Act::XB, b, n));
@@ -166,7 +245,7 @@ Status Forward::dense_ffn(int64_t l, int64_t n) {
   const int g = site(L.ffn_gate);
   STRATA_ACT(gate, acts_.inout(Act::Gate, g, n));
   STRATA_ACT(up, acts_.in(Act::Up, g, n));
-  on(g).glu(kernels::GluKind::SwiGlu, gate, up, gate);
+  on(g).glu(glu_, gate, up, gate);
   STRATA_RETURN_IF_ERROR(matmul(L.ffn_down, Act::Gate, Act::FfnOut, n));  // [n, d]
   const int b = site(L.ffn_down);
   STRATA_ACT(x, acts_.inout(Act::X, b, n));
@@ -178,18 +257,17 @@ Status Forward::dense_ffn(int64_t l, int64_t n) {
 Status Forward::moe_ffn(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
   const int64_t n_exp = hp_.n_expert, k = hp_.n_expert_used;
-  STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate_inp, Act::XB, Act::Router, n));  // router [n, n_expert]
+  STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate_inp, Act::XB, Act::Router, n, L.ffn_gate_inp_bias));  // [n, n_expert]
 
-  // Per token: the top-k experts by router logit, weighted by a softmax over the selected logits. The choices
-  // come back to the host, which groups the tokens per expert (and tells the weight source what to read).
+  // Per token: the top-k experts by router logit, weighted by a softmax over the selected logits (or, without
+  // norm_topk, their share of a softmax over all experts). The choices come back to the host, which groups
+  // the tokens per expert (and tells the weight source what to read).
   const int r = site(L.ffn_gate_inp);
   route_ids_.resize(static_cast<size_t>(n * k));
   route_w_.resize(static_cast<size_t>(n * k));
   {
     STRATA_ACT(logits, acts_.in(Act::Router, r, n));
-    kernels::RouteParams route;
-    route.n_expert_used = k;
-    on(r).moe_route(logits, route, route_ids_, route_w_);
+    on(r).moe_route(logits, route_, route_ids_, route_w_);
     on(r).record()->synchronize();
   }
   expert_begin_.assign(static_cast<size_t>(n_exp + 1), 0);
@@ -217,18 +295,30 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   const int b = site(L.ffn_exps[static_cast<int>(ExpertTensor::Down)]);
   STRATA_ACT(acc, acts_.out(Act::FfnOut, b, n));
   on(b).fill(acc, 0.0f);
+  // gpt-oss: per-expert bias rows [n_out, n_expert], read whole once per layer and sliced per expert.
+  for (int p = 0; p < 3; ++p) {
+    exp_bias_[p] = WeightRef();
+    if (L.ffn_exps_bias[p] == kNoTensor) continue;
+    STRATA_ASSIGN_OR_RETURN(exp_bias_[p], weights_.acquire(L.ffn_exps_bias[p]));
+    kernels::Backend& be = on(site(L.ffn_exps[p]));
+    STRATA_RETURN_IF_ERROR(check_readable(exp_bias_[p], be));
+    if (exp_bias_[p].ready()) be.wait(*exp_bias_[p].ready());
+  }
   for (int32_t e : selected) {
     const auto begin = static_cast<size_t>(expert_begin_[e]), end = static_cast<size_t>(expert_begin_[e + 1]);
     STRATA_RETURN_IF_ERROR(expert(l, n, e, std::span(rows_).subspan(begin, end - begin),
                                   std::span(scale_).subspan(begin, end - begin)));
   }
+  for (int p = 0; p < 3; ++p)
+    if (L.ffn_exps_bias[p] != kNoTensor) exp_bias_[p].release_after(on(site(L.ffn_exps[p])).record());
   STRATA_ACT(x, acts_.inout(Act::X, b, n));
   STRATA_ACT(y, acts_.in(Act::FfnOut, b, n));
   on(b).add(x, y);  // x += moe_out
   return Status::ok();
 }
 
-// ffn_out[rows[i]] += scale[i] * down(swiglu(gate(xb[rows[i]]), up(xb[rows[i]]))) for the tokens routed to e.
+// ffn_out[rows[i]] += scale[i] * down(glu(gate(xb[rows[i]]), up(xb[rows[i]]))) for the tokens routed to e
+// (each projection plus its expert's bias row where the row has expert biases).
 Status Forward::expert(int64_t l, int64_t n, int32_t e, std::span<const int32_t> rows, std::span<const float> scale) {
   const LayerTensors& L = m_.layers[l];
   const int64_t m = static_cast<int64_t>(rows.size());
@@ -243,7 +333,7 @@ Status Forward::expert(int64_t l, int64_t n, int32_t e, std::span<const int32_t>
   {
     STRATA_ACT(ge, acts_.inout(Act::ExpGate, g, m));
     STRATA_ACT(ue, acts_.in(Act::ExpUp, g, m));
-    on(g).glu(kernels::GluKind::SwiGlu, ge, ue, ge);
+    on(g).glu(glu_, ge, ue, ge);
   }
   STRATA_RETURN_IF_ERROR(expert_matmul(l, ExpertTensor::Down, e, Act::ExpGate, Act::ExpOut, m));  // [m, d]
   STRATA_ACT(ye, acts_.in(Act::ExpOut, d, m));
@@ -256,8 +346,14 @@ Status Forward::expert_matmul(int64_t l, ExpertTensor which, int32_t e, Act x, A
   const int b = site(m_.layers[l].ffn_exps[static_cast<int>(which)]);
   STRATA_ACT(xv, acts_.in(x, b, m));
   STRATA_ACT(yv, acts_.out(y, b, m));
+  TensorView bias;
+  if (const WeightRef& all = exp_bias_[static_cast<int>(which)]; all->data != nullptr) {
+    bias = all.view();  // [n_out, n_expert]: expert e's row
+    bias.ne[1] = 1;
+    bias.data = all->row(e);
+  }
   return with_weight(experts_->acquire_expert(static_cast<int>(l), which, e), on(b),
-                     [&](const TensorView& w) { on(b).matmul(w, xv, yv); });
+                     [&](const TensorView& w) { on(b).matmul(w, xv, yv, bias); });
 }
 
 }  // namespace strata::model

@@ -1,7 +1,8 @@
-// model/forward.h: the llama-family forward pass over a batch of tokens, reading weights through the sources
+// model/forward.h: the forward pass of every architecture row over a batch of tokens, reading weights through the sources
 // and running each op on the backend its placement names.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -39,7 +40,9 @@ class Forward {
   Status expert(int64_t layer, int64_t n_tok, int32_t e, std::span<const int32_t> rows, std::span<const float> scale);
   Status expert_matmul(int64_t layer, ExpertTensor which, int32_t e, Act x, Act y, int64_t m);
   // One weight op: acquire, wait for its bytes, enqueue, give the bytes back behind the op.
-  Status matmul(TensorId id, Act x, Act y, int64_t n_tok);
+  Status matmul(TensorId id, Act x, Act y, int64_t n_tok, TensorId bias = kNoTensor);
+  Status head_norm(TensorId id, Act a, int64_t n_heads, int64_t n_tok);
+  Status load_rope_factors();
   Status norm(TensorId id, Act x, Act out, int64_t n_tok);
   Status to_host(Act a, int64_t row0, int64_t rows, float* dst);
   int site(TensorId id) const { return placement_.site(id, decode_); }
@@ -52,6 +55,11 @@ class Forward {
   Placement placement_;
   Activations acts_;
   bool decode_ = false;  // this pass's phase
+  kernels::RopeParams rope_;           // every layer's; freq_factors point into rope_factors_
+  std::vector<float> rope_factors_;
+  kernels::GluKind glu_;
+  kernels::RouteParams route_;
+  std::array<WeightRef, 3> exp_bias_;  // this MoE layer's expert biases (gate, up, down), when the row has them
   // Host-side routing, reused across layers: the router's choices and the tokens grouped per expert.
   std::vector<int32_t> route_ids_, rows_;
   std::vector<float> route_w_, scale_;

@@ -78,23 +78,9 @@ Status check_forward_computes(const Model& m) {
   auto lacks = [&](std::string_view what) {
     return error("architecture '{}': this build's forward pass does not compute {} yet", a.name, what);
   };
-  if (a.activation != arch::Activation::SwiGlu) return lacks("the clamped SwiGLU activation");
-  if (a.biases.qkv || a.biases.attn_out || a.biases.router || a.biases.experts) return lacks("projection biases");
-  if (a.qk_norm != arch::QkNorm::None) return lacks("per-head q/k RMSNorm");
-  if (a.attn_sinks) return lacks("attention sinks");
-  for (const arch::LayerParams& lp : hp.layers) {
-    if (lp.sliding_window > 0) return lacks("sliding-window attention");
+  for (const arch::LayerParams& lp : hp.layers)
     if (lp.n_head_kv != hp.n_head_kv) return lacks("a head_count_kv that differs between layers");
-  }
   if (hp.head_dim_v != hp.head_dim) return lacks("a value head size (attention.value_length) unlike the key's");
-  if (hp.rope_scaling != arch::RopeScaling::None) return lacks("scaled RoPE (rope.scaling.type)");
-  if (m.rope_freqs != kNoTensor) return lacks("RoPE frequency factors (tensor 'rope_freqs.weight')");
-  if (hp.is_moe()) {
-    if (!hp.norm_topk) return lacks("unnormalised top-k expert weights (expert_weights_norm = false)");
-    if (hp.n_ff_expert != hp.n_ff)
-      return error("architecture '{}': expert_feed_forward_length {} differs from feed_forward_length {}; this "
-                   "build's MoE block reads one width", a.name, hp.n_ff_expert, hp.n_ff);
-  }
   return Status::ok();
 }
 

@@ -1,14 +1,17 @@
-// model/synth.cc: the synthetic model writer: vocabulary, metadata, and weights generated row by row in parallel.
+// model/synth.cc: the synthetic model writer: metadata of any architecture row, and weights generated row by row
+// in parallel.
 #include "model/synth.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "arch/tensors.h"
+#include "model/synth_vocab.h"
 #include "core/thread_pool.h"
 #include "gguf/writer.h"
 #include "tensor/dtype.h"
@@ -40,49 +43,6 @@ void fill_normal(float* out, int64_t n, uint64_t seed, float mean, float std) {
     out[i] = static_cast<float>(mean + std * r * std::cos(2 * M_PI * u2));
     if (i + 1 < n) out[i + 1] = static_cast<float>(mean + std * r * std::sin(2 * M_PI * u2));
   }
-}
-
-// A vocabulary SentencePiece-style: <unk> <s> </s>, 256 byte tokens, then pieces built from characters.
-struct SynthVocab {
-  std::vector<gguf::Value> tokens, scores, types;
-};
-SynthVocab make_vocab(int64_t n) {
-  SynthVocab v;
-  auto add = [&](std::string piece, float score, int32_t type) {
-    v.tokens.push_back(gguf::Value::of_string(std::move(piece)));
-    v.scores.push_back(gguf::Value::of_f32(score));
-    v.types.push_back(gguf::Value::of_i32(type));
-  };
-  add("<unk>", 0, 2);
-  add("<s>", 0, 3);
-  add("</s>", 0, 3);
-  for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), 0, 6);
-  const std::string space = "\xe2\x96\x81";  // U+2581, SentencePiece's space
-  std::vector<std::string> chars;
-  for (char c = 'a'; c <= 'z'; ++c) chars.emplace_back(1, c);
-  for (char c = 'A'; c <= 'Z'; ++c) chars.emplace_back(1, c);
-  for (char c = '0'; c <= '9'; ++c) chars.emplace_back(1, c);
-  for (char c : std::string(".,!?'\"-:;()")) chars.emplace_back(1, c);
-  std::vector<std::string> pieces;
-  pieces.push_back(space);
-  for (const auto& c : chars) pieces.push_back(c);
-  for (const auto& c : chars) pieces.push_back(space + c);
-  for (size_t i = 0; i < 26 && pieces.size() < static_cast<size_t>(n); ++i)
-    for (size_t j = 0; j < 26; ++j) {
-      pieces.push_back(chars[i] + chars[j]);
-      pieces.push_back(space + chars[i] + chars[j]);
-    }
-  for (size_t i = 0; pieces.size() < static_cast<size_t>(n); ++i) pieces.push_back(fmt::format("{}tok{}", space, i));
-  float score = -1.0f;
-  for (size_t i = 0; static_cast<int64_t>(v.tokens.size()) < n; ++i) add(pieces[i], score -= 0.01f, 1);
-  return v;
-}
-
-gguf::Value array_of(gguf::ValueType t, std::vector<gguf::Value> items) {
-  gguf::Array a;
-  a.elem_type = t;
-  a.items = std::move(items);
-  return gguf::Value::array(std::move(a));
 }
 
 // Weight type per tensor: a plain type everywhere, or a llama.cpp-style mix (_M: Q6_K for output, and for
@@ -127,23 +87,63 @@ DType fit_type(DType want, int64_t row) {
 // The hyperparameters the file will declare, so the tensor list comes from the architecture enumeration.
 arch::HParams synth_hparams(const SynthSpec& o, int64_t ff, int64_t kv_heads) {
   arch::HParams hp;
-  hp.arch = arch::find_arch("llama");
+  hp.arch = arch::find_arch(o.arch);
   hp.n_layer = o.layers;
   hp.n_embd = o.dim;
   hp.n_ff = ff;
   hp.n_head = o.heads;
   hp.n_head_kv = kv_heads;
-  hp.head_dim = hp.head_dim_v = o.dim / o.heads;
+  hp.head_dim = hp.head_dim_v = o.head_dim > 0 ? o.head_dim : o.dim / o.heads;
   hp.n_rot = hp.head_dim;
   hp.n_vocab = o.vocab;
   hp.n_ctx_train = o.ctx;
   hp.n_expert = o.experts;
   hp.n_expert_used = o.experts > 0 ? o.experts_used : 0;
-  hp.n_ff_expert = o.experts > 0 ? ff : 0;
+  hp.n_ff_expert = o.experts > 0 ? (o.ff_expert > 0 ? o.ff_expert : ff) : 0;
   hp.rope_freq_base = o.rope_base;
   hp.tied_output = o.tied;
-  hp.layers.assign(static_cast<size_t>(o.layers), arch::LayerParams{kv_heads, 0});
+  const int period = hp.arch->swa_period;
+  const int64_t window = o.window > 0 ? o.window : 128;
+  for (int64_t l = 0; l < o.layers; ++l)
+    hp.layers.push_back(arch::LayerParams{kv_heads, period > 0 && l % period != period - 1 ? window : 0});
   return hp;
+}
+
+// Llama 3.1's per-pair frequency divisors (what converters store as rope_freqs.weight): long wavelengths
+// divided by 8, short ones kept, the band between blended; for an 8192-token original context.
+std::vector<float> llama3_freq_factors(int64_t n_rot, float base) {
+  constexpr double kFactor = 8, kLow = 1, kHigh = 4, kOrig = 8192;
+  std::vector<float> out;
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    const double wavelen = 2 * M_PI / std::pow(static_cast<double>(base), -2.0 * i / n_rot);
+    if (wavelen < kOrig / kHigh) {
+      out.push_back(1.0f);
+    } else if (wavelen > kOrig / kLow) {
+      out.push_back(static_cast<float>(kFactor));
+    } else {
+      const double smooth = (kOrig / wavelen - kLow) / (kHigh - kLow);
+      out.push_back(static_cast<float>(1.0 / ((1 - smooth) / kFactor + smooth)));
+    }
+  }
+  return out;
+}
+
+// The <arch>.* keys a reference engine needs for this row, beyond the llama set.
+void set_arch_keys(gguf::Writer& w, const SynthSpec& o, const arch::HParams& hp, const std::string& a) {
+  auto u32 = [](int64_t v) { return gguf::Value::of_u32(static_cast<uint32_t>(v)); };
+  const bool llama = hp.arch->name == "llama";
+  if (o.head_dim > 0 || !llama) {
+    w.set(a + "attention.key_length", u32(hp.head_dim));
+    w.set(a + "attention.value_length", u32(hp.head_dim_v));
+  }
+  if (hp.is_moe() && (o.ff_expert > 0 || !llama)) w.set(a + "expert_feed_forward_length", u32(hp.n_ff_expert));
+  if (hp.is_moe() && o.norm_topk >= 0) w.set(a + "expert_weights_norm", gguf::Value::boolean(o.norm_topk > 0));
+  if (hp.arch->swa_period > 0) w.set(a + "attention.sliding_window", u32(hp.layers[0].sliding_window));
+  if (!o.rope_scaling.empty()) {
+    w.set(a + "rope.scaling.type", gguf::Value::of_string(o.rope_scaling));
+    w.set(a + "rope.scaling.factor", gguf::Value::of_f32(o.rope_scaling_factor));
+    if (o.rope_n_ctx_orig > 0) w.set(a + "rope.scaling.original_context_length", u32(o.rope_n_ctx_orig));
+  }
 }
 
 }  // namespace
@@ -151,11 +151,16 @@ arch::HParams synth_hparams(const SynthSpec& o, int64_t ff, int64_t kv_heads) {
 Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& path) {
   const int64_t kv_heads = o.kv_heads > 0 ? o.kv_heads : o.heads;
   const int64_t ff = o.ff > 0 ? o.ff : ((o.dim * 8 / 3 + 31) / 32 * 32);
+  STRATA_ASSIGN_OR_RETURN(const arch::Arch* row, arch::lookup_arch(o.arch));
+  (void)row;
   if (o.layers < 1 || o.dim < 2 || o.heads < 1 || ff < 1) return error("layers, dim, heads and ff must be positive");
-  if (o.dim % o.heads != 0) return error("dim {} is not a multiple of heads {}", o.dim, o.heads);
+  if (o.head_dim == 0 && o.dim % o.heads != 0) return error("dim {} is not a multiple of heads {}", o.dim, o.heads);
   if (o.heads % kv_heads != 0) return error("heads {} is not a multiple of kv-heads {}", o.heads, kv_heads);
-  if ((o.dim / o.heads) % 2 != 0) return error("head dimension (dim / heads) must be even for RoPE");
+  if ((o.head_dim > 0 ? o.head_dim : o.dim / o.heads) % 2 != 0) return error("the head dimension must be even for RoPE");
   if (o.vocab < 300) return error("vocab must be at least 300 (3 special + 256 byte tokens + pieces)");
+  const BpeFamily* family = nullptr;
+  if (!o.vocab_family.empty() && !(family = find_bpe_family(o.vocab_family)))
+    return error("unknown vocabulary family '{}' (llama3, qwen, gpt-oss)", o.vocab_family);
   if (o.experts < 0 || (o.experts > 0 && (o.experts_used < 1 || o.experts_used > o.experts)))
     return error("experts-used must be between 1 and experts");
   auto policy = make_policy(o.type);
@@ -175,19 +180,17 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
   w.set(a + "attention.head_count_kv", u32(hp.n_head_kv));
   w.set(a + "rope.dimension_count", u32(hp.n_rot));
   w.set(a + "rope.freq_base", gguf::Value::of_f32(hp.rope_freq_base));
-  w.set(a + "attention.layer_norm_rms_epsilon", gguf::Value::of_f32(1e-5f));
+  w.set(a + "attention.layer_norm_rms_epsilon", gguf::Value::of_f32(o.rms_eps > 0 ? o.rms_eps : hp.arch->default_rms_eps));
   if (hp.is_moe()) {
     w.set(a + "expert_count", u32(hp.n_expert));
     w.set(a + "expert_used_count", u32(hp.n_expert_used));
   }
-  SynthVocab vocab = make_vocab(o.vocab);
-  w.set("tokenizer.ggml.model", gguf::Value::of_string("llama"));
-  w.set("tokenizer.ggml.tokens", array_of(gguf::ValueType::STRING, std::move(vocab.tokens)));
-  w.set("tokenizer.ggml.scores", array_of(gguf::ValueType::FLOAT32, std::move(vocab.scores)));
-  w.set("tokenizer.ggml.token_type", array_of(gguf::ValueType::INT32, std::move(vocab.types)));
-  w.set("tokenizer.ggml.bos_token_id", gguf::Value::of_u32(1));
-  w.set("tokenizer.ggml.eos_token_id", gguf::Value::of_u32(2));
-  w.set("tokenizer.ggml.unknown_token_id", gguf::Value::of_u32(0));
+  set_arch_keys(w, o, hp, a);
+  if (family) {
+    STRATA_RETURN_IF_ERROR(set_bpe_vocab(w, o.vocab, *family));
+  } else {
+    set_spm_vocab(w, o.vocab);
+  }
 
   ThreadPool pool(o.threads > 0 ? o.threads : ThreadPool::hardware_threads());
   uint64_t total_bytes = 0;
@@ -218,6 +221,14 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
   const float s_ff = 1.0f / std::sqrt(static_cast<float>(ff));
   // Every required tensor of the enumeration, and the lm head unless tied; the globals first, then the blocks.
   auto write = [&](const arch::TensorSpec& t) {
+    if (t.kind == arch::Kind::rope_freqs) {
+      if (!o.rope_freqs) return;
+      const std::vector<float> f = llama3_freq_factors(hp.n_rot, o.rope_base);
+      std::vector<uint8_t> bytes(f.size() * sizeof(float));
+      std::memcpy(bytes.data(), f.data(), bytes.size());
+      total_bytes += bytes.size();
+      return w.add_tensor_bytes(t.name, t.shape, static_cast<uint32_t>(DType::F32), std::move(bytes));
+    }
     if (!t.required && !(t.kind == arch::Kind::output && !o.tied)) return;
     const std::string base = arch::parse_tensor_name(t.name).base;
     switch (t.role) {

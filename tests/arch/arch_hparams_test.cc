@@ -140,6 +140,37 @@ TEST(ReadHparams, RopeScaling) {
   EXPECT_NE(m.find("stretchy"), std::string::npos) << m;
 }
 
+// As the reference engine reads them: a factor without a type is linear; YaRN extrapolates fully from the
+// original context, which defaults to context_length; "none" ignores a factor.
+TEST(ReadHparams, RopeParamsFollowTheReferenceEngine) {
+  FakeGguf bare = small("qwen2");
+  bare.f32("rope.scaling.factor", 2.0f);
+  auto r = read_hparams(bare.file());
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->rope_scaling, RopeScaling::Linear);
+  kernels::RopeParams p = rope_params(*r);
+  EXPECT_EQ(p.layout, kernels::RopeLayout::Halves);
+  EXPECT_FLOAT_EQ(p.factor, 2.0f);
+  EXPECT_EQ(p.yarn_ext_factor, 0.0f);
+
+  FakeGguf yarn = small("gpt-oss");
+  yarn.u32("attention.sliding_window", 128).u32("context_length", 131072).f32("rope.scaling.factor", 32.0f);
+  yarn.set("gpt-oss.rope.scaling.type", gguf::Value::of_string("yarn"));
+  r = read_hparams(yarn.file());
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  p = rope_params(*r);
+  EXPECT_EQ(p.scaling, RopeScaling::Yarn);
+  EXPECT_EQ(p.yarn_ext_factor, 1.0f);
+  EXPECT_EQ(p.n_ctx_orig, 131072);
+
+  FakeGguf none = small("llama");
+  none.f32("rope.scaling.factor", 8.0f).set("llama.rope.scaling.type", gguf::Value::of_string("none"));
+  r = read_hparams(none.file());
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(rope_params(*r).scaling, RopeScaling::None);
+  EXPECT_FLOAT_EQ(rope_params(*r).factor, 1.0f);
+}
+
 TEST(ReadHparams, BadValuesNameTheKeyAndTheValue) {
   struct Case {
     FakeGguf file;

@@ -55,6 +55,32 @@ TEST(StreamingCli, MoeLogitsIdenticalUnderABudget) {
   expect_streaming_identical(m, "64M");
 }
 
+// Every architecture row streams with the same logits as resident: its biases, norms and sinks ride in the
+// layer reads, and MoE rows stream expert slices.
+TEST(StreamingCli, EveryArchLogitsIdenticalUnderABudget) {
+  struct Case {
+    const char* arch;
+    const char* shape;
+    const char* ram;
+  };
+  const Case cases[] = {
+      {"llama", "--layers 4 --dim 512 --heads 8 --kv-heads 2 --rope-freqs --rope-base 500000", "66M"},
+      {"qwen2", "--layers 4 --dim 512 --heads 8 --kv-heads 2 --rope-base 1000000", "66M"},
+      {"qwen3", "--layers 4 --dim 512 --heads 8 --kv-heads 2 --head-dim 96", "68M"},
+      {"qwen3moe", "--layers 3 --dim 512 --heads 4 --head-dim 96 --experts 8 --experts-used 3 --ff-expert 512", "72M"},
+      {"gpt-oss", "--layers 3 --dim 512 --heads 4 --kv-heads 2 --head-dim 64 --experts 8 --ff-expert 512 --window 3 "
+                  "--rope-scaling yarn --rope-scaling-factor 32 --rope-orig-ctx 64",
+       "64M"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.arch);
+    const std::string m = testing::temp_dir() + "/" + c.arch + ".gguf";
+    auto r = testing::run_command(bin() + " synth " + m + " --arch " + c.arch + " " + c.shape + " --vocab 1000 --type Q8_0");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    expect_streaming_identical(m, c.ram);
+  }
+}
+
 TEST(StreamingCli, RunReportsStreamingAndStaysUnderTheBudget) {
   const std::string m = testing::temp_dir() + "/dense.gguf";
   ASSERT_EQ(testing::run_command(bin() + " synth " + m + " --layers 4 --dim 512 --heads 8 --kv-heads 2 --vocab 1000 --type Q8_0").exit_code, 0);

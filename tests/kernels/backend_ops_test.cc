@@ -186,11 +186,14 @@ void add_attention(std::vector<OpCase>& cases) {
 }
 
 void add_elementwise(std::vector<OpCase>& cases) {
-  for (GluKind kind : {GluKind::SwiGlu, GluKind::GeGlu})
+  const char* names[] = {"swiglu", "geglu", "swiglu_clamped"};
+  for (GluKind kind : {GluKind::SwiGlu, GluKind::GeGlu, GluKind::SwiGluClamped})
     for (int64_t n : {1, 1000})
-      cases.push_back({std::string("glu ") + (kind == GluKind::SwiGlu ? "swiglu" : "geglu") + " n=" + std::to_string(n),
+      cases.push_back({std::string("glu ") + names[static_cast<int>(kind)] + " n=" + std::to_string(n),
                        2e-6, [=](OnBackend& on, std::mt19937& rng) {
-                         const auto g = gaussian(2 * n, rng, 3.0f), u = gaussian(2 * n, rng);
+                         // The clamped variant sees values past its limit (7) on both sides.
+                         const float su = kind == GluKind::SwiGluClamped ? 6.0f : 1.0f;
+                         const auto g = gaussian(2 * n, rng, 3.0f * su), u = gaussian(2 * n, rng, su);
                          std::vector<float> want(g.size());
                          reference::glu(kind, g.data(), u.data(), 2 * n, want.data());
                          ActView gv = on.act(g, 2, n);

@@ -19,8 +19,18 @@ S="$B/strata"
 $S profile --json --dir "$D" -q > "$OUT/profile.json"
 TOK=$(python3 -c "import random; r=random.Random(7); print(' '.join(str(r.randrange(3, 32000)) for _ in range(48)))")
 shape=(--layers 4 --dim 1024 --ff 2816 --heads 16 --kv-heads 4 --vocab 32000 -q)
-for cfg in "F16" "BF16" "Q8_0" "Q4_K_M" "Q6_K" "Q4_0" "IQ4_XS" "Q4_K_M moe"; do
+# The other architecture rows (biases, QK norms, scaled RoPE, frequency factors, sinks, windows, clamped SwiGLU).
+declare -A arch_flags=(
+  [llama3]="--arch llama --rope-freqs --rope-base 500000"
+  [qwen2]="--arch qwen2 --rope-base 1000000 --rope-scaling yarn --rope-scaling-factor 4 --rope-orig-ctx 32"
+  [qwen3]="--arch qwen3 --head-dim 128"
+  [qwen3moe]="--arch qwen3moe --head-dim 128 --experts 16 --experts-used 4 --ff-expert 512"
+  [gpt-oss]="--arch gpt-oss --head-dim 64 --experts 8 --experts-used 2 --ff-expert 1024 --window 16 --rope-scaling yarn --rope-scaling-factor 32 --rope-orig-ctx 4096"
+)
+for cfg in "F16" "BF16" "Q8_0" "Q4_K_M" "Q6_K" "Q4_0" "IQ4_XS" "Q4_K_M moe" "Q8_0 llama3" "Q8_0 qwen2" "Q8_0 qwen3" \
+           "Q8_0 qwen3moe" "Q8_0 gpt-oss"; do
   set -- $cfg; t=$1; extra=(); name=$t; [ "${2:-}" = moe ] && { extra=(--experts 8 --experts-used 2); name="$t-moe"; }
+  if [ -n "${2:-}" ] && [ "$2" != moe ]; then read -ra extra <<< "${arch_flags[$2]}"; name="$t-$2"; fi
   [ -f "$D/$name.gguf" ] || $S synth "$D/$name.gguf" "${shape[@]}" --type "$t" "${extra[@]}" > /dev/null
   $S logits "$D/$name.gguf" --tokens "$TOK" --full --gen 8 --gpu-mem 0 --profile "$OUT/profile.json" -q > "$D/$name.cpu.json"
   $S logits "$D/$name.gguf" --tokens "$TOK" --full --gen 8 --profile "$OUT/profile.json" -q > "$D/$name.gpu.json" 2> "$D/$name.gpu.err"

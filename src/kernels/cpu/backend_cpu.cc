@@ -149,10 +149,11 @@ void CpuBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {
   for (const ActView* a : {&gate, &up, &out}) check_mine(*a);
   STRATA_CHECK(gate.n_elements() == up.n_elements() && out.n_elements() == gate.n_elements());
   if (out.data != gate.data) std::memcpy(out.data, gate.data, static_cast<size_t>(gate.n_elements()) * sizeof(float));
-  if (kind == GluKind::SwiGlu)
-    swiglu(out.data, up.data, out.n_elements());
-  else
-    geglu(out.data, up.data, out.n_elements());
+  switch (kind) {
+    case GluKind::SwiGlu: return swiglu(out.data, up.data, out.n_elements());
+    case GluKind::GeGlu: return geglu(out.data, up.data, out.n_elements());
+    case GluKind::SwiGluClamped: return swiglu_clamped(out.data, up.data, out.n_elements());
+  }
 }
 
 void CpuBackend::add(ActView x, ActView y) {

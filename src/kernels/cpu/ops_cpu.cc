@@ -67,6 +67,14 @@ void swiglu(float* gate, const float* up, int64_t n) {
   }
 }
 
+void swiglu_clamped(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = std::min(gate[i], kSwiGluClampedLimit);
+    const float u = std::clamp(up[i], -kSwiGluClampedLimit, kSwiGluClampedLimit);
+    gate[i] = g / (1.0f + std::exp(-kSwiGluClampedAlpha * g)) * (u + 1.0f);
+  }
+}
+
 void geglu(float* gate, const float* up, int64_t n) {
   constexpr float kSqrt2OverPi = 0.7978845608f;
   for (int64_t i = 0; i < n; ++i) {

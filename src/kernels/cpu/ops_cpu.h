@@ -41,6 +41,7 @@ void softmax_with_sink(float* x, int64_t n, float sink);
 // gate[i] = act(gate[i]) * up[i]
 void swiglu(float* gate, const float* up, int64_t n);
 void geglu(float* gate, const float* up, int64_t n);
+void swiglu_clamped(float* gate, const float* up, int64_t n);  // GluKind::SwiGluClamped
 
 // Reads one row of any type as floats (dequantizing); used for embedding lookups and norm weights.
 void dequantize_row(const TensorView& w, int64_t row, float* out);

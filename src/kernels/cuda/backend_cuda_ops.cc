@@ -157,7 +157,10 @@ void CudaBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {
   check_mine(up);
   check_mine(out);
   STRATA_CHECK(gate.n_elements() == up.n_elements() && gate.n_elements() == out.n_elements());
-  cuda::glu(gate.data, up.data, gate.n_elements(), kind == GluKind::GeGlu, out.data, stream_.get());
+  const cuda::Glu op = kind == GluKind::GeGlu ? cuda::Glu::Gelu
+                      : kind == GluKind::SwiGluClamped ? cuda::Glu::SiluClamped : cuda::Glu::Silu;
+  cuda::glu(gate.data, up.data, gate.n_elements(), op, kSwiGluClampedAlpha, kSwiGluClampedLimit, out.data,
+            stream_.get());
 }
 
 void CudaBackend::add(ActView x, ActView y) {

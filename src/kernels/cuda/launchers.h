@@ -42,7 +42,10 @@ void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, fl
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n, cudaStream_t stream);
 // out[t, i] = silu(gate[t, i]) * up[t, i]  (gelu when use_gelu); out may alias gate.
-void glu(const float* gate, const float* up, int64_t n, bool use_gelu, float* out, cudaStream_t stream);
+// The gated activations (kernels::GluKind): SiluClamped is gpt-oss's, with its alpha and limit.
+enum class Glu { Silu, Gelu, SiluClamped };
+void glu(const float* gate, const float* up, int64_t n, Glu kind, float alpha, float limit, float* out,
+         cudaStream_t stream);
 // x[i] = value
 void fill(float* x, int64_t n, float value, cudaStream_t stream);
 // dst[i] = float(src[i]), src F16 bits (or BF16 when bf16): norm scales and biases of any length.

@@ -41,13 +41,21 @@ __global__ void add_kernel(float* __restrict__ y, const float* __restrict__ x, i
     y[i] += x[i];
 }
 
-__global__ void glu_kernel(const float* gate, const float* __restrict__ up, int64_t n, bool use_gelu, float* out) {
+__global__ void glu_kernel(const float* gate, const float* __restrict__ up, int64_t n, Glu kind, float alpha, float limit,
+                           float* out) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const float g = gate[i];
-    const float act = use_gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
-                               : g / (1.0f + expf(-g));
-    out[i] = act * up[i];
+    float g = gate[i], u = up[i], act;
+    if (kind == Glu::Gelu) {
+      act = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+    } else if (kind == Glu::SiluClamped) {
+      g = fminf(g, limit);
+      u = fminf(fmaxf(u, -limit), limit) + 1.0f;
+      act = g / (1.0f + expf(-alpha * g));
+    } else {
+      act = g / (1.0f + expf(-g));
+    }
+    out[i] = act * u;
   }
 }
 
@@ -88,10 +96,11 @@ void add_inplace(float* y, const float* x, int64_t n, cudaStream_t stream) {
   STRATA_CUDA_CHECK_LAUNCH();
 }
 
-void glu(const float* gate, const float* up, int64_t n, bool use_gelu, float* out, cudaStream_t stream) {
+void glu(const float* gate, const float* up, int64_t n, Glu kind, float alpha, float limit, float* out,
+         cudaStream_t stream) {
   STRATA_CHECK(gate != nullptr && up != nullptr && out != nullptr && n >= 0);
   if (n == 0) return;
-  glu_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(gate, up, n, use_gelu, out);
+  glu_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(gate, up, n, kind, alpha, limit, out);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 

@@ -109,11 +109,20 @@ void attention(const AttentionParams& p, const float* q, const float* k, const f
 
 void glu(GluKind kind, const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
-    const double g = gate[i];
-    const double act = kind == GluKind::SwiGlu
-                           ? g / (1.0 + std::exp(-g))
-                           : 0.5 * g * (1.0 + std::tanh(std::sqrt(2.0 / 3.141592653589793) * (g + 0.044715 * g * g * g)));
-    out[i] = static_cast<float>(act * up[i]);
+    double g = gate[i], u = up[i];
+    double act = 0;
+    switch (kind) {
+      case GluKind::SwiGlu: act = g / (1.0 + std::exp(-g)); break;
+      case GluKind::GeGlu:
+        act = 0.5 * g * (1.0 + std::tanh(std::sqrt(2.0 / 3.141592653589793) * (g + 0.044715 * g * g * g)));
+        break;
+      case GluKind::SwiGluClamped:
+        g = std::min<double>(g, kSwiGluClampedLimit);
+        u = std::clamp<double>(u, -kSwiGluClampedLimit, kSwiGluClampedLimit) + 1.0;
+        act = g / (1.0 + std::exp(-kSwiGluClampedAlpha * g));
+        break;
+    }
+    out[i] = static_cast<float>(act * u);
   }
 }
 

@@ -42,16 +42,29 @@ TEST(CudaOps, RmsNormAddGlu) {
   for (int64_t i = 0; i < rows * n; ++i) want[i] = static_cast<double>(x[i]) + y[i];
   EXPECT_LE(rel_error(to_host<float>(dx, rows * n), want), 1e-7) << "add seed=" << seed;
 
-  for (bool gelu : {false, true}) {
-    glu(dy.as<float>(), dw.as<float>(), n, gelu, dout.as<float>(), nullptr);
+  for (Glu kind : {Glu::Silu, Glu::Gelu, Glu::SiluClamped}) {
+    // Scaled so the clamped variant's limits (7) are crossed on both sides.
+    const float s = kind == Glu::SiluClamped ? 6.0f : 1.0f;
+    std::vector<float> ys(y.begin(), y.begin() + n), ws(w.begin(), w.end());
+    for (auto& v : ys) v *= s;
+    for (auto& v : ws) v *= s;
+    auto dys = to_device(ys), dws = to_device(ws);
+    glu(dys.as<float>(), dws.as<float>(), n, kind, 1.702f, 7.0f, dout.as<float>(), nullptr);
     for (int64_t i = 0; i < n; ++i) {
-      const double g = y[i];
-      const double act = gelu ? 0.5 * g * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (g + 0.044715 * g * g * g)))
-                              : g / (1.0 + std::exp(-g));
-      want[i] = act * w[i];
+      double g = ys[i], u = ws[i], act = 0;
+      if (kind == Glu::Gelu) {
+        act = 0.5 * g * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (g + 0.044715 * g * g * g)));
+      } else if (kind == Glu::SiluClamped) {
+        g = std::min(g, 7.0);
+        u = std::clamp(u, -7.0, 7.0) + 1.0;
+        act = g / (1.0 + std::exp(-1.702 * g));
+      } else {
+        act = g / (1.0 + std::exp(-g));
+      }
+      want[i] = act * u;
     }
     std::vector<double> head(want.begin(), want.begin() + n);
-    EXPECT_LE(rel_error(to_host<float>(dout, n), head), 1e-6) << (gelu ? "geglu" : "swiglu") << " seed=" << seed;
+    EXPECT_LE(rel_error(to_host<float>(dout, n), head), 1e-6) << "glu kind " << static_cast<int>(kind) << " seed=" << seed;
   }
 }
 
