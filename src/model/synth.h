@@ -22,7 +22,7 @@ struct SynthSpec {
   int64_t ctx = 2048;
   float rope_base = 10000.0f;
   uint64_t seed = 1;
-  std::string type = "F32";  // a DType name, or a mix: Q4_K_M, Q5_K_M
+  std::string type = "F32";  // a DType name, or a mix: Q4_K_M, Q5_K_M, MXFP4_MOE
   bool tied = false;
   int threads = 0;  // 0: all
   bool sparse = false;  // header only, the weights a hole of their full size (for planning and `inspect`)
