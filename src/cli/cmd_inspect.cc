@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "arch/ollama_compat.h"
 #include "cli/cmd_profile.h"
 #include "cli/commands.h"
 #include "cli/plan_print.h"
@@ -71,7 +72,10 @@ int run_inspect(const InspectOptions& o) {
   auto f = gguf::read_file(o.model, gguf_type_lookup());
   if (!f) return fail(f.status().message());
   if (!o.svg.empty() && !o.plan) return fail("--svg draws the plan: add --plan");
-  if (o.plan) return print_plan(o, f.value());
+  if (o.plan) {
+    arch::translate_ollama_file(f.value());  // the plan is for the model as it will load; the listing shows the file
+    return print_plan(o, f.value());
+  }
   const gguf::GgufFile& g = f.value();
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_type;  // name → (count, bytes)
   for (const auto& t : g.tensors) {

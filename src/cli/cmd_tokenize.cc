@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "arch/ollama_compat.h"
 #include "cli/commands.h"
 #include "gguf/gguf_file.h"
 #include "tensor/dtype.h"
@@ -38,6 +39,7 @@ int run_tokenize(const TokenizeOptions& o) {
   }
   auto file = gguf::read_file(o.model, gguf_type_lookup());
   if (!file) return fail(file.status().message());
+  arch::translate_ollama_file(*file);
   auto tok = tokenizer::make_tokenizer(*file);
   if (!tok) return fail(tok.status().with_context(o.model).message());
   const tokenizer::Tokenizer& t = **tok;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "arch/ollama_compat.h"
 #include "engine/backends.h"
 #include "engine/device_weights.h"
 #include "planner/planner.h"
@@ -70,6 +71,7 @@ std::optional<streaming::StreamStats> LoadedModel::stream_stats() const {
 Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& options) {
   std::unique_ptr<LoadedModel> lm(new LoadedModel());
   STRATA_ASSIGN_OR_RETURN(lm->file_, gguf::read_file(options.model_path, gguf_type_lookup()));
+  arch::translate_ollama_file(lm->file_);  // an Ollama-store blob reads as its llama.cpp equivalent from here on
   auto bound = model::bind_model(lm->file_);
   if (!bound) return bound.status().with_context(options.model_path);
   lm->model_ = std::move(bound).value();

@@ -46,11 +46,14 @@ void fill_normal(float* out, int64_t n, uint64_t seed, float mean, float std) {
 }
 
 // Weight type per tensor: a plain type everywhere, or a llama.cpp-style mix (_M: Q6_K for output, and for
-// attn_v / ffn_down in the first and last eighth of the layers and every third layer between).
+// attn_v / ffn_down in the first and last eighth of the layers and every third layer between; MXFP4_MOE, as
+// gpt-oss ships: MXFP4 expert tensors, Q8_0 for the rest).
 struct TypePolicy {
   const DTypeTraits* base = nullptr;
-  const DTypeTraits* more = nullptr;  // mixes only
+  const DTypeTraits* more = nullptr;     // _M mixes only
+  const DTypeTraits* experts = nullptr;  // MXFP4_MOE only
   DType pick(const std::string& role, int64_t layer, int64_t n_layer) const {
+    if (experts) return role.ends_with("_exps") ? experts->type : base->type;
     if (!more) return base->type;
     if (role == "output") return more->type;
     if (role == "attn_v" || role == "ffn_down" || role == "ffn_down_exps") {
@@ -69,6 +72,12 @@ Result<TypePolicy> make_policy(const std::string& name) {
     p.base = find_dtype_by_name(up.substr(0, 4));
     p.more = find_dtype_by_name("Q6_K");
     if (!p.base || !p.more) return error("mix {} needs {} and Q6_K, which this build does not support", name, up.substr(0, 4));
+    return p;
+  }
+  if (up == "MXFP4_MOE") {
+    p.base = find_dtype_by_name("Q8_0");
+    p.experts = find_dtype_by_name("MXFP4");
+    if (!p.base || !p.experts) return error("mix {} needs Q8_0 and MXFP4, which this build does not support", name);
     return p;
   }
   p.base = find_dtype_by_name(up);

@@ -35,7 +35,7 @@ struct SynthSpec {
   float rms_eps = 0.0f;          // 0: the row's default
   std::string vocab_family;     // "": SentencePiece; llama3, qwen, gpt-oss: that family's byte-level BPE
   uint64_t seed = 1;
-  std::string type = "F32";  // a DType name, or a mix: Q4_K_M, Q5_K_M
+  std::string type = "F32";  // a DType name, or a mix: Q4_K_M, Q5_K_M, MXFP4_MOE
   bool tied = false;
   int threads = 0;  // 0: all
   bool sparse = false;  // header only, the weights a hole of their full size (for planning and `inspect`)

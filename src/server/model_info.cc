@@ -53,6 +53,7 @@ std::string file_type_name(int64_t t) {
     case 32: return "BF16";
     case 36: return "TQ1_0";
     case 37: return "TQ2_0";
+    case 38: return "MXFP4_MOE";
   }
   return "";
 }

@@ -107,6 +107,14 @@ struct BlockIQ4_XS {
   uint8_t qs[kQKK / 2];
 };
 
+// MXFP4 (OCP microscaling, gpt-oss experts): one E8M0 exponent byte e and 32 E2M1 codes, nibbles laid out
+// as in Q4_0. x = 2^(e - 127) * e2m1(nibble). Kernels read it as d * kMxfp4Values[nibble] with the doubled
+// levels below (integers) and the half scale d = 2^(e - 128), as ggml does.
+struct BlockMXFP4 {
+  uint8_t e;
+  uint8_t qs[kQK32 / 2];
+};
+
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22);
@@ -120,10 +128,20 @@ static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockIQ4_NL) == 18);
 static_assert(sizeof(BlockIQ4_XS) == 136);
+static_assert(sizeof(BlockMXFP4) == 17 && alignof(BlockMXFP4) == 1);
 static_assert(alignof(BlockQ4_0) == 2 && alignof(BlockQ8_0) == 2 && alignof(BlockQ6_K) == 2);
 
 // The 16 non-uniform levels shared by IQ4_NL and IQ4_XS (part of the format definition).
 inline constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// E2M1 levels times two (0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives; bit 3 is the sign), so they are integers.
+inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// The float bits of MXFP4's half scale 2^(e - 128): a normal float for e >= 2, the subnormals 2^-127 and
+// 2^-128 for e = 1 and 0. E8M0's NaN (e = 255) reads as 2^127, as in ggml.
+static constexpr uint32_t mxfp4_half_scale_bits(uint8_t e) {
+  return e >= 2 ? static_cast<uint32_t>(e - 1) << 23 : 0x00200000u << e;
+}
 
 // The helpers below are `static inline` on purpose: kernel files compiled with wider ISA flags (-mavx2, ...)
 // then get private copies, so the linker can never merge in a copy that the running CPU lacks.

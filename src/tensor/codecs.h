@@ -47,4 +47,8 @@ void quantize_row_iq4_nl(const float* src, void* dst, int64_t n);
 void dequantize_row_iq4_xs(const void* src, float* dst, int64_t n);
 void quantize_row_iq4_xs(const float* src, void* dst, int64_t n);
 
+// codec_mxfp4.cc
+void dequantize_row_mxfp4(const void* src, float* dst, int64_t n);
+void quantize_row_mxfp4(const float* src, void* dst, int64_t n);
+
 }  // namespace strata

@@ -30,6 +30,7 @@ const DTypeTraits kTable[] = {
   {DType::Q8_K, "Q8_K", kQKK, sizeof(BlockQ8_K), dequantize_row_q8_k, quantize_row_q8_k},
   {DType::IQ4_NL, "IQ4_NL", kQK32, sizeof(BlockIQ4_NL), dequantize_row_iq4_nl, quantize_row_iq4_nl},
   {DType::IQ4_XS, "IQ4_XS", kQKK, sizeof(BlockIQ4_XS), dequantize_row_iq4_xs, quantize_row_iq4_xs},
+  {DType::MXFP4, "MXFP4", kQK32, sizeof(BlockMXFP4), dequantize_row_mxfp4, quantize_row_mxfp4},
 };
 // clang-format on
 

@@ -34,7 +34,8 @@ struct OpCase {
 
 constexpr DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
                                   DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::Q2_K,
-                                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+                                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS,
+                                  DType::MXFP4};
 
 // Matmul bounds: float weights see float activations (summation order only); quantized weights see 8-bit
 // activations on the CPU (about 0.4% per 32-block, 0.6% per 256-block; see docs/kernels.md), with headroom.

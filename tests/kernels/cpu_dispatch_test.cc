@@ -64,7 +64,8 @@ TEST(CpuDispatch, IsaLevelsAreOrdered) {
 
 TEST(CpuDispatch, TableCoversEveryWeightType) {
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS}) {
+                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS,
+                  DType::MXFP4}) {
     const CpuTypeKernels* k = find_cpu_kernels(t);
     ASSERT_NE(k, nullptr) << dtype_traits(t).name;
     EXPECT_NE(k->dot[0], nullptr) << "every type needs its portable kernel";

@@ -27,6 +27,7 @@ const Case kCases[] = {
     {DType::Q4_1, 1.2e-2},   {DType::Q5_0, 1.2e-2}, {DType::Q5_1, 1.2e-2},   {DType::Q8_0, 1.2e-2},
     {DType::IQ4_NL, 1.2e-2}, {DType::Q2_K, 1.6e-2}, {DType::Q3_K, 1.6e-2},   {DType::Q4_K, 1.6e-2},
     {DType::Q5_K, 1.6e-2},   {DType::Q6_K, 1.6e-2}, {DType::IQ4_XS, 1.6e-2},
+    {DType::MXFP4, 1.2e-2},
 };
 
 struct Shape {

@@ -133,6 +133,25 @@ TEST(SplitForward, Moe) {
       synth({.layers = 3, .dim = 64, .heads = 4, .experts = 6, .experts_used = 2, .type = "Q8_0"}, "moe.gguf"));
 }
 
+TEST(SplitForward, MoeMxfp4) {
+  const std::string path = synth(
+      {.layers = 3, .dim = 64, .heads = 4, .experts = 6, .experts_used = 2, .type = "MXFP4_MOE"}, "moe_mxfp4.gguf");
+  expect_split_matches(path);
+  // The mix: MXFP4 for the expert tensors only; Q8_0 for the other matrices (norms and router stay F32).
+  Loaded l = load(path);
+  int n_mxfp4 = 0;
+  for (const auto& t : l.file.tensors) {
+    const bool experts = t.name.find("_exps") != std::string::npos;
+    if (experts) ++n_mxfp4;
+    if (experts || t.dims.size() > 1)
+      EXPECT_EQ(t.type_id, static_cast<uint32_t>(experts ? DType::MXFP4 : t.name.find("ffn_gate_inp") != std::string::npos
+                                                                             ? DType::F32
+                                                                             : DType::Q8_0))
+          << t.name;
+  }
+  EXPECT_EQ(n_mxfp4, 9);
+}
+
 TEST(SplitForward, Stories260K) {
   const std::string path = std::string(STRATA_SHARED_DIR) + "/models/stories260K.gguf";
   if (!std::ifstream(path)) GTEST_SKIP() << "no " << path;

@@ -4,6 +4,7 @@
 // all chosen scales are exact in half precision so every expected product is exact.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -51,7 +52,8 @@ TEST(QuantFormat, BlockSizesMatchGguf) {
                        {DType::Q5_1, 32, 24},     {DType::Q8_0, 32, 34},   {DType::Q2_K, 256, 84},
                        {DType::Q3_K, 256, 110},   {DType::Q4_K, 256, 144}, {DType::Q5_K, 256, 176},
                        {DType::Q6_K, 256, 210},   {DType::Q8_K, 256, 292}, {DType::IQ4_NL, 32, 18},
-                       {DType::IQ4_XS, 256, 136}, {DType::F16, 1, 2},      {DType::BF16, 1, 2}};
+                       {DType::IQ4_XS, 256, 136}, {DType::F16, 1, 2},      {DType::BF16, 1, 2},
+                       {DType::MXFP4, 32, 17}};
   for (const auto& w : want) {
     const DTypeTraits* t = find_dtype(static_cast<uint32_t>(w.t));
     ASSERT_NE(t, nullptr) << static_cast<uint32_t>(w.t);
@@ -59,6 +61,7 @@ TEST(QuantFormat, BlockSizesMatchGguf) {
     EXPECT_EQ(t->block_bytes, w.bytes) << t->name;
     EXPECT_EQ(find_dtype_by_name(t->name), t);
   }
+  EXPECT_EQ(find_dtype(39)->type, DType::MXFP4);  // llama.cpp's GGML_TYPE_MXFP4
   EXPECT_EQ(find_dtype(99), nullptr);
   EXPECT_EQ(find_dtype_by_name("q4_k")->type, DType::Q4_K);
 }
@@ -143,6 +146,34 @@ TEST(QuantFormat, IQ4_NL) {
   expect_equal(got, want);
   EXPECT_EQ(got[0], 63.5f);    // level -127
   EXPECT_EQ(got[15], -56.5f);  // level 113
+}
+
+// The E2M1 levels from the OCP MX definition: sign bit 3, exponent bits 2..1, mantissa bit 0, bias 1;
+// exponent 0 is subnormal (0 or 0.5). Block scale 2^(e - 127) from the E8M0 byte.
+float e2m1(int q) {
+  const int sign = (q & 8) ? -1 : 1, ex = (q >> 1) & 3, man = q & 1;
+  const float mag = ex == 0 ? 0.5f * man : std::ldexp(1.0f + 0.5f * man, ex - 1);
+  return sign * mag;
+}
+
+TEST(QuantFormat, MXFP4) {
+  // Block 0: e = 127 (scale 1), codes sweep 0..15 then a permutation. Blocks 1-5: scale exponents 130, 2, 1, 0
+  // (the last two subnormal half scales) and 255 (E8M0 NaN, read as 2^128 as ggml does).
+  const uint8_t exps[] = {127, 130, 2, 1, 0, 255};
+  std::vector<BlockMXFP4> b(std::size(exps));
+  int q[32];
+  for (int j = 0; j < 32; ++j) q[j] = j < 16 ? j : (j * 7 + 3) % 16;
+  std::vector<float> want;
+  for (size_t i = 0; i < b.size(); ++i) {
+    b[i].e = exps[i];
+    pack32(q, b[i].qs);
+    for (int j = 0; j < 32; ++j) want.push_back(std::ldexp(e2m1(q[j]), exps[i] - 127));
+  }
+  const auto got = dequantize(DType::MXFP4, b);
+  expect_equal(got, want);
+  EXPECT_EQ(got[7], 6.0f);
+  EXPECT_EQ(got[15], -6.0f);
+  EXPECT_EQ(got[32 + 6], 32.0f);  // code 6 = 4.0, times 2^3
 }
 
 TEST(QuantFormat, Q2_K) {

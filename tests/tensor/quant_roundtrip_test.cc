@@ -23,6 +23,9 @@ const Bound kBounds[] = {
     {DType::Q4_0, 0.115},  {DType::Q4_1, 0.10},   {DType::IQ4_NL, 0.105},  // 0.087, 0.079, 0.080
     {DType::Q6_K, 2.5e-2}, {DType::Q5_K, 5.0e-2}, {DType::Q4_K, 0.10},     // 0.019, 0.038, 0.079
     {DType::Q3_K, 0.20},   {DType::Q2_K, 0.43},   {DType::IQ4_XS, 0.105},  // 0.156, 0.33, 0.080
+    // MXFP4 takes the published files' scale 2^(floor(log2 amax) - 2): blocks whose amax lies above 1.5 x a
+    // power of two clamp it to the top level, the price of a scale with no mantissa.
+    {DType::MXFP4, 0.15},                                                  // 0.114
 };
 
 std::vector<float> roundtrip(const DTypeTraits& t, const std::vector<float>& x) {
@@ -91,10 +94,10 @@ TEST(QuantRoundtrip, RowLengthNotPowerOfTwo) {
   // 32-element types accept any multiple of 32: 96 = 3 blocks.
   std::vector<float> x(96);
   for (int i = 0; i < 96; ++i) x[i] = std::cos(static_cast<float>(i) * 0.37f);
-  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL}) {
+  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::MXFP4}) {
     const auto& t = dtype_traits(type);
     EXPECT_EQ(t.row_bytes(96), 3u * t.block_bytes);
-    EXPECT_LE(rel_rms(roundtrip(t, x), x), 0.15) << t.name;
+    EXPECT_LE(rel_rms(roundtrip(t, x), x), type == DType::MXFP4 ? 0.2 : 0.15) << t.name;  // MXFP4: 0.16
   }
 }
 

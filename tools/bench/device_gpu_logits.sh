@@ -28,7 +28,8 @@ declare -A arch_flags=(
   [gpt-oss]="--arch gpt-oss --head-dim 64 --experts 8 --experts-used 2 --ff-expert 1024 --window 16 --rope-scaling yarn --rope-scaling-factor 32 --rope-orig-ctx 4096"
 )
 for cfg in "F16" "BF16" "Q8_0" "Q4_K_M" "Q6_K" "Q4_0" "IQ4_XS" "Q4_K_M moe" "Q8_0 llama3" "Q8_0 qwen2" "Q8_0 qwen3" \
-           "Q8_0 qwen3moe" "Q8_0 gpt-oss"; do
+           "Q8_0 qwen3moe" "Q8_0 gpt-oss" \
+           "MXFP4_MOE moe" "MXFP4_MOE gpt-oss"; do
   set -- $cfg; t=$1; extra=(); name=$t; [ "${2:-}" = moe ] && { extra=(--experts 8 --experts-used 2); name="$t-moe"; }
   if [ -n "${2:-}" ] && [ "$2" != moe ]; then read -ra extra <<< "${arch_flags[$2]}"; name="$t-$2"; fi
   [ -f "$D/$name.gguf" ] || $S synth "$D/$name.gguf" "${shape[@]}" --type "$t" "${extra[@]}" > /dev/null

@@ -1,5 +1,5 @@
 // kernels/cpu/dot_portable_legacy.cc: portable integer dot kernels for the 32-element types (Q4_0, Q4_1,
-// Q5_0, Q5_1, Q8_0, IQ4_NL) against ActBlock32 activations. Each weight block is decoded once to int8
+// Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4) against ActBlock32 activations. Each weight block is decoded once to int8
 // codes, then dotted with every token: sum = d_x * (d_w * sum(q * x_q) + m_w * sum(x_q)).
 #include <cstring>
 
@@ -68,6 +68,15 @@ void decode(const BlockIQ4_NL& b, Decoded32& o) {
   o.d = fp16_to_f32(b.d);
   o.m = 0.0f;
 }
+// MXFP4: the doubled E2M1 levels are the int8 codes, the half scale 2^(e - 128) the block scale.
+void decode(const BlockMXFP4& b, Decoded32& o) {
+  for (int j = 0; j < 16; ++j) {
+    o.q[j] = kMxfp4Values[b.qs[j] & 0xf];
+    o.q[j + 16] = kMxfp4Values[b.qs[j] >> 4];
+  }
+  o.d = bits_to_f32(mxfp4_half_scale_bits(b.e));
+  o.m = 0.0f;
+}
 
 template <typename Block>
 void dot32(const void* w_row, const void* act, size_t act_stride, int n_tok, int64_t k, float* out) {
@@ -106,6 +115,9 @@ void dot_q8_0_portable(const void* w, const void* a, size_t s, int n, int64_t k,
 void dot_iq4_nl_portable(const void* w, const void* a, size_t s, int n, int64_t k, float* o) {
   dot32<BlockIQ4_NL>(w, a, s, n, k, o);
 }
+void dot_mxfp4_portable(const void* w, const void* a, size_t s, int n, int64_t k, float* o) {
+  dot32<BlockMXFP4>(w, a, s, n, k, o);
+}
 
 // This file's column of the CPU kernel table (type_kernels.cc merges the columns).
 namespace {
@@ -116,6 +128,7 @@ constexpr DotEntry kEntries[] = {
     {DType::Q5_1, ActFormat::Q8x32, dot_q5_1_portable},
     {DType::Q8_0, ActFormat::Q8x32, dot_q8_0_portable},
     {DType::IQ4_NL, ActFormat::Q8x32, dot_iq4_nl_portable},
+    {DType::MXFP4, ActFormat::Q8x32, dot_mxfp4_portable},
 };
 }  // namespace
 extern const DotColumn kDotColumnPortableLegacy{CpuIsa::Portable, kEntries, std::size(kEntries)};

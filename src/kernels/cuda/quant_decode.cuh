@@ -216,6 +216,37 @@ struct DecodeIQ4_NL {
   }
 };
 
+// MXFP4: d * (doubled E2M1 level), d = 2^(e - 128) (tensor/blocks.h). Blocks are 17 bytes, so byte loads.
+STRATA_HD float mxfp4_level(int q) {
+#ifdef __CUDA_ARCH__
+  // Magnitudes 0 1 2 3 4 6 8 12 as bytes of two words, bit 3 the sign.
+  const int mag = static_cast<int>(__byte_perm(0x03020100u, 0x0c080604u, q & 7) & 0xff);
+  return small_int_to_float((q & 8) ? -mag : mag);
+#else
+  return static_cast<float>(kMxfp4Values[q]);
+#endif
+}
+STRATA_HD float mxfp4_half_scale(uint32_t e) {
+  const uint32_t bits = e >= 2 ? (e - 1) << 23 : 0x00200000u << e;
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(bits);
+#else
+  return bits_to_f32(bits);
+#endif
+}
+struct DecodeMXFP4 {
+  static constexpr int kBlockElems = kQK32, kBlockBytes = sizeof(BlockMXFP4);
+  STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    const float d = mxfp4_half_scale(b[0]);
+    uint32_t qs[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      qs[i] = b[1 + 4 * i] | (b[2 + 4 * i] << 8) | (b[3 + 4 * i] << 16) | (static_cast<uint32_t>(b[4 + 4 * i]) << 24);
+    split_nibbles(qs, out, [d](int q) { return d * mxfp4_level(q); });
+  }
+};
+
 }  // namespace strata::cuda
 
 #include "kernels/cuda/quant_decode_k.cuh"

@@ -29,7 +29,7 @@ struct TypeKernels {
 };
 
 std::span<const TypeKernels> type_kernels_float();   // type_table_float.cu: F32, F16, BF16
-std::span<const TypeKernels> type_kernels_legacy();  // type_table_legacy.cu: Q4_0..Q8_0, IQ4_NL
+std::span<const TypeKernels> type_kernels_legacy();  // type_table_legacy.cu: Q4_0..Q8_0, IQ4_NL, MXFP4
 std::span<const TypeKernels> type_kernels_k();       // type_table_k.cu: Q2_K..Q6_K, IQ4_XS
 
 // The row for `type`, or nullptr when no CUDA kernel decodes it.

@@ -11,6 +11,7 @@ const TypeKernels kRows[] = {
     type_row<DecodeQ5_1>(DType::Q5_1),
     type_row<DecodeQ8_0>(DType::Q8_0),
     type_row<DecodeIQ4_NL>(DType::IQ4_NL),
+    type_row<DecodeMXFP4>(DType::MXFP4),
 };
 }  // namespace
 

@@ -43,7 +43,7 @@ TEST(CudaDecodeOnHost, EveryTypeMatchesItsCodec) {
             << t.name << " chunk " << j << " element " << i << " seed=" << seed;
     }
   }
-  EXPECT_EQ(n_types, 15);
+  EXPECT_EQ(n_types, 16);
 }
 
 }  // namespace

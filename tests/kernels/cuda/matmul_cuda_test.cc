@@ -22,7 +22,7 @@ using testing::to_host;
 
 const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,   DType::Q5_0,
                         DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,   DType::Q5_K,
-                        DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+                        DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::MXFP4};
 
 // Mat-vec keeps float weights and activations (only the summation order differs from the double oracle);
 // the GEMM rounds both operands to F16 (11-bit significands): about 3e-4 normwise on Gaussian data.

@@ -1,7 +1,9 @@
 // kernels/cpu/x86/dot_avx2_legacy.cc: AVX2 integer dot kernels for the 32-element types (Q4_0, Q4_1, Q5_0,
-// Q5_1, Q8_0, IQ4_NL) against ActBlock32 activations. Each block is decoded once to 32 int8 codes in a
+// Q5_1, Q8_0, IQ4_NL, MXFP4) against ActBlock32 activations. Each block is decoded once to 32 int8 codes in a
 // ymm register, then every token does one u8 x s8 multiply-add and one FMA with d_w * d_x.
 // Signed codes use the sign trick: |w| (unsigned) times sign(w) * x (signed) equals w * x.
+#include <cstring>
+
 #include "kernels/cpu/act_quant.h"
 #include "kernels/cpu/dot_kernels.h"
 #include "kernels/cpu/x86/simd_x86.h"
@@ -63,6 +65,29 @@ struct DecodeIQ4_NL {
   }
   static float m(const Block&) { return 0.0f; }
 };
+// MXFP4 is IQ4_NL with other levels (the doubled E2M1 values) and a power-of-two scale byte for the half.
+struct DecodeMXFP4 {
+  using Block = BlockMXFP4;
+  static constexpr bool kSigned = true;
+  static __m256i codes(const Block& b) {
+    const __m256i table =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Values)));
+    return _mm256_shuffle_epi8(table, x86::unpack_nibbles32(b.qs));
+  }
+  static float m(const Block&) { return 0.0f; }
+};
+
+// The block scale: IEEE half for every type here but MXFP4.
+template <typename Block>
+inline float block_scale(const Block& b) {
+  return half_to_float(b.d);
+}
+inline float block_scale(const BlockMXFP4& b) {
+  const uint32_t bits = mxfp4_half_scale_bits(b.e);
+  float d;
+  std::memcpy(&d, &bits, 4);
+  return d;
+}
 
 template <int NT, typename D>
 void dot32(const void* w_row, const void* act, size_t stride, int64_t k, float* out) {
@@ -78,7 +103,7 @@ void dot32(const void* w_row, const void* act, size_t stride, int64_t k, float* 
   const int64_t nb = k / kQK32;
   for (int64_t ib = 0; ib < nb; ++ib) {
     const __m256i q = D::codes(w[ib]);
-    const float d = half_to_float(w[ib].d);
+    const float d = block_scale(w[ib]);
     if constexpr (D::kSigned) {
       const __m256i mag = _mm256_sign_epi8(q, q);
       for (int t = 0; t < NT; ++t) {
@@ -123,6 +148,10 @@ template <int NT>
 void iq4_nl_nt(const void* w, const void* a, size_t s, int64_t k, float* o) {
   dot32<NT, DecodeIQ4_NL>(w, a, s, k, o);
 }
+template <int NT>
+void mxfp4_nt(const void* w, const void* a, size_t s, int64_t k, float* o) {
+  dot32<NT, DecodeMXFP4>(w, a, s, k, o);
+}
 
 }  // namespace
 
@@ -144,6 +173,9 @@ void dot_q8_0_avx2(const void* w, const void* act, size_t stride, int n_tok, int
 void dot_iq4_nl_avx2(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
   STRATA_DOT_FOR_NT(iq4_nl_nt, w, act, stride, k, out)
 }
+void dot_mxfp4_avx2(const void* w, const void* act, size_t stride, int n_tok, int64_t k, float* out) {
+  STRATA_DOT_FOR_NT(mxfp4_nt, w, act, stride, k, out)
+}
 
 // This file's column of the CPU kernel table (type_kernels.cc merges the columns).
 namespace {
@@ -154,6 +186,7 @@ constexpr DotEntry kEntries[] = {
     {DType::Q5_1, ActFormat::Q8x32, dot_q5_1_avx2},
     {DType::Q8_0, ActFormat::Q8x32, dot_q8_0_avx2},
     {DType::IQ4_NL, ActFormat::Q8x32, dot_iq4_nl_avx2},
+    {DType::MXFP4, ActFormat::Q8x32, dot_mxfp4_avx2},
 };
 }  // namespace
 extern const DotColumn kDotColumnAvx2Legacy{CpuIsa::Avx2, kEntries, std::size(kEntries)};
