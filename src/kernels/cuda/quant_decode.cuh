@@ -2,6 +2,9 @@
 // Every weight product (mat-vec, GEMM tile loads, embedding gather) reads weights through these, so a new
 // type is one struct here plus one row in type_table.cu. Layouts are tensor/blocks.h's (pinned there by
 // static_assert); loads are as wide as each block's alignment allows (16 bytes for F16/BF16/F32/Q4_K/Q5_K).
+// Types with an integer form also have chunk_int: the chunk as 8-bit integers four to a word (element l in
+// byte l, signed) and per 16-element half a scale a and offset m, element l = a[l/16] * q_l + m[l/16]; the
+// 8-bit-activation mat-vec (matvec_q8.cuh) dots those integers with dp4a.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -138,6 +141,17 @@ struct DecodeQ4_0 {
     load16_a2(b + 2, qs);
     split_nibbles(qs, out, [d](int q) { return d * small_int_to_float(q - 8); });
   }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = -8.0f * a[0];
+    load16_a2(b + 2, q);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      q[i + 4] = (q[i] >> 4) & 0x0f0f0f0fu;  // elements 16..31: the high nibbles
+      q[i] &= 0x0f0f0f0fu;
+    }
+  }
 };
 
 struct DecodeQ4_1 {
@@ -202,6 +216,13 @@ struct DecodeQ8_0 {
 #pragma unroll
       for (int l = 0; l < 16; ++l) out[16 * h + l] = d * small_int_to_float(static_cast<int8_t>(byte_of(qs, l)));
     }
+  }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = 0.0f;
+    load16_a2(b + 2, q);
+    load16_a2(b + 18, q + 4);
   }
 };
 
