@@ -2,7 +2,7 @@
 # tools/bench/device_gpu_logits.sh: whole-model logits on the GPU against the CPU backend, on synthetic models of
 # several weight types (dense and MoE), every position of a 48-token sequence; prints the worst-position and the
 # 80th-percentile normalised MSE, sum((gpu - cpu)^2) / sum(cpu^2) per position, and whether greedy tokens agree.
-#   usage: OUT=dir [STRATA_DEBS=dir] [B=build dir with strata built] bash tools/bench/device_gpu_logits.sh
+#   usage: OUT=dir [STRATA_DEBS=dir] [B=build dir with strata built] [CONFIGS="Q8_0,Q4_K_M moe"] bash tools/bench/device_gpu_logits.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/strata-out}; B=${B:-/root/strata-build}; D=${D:-/root/models/logits}
 mkdir -p "$OUT" "$D"
@@ -19,7 +19,8 @@ S="$B/strata"
 $S profile --json --dir "$D" -q > "$OUT/profile.json"
 TOK=$(python3 -c "import random; r=random.Random(7); print(' '.join(str(r.randrange(3, 32000)) for _ in range(48)))")
 shape=(--layers 4 --dim 1024 --ff 2816 --heads 16 --kv-heads 4 --vocab 32000 -q)
-for cfg in "F16" "BF16" "Q8_0" "Q4_K_M" "Q6_K" "Q4_0" "IQ4_XS" "Q4_K_M moe"; do
+IFS=, read -ra cfgs <<< "${CONFIGS:-F16,BF16,Q8_0,Q4_K_M,Q6_K,Q4_0,IQ4_XS,Q4_K_M moe}"
+for cfg in "${cfgs[@]}"; do
   set -- $cfg; t=$1; extra=(); name=$t; [ "${2:-}" = moe ] && { extra=(--experts 8 --experts-used 2); name="$t-moe"; }
   [ -f "$D/$name.gguf" ] || $S synth "$D/$name.gguf" "${shape[@]}" --type "$t" "${extra[@]}" > /dev/null
   $S logits "$D/$name.gguf" --tokens "$TOK" --full --gen 8 --gpu-mem 0 --profile "$OUT/profile.json" -q > "$D/$name.cpu.json"
