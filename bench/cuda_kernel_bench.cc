@@ -104,7 +104,8 @@ void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, b
     const double bytes = static_cast<double>(wbytes) + 4.0 * n_tok * (sh.k + sh.rows);
     const double gbs = bytes / (ms * 1e-3) / 1e9;
     std::printf("%s %-6s %-20s tok=%lld %9.1f us %8.1f GB/s  %5.1f%% of copy bandwidth\n",
-                q8 ? "mv-q8 " : "matvec", std::string(t.name).c_str(), sh.name, static_cast<long long>(n_tok), ms * 1e3, gbs,
+                q8 ? "mv-q8 " : "matvec", std::string(t.name).c_str(), sh.name, static_cast<long long>(n_tok),
+                ms * 1e3, gbs,
                 100.0 * gbs / bound_gbs);
   }
 }

@@ -114,7 +114,8 @@ void add_matmul_chain(std::vector<OpCase>& cases) {
                        const auto g = gaussian(n * k, rng), u = gaussian(n * k, rng);
                        const auto wn = quantized(DType::F32, k, 1, rng);
                        const auto w1 = quantized(t, k, rows, rng), w2 = quantized(t, k, rows, rng);
-                       const TensorView h1 = testing::host_view(w1, t, k, rows), h2 = testing::host_view(w2, t, k, rows);
+                       const TensorView h1 = testing::host_view(w1, t, k, rows);
+                       const TensorView h2 = testing::host_view(w2, t, k, rows);
                        std::vector<float> xb(n * k), h(n * k), want(4 * n * rows);
                        reference::rms_norm(x.data(), n, k, testing::host_view(wn, DType::F32, k, 1), 1e-5f, xb.data());
                        reference::matmul(h1, xb.data(), n, want.data());

@@ -79,7 +79,8 @@ void CudaBackend::matmul(const TensorView& w, ActView x, ActView y, const Tensor
   }
   // 8-bit activations: x is quantized once and reused by the products that read it next (q, k, v; gate, up)
   // until an op writes device memory (wrote()).
-  if (xq_of_ != x.data || xq_rows_ != x.rows || xq_cols_ != k) cuda::quantize_q8(x.data, x.rows, k, q8_workspace(x), stream_.get());
+  if (xq_of_ != x.data || xq_rows_ != x.rows || xq_cols_ != k)
+    cuda::quantize_q8(x.data, x.rows, k, q8_workspace(x), stream_.get());
   cuda::matvec_q8(w.type, w.data, k, rows, xq_.buf.data(), x.rows, b, y.data, stream_.get());
   wrote(y);
 }

@@ -118,7 +118,8 @@ void decode_chunk_int_on_host(const uint8_t* row, int64_t j, float out[32]) {
   uint32_t q[8];
   float a[2], m[2];
   D::chunk_int(row, j, q, a, m);
-  for (int l = 0; l < 32; ++l) out[l] = a[l / 16] * static_cast<float>(static_cast<int8_t>(q[l / 4] >> (8 * (l % 4)))) + m[l / 16];
+  for (int l = 0; l < 32; ++l)
+    out[l] = a[l / 16] * static_cast<float>(static_cast<int8_t>(q[l / 4] >> (8 * (l % 4)))) + m[l / 16];
 }
 
 }  // namespace strata::cuda
