@@ -86,6 +86,40 @@ STRATA_HD void split_nibbles(const uint32_t qs[4], float out[32], F level) {
   }
 }
 
+// Integer forms (chunk_int) of the nibble types: elements 0..15 the low nibbles, 16..31 the high ones.
+STRATA_HD void split_nibble_ints(const uint32_t qs[4], uint32_t q[8]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    q[i] = qs[i] & 0x0f0f0f0fu;
+    q[i + 4] = (qs[i] >> 4) & 0x0f0f0f0fu;
+  }
+}
+// Bits 0..3 of b to bit 4 of bytes 0..3 (the fifth bit of four 5-bit values).
+STRATA_HD uint32_t fifth_bits(uint32_t b) {
+  return ((b & 1u) | ((b & 2u) << 7) | ((b & 4u) << 14) | ((b & 8u) << 21)) << 4;
+}
+// __byte_perm without its sign mode (selectors 0..7): byte n of the result is byte sel[n] of {hi_word, lo_word}.
+STRATA_HD uint32_t byte_perm(uint32_t lo_word, uint32_t hi_word, uint32_t sel) {
+#ifdef __CUDA_ARCH__
+  return __byte_perm(lo_word, hi_word, sel);
+#else
+  const uint64_t v = static_cast<uint64_t>(hi_word) << 32 | lo_word;
+  uint32_t r = 0;
+  for (int n = 0; n < 4; ++n) r |= static_cast<uint32_t>((v >> (8 * ((sel >> (4 * n)) & 7))) & 0xff) << (8 * n);
+  return r;
+#endif
+}
+// Four IQ4 levels (signed bytes) of four nibbles held one per byte: two byte permutes over the 16 packed
+// levels (kIq4Values as little-endian bytes, as iq4_level), picked per byte by the nibble's top bit. The host
+// runs the same selection (byte_perm emulated), so the decode test checks it.
+STRATA_HD uint32_t iq4_levels4(uint32_t nib) {
+  const uint32_t x = nib & 0x07070707u;
+  const uint32_t sel = (x & 0xffu) | ((x >> 4) & 0xf0u) | ((x >> 8) & 0xf00u) | ((x >> 12) & 0xf000u);
+  const uint32_t lo = byte_perm(0xbfad9881u, 0xf6eaddcfu, sel), hi = byte_perm(0x26190d01u, 0x71594535u, sel);
+  const uint32_t high = ((nib >> 3) & 0x01010101u) * 0xffu;
+  return (hi & high) | (lo & ~high);
+}
+
 struct DecodeF32 {
   static constexpr int kBlockElems = 1, kBlockBytes = 4;
   STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
@@ -145,12 +179,9 @@ struct DecodeQ4_0 {
     const uint8_t* b = row + j * kBlockBytes;
     a[0] = a[1] = half_bits_to_float(load_u16(b));
     m[0] = m[1] = -8.0f * a[0];
-    load16_a2(b + 2, q);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      q[i + 4] = (q[i] >> 4) & 0x0f0f0f0fu;  // elements 16..31: the high nibbles
-      q[i] &= 0x0f0f0f0fu;
-    }
+    uint32_t qs[4];
+    load16_a2(b + 2, qs);
+    split_nibble_ints(qs, q);
   }
 };
 
@@ -163,6 +194,15 @@ struct DecodeQ4_1 {
     uint32_t qs[4];
     load16_a4(b + 4, qs);
     split_nibbles(qs, out, [d, m](int q) { return d * small_int_to_float(q) + m; });
+  }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    const uint32_t dm = load_u32(b);
+    a[0] = a[1] = half_bits_to_float(dm & 0xffff);
+    m[0] = m[1] = half_bits_to_float(dm >> 16);
+    uint32_t qs[4];
+    load16_a4(b + 4, qs);
+    split_nibble_ints(qs, q);
   }
 };
 
@@ -184,6 +224,17 @@ struct DecodeQ5_0 {
       out[l + 16] = d * small_int_to_float(hi - 16);
     }
   }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = -16.0f * a[0];
+    const uint32_t qh = load_u32_a2(b + 2);
+    uint32_t qs[4];
+    load16_a2(b + 6, qs);
+    split_nibble_ints(qs, q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] |= fifth_bits((qh >> (4 * i)) & 0xf);  // element l's fifth bit is bit l
+  }
 };
 
 struct DecodeQ5_1 {
@@ -201,6 +252,18 @@ struct DecodeQ5_1 {
       out[l] = d * small_int_to_float((q & 0xf) | (((qh >> l) & 1) << 4)) + m;
       out[l + 16] = d * small_int_to_float((q >> 4) | (((qh >> (l + 16)) & 1) << 4)) + m;
     }
+  }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    const uint32_t dm = load_u32(b);
+    a[0] = a[1] = half_bits_to_float(dm & 0xffff);
+    m[0] = m[1] = half_bits_to_float(dm >> 16);
+    const uint32_t qh = load_u32(b + 4);
+    uint32_t qs[4];
+    load16_a4(b + 8, qs);
+    split_nibble_ints(qs, q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] |= fifth_bits((qh >> (4 * i)) & 0xf);
   }
 };
 
@@ -234,6 +297,16 @@ struct DecodeIQ4_NL {
     uint32_t qs[4];
     load16_a2(b + 2, qs);
     split_nibbles(qs, out, [d](int q) { return d * iq4_level(q); });
+  }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = 0.0f;
+    uint32_t qs[4];
+    load16_a2(b + 2, qs);
+    split_nibble_ints(qs, q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] = iq4_levels4(q[i]);
   }
 };
 

@@ -24,6 +24,18 @@ struct DecodeQ2_K {
       out[l] = l < 16 ? d0 * q - m0 : d1 * q - m1;
     }
   }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const uint32_t dd = load_u32(b + 80);
+    const float d = half_bits_to_float(dd & 0xffff), dmin = half_bits_to_float(dd >> 16);
+    const int sc0 = b[2 * s], sc1 = b[2 * s + 1];
+    a[0] = d * (sc0 & 0xf), m[0] = -dmin * (sc0 >> 4), a[1] = d * (sc1 & 0xf), m[1] = -dmin * (sc1 >> 4);
+    load16_a4(b + 16 + 32 * h, q);
+    load16_a4(b + 16 + 32 * h + 16, q + 4);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] = (q[i] >> (2 * g)) & 0x03030303u;
+  }
 };
 
 struct DecodeQ3_K {
@@ -49,6 +61,22 @@ struct DecodeQ3_K {
       const int high = (byte_of(hm, l) >> (4 * h + g)) & 1;
       out[l] = (l < 16 ? d0 : d1) * small_int_to_float(low - (high ? 0 : 4));
     }
+  }
+  // element = a * (low + 4 * high) - 4a: the integer low | high << 2, the offset in m.
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8), h = s / 4, g = s % 4;
+    const float d = half_bits_to_float(load_u16(b + 108));
+    a[0] = d * scale(b + 96, 2 * s), a[1] = d * scale(b + 96, 2 * s + 1);
+    m[0] = -4.0f * a[0], m[1] = -4.0f * a[1];
+    uint32_t hm[8];
+    load16_a2(b, hm);
+    load16_a2(b + 16, hm + 4);
+    load16_a2(b + 32 + 32 * h, q);
+    load16_a2(b + 48 + 32 * h, q + 4);
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      q[i] = ((q[i] >> (2 * g)) & 0x03030303u) | (((hm[i] >> (4 * h + g)) & 0x01010101u) << 2);
   }
 };
 
@@ -159,6 +187,19 @@ struct DecodeIQ4_XS {
     uint32_t qs[4];
     load16_a4(b + 8 + 16 * s, qs);
     split_nibbles(qs, out, [dl](int q) { return dl * iq4_level(q); });
+  }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + (j / 8) * kBlockBytes;
+    const int s = static_cast<int>(j % 8);
+    const uint32_t head = load_u32(b);
+    const int ls = ((b[4 + s / 2] >> (4 * (s % 2))) & 0xf) | ((((head >> 16) >> (2 * s)) & 3) << 4);
+    a[0] = a[1] = half_bits_to_float(head & 0xffff) * static_cast<float>(ls - 32);
+    m[0] = m[1] = 0.0f;
+    uint32_t qs[4];
+    load16_a4(b + 8 + 16 * s, qs);
+    split_nibble_ints(qs, q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] = iq4_levels4(q[i]);
   }
 };
 

@@ -49,7 +49,8 @@ TEST(CudaDecodeOnHost, EveryTypeMatchesItsCodec) {
     }
   }
   EXPECT_EQ(n_types, 15);
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::Q2_K,
+                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS})
     EXPECT_NE(find_type_kernels(t)->matvec_q8, nullptr) << dtype_traits(t).name << " lost its integer form";
 }
 
