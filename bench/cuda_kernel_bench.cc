@@ -77,7 +77,8 @@ struct Shape {
 const Shape kShapes[] = {{"attn_q 4096x4096", 4096, 4096}, {"ffn_up 14336x4096", 14336, 4096},
                          {"ffn_down 4096x14336", 4096, 14336}};
 
-void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok) {
+// q8: through 8-bit activations (quantize_q8 then matvec_q8, both timed: the backend quantizes each input once).
+void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, bool q8 = false) {
   const auto& t = dtype_traits(type);
   for (const Shape& sh : kShapes) {
     const size_t wbytes = t.row_bytes(sh.k) * sh.rows;
@@ -89,15 +90,22 @@ void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok) {
     }
     DeviceBuffer x(n_tok * sh.k * 4), y(n_tok * sh.rows * 4);
     fill_weights(x, DType::F32, 3);
+    DeviceBuffer xq(static_cast<uint64_t>(q8_workspace_bytes(sh.k, n_tok)));
     auto body = [&](int i) {
-      matvec(type, w[i % copies].data(), sh.k, sh.rows, x.as<float>(), n_tok, nullptr, y.as<float>(), s);
+      if (q8) {
+        quantize_q8(x.as<float>(), n_tok, sh.k, xq.data(), s);
+        matvec_q8(type, w[i % copies].data(), sh.k, sh.rows, xq.data(), n_tok, nullptr, y.as<float>(), s);
+      } else {
+        matvec(type, w[i % copies].data(), sh.k, sh.rows, x.as<float>(), n_tok, nullptr, y.as<float>(), s);
+      }
     };
     median_ms(1, copies, s, body);  // warm-up
     const double ms = median_ms(15, copies * 4, s, body);
     const double bytes = static_cast<double>(wbytes) + 4.0 * n_tok * (sh.k + sh.rows);
     const double gbs = bytes / (ms * 1e-3) / 1e9;
-    std::printf("matvec %-6s %-20s tok=%lld %9.1f us %8.1f GB/s  %5.1f%% of copy bandwidth\n",
-                std::string(t.name).c_str(), sh.name, static_cast<long long>(n_tok), ms * 1e3, gbs,
+    std::printf("%s %-6s %-20s tok=%lld %9.1f us %8.1f GB/s  %5.1f%% of copy bandwidth\n",
+                q8 ? "mv-q8 " : "matvec", std::string(t.name).c_str(), sh.name, static_cast<long long>(n_tok),
+                ms * 1e3, gbs,
                 100.0 * gbs / bound_gbs);
   }
 }
@@ -162,7 +170,10 @@ int main(int argc, char** argv) {
     if (!cuda::supports_weight_type(t.type)) continue;
     cuda::bench_matvec(t.type, bw, stream.get(), 1);
   }
+  for (const auto& t : all_dtypes())
+    if (cuda::has_matvec_q8(t.type)) cuda::bench_matvec(t.type, bw, stream.get(), 1, true);
   for (DType type : {DType::Q4_K, DType::Q8_0, DType::F16}) cuda::bench_matvec(type, bw, stream.get(), 8);
+  for (DType type : {DType::Q4_K, DType::Q8_0}) cuda::bench_matvec(type, bw, stream.get(), 8, true);
   if (!quick)
     for (DType type : {DType::Q4_K, DType::Q8_0, DType::F16, DType::Q6_K}) cuda::bench_gemm(type, stream.get());
   return 0;

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_traffic.h"
 #include "cli/commands.h"
 #include "cli/plan_print.h"
 #include "core/units.h"
@@ -145,6 +146,21 @@ int run_bench(const BenchOptions& o) {
     rec["predicted_prefill_tokens_per_s"] = p.prefill.tokens_per_s;
     rec["decode_vs_prediction"] = p.decode.tokens_per_s > 0 ? summarise(tg_tps).median / p.decode.tokens_per_s : 0;
   }
+  // Bytes a decoded token moves per stage at the decode's average context, and the rate achieved.
+  const double tg_median = summarise(tg_tps).median;
+  const DecodeTraffic traffic = decode_traffic(lm.model(), o.n_prompt + o.n_gen / 2.0);
+  double gpu_bw = 0;  // measured device copy bandwidth, when the whole model is on the GPU
+  if (lm.plan() && lm.plan()->mode == planner::Mode::FullGpu && eo->profile && !eo->profile->gpus.empty())
+    gpu_bw = eo->profile->gpus.front().device_read_bytes_per_s;
+  nlohmann::json stages;
+  for (auto [name, bytes] : {std::pair{"weights", traffic.weights}, {"kv", traffic.kv}, {"activations", traffic.acts},
+                             {"total", traffic.total()}}) {
+    nlohmann::json st{{"bytes_per_token", bytes}, {"gb_per_s", bytes * tg_median / 1e9}};
+    if (gpu_bw > 0) st["share_of_gpu_bandwidth"] = bytes * tg_median / gpu_bw;
+    stages[name] = st;
+  }
+  rec["decode_traffic"] = stages;
+  if (gpu_bw > 0) rec["decode_bound_tokens_per_s"] = gpu_bw / traffic.total();
   rec["peak_rss_bytes"] = engine::peak_rss_bytes();
   const std::string text = rec.dump(1);
   if (!o.out.empty()) {
@@ -163,6 +179,19 @@ int run_bench(const BenchOptions& o) {
   if (!bytes_per_tok.empty())
     std::printf("disk: %s read per decoded token, %.2f GB/s median\n",
                 format_bytes(static_cast<uint64_t>(summarise(bytes_per_tok).median)).c_str(), summarise(disk_gbps).median);
+  for (const char* st : {"weights", "kv", "activations", "total"}) {
+    const auto& v = rec["decode_traffic"][st];
+    std::printf("decode %-11s %10s a token, %7.1f GB/s", st,
+                format_bytes(static_cast<uint64_t>(v["bytes_per_token"].get<double>())).c_str(),
+                v["gb_per_s"].get<double>());
+    if (v.contains("share_of_gpu_bandwidth"))
+      std::printf(" (%.0f%% of the measured GPU bandwidth)", 100.0 * v["share_of_gpu_bandwidth"].get<double>());
+    std::printf("\n");
+  }
+  if (rec.contains("decode_bound_tokens_per_s"))
+    std::printf("decode bound (bytes a token / measured GPU bandwidth): %.1f tok/s; achieved %.0f%% of it\n",
+                rec["decode_bound_tokens_per_s"].get<double>(),
+                100.0 * tg_median / rec["decode_bound_tokens_per_s"].get<double>());
   if (lm.plan()) {
     std::printf("%s\n", describe_plan(*lm.plan()).c_str());
     std::printf("achieved / predicted decode: %.2f\n", rec["decode_vs_prediction"].get<double>());

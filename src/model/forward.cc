@@ -15,13 +15,14 @@ namespace strata::model {
 
 namespace {
 
-// Enqueues op(view) on `be` once the weight's bytes are ready, then hands them back behind it.
+// Enqueues op(view) on `be` once the weight's bytes are ready, then hands them back behind it (an event
+// only for an owned weight: a resident one needs none, and an event per op is host time on a GPU).
 template <class Op>
 Status with_weight(Result<WeightRef> acquired, kernels::Backend& be, Op&& op) {
   STRATA_ASSIGN_OR_RETURN(WeightRef w, std::move(acquired));
   if (w.ready()) be.wait(*w.ready());
   op(w.view());
-  w.release_after(be.record());
+  if (w.owned()) w.release_after(be.record());
   return Status::ok();
 }
 

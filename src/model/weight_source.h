@@ -55,6 +55,8 @@ class WeightRef {
   const TensorView& view() const { return view_; }
   const TensorView* operator->() const { return &view_; }
   const kernels::EventPtr& ready() const { return ready_; }
+  // Whether an owner waits for release_after (a resident weight has none: no event to record for it).
+  bool owned() const { return owner_ != nullptr; }
 
  private:
   TensorView view_;

@@ -102,6 +102,44 @@ void add_matmul(std::vector<OpCase>& cases) {
       }
 }
 
+// Products in a decode step's order: a backend may keep a product's input in another form between products
+// (the CUDA backend quantizes it to 8 bits once); a write to that input (a copy, a GLU) must be seen: a stale
+// input gives an error near 1. Twice the product bound: the GLU's output (a product of two Gaussians) is
+// heavy-tailed, which 8-bit activations represent less well (the CPU reaches ~0.7 of the single bound).
+void add_matmul_chain(std::vector<OpCase>& cases) {
+  for (DType t : {DType::Q4_K, DType::Q8_0, DType::F16})
+    cases.push_back({"matmul chain " + std::string(dtype_traits(t).name), std::max(2 * matmul_bound(t), 1e-5),
+                     [=](OnBackend& on, std::mt19937& rng) {
+                       const int64_t n = 2, k = 512, rows = 64;
+                       const auto x = gaussian(n * k, rng, 2.0f), x2 = gaussian(n * k, rng);
+                       const auto g = gaussian(n * k, rng), u = gaussian(n * k, rng);
+                       const auto wn = quantized(DType::F32, k, 1, rng);
+                       const auto w1 = quantized(t, k, rows, rng), w2 = quantized(t, k, rows, rng);
+                       const TensorView h1 = testing::host_view(w1, t, k, rows);
+                       const TensorView h2 = testing::host_view(w2, t, k, rows);
+                       std::vector<float> xb(n * k), h(n * k), want(4 * n * rows);
+                       reference::rms_norm(x.data(), n, k, testing::host_view(wn, DType::F32, k, 1), 1e-5f, xb.data());
+                       reference::matmul(h1, xb.data(), n, want.data());
+                       reference::matmul(h2, xb.data(), n, want.data() + n * rows);
+                       reference::matmul(h1, x2.data(), n, want.data() + 2 * n * rows);
+                       reference::glu(GluKind::SwiGlu, g.data(), u.data(), n * k, h.data());
+                       reference::matmul(h2, h.data(), n, want.data() + 3 * n * rows);
+
+                       Backend& be = on.backend();
+                       const TensorView d1 = on.weight(w1, t, k, rows), d2 = on.weight(w2, t, k, rows);
+                       ActView xv = on.act(x, n, k), xbv = on.empty(n, k), gv = on.act(g, n, k), uv = on.act(u, n, k);
+                       ActView y = on.empty(4 * n, rows);
+                       be.rms_norm(xv, on.weight(wn, DType::F32, k, 1), 1e-5f, xbv);
+                       be.matmul(d1, xbv, y.rows_from(0, n));
+                       be.matmul(d2, xbv, y.rows_from(n, n));
+                       be.copy(x2.data(), kHostDevice, xbv.data, xbv.device, x2.size() * sizeof(float));
+                       be.matmul(d1, xbv, y.rows_from(2 * n, n));
+                       be.glu(GluKind::SwiGlu, gv, uv, gv);
+                       be.matmul(d2, gv, y.rows_from(3 * n, n));
+                       return rel_error(on.read(y), want);
+                     }});
+}
+
 void add_rope(std::vector<OpCase>& cases) {
   const char* scaling_names[] = {"none", "linear", "yarn", "llama3"};
   for (RopeLayout layout : {RopeLayout::Interleaved, RopeLayout::Halves})
@@ -257,6 +295,7 @@ const std::vector<OpCase>& all_cases() {
     add_get_rows(c);
     add_rms_norm(c);
     add_matmul(c);
+    add_matmul_chain(c);
     add_rope(c);
     add_attention(c);
     add_elementwise(c);

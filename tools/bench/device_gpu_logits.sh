@@ -2,7 +2,7 @@
 # tools/bench/device_gpu_logits.sh: whole-model logits on the GPU against the CPU backend, on synthetic models of
 # several weight types (dense and MoE), every position of a 48-token sequence; prints the worst-position and the
 # 80th-percentile normalised MSE, sum((gpu - cpu)^2) / sum(cpu^2) per position, and whether greedy tokens agree.
-#   usage: OUT=dir [STRATA_DEBS=dir] [B=build dir with strata built] bash tools/bench/device_gpu_logits.sh
+#   usage: OUT=dir [STRATA_DEBS=dir] [B=build dir with strata built] [CONFIGS="Q8_0,Q4_K_M moe"] bash tools/bench/device_gpu_logits.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/strata-out}; B=${B:-/root/strata-build}; D=${D:-/root/models/logits}
 mkdir -p "$OUT" "$D"
@@ -27,9 +27,8 @@ declare -A arch_flags=(
   [qwen3moe]="--arch qwen3moe --head-dim 128 --experts 16 --experts-used 4 --ff-expert 512"
   [gpt-oss]="--arch gpt-oss --head-dim 64 --experts 8 --experts-used 2 --ff-expert 1024 --window 16 --rope-scaling yarn --rope-scaling-factor 32 --rope-orig-ctx 4096"
 )
-for cfg in "F16" "BF16" "Q8_0" "Q4_K_M" "Q6_K" "Q4_0" "IQ4_XS" "Q4_K_M moe" "Q8_0 llama3" "Q8_0 qwen2" "Q8_0 qwen3" \
-           "Q8_0 qwen3moe" "Q8_0 gpt-oss" \
-           "MXFP4_MOE moe" "MXFP4_MOE gpt-oss"; do
+IFS=, read -ra cfgs <<< "${CONFIGS:-F16,BF16,Q8_0,Q4_K_M,Q6_K,Q4_0,IQ4_XS,Q4_K_M moe,Q8_0 llama3,Q8_0 qwen2,Q8_0 qwen3,Q8_0 qwen3moe,Q8_0 gpt-oss,MXFP4_MOE moe,MXFP4_MOE gpt-oss}"
+for cfg in "${cfgs[@]}"; do
   set -- $cfg; t=$1; extra=(); name=$t; [ "${2:-}" = moe ] && { extra=(--experts 8 --experts-used 2); name="$t-moe"; }
   if [ -n "${2:-}" ] && [ "$2" != moe ]; then read -ra extra <<< "${arch_flags[$2]}"; name="$t-$2"; fi
   [ -f "$D/$name.gguf" ] || $S synth "$D/$name.gguf" "${shape[@]}" --type "$t" "${extra[@]}" > /dev/null

@@ -71,6 +71,7 @@ CudaBackend::~CudaBackend() { (void)cudaStreamSynchronize(stream_.get()); }
 std::string CudaBackend::describe() const { return name_ + ": " + cuda::describe_device(index_); }
 
 std::unique_ptr<Buffer> CudaBackend::alloc(uint64_t size_bytes, BufferUse use) {
+  forget_q8();  // a new buffer may take a freed one's address
   void* p = nullptr;
   if (size_bytes > 0) {
     const cudaError_t err = use == BufferUse::Staging ? cudaMallocHost(&p, size_bytes) : cudaMalloc(&p, size_bytes);
@@ -99,6 +100,7 @@ void CudaBackend::synchronize() { stream_.synchronize(); }
 void CudaBackend::copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) {
   STRATA_CHECK_MSG((src_device == device_ || src_device.is_host()) && (dst_device == device_ || dst_device.is_host()),
                    "a CUDA copy has this GPU or host memory on each side");
+  forget_q8();
   if (bytes == 0) return;
   // Unified addressing tells the direction. Pageable host memory is staged by the runtime before the call
   // returns (host to device) or waited for (device to host), so the caller may reuse it at once.

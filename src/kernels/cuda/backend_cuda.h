@@ -66,6 +66,14 @@ class CudaBackend final : public Backend {
   template <typename T>
   T* upload(std::span<const T> host, Scratch& s);
   const double* rope_table(const RopeParams& p, float& mscale);
+  // The quantized copy of a matmul input (xq_) is valid while nothing writes device memory: every op that
+  // writes calls forget_q8 (or, for a product's output, wrote(), which forgets only on overlap).
+  void forget_q8() { xq_of_ = nullptr; }
+  void wrote(const ActView& out);
+  // Whether an op's output is worth quantizing as it is written (a decode-sized input of the next products).
+  bool q8_feeds_products(const ActView& out) const;
+  // xq_ sized for `a`, and marked as holding it (the caller enqueues the quantization next).
+  void* q8_workspace(const ActView& a);
 
   int index_;
   Device device_;
@@ -74,6 +82,9 @@ class CudaBackend final : public Backend {
   // Scratch per call site; guarded by the single-caller rule (one thread issues a backend's ops at a time).
   Scratch ids_, norm_w_, bias_, sinks_, attn_ws_, route_ids_, route_w_, rows_, scale_, factors_host_;
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
+  Scratch xq_;                      // 8-bit activations of the last matmul input (cuda::quantize_q8)
+  const float* xq_of_ = nullptr;    // whose: null when stale
+  int64_t xq_rows_ = 0, xq_cols_ = 0;
 };
 
 }  // namespace strata::kernels

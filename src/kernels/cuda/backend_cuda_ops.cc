@@ -43,6 +43,7 @@ const float* CudaBackend::floats_of(const TensorView& w, int64_t n, Scratch& s) 
 }
 
 void CudaBackend::get_rows(const TensorView& table, std::span<const int32_t> ids, ActView out) {
+  forget_q8();
   check_weight(table);
   check_mine(out);
   STRATA_CHECK(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.ne[0]);
@@ -51,10 +52,15 @@ void CudaBackend::get_rows(const TensorView& table, std::span<const int32_t> ids
 }
 
 void CudaBackend::rms_norm(ActView x, const TensorView& weight, float eps, ActView out) {
+  forget_q8();
   check_mine(x);
   check_mine(out);
   STRATA_CHECK(x.rows == out.rows && x.cols == out.cols);
   const float* w = floats_of(weight, x.cols, norm_w_);
+  if (q8_feeds_products(out)) {  // the products reading `out` next find it quantized
+    cuda::rms_norm_q8(x.data, w, x.rows, x.cols, eps, out.data, q8_workspace(out), stream_.get());
+    return;
+  }
   cuda::rms_norm(x.data, w, x.rows, x.cols, eps, out.data, stream_.get());
 }
 
@@ -66,7 +72,33 @@ void CudaBackend::matmul(const TensorView& w, ActView x, ActView y, const Tensor
   STRATA_CHECK_MSG(x.cols == k && y.cols == rows && x.rows == y.rows, "matmul shapes");
   STRATA_CHECK(x.data != y.data);
   const float* b = floats_of(bias, rows, bias_);
-  cuda::matmul(w.type, w.data, k, rows, x.data, x.rows, b, y.data, stream_.get());
+  if (x.rows > cuda::kMatvecMaxTokens || !cuda::has_matvec_q8(w.type)) {
+    cuda::matmul(w.type, w.data, k, rows, x.data, x.rows, b, y.data, stream_.get());
+    wrote(y);
+    return;
+  }
+  // 8-bit activations: x is quantized once and reused by the products that read it next (q, k, v; gate, up)
+  // until an op writes device memory (wrote()).
+  if (xq_of_ != x.data || xq_rows_ != x.rows || xq_cols_ != k)
+    cuda::quantize_q8(x.data, x.rows, k, q8_workspace(x), stream_.get());
+  cuda::matvec_q8(w.type, w.data, k, rows, xq_.buf.data(), x.rows, b, y.data, stream_.get());
+  wrote(y);
+}
+
+bool CudaBackend::q8_feeds_products(const ActView& out) const {
+  return out.rows > 0 && out.rows <= cuda::kMatvecMaxTokens && out.cols % 32 == 0;
+}
+
+void* CudaBackend::q8_workspace(const ActView& a) {
+  void* ws = xq_.get(static_cast<uint64_t>(cuda::q8_workspace_bytes(a.cols, a.rows)));
+  xq_of_ = a.data, xq_rows_ = a.rows, xq_cols_ = a.cols;
+  return ws;
+}
+
+void CudaBackend::wrote(const ActView& out) {
+  if (xq_of_ == nullptr) return;
+  const float* end = xq_of_ + xq_rows_ * xq_cols_;
+  if (out.data < end && xq_of_ < out.data + out.n_elements()) xq_of_ = nullptr;
 }
 
 const double* CudaBackend::rope_table(const RopeParams& p, float& mscale) {
@@ -114,6 +146,7 @@ const double* CudaBackend::rope_table(const RopeParams& p, float& mscale) {
 }
 
 void CudaBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) {
+  forget_q8();
   check_mine(x);
   STRATA_CHECK(x.cols == n_head * head_dim && p.n_rot > 0 && p.n_rot <= head_dim);
   float mscale = 1.0f;
@@ -129,6 +162,7 @@ bool CudaBackend::supports(const AttentionParams& p) const {
 
 void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache,
                             int64_t pos0, ActView out) {
+  forget_q8();
   STRATA_CHECK_MSG(supports(p), "attention shape this CUDA backend lacks (check supports first)");
   check_mine(q);
   check_mine(k);
@@ -153,10 +187,16 @@ void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActV
 }
 
 void CudaBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {
+  forget_q8();
   check_mine(gate);
   check_mine(up);
   check_mine(out);
   STRATA_CHECK(gate.n_elements() == up.n_elements() && gate.n_elements() == out.n_elements());
+  if (kind != GluKind::SwiGluClamped && q8_feeds_products(out)) {  // no fused 8-bit form of the clamped variant
+    cuda::glu_q8(gate.data, up.data, out.rows, out.cols, kind == GluKind::GeGlu, out.data, q8_workspace(out),
+                 stream_.get());
+    return;
+  }
   const cuda::Glu op = kind == GluKind::GeGlu ? cuda::Glu::Gelu
                       : kind == GluKind::SwiGluClamped ? cuda::Glu::SiluClamped : cuda::Glu::Silu;
   cuda::glu(gate.data, up.data, gate.n_elements(), op, kSwiGluClampedAlpha, kSwiGluClampedLimit, out.data,
@@ -164,6 +204,7 @@ void CudaBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {
 }
 
 void CudaBackend::add(ActView x, ActView y) {
+  forget_q8();
   check_mine(x);
   check_mine(y);
   STRATA_CHECK(x.rows == y.rows && x.cols == y.cols);
@@ -171,6 +212,7 @@ void CudaBackend::add(ActView x, ActView y) {
 }
 
 void CudaBackend::fill(ActView x, float value) {
+  forget_q8();
   check_mine(x);
   cuda::fill(x.data, x.n_elements(), value, stream_.get());
 }
@@ -190,6 +232,7 @@ void CudaBackend::moe_route(ActView logits, const RouteParams& p, std::span<int3
 }
 
 void CudaBackend::gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) {
+  forget_q8();
   check_mine(src);
   check_mine(dst);
   STRATA_CHECK(dst.rows == static_cast<int64_t>(rows.size()) && dst.cols == src.cols);
@@ -198,6 +241,7 @@ void CudaBackend::gather_rows(ActView src, std::span<const int32_t> rows, ActVie
 }
 
 void CudaBackend::scatter_add(ActView src, std::span<const int32_t> rows, std::span<const float> scale, ActView dst) {
+  forget_q8();
   check_mine(src);
   check_mine(dst);
   STRATA_CHECK(src.rows == static_cast<int64_t>(rows.size()) && rows.size() == scale.size() && src.cols == dst.cols);

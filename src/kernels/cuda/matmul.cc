@@ -40,6 +40,20 @@ void matvec(DType type, const void* w, int64_t k, int64_t rows, const float* x, 
   row.matvec(w, k, rows, x, n_tok, bias, y, stream);
 }
 
+bool has_matvec_q8(DType type) {
+  const TypeKernels* row = find_type_kernels(type);
+  return row != nullptr && row->matvec_q8 != nullptr;
+}
+
+void matvec_q8(DType type, const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
+               float* y, cudaStream_t stream) {
+  const TypeKernels& row = row_for(type, k);
+  STRATA_CHECK_MSG(row.matvec_q8 != nullptr, "no 8-bit-activation mat-vec for this type (check has_matvec_q8)");
+  STRATA_CHECK(w != nullptr && xq8 != nullptr && y != nullptr && rows > 0 && n_tok > 0);
+  STRATA_CHECK_MSG(n_tok <= kMatvecMaxTokens, "matvec takes at most kMatvecMaxTokens tokens");
+  row.matvec_q8(w, k, rows, xq8, n_tok, bias, y, stream);
+}
+
 void gemm(DType type, const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias,
           float* y, cudaStream_t stream) {
   const TypeKernels& row = row_for(type, k);

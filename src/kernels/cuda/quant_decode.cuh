@@ -2,6 +2,9 @@
 // Every weight product (mat-vec, GEMM tile loads, embedding gather) reads weights through these, so a new
 // type is one struct here plus one row in type_table.cu. Layouts are tensor/blocks.h's (pinned there by
 // static_assert); loads are as wide as each block's alignment allows (16 bytes for F16/BF16/F32/Q4_K/Q5_K).
+// Types with an integer form also have chunk_int: the chunk as 8-bit integers four to a word (element l in
+// byte l, signed) and per 16-element half a scale a and offset m, element l = a[l/16] * q_l + m[l/16]; the
+// 8-bit-activation mat-vec (matvec_q8.cuh) dots those integers with dp4a.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -83,6 +86,40 @@ STRATA_HD void split_nibbles(const uint32_t qs[4], float out[32], F level) {
   }
 }
 
+// Integer forms (chunk_int) of the nibble types: elements 0..15 the low nibbles, 16..31 the high ones.
+STRATA_HD void split_nibble_ints(const uint32_t qs[4], uint32_t q[8]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    q[i] = qs[i] & 0x0f0f0f0fu;
+    q[i + 4] = (qs[i] >> 4) & 0x0f0f0f0fu;
+  }
+}
+// Bits 0..3 of b to bit 4 of bytes 0..3 (the fifth bit of four 5-bit values).
+STRATA_HD uint32_t fifth_bits(uint32_t b) {
+  return ((b & 1u) | ((b & 2u) << 7) | ((b & 4u) << 14) | ((b & 8u) << 21)) << 4;
+}
+// __byte_perm without its sign mode (selectors 0..7): byte n of the result is byte sel[n] of {hi_word, lo_word}.
+STRATA_HD uint32_t byte_perm(uint32_t lo_word, uint32_t hi_word, uint32_t sel) {
+#ifdef __CUDA_ARCH__
+  return __byte_perm(lo_word, hi_word, sel);
+#else
+  const uint64_t v = static_cast<uint64_t>(hi_word) << 32 | lo_word;
+  uint32_t r = 0;
+  for (int n = 0; n < 4; ++n) r |= static_cast<uint32_t>((v >> (8 * ((sel >> (4 * n)) & 7))) & 0xff) << (8 * n);
+  return r;
+#endif
+}
+// Four IQ4 levels (signed bytes) of four nibbles held one per byte: two byte permutes over the 16 packed
+// levels (kIq4Values as little-endian bytes, as iq4_level), picked per byte by the nibble's top bit. The host
+// runs the same selection (byte_perm emulated), so the decode test checks it.
+STRATA_HD uint32_t iq4_levels4(uint32_t nib) {
+  const uint32_t x = nib & 0x07070707u;
+  const uint32_t sel = (x & 0xffu) | ((x >> 4) & 0xf0u) | ((x >> 8) & 0xf00u) | ((x >> 12) & 0xf000u);
+  const uint32_t lo = byte_perm(0xbfad9881u, 0xf6eaddcfu, sel), hi = byte_perm(0x26190d01u, 0x71594535u, sel);
+  const uint32_t high = ((nib >> 3) & 0x01010101u) * 0xffu;
+  return (hi & high) | (lo & ~high);
+}
+
 struct DecodeF32 {
   static constexpr int kBlockElems = 1, kBlockBytes = 4;
   STRATA_HD static void chunk(const uint8_t* row, int64_t j, float out[32]) {
@@ -138,6 +175,14 @@ struct DecodeQ4_0 {
     load16_a2(b + 2, qs);
     split_nibbles(qs, out, [d](int q) { return d * small_int_to_float(q - 8); });
   }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = -8.0f * a[0];
+    uint32_t qs[4];
+    load16_a2(b + 2, qs);
+    split_nibble_ints(qs, q);
+  }
 };
 
 struct DecodeQ4_1 {
@@ -149,6 +194,15 @@ struct DecodeQ4_1 {
     uint32_t qs[4];
     load16_a4(b + 4, qs);
     split_nibbles(qs, out, [d, m](int q) { return d * small_int_to_float(q) + m; });
+  }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    const uint32_t dm = load_u32(b);
+    a[0] = a[1] = half_bits_to_float(dm & 0xffff);
+    m[0] = m[1] = half_bits_to_float(dm >> 16);
+    uint32_t qs[4];
+    load16_a4(b + 4, qs);
+    split_nibble_ints(qs, q);
   }
 };
 
@@ -170,6 +224,17 @@ struct DecodeQ5_0 {
       out[l + 16] = d * small_int_to_float(hi - 16);
     }
   }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = -16.0f * a[0];
+    const uint32_t qh = load_u32_a2(b + 2);
+    uint32_t qs[4];
+    load16_a2(b + 6, qs);
+    split_nibble_ints(qs, q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] |= fifth_bits((qh >> (4 * i)) & 0xf);  // element l's fifth bit is bit l
+  }
 };
 
 struct DecodeQ5_1 {
@@ -188,6 +253,18 @@ struct DecodeQ5_1 {
       out[l + 16] = d * small_int_to_float((q >> 4) | (((qh >> (l + 16)) & 1) << 4)) + m;
     }
   }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    const uint32_t dm = load_u32(b);
+    a[0] = a[1] = half_bits_to_float(dm & 0xffff);
+    m[0] = m[1] = half_bits_to_float(dm >> 16);
+    const uint32_t qh = load_u32(b + 4);
+    uint32_t qs[4];
+    load16_a4(b + 8, qs);
+    split_nibble_ints(qs, q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] |= fifth_bits((qh >> (4 * i)) & 0xf);
+  }
 };
 
 struct DecodeQ8_0 {
@@ -203,6 +280,13 @@ struct DecodeQ8_0 {
       for (int l = 0; l < 16; ++l) out[16 * h + l] = d * small_int_to_float(static_cast<int8_t>(byte_of(qs, l)));
     }
   }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = 0.0f;
+    load16_a2(b + 2, q);
+    load16_a2(b + 18, q + 4);
+  }
 };
 
 struct DecodeIQ4_NL {
@@ -213,6 +297,16 @@ struct DecodeIQ4_NL {
     uint32_t qs[4];
     load16_a2(b + 2, qs);
     split_nibbles(qs, out, [d](int q) { return d * iq4_level(q); });
+  }
+  STRATA_HD static void chunk_int(const uint8_t* row, int64_t j, uint32_t q[8], float a[2], float m[2]) {
+    const uint8_t* b = row + j * kBlockBytes;
+    a[0] = a[1] = half_bits_to_float(load_u16(b));
+    m[0] = m[1] = 0.0f;
+    uint32_t qs[4];
+    load16_a2(b + 2, qs);
+    split_nibble_ints(qs, q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] = iq4_levels4(q[i]);
   }
 };
 

@@ -26,6 +26,11 @@ struct TypeKernels {
   // The device decoder compiled for the host: chunk j (32 elements) of a host row. Tests check it against
   // the codecs without a GPU.
   void (*decode_chunk_on_host)(const uint8_t* row, int64_t j, float out[32]);
+  // The 8-bit-activation mat-vec (matvec_q8.cuh) and the chunk's integer form expanded on the host; null for
+  // a type without an integer form (chunk_int), which keeps the float mat-vec.
+  void (*matvec_q8)(const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
+                    float* y, cudaStream_t s) = nullptr;
+  void (*decode_chunk_int_on_host)(const uint8_t* row, int64_t j, float out[32]) = nullptr;
 };
 
 std::span<const TypeKernels> type_kernels_float();   // type_table_float.cu: F32, F16, BF16

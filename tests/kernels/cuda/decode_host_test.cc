@@ -41,9 +41,17 @@ TEST(CudaDecodeOnHost, EveryTypeMatchesItsCodec) {
       for (int i = 0; i < 32; ++i)
         ASSERT_NEAR(got[i], want[j * 32 + i], 1e-6 * (1.0 + std::fabs(want[j * 32 + i])))
             << t.name << " chunk " << j << " element " << i << " seed=" << seed;
+      if (!row->decode_chunk_int_on_host) continue;
+      row->decode_chunk_int_on_host(bytes, j, got);  // the integer form (a * q + m) of the 8-bit mat-vec
+      for (int i = 0; i < 32; ++i)
+        ASSERT_NEAR(got[i], want[j * 32 + i], 1e-6 * (1.0 + std::fabs(want[j * 32 + i])))
+            << t.name << " integer form, chunk " << j << " element " << i << " seed=" << seed;
     }
   }
   EXPECT_EQ(n_types, 16);
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::Q2_K,
+                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS})
+    EXPECT_NE(find_type_kernels(t)->matvec_q8, nullptr) << dtype_traits(t).name << " lost its integer form";
 }
 
 }  // namespace

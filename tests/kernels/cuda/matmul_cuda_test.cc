@@ -3,6 +3,7 @@
 // over the type's scalar dequantizer (the codecs are the oracle). Fresh random data each run, seed printed.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,9 @@ std::vector<double> oracle(const Weights& w, int64_t k, int64_t rows, const std:
   return y;
 }
 
-enum class Path { Matvec, Gemm };
+enum class Path { Matvec, Gemm, MatvecQ8 };
+// 8-bit activations: the CPU backend's bound for its quantized products (tests/kernels/backend_ops_test.cc).
+constexpr double kMatvecQ8Bound = 1.2e-2;
 
 void check_product(DType type, int64_t k, int64_t rows, int64_t n_tok, Path path, bool with_bias) {
   const uint32_t seed = fresh_seed();
@@ -72,18 +75,24 @@ void check_product(DType type, int64_t k, int64_t rows, int64_t n_tok, Path path
   auto db = to_device(bias);
   auto dy = poisoned_floats(static_cast<size_t>(n_tok * rows));
   const float* bias_ptr = with_bias ? db.as<float>() : nullptr;
-  if (path == Path::Matvec)
+  if (path == Path::Matvec) {
     matvec(type, dw.data(), k, rows, dx.as<float>(), n_tok, bias_ptr, dy.as<float>(), nullptr);
-  else
+  } else if (path == Path::MatvecQ8) {
+    DeviceBuffer ws(static_cast<uint64_t>(q8_workspace_bytes(k, n_tok)));
+    quantize_q8(dx.as<float>(), n_tok, k, ws.data(), nullptr);
+    matvec_q8(type, dw.data(), k, rows, ws.data(), n_tok, bias_ptr, dy.as<float>(), nullptr);
+  } else {
     gemm(type, dw.data(), k, rows, dx.as<float>(), n_tok, bias_ptr, dy.as<float>(), nullptr);
+  }
   const auto y = to_host<float>(dy, static_cast<size_t>(n_tok * rows));
   const double err = rel_error(y, oracle(w, k, rows, x, n_tok, with_bias ? &bias : nullptr));
-  const double bound = path == Path::Matvec ? kMatvecBound : kGemmBound;
-  EXPECT_LE(err, bound) << dtype_traits(type).name << (path == Path::Matvec ? " matvec" : " gemm") << " k=" << k
-                        << " rows=" << rows << " n_tok=" << n_tok << " seed=" << seed;
+  const double bound = path == Path::Matvec ? kMatvecBound : (path == Path::Gemm ? kGemmBound : kMatvecQ8Bound);
+  const char* name = path == Path::Matvec ? "matvec" : (path == Path::Gemm ? "gemm  " : "mv-q8 ");
+  EXPECT_LE(err, bound) << dtype_traits(type).name << " " << name << " k=" << k << " rows=" << rows
+                        << " n_tok=" << n_tok << " seed=" << seed;
   if (n_tok == 1 || n_tok == 70)
     std::printf("  %-6s %s k=%lld rows=%lld n_tok=%lld: rel error %.2e (bound %.0e)\n",
-                std::string(dtype_traits(type).name).c_str(), path == Path::Matvec ? "matvec" : "gemm  ",
+                std::string(dtype_traits(type).name).c_str(), name,
                 static_cast<long long>(k), static_cast<long long>(rows), static_cast<long long>(n_tok), err, bound);
 }
 
@@ -95,6 +104,37 @@ TEST(CudaMatmul, EveryTypeMatvecOneToEightTokens) {
       check_product(type, 768, 67, n_tok, Path::Matvec, n_tok % 2 == 0);
     check_product(type, 2816, 33, 1, Path::Matvec, false);  // rows longer than two chunks per lane
   }
+}
+
+TEST(CudaMatmul, Q8ActivationMatvecOneToEightTokens) {
+  STRATA_REQUIRE_GPU();
+  int n_types = 0;
+  for (DType type : kTypes) {
+    if (!has_matvec_q8(type)) continue;
+    ++n_types;
+    for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
+      check_product(type, 768, 67, n_tok, Path::MatvecQ8, n_tok % 2 == 0);
+    check_product(type, 2816, 33, 1, Path::MatvecQ8, false);
+  }
+  EXPECT_GE(n_types, 12);  // every quantized type of kTypes
+}
+
+// A NaN in x reaches every output it feeds (the 8-bit scale of its block turns NaN), never dropped.
+TEST(CudaMatmul, Q8ActivationMatvecPropagatesNaN) {
+  STRATA_REQUIRE_GPU();
+  std::mt19937 rng(fresh_seed());
+  const int64_t k = 512, rows = 16;
+  const Weights w = make_weights(DType::Q4_K, k, rows, rng);
+  auto x = gaussian(static_cast<size_t>(k), rng);
+  x[77] = NAN;
+  auto dw = to_device(w.bytes);
+  auto dx = to_device(x);
+  auto dy = poisoned_floats(static_cast<size_t>(rows));
+  STRATA_CUDA_CHECK(cudaMemset(dy.data(), 0, rows * sizeof(float)));
+  DeviceBuffer ws(static_cast<uint64_t>(q8_workspace_bytes(k, 1)));
+  quantize_q8(dx.as<float>(), 1, k, ws.data(), nullptr);
+  matvec_q8(DType::Q4_K, dw.data(), k, rows, ws.data(), 1, nullptr, dy.as<float>(), nullptr);
+  for (float v : to_host<float>(dy, static_cast<size_t>(rows))) EXPECT_TRUE(std::isnan(v));
 }
 
 TEST(CudaMatmul, EveryTypeGemm) {
