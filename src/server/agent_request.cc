@@ -172,6 +172,68 @@ Result<AgentPlan> plan_agent(const AgentRequest& a, const ResolvedModel& m) {
   return plan;
 }
 
+namespace {
+std::string nine_char_id(const std::string& id) {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  if (id.size() == 9 && std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }))
+    return id;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (char c : id) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  std::string out;
+  for (int i = 0; i < 9; ++i, h /= 62) out += kChars[h % 62];
+  return out;
+}
+}  // namespace
+
+void fit_call_ids(const std::string& chat_template, std::vector<ChatMessage>& messages) {
+  // A tool result without a call id (Ollama's carry only tool_name) answers the first open call of
+  // that name, or the first open call.
+  std::vector<std::pair<std::string, std::string>> open;  // (id, name) of the last assistant turn's calls
+  for (auto& m : messages) {
+    if (m.tool_calls.is_list()) {
+      open.clear();
+      for (size_t i = 0; i < m.tool_calls.as_list().size(); ++i) {
+        const jinja::Value& c = m.tool_calls.as_list()[i];
+        if (!c.is_dict()) continue;
+        const jinja::Value* id = c.as_dict().find("id");
+        const jinja::Value* f = c.as_dict().find("function");
+        const jinja::Value* name = f && f->is_dict() ? f->as_dict().find("name") : nullptr;
+        open.emplace_back(id && id->is_string() ? id->as_string() : fmt::format("call{}", i),
+                          name && name->is_string() ? name->as_string() : "");
+      }
+    } else if (m.role == "tool" && !open.empty()) {
+      auto it = std::find_if(open.begin(), open.end(), [&](const auto& o) {
+        return m.tool_call_id.empty() ? o.second == m.tool_name : o.first == m.tool_call_id;
+      });
+      if (it == open.end() && m.tool_call_id.empty()) it = open.begin();
+      if (it != open.end()) {
+        if (m.tool_call_id.empty()) m.tool_call_id = it->first;
+        if (m.tool_name.empty()) m.tool_name = it->second;
+        open.erase(it);
+      }
+    }
+  }
+  if (chat_template.find("length != 9") == std::string::npos) return;
+  for (auto& m : messages) {
+    if (!m.tool_call_id.empty()) m.tool_call_id = nine_char_id(m.tool_call_id);
+    if (!m.tool_calls.is_list()) continue;
+    std::vector<jinja::Value> calls;
+    for (size_t i = 0; i < m.tool_calls.as_list().size(); ++i) {
+      const jinja::Value& c = m.tool_calls.as_list()[i];
+      if (!c.is_dict()) {
+        calls.push_back(c);
+        continue;
+      }
+      jinja::Dict d = c.as_dict();
+      const jinja::Value* id = d.find("id");
+      const std::string old = id && id->is_string() ? id->as_string() : fmt::format("call{}", i);
+      d.set(jinja::Value("id"), jinja::Value(nine_char_id(old)));
+      calls.push_back(jinja::Value::dict(std::move(d)));
+    }
+    m.tool_calls = jinja::Value::list(std::move(calls));
+  }
+}
+
 jinja::Value jinja_from_json(const Json& j) {
   switch (j.type()) {
     case Json::value_t::null: return jinja::Value::none();

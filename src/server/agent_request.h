@@ -50,6 +50,10 @@ struct AgentPlan {
 };
 Result<AgentPlan> plan_agent(const AgentRequest& a, const ResolvedModel& model);
 
+// Templates that accept only 9-character alphanumeric call ids (Mistral's) get every call id and
+// tool_call_id rewritten to one, the same for the same id, so that any client's ids round-trip.
+void fit_call_ids(const std::string& chat_template, std::vector<ChatMessage>& messages);
+
 // Request JSON as template values (tool schemas, call arguments).
 jinja::Value jinja_from_json(const Json& j);
 

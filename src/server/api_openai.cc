@@ -302,7 +302,14 @@ void Api::openai_completions(HttpExchange& ex) {
   if (!g) return reply_openai_error(ex, g.status());
   GenerationRequest& gen = *g;
   if (Status e = apply_openai_fields(req, gen, true); !e.is_ok()) return reply_openai_error(ex, e);
-  auto prompt = get_string(req, "prompt");
+  // A one-element list is one prompt (LangChain's OpenAI class sends one); several would be several
+  // completions, which strata does not batch.
+  Json prompt_field = req.value("prompt", Json());
+  if (prompt_field.is_array() && prompt_field.size() == 1 && prompt_field[0].is_string()) prompt_field = prompt_field[0];
+  else if (prompt_field.is_array() && prompt_field.size() > 1)
+    return reply_openai_error(ex, ErrorKind::InvalidArgument,
+                              "invalid 'prompt': a list of several prompts is not supported; send one at a time");
+  auto prompt = get_string(Json{{"prompt", prompt_field}}, "prompt");
   if (!prompt)
     return reply_openai_error(ex, ErrorKind::InvalidArgument, "invalid type for 'prompt' field: expected a string");
   auto suffix = get_string(req, "suffix");

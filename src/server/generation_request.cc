@@ -195,6 +195,7 @@ Result<std::vector<int32_t>> fit_prompt(std::vector<int32_t> tokens, int64_t n_c
 
 std::shared_ptr<Job> make_chat_job(const GenerationRequest& g, std::vector<ChatMessage> messages,
                                    std::chrono::steady_clock::time_point received) {
+  fit_call_ids(g.format.chat_template, messages);
   if (g.model.entry.system && !g.model.entry.system->empty() && (messages.empty() || messages.front().role != "system"))
     messages.insert(messages.begin(), ChatMessage{"system", *g.model.entry.system});
   auto job = std::make_shared<Job>();

@@ -4,60 +4,14 @@
 // here are forced (`tool_choice: "required"` or a named function): the server's grammar then makes the
 // model write one call in its family's format, which the server parses back. Argument schemas use enums
 // and booleans so that the forced JSON is short whatever the weights prefer.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { MODEL, serverUrl, json, request, sseEvents } from './helpers.mjs';
+import { json as jsonAt } from './helpers.mjs';
+import { BASE_MODEL as MODEL, FAMILIES, WEATHER_TOOL, TIME_TOOL, familyModel, startAgentServer } from './agent_helpers.mjs';
 
-// The weights behind every templated model: switch to a Llama 3 / Qwen3-shaped synthetic model here.
-export const BASE_MODEL = MODEL;
-
-const TEMPLATES = join(dirname(dirname(process.env.STRATA_MODEL ?? '')), 'templates');
-export const FAMILIES = {
-  qwen3: 'Qwen-Qwen3-0.6B.jinja',
-  llama31: 'meta-llama-Llama-3.1-8B-Instruct.jinja',
-  hermes3: 'NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja',
-  mistral: 'Mistral-Small-3.2-24B-Instruct-2506.jinja',
-  gptoss: 'openai-gpt-oss-120b.jinja',
-};
-
-export const WEATHER_TOOL = {
-  type: 'function',
-  function: {
-    name: 'get_weather',
-    description: 'The current weather in a city',
-    parameters: {
-      type: 'object',
-      properties: {
-        city: { type: 'string', enum: ['Paris', 'Tokyo', 'Lima'] },
-        metric: { type: 'boolean' },
-      },
-      required: ['city', 'metric'],
-    },
-  },
-};
-export const TIME_TOOL = {
-  type: 'function',
-  function: {
-    name: 'get_time',
-    description: 'The time in a timezone',
-    parameters: { type: 'object', properties: { zone: { enum: ['UTC', 'CET'] } }, required: ['zone'] },
-  },
-};
-
-// Creates `agent-<family>` from the base weights with the family's template (once per run).
-export async function familyModel(family) {
-  const name = `agent-${family}`;
-  const template = readFileSync(join(TEMPLATES, FAMILIES[family]), 'utf8');
-  const r = await json('/api/create', { body: { model: name, from: BASE_MODEL, template, stream: false } });
-  assert.equal(r.status, 200, r.text);
-  return name;
-}
-
-const OPTIONS = { temperature: 0, num_predict: 160 };
+const OPTIONS = { temperature: 0, num_predict: 400 };
 
 function checkWeatherArgs(args) {
   assert.ok(['Paris', 'Tokyo', 'Lima'].includes(args.city), JSON.stringify(args));
@@ -65,13 +19,18 @@ function checkWeatherArgs(args) {
 }
 
 const models = {};
+let server, url;
+const json = (path, opts = {}) => jsonAt(path, { ...opts, base: url });
 before(async () => {
-  for (const f of Object.keys(FAMILIES)) models[f] = await familyModel(f);
+  server = await startAgentServer();
+  url = server.url;
+  for (const f of Object.keys(FAMILIES)) models[f] = await familyModel(url, f);
 });
+after(async () => server?.stop());
 
 for (const family of Object.keys(FAMILIES)) {
   test(`ollama-js: a forced tool call and its result round trip (${family})`, async () => {
-    const ollama = new Ollama({ host: serverUrl() });
+    const ollama = new Ollama({ host: url });
     const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
     const r = await ollama.chat({ model: models[family], messages, tools: [WEATHER_TOOL], tool_choice: 'required',
                                   options: OPTIONS, think: false });
@@ -91,7 +50,7 @@ for (const family of Object.keys(FAMILIES)) {
 }
 
 test('ollama-js: streamed tool calls arrive whole, in one chunk', async () => {
-  const ollama = new Ollama({ host: serverUrl() });
+  const ollama = new Ollama({ host: url });
   const stream = await ollama.chat({ model: models.qwen3, messages: [{ role: 'user', content: 'Weather in Lima?' }],
                                      tools: [WEATHER_TOOL, TIME_TOOL], tool_choice: 'required', options: OPTIONS,
                                      stream: true, think: false });
@@ -108,10 +67,10 @@ test('ollama-js: streamed tool calls arrive whole, in one chunk', async () => {
 });
 
 test('openai-node: tool_choice required, then the tool result round trip', async () => {
-  const client = new OpenAI({ baseURL: serverUrl() + '/v1', apiKey: 'strata' });
+  const client = new OpenAI({ baseURL: url + '/v1', apiKey: 'strata' });
   const messages = [{ role: 'user', content: 'What is the weather in Tokyo?' }];
   const r = await client.chat.completions.create({ model: models.llama31, messages, tools: [WEATHER_TOOL],
-                                                   tool_choice: 'required', temperature: 0, max_tokens: 160 });
+                                                   tool_choice: 'required', temperature: 0, max_tokens: 400 });
   const choice = r.choices[0];
   assert.equal(choice.finish_reason, 'tool_calls');
   assert.equal(choice.message.tool_calls.length, 1);
@@ -127,10 +86,10 @@ test('openai-node: tool_choice required, then the tool result round trip', async
 });
 
 test('openai-node: a named function, streamed as delta.tool_calls', async () => {
-  const client = new OpenAI({ baseURL: serverUrl() + '/v1', apiKey: 'strata' });
+  const client = new OpenAI({ baseURL: url + '/v1', apiKey: 'strata' });
   const stream = await client.chat.completions.create({
     model: models.hermes3, messages: [{ role: 'user', content: 'What time is it?' }], tools: [WEATHER_TOOL, TIME_TOOL],
-    tool_choice: { type: 'function', function: { name: 'get_time' } }, temperature: 0, max_tokens: 160, stream: true });
+    tool_choice: { type: 'function', function: { name: 'get_time' } }, temperature: 0, max_tokens: 400, stream: true });
   const deltas = [];
   let finish;
   for await (const chunk of stream) {
@@ -147,11 +106,11 @@ test('openai-node: a named function, streamed as delta.tool_calls', async () => 
 });
 
 test('openai-node: Mistral and Harmony formats parse back into calls', async () => {
-  const client = new OpenAI({ baseURL: serverUrl() + '/v1', apiKey: 'strata' });
+  const client = new OpenAI({ baseURL: url + '/v1', apiKey: 'strata' });
   for (const family of ['mistral', 'gptoss']) {
     const r = await client.chat.completions.create({ model: models[family], messages: [{ role: 'user', content: 'Paris?' }],
                                                      tools: [WEATHER_TOOL, TIME_TOOL], tool_choice: 'required',
-                                                     temperature: 0, max_tokens: 200 });
+                                                     temperature: 0, max_tokens: 400 });
     const calls = r.choices[0].message.tool_calls;
     assert.equal(calls?.length, 1, `${family}: ${JSON.stringify(r.choices[0].message)}`);
     assert.ok(['get_weather', 'get_time'].includes(calls[0].function.name));
@@ -196,7 +155,7 @@ test('malformed tools, unmatched tool messages and bad think values are refused 
 });
 
 test('think on a thinking template: accepted on /api/chat, /api/generate and reasoning_effort', async () => {
-  const ollama = new Ollama({ host: serverUrl() });
+  const ollama = new Ollama({ host: url });
   const r = await ollama.chat({ model: models.qwen3, messages: [{ role: 'user', content: 'hi' }], think: true,
                                 options: { num_predict: 8 } });
   assert.equal(r.done, true);
@@ -210,4 +169,13 @@ test('think on a thinking template: accepted on /api/chat, /api/generate and rea
   const plain = await json('/api/chat', { body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], think: true } });
   assert.equal(plain.status, 400);
   assert.match(plain.body.error, /does not support thinking/);
+});
+
+test('/v1/completions takes a one-element prompt list (LangChain OpenAI) and refuses several', async () => {
+  const one = await json('/v1/completions', { body: { model: MODEL, prompt: ['Once upon a time'], max_tokens: 4 } });
+  assert.equal(one.status, 200, one.text);
+  assert.equal(typeof one.body.choices[0].text, 'string');
+  const two = await json('/v1/completions', { body: { model: MODEL, prompt: ['a', 'b'], max_tokens: 4 } });
+  assert.equal(two.status, 400);
+  assert.equal(two.body.error.type, 'invalid_request_error');
 });
