@@ -13,6 +13,13 @@ namespace strata::server {
 
 namespace {
 
+// A string field, or `fallback` when it is absent or not a string (never a throw on a client's types).
+std::string str_of(const Json& obj, std::string_view key, std::string_view fallback) {
+  if (!obj.is_object()) return std::string(fallback);
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 std::string anthropic_id(std::string_view prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -45,10 +52,10 @@ Result<std::string> block_text(const Json& content, std::string_view where) {
   if (!content.is_array()) return Status::invalid_argument(fmt::format("{}: expected a string or a list of blocks", where));
   std::string out;
   for (const auto& b : content) {
-    if (b.is_object() && b.value("type", "") == "text" && b.contains("text") && b["text"].is_string()) {
+    if (b.is_object() && str_of(b, "type", "") == "text" && b.contains("text") && b["text"].is_string()) {
       if (!out.empty()) out += "\n";
       out += b["text"].get<std::string>();
-    } else if (b.is_object() && b.value("type", "") == "image") {
+    } else if (b.is_object() && str_of(b, "type", "") == "image") {
       return Status::invalid_argument("images are not supported by strata yet");
     }
   }
@@ -85,19 +92,19 @@ Result<std::vector<ChatMessage>> parse_messages(const Json& req) {
     } else if (content.is_array()) {
       for (size_t j = 0; j < content.size(); ++j) {
         const Json& b = content[j];
-        const std::string type = b.is_object() ? b.value("type", "") : "";
+        const std::string type = b.is_object() ? str_of(b, "type", "") : "";
         const std::string where = fmt::format("messages.{}.content.{}", i, j);
         if (type == "text") {
           if (!msg.content.empty()) msg.content += "\n";
-          msg.content += b.value("text", "");
+          msg.content += str_of(b, "text", "");
         } else if (type == "thinking" && role == "assistant") {
-          msg.thinking += b.value("thinking", "");
+          msg.thinking += str_of(b, "thinking", "");
         } else if (type == "redacted_thinking") {
           continue;
         } else if (type == "tool_use" && role == "assistant") {
           if (!b.contains("name") || !b["name"].is_string())
             return Status::invalid_argument(where + ".name: Field required");
-          const std::string id = b.value("id", "");
+          const std::string id = str_of(b, "id", "");
           Json input = b.value("input", Json::object());
           if (!input.is_object()) return Status::invalid_argument(where + ".input: Input should be an object");
           calls.push_back(Json{{"id", id}, {"type", "function"},
@@ -105,7 +112,7 @@ Result<std::vector<ChatMessage>> parse_messages(const Json& req) {
           ids.push_back(id);
           call_names[id] = b["name"].get<std::string>();
         } else if (type == "tool_result" && role == "user") {
-          const std::string id = b.value("tool_use_id", "");
+          const std::string id = str_of(b, "tool_use_id", "");
           if (std::find(open_calls.begin(), open_calls.end(), id) == open_calls.end())
             return Status::invalid_argument(fmt::format(
                 "{}: unexpected `tool_use_id` found in `tool_result` blocks: {}. Each `tool_result` block must have "
@@ -152,13 +159,13 @@ Status parse_anthropic_tools(const Json& req, AgentRequest& a) {
       Json schema = t.value("input_schema", Json());
       if (!schema.is_object()) return Status::invalid_argument(fmt::format("tools.{}.input_schema: Field required", i));
       tools.push_back(Json{{"type", "function"},
-                           {"function", {{"name", t["name"]}, {"description", t.value("description", "")},
+                           {"function", {{"name", t["name"]}, {"description", str_of(t, "description", "")},
                                          {"parameters", schema}}}});
     }
     STRATA_RETURN_IF_ERROR(parse_tools(tools, ApiFlavor::Anthropic, a));
   }
   if (auto it = req.find("tool_choice"); it != req.end() && it->is_object()) {
-    const std::string type = it->value("type", "");
+    const std::string type = str_of(*it, "type", "");
     if (type == "auto") a.choice = ToolChoice::Auto;
     else if (type == "any") a.choice = ToolChoice::Required;
     else if (type == "none") a.choice = ToolChoice::None;
@@ -191,7 +198,7 @@ Status parse_sampling(const Json& req, GenerationRequest& g) {
   if (!stop) return Status::invalid_argument(stop.status().message());
   if (stop.value()) g.options.stop = *stop.value();
   if (auto t = req.find("thinking"); t != req.end() && t->is_object()) {
-    const std::string type = t->value("type", "");
+    const std::string type = str_of(*t, "type", "");
     if (type == "enabled" || type == "adaptive") g.agent.think = true;
     else if (type == "disabled") g.agent.think = false;
     else return Status::invalid_argument("thinking.type: Input should be 'enabled' or 'disabled'");

@@ -13,6 +13,13 @@ namespace strata::server {
 
 namespace {
 
+// A string field, or `fallback` when it is absent or not a string (never a throw on a client's types).
+std::string str_of(const Json& obj, std::string_view key, std::string_view fallback) {
+  if (!obj.is_object()) return std::string(fallback);
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 std::string item_id(std::string_view prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{}{:016x}", prefix, rng());
@@ -23,10 +30,10 @@ Result<std::string> content_text(const Json& content, std::string_view where) {
   if (!content.is_array()) return Status::invalid_argument(fmt::format("Invalid type for '{}.content'", where));
   std::string out;
   for (const auto& part : content) {
-    const std::string type = part.is_object() ? part.value("type", "") : "";
+    const std::string type = part.is_object() ? str_of(part, "type", "") : "";
     if (type == "input_text" || type == "output_text" || type == "text") {
       if (!out.empty()) out += "\n";
-      out += part.value("text", "");
+      out += str_of(part, "text", "");
     } else if (type == "input_image" || type == "input_file") {
       return Status::invalid_argument(fmt::format("{} content is not supported by strata yet", type));
     } else {
@@ -66,12 +73,12 @@ Result<std::vector<ChatMessage>> parse_input(const Json& req) {
     const Json& item = (*input)[i];
     const std::string where = fmt::format("input[{}]", i);
     if (!item.is_object()) return Status::invalid_argument(fmt::format("Invalid type for '{}'", where));
-    const std::string type = item.value("type", "message");
+    const std::string type = str_of(item, "type", "message");
     if (type == "function_call") {
       if (!item.contains("name") || !item["name"].is_string())
         return Status::invalid_argument(fmt::format("Missing required parameter: '{}.name'.", where));
-      const std::string call_id = item.value("call_id", "");
-      Json args = Json::parse(item.value("arguments", "{}"), nullptr, /*allow_exceptions=*/false);
+      const std::string call_id = str_of(item, "call_id", "");
+      Json args = Json::parse(str_of(item, "arguments", "{}"), nullptr, /*allow_exceptions=*/false);
       if (args.is_discarded() || !args.is_object())
         return Status::invalid_argument(fmt::format("Invalid '{}.arguments': expected a JSON object", where));
       calls.push_back(Json{{"id", call_id}, {"type", "function"}, {"function", {{"name", item["name"]}, {"arguments", args}}}});
@@ -81,7 +88,7 @@ Result<std::vector<ChatMessage>> parse_input(const Json& req) {
     }
     close_calls();
     if (type == "function_call_output") {
-      const std::string call_id = item.value("call_id", "");
+      const std::string call_id = str_of(item, "call_id", "");
       if (std::find(call_ids.begin(), call_ids.end(), call_id) == call_ids.end())
         return Status::invalid_argument(fmt::format("No tool call found for function call output with call_id {}.", call_id));
       ChatMessage m;
@@ -94,10 +101,10 @@ Result<std::vector<ChatMessage>> parse_input(const Json& req) {
       out.push_back(std::move(m));
     } else if (type == "reasoning") {
       for (const auto& s : item.value("summary", Json::array()))
-        if (s.is_object()) pending_thinking += s.value("text", "");
+        if (s.is_object()) pending_thinking += str_of(s, "text", "");
     } else if (type == "message") {
       ChatMessage m;
-      m.role = item.value("role", "user");
+      m.role = str_of(item, "role", "user");
       if (m.role == "developer") m.role = "system";
       if (m.role != "user" && m.role != "assistant" && m.role != "system")
         return Status::invalid_argument(fmt::format("Invalid value for '{}.role': '{}'", where, m.role));
@@ -120,7 +127,7 @@ Status parse_response_tools(const Json& req, AgentRequest& a) {
   Json tools = Json::array();
   for (size_t i = 0; i < it->size(); ++i) {
     const Json& t = (*it)[i];
-    if (!t.is_object() || t.value("type", "") != "function")
+    if (!t.is_object() || str_of(t, "type", "") != "function")
       return Status::invalid_argument(fmt::format("Invalid 'tools[{}]': only function tools are supported", i));
     Json f = t;
     f.erase("type");
@@ -128,9 +135,9 @@ Status parse_response_tools(const Json& req, AgentRequest& a) {
     tools.push_back(Json{{"type", "function"}, {"function", std::move(f)}});
   }
   STRATA_RETURN_IF_ERROR(parse_tools(tools, ApiFlavor::OpenAI, a));
-  if (auto c = req.find("tool_choice"); c != req.end() && c->is_object() && c->value("type", "") == "function") {
+  if (auto c = req.find("tool_choice"); c != req.end() && c->is_object() && str_of(*c, "type", "") == "function") {
     a.choice = ToolChoice::Named;
-    a.named_tool = c->value("name", "");
+    a.named_tool = str_of(*c, "name", "");
     return Status::ok();
   }
   return parse_tool_choice(req, a);
@@ -161,7 +168,8 @@ Status parse_response_options(const Json& req, GenerationRequest& g) {
   }
   if (auto t = req.find("text"); t != req.end() && t->is_object() && t->contains("format")) {
     const Json& f = (*t)["format"];
-    Json rf{{"type", f.value("type", "text")}};
+    if (!f.is_object()) return Status::invalid_argument("Invalid type for 'text.format': expected an object.");
+    Json rf{{"type", str_of(f, "type", "text")}};
     if (rf["type"] == "json_schema") rf["json_schema"] = Json{{"schema", f.value("schema", Json())}};
     STRATA_RETURN_IF_ERROR(apply_response_format(Json{{"response_format", rf}}, g));
   }
