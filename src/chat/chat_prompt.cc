@@ -16,8 +16,17 @@ std::optional<std::string> token_text(const tokenizer::Vocab& vocab, std::option
 jinja::Value messages_value(const std::vector<ChatMessage>& messages) {
   std::vector<jinja::Value> items;
   items.reserve(messages.size());
-  for (const auto& m : messages)
-    items.push_back(jinja::Value::dict({{"role", jinja::Value(m.role)}, {"content", jinja::Value(m.content)}}));
+  for (const auto& m : messages) {
+    jinja::Dict d;
+    d.set(jinja::Value("role"), jinja::Value(m.role));
+    d.set(jinja::Value("content"), jinja::Value(m.content));
+    if (!m.thinking.empty()) d.set(jinja::Value("thinking"), jinja::Value(m.thinking));
+    if (!m.thinking.empty()) d.set(jinja::Value("reasoning_content"), jinja::Value(m.thinking));
+    if (m.tool_calls.is_list()) d.set(jinja::Value("tool_calls"), m.tool_calls);
+    if (!m.tool_name.empty()) d.set(jinja::Value("name"), jinja::Value(m.tool_name));
+    if (!m.tool_call_id.empty()) d.set(jinja::Value("tool_call_id"), jinja::Value(m.tool_call_id));
+    items.push_back(jinja::Value::dict(std::move(d)));
+  }
   return jinja::Value::list(std::move(items));
 }
 
@@ -67,6 +76,8 @@ Result<std::vector<int32_t>> chat_prompt_tokens(const PromptFormat& format, cons
   req.add_generation_prompt = true;
   req.bos_token = token_text(vocab, vocab.bos_id());
   req.eos_token = token_text(vocab, vocab.eos_id());
+  req.tools = format.tools;
+  req.extra_vars = format.extra_vars;
   STRATA_ASSIGN_OR_RETURN(RenderedChat rendered, tmpl->render(req));
   // Templates write {{ bos_token }} themselves; parsing it yields the BOS token, and none is added.
   return plain_prompt_tokens(rendered.text, tokenizer, /*parse_special=*/true);

@@ -19,8 +19,14 @@
 namespace strata::chat {
 
 struct ChatMessage {
+  ChatMessage() = default;
+  ChatMessage(std::string r, std::string c) : role(std::move(r)), content(std::move(c)) {}
   std::string role;  // lower-cased: system, user, assistant, tool
   std::string content;
+  std::string thinking;      // an assistant turn's reasoning, for templates that render it
+  jinja::Value tool_calls;   // an assistant turn's calls: [{type, id?, function: {name, arguments: dict}}]
+  std::string tool_name;     // a tool result: the tool it answers
+  std::string tool_call_id;  // a tool result: the call it answers
 };
 
 // Parsed chat templates by source, so a model's template is parsed once, not per request. Thread-safe.
@@ -37,6 +43,8 @@ class TemplateCache {
 struct PromptFormat {
   std::string chat_template;  // the GGUF's (or an /api/create override); "" when it has none
   std::shared_ptr<TemplateCache> cache;
+  jinja::Value tools;       // the request's tools (a list), or undefined
+  jinja::Value extra_vars;  // per-request template variables (enable_thinking, reasoning_effort), or undefined
 };
 
 // The fallback for a model without a template: ChatML when its vocabulary has <|im_start|> and

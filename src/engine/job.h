@@ -16,6 +16,7 @@
 
 #include "core/status.h"
 #include "constrain/json_schema.h"
+#include "constrain/tool_call_constraint.h"
 #include "engine/runtime.h"
 #include "engine/session.h"
 #include "engine/sampler.h"
@@ -71,6 +72,8 @@ class Job {
   PromptBuilder build_prompt;                 // Generate
   bool json_output = false;                   // Generate: `format: "json"`: constrained to one JSON object
   std::shared_ptr<const constrain::CompiledSchema> schema;  // Generate: constrained to what this schema allows
+  std::shared_ptr<const constrain::ToolCallSpec> tool_calls;  // Generate: a forced or guarded tool call
+  bool render_special = false;                // Generate: control tokens in the text (for the reply's parser)
   std::vector<std::string> embed_inputs;      // Embed
   bool embed_truncate = true;
   bool embed_normalize = true;

@@ -290,7 +290,10 @@ void Runner::run_generate(Job& job, JobOutcome& out) {
   req.stop = job.options.stop;
   std::optional<constrain::JsonConstraint> json;
   std::optional<constrain::SchemaConstraint> schema;
-  if (job.schema) req.constraint = &schema.emplace(model_->tokenizer(), job.schema);
+  std::optional<constrain::ToolCallConstraint> tools;
+  req.render_special = job.render_special;
+  if (job.tool_calls) req.constraint = &tools.emplace(model_->tokenizer(), job.tool_calls);
+  else if (job.schema) req.constraint = &schema.emplace(model_->tokenizer(), job.schema);
   else if (job.json_output) req.constraint = &json.emplace(model_->tokenizer());
   const auto delay = options_.token_delay;
   const auto t_start = SteadyClock::now();

@@ -80,7 +80,9 @@ Result<GenerateResult> Session::generate(const GenerateRequest& req, const TextC
   res.prompt_seconds = seconds_since(t0);
 
   Sampler sampler(req.sampling);
-  tokenizer::StreamingDetokenizer detok(lm_.tokenizer());
+  tokenizer::DetokenizeOptions detok_options;
+  detok_options.render_special = req.render_special;
+  tokenizer::StreamingDetokenizer detok(lm_.tokenizer(), detok_options);
   std::string pending;  // decided text not yet emitted (may be the start of a stop string)
   auto t1 = std::chrono::steady_clock::now();
   bool stopped = false;

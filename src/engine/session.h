@@ -21,6 +21,7 @@ struct GenerateRequest {
   SamplingOptions sampling;
   std::vector<std::string> stop;      // stop strings; never emitted
   constrain::TokenConstraint* constraint = nullptr;  // e.g. JSON mode; not owned; nullptr: unconstrained
+  bool render_special = false;  // control tokens other than end-of-generation come out as their text
 };
 
 enum class StopReason { Eos, Length, StopString, Cancelled, ContextFull };

@@ -56,6 +56,10 @@ class Api {
   void openai_models(http::HttpExchange& ex);
   void openai_model(http::HttpExchange& ex, std::string_view id);
   void openai_embeddings(http::HttpExchange& ex);
+  void openai_responses(http::HttpExchange& ex);  // api_responses.cc
+
+  // Anthropic Messages API (api_messages.cc).
+  void anthropic_messages(http::HttpExchange& ex);
 
   // Shared helpers.
   // The body as JSON (an object, or null for "null"). Empty body: 400 "missing request body".
@@ -95,6 +99,8 @@ void reply_error(http::HttpExchange& ex, ErrorKind kind, std::string_view messag
 // {"error":{"message","type","param":null,"code":null}}.
 void reply_openai_error(http::HttpExchange& ex, const Status& error);
 void reply_openai_error(http::HttpExchange& ex, ErrorKind kind, std::string_view message);
+// {"type":"error","error":{"type":"invalid_request_error","message":"..."}} (api_messages.cc).
+void reply_anthropic_error(http::HttpExchange& ex, const Status& error);
 
 // Nanoseconds since `t0` as the integer the API wants.
 int64_t nanos_since(std::chrono::steady_clock::time_point t0);

@@ -22,26 +22,28 @@ Json metrics_json(const engine::JobOutcome& o, int64_t total_ns) {
 
 std::string now_utc() { return rfc3339_utc(std::chrono::system_clock::now()); }
 
-// The body of one native streaming response: NDJSON lines, or one object when !stream.
+// The body of one native streaming response: NDJSON lines, or one object when !stream. The model's text
+// goes through `parser` (content, thinking, tool calls); `chunk` makes the done:false line of a delta.
 struct NativeReply {
-  using Chunk = std::function<Json(std::string_view text)>;
-  using Final = std::function<Json(const engine::JobOutcome& outcome, const std::string& full_text)>;
-  Chunk chunk;  // a done:false object holding `text`
-  Final final;  // the done:true object (text is the whole answer when not streaming, else "")
+  using Chunk = std::function<Json(const chat::ParsedDelta& delta)>;
+  using Final = std::function<Json(const engine::JobOutcome& outcome, const chat::ParsedDelta* whole)>;
+  Chunk chunk;  // a done:false object holding a delta
+  Final final;  // the done:true object (whole: the whole answer when not streaming, else null)
 };
 
 void run_native(Api& api, http::HttpExchange& ex, const std::string& gguf, const std::shared_ptr<engine::Job>& job, bool stream,
-                const NativeReply& reply) {
+                const NativeReply& reply, ReplyParser& parser) {
   bool streaming = false;
   auto on_start = [&] {
     if (!stream) return true;
     streaming = true;
     return ex.begin_stream(200, "application/x-ndjson");
   };
-  auto on_text = [&](std::string_view text) {
-    if (!stream) return true;
-    return ex.write(dump_json(reply.chunk(text)) + "\n");
+  auto send = [&](const chat::ParsedDelta& d) {
+    if (!stream || d.empty()) return true;
+    return ex.write(dump_json(reply.chunk(d)) + "\n");
   };
+  auto on_text = [&](std::string_view text) { return send(parser.feed(text)); };
   Api::Drive d = api.drive(ex, gguf, job, on_start, on_text);
   if (d.ending == Api::Ending::ClientGone) return;
   if (d.ending == Api::Ending::Error) {
@@ -51,8 +53,9 @@ void run_native(Api& api, http::HttpExchange& ex, const std::string& gguf, const
     return;
   }
   const engine::JobOutcome& o = job->outcome();
-  if (stream) ex.write(dump_json(reply.final(o, "")) + "\n");
-  else reply_json(ex, 200, reply.final(o, o.result.text));
+  if (!send(parser.finish())) return;
+  if (stream) ex.write(dump_json(reply.final(o, nullptr)) + "\n");
+  else reply_json(ex, 200, reply.final(o, &parser.whole()));
 }
 
 // prompt "" / messages []: load (or unload with keep_alive 0), answered with one object even when streaming.
@@ -125,16 +128,23 @@ void Api::generate(http::HttpExchange& ex) {
   gp.system = system.value() ? system.value() : gen.model.entry.system;
   gp.raw = is_raw;
   gp.context = std::move(context);
+  if (Status e = apply_agent(gen); !e.is_ok()) return reply_error(ex, e);
+  if (is_raw) gen.parse = chat::ParserOptions{};  // a raw prompt's output is the model's text as is
   auto job = make_generate_job(gen, std::move(gp), t0);
 
   const bool stream = gen.stream;
   NativeReply reply;
-  reply.chunk = [&](std::string_view text) {
-    return Json{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", text}, {"done", false}};
+  reply.chunk = [&](const chat::ParsedDelta& d) {
+    Json out{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", d.content}};
+    if (!d.thinking.empty()) out["thinking"] = d.thinking;
+    out["done"] = false;
+    return out;
   };
-  reply.final = [&](const engine::JobOutcome& o, const std::string& text) {
-    Json out{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", text}, {"done", true},
-             {"done_reason", done_reason(o.result.reason)}};
+  reply.final = [&](const engine::JobOutcome& o, const chat::ParsedDelta* whole) {
+    Json out{{"model", gen.request_model}, {"created_at", now_utc()}, {"response", whole ? whole->content : ""}};
+    if (whole && !whole->thinking.empty()) out["thinking"] = whole->thinking;
+    out["done"] = true;
+    out["done_reason"] = done_reason(o.result.reason);
     // Prompt + answer, so a client can continue; left out for raw prompts and when it would make the
     // line longer than line-reading clients take (about 64 KiB).
     if (!is_raw && o.prompt.size() + o.result.tokens.size() <= kMaxContextTokensInReply) {
@@ -145,7 +155,8 @@ void Api::generate(http::HttpExchange& ex) {
     out.update(metrics_json(o, nanos_since(t0)));
     return out;
   };
-  run_native(*this, ex, gen.model.entry.gguf_path, job, stream, reply);
+  ReplyParser parser(gen.parse);
+  run_native(*this, ex, gen.model.entry.gguf_path, job, stream, reply, parser);
 }
 
 void Api::chat(http::HttpExchange& ex) {
@@ -158,27 +169,39 @@ void Api::chat(http::HttpExchange& ex) {
   GenerationRequest& gen = *g;
   auto messages = parse_native_messages(req);
   if (!messages) return reply_error(ex, messages.status());
-  if (Status e = check_tools(req, gen.model); !e.is_ok()) return reply_error(ex, e);
+  if (auto it = req.find("tools"); it != req.end())
+    if (Status e = parse_tools(*it, ApiFlavor::Ollama, gen.agent); !e.is_ok()) return reply_error(ex, e);
+  if (Status e = parse_tool_choice(req, gen.agent); !e.is_ok()) return reply_error(ex, e);
+  if (Status e = apply_agent(gen); !e.is_ok()) return reply_error(ex, e);
   if (messages->empty()) return run_load(*this, ex, gen, /*chat=*/true);
 
   auto job = make_chat_job(gen, std::move(*messages), t0);
-  NativeReply reply;
-  reply.chunk = [&](std::string_view text) {
-    return Json{{"model", gen.request_model},
-                {"created_at", now_utc()},
-                {"message", {{"role", "assistant"}, {"content", text}}},
-                {"done", false}};
+  size_t n_calls = 0;
+  auto message = [&](const chat::ParsedDelta& d) {
+    Json m{{"role", "assistant"}, {"content", d.content}};
+    if (!d.thinking.empty()) m["thinking"] = d.thinking;
+    if (!d.calls.empty()) {
+      Json calls = Json::array();
+      for (const auto& c : d.calls) calls.push_back(ollama_tool_call(c, n_calls++));
+      m["tool_calls"] = std::move(calls);
+    }
+    return m;
   };
-  reply.final = [&](const engine::JobOutcome& o, const std::string& text) {
+  NativeReply reply;
+  reply.chunk = [&](const chat::ParsedDelta& d) {
+    return Json{{"model", gen.request_model}, {"created_at", now_utc()}, {"message", message(d)}, {"done", false}};
+  };
+  reply.final = [&](const engine::JobOutcome& o, const chat::ParsedDelta* whole) {
     Json out{{"model", gen.request_model},
              {"created_at", now_utc()},
-             {"message", {{"role", "assistant"}, {"content", text}}},
+             {"message", whole ? message(*whole) : Json{{"role", "assistant"}, {"content", ""}}},
              {"done", true},
              {"done_reason", done_reason(o.result.reason)}};
     out.update(metrics_json(o, nanos_since(t0)));
     return out;
   };
-  run_native(*this, ex, gen.model.entry.gguf_path, job, gen.stream, reply);
+  ReplyParser parser(gen.parse);
+  run_native(*this, ex, gen.model.entry.gguf_path, job, gen.stream, reply, parser);
 }
 
 }  // namespace strata::server

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "server/agent_request.h"
 #include "server/api.h"
 #include "server/generation_request.h"
 #include "server/server.h"
@@ -64,13 +65,18 @@ Status apply_openai_fields(const Json& req, GenerationRequest& g, bool completio
   return Status::ok();
 }
 
-Status check_reasoning(const Json& req, const ResolvedModel& m) {
+// `reasoning_effort` / `reasoning.effort` → think: "none" turns thinking off, a level turns it on.
+Status apply_reasoning(const Json& req, const ResolvedModel& m, AgentRequest& agent) {
   std::optional<std::string> effort;
   if (auto it = req.find("reasoning_effort"); it != req.end() && it->is_string()) effort = it->get<std::string>();
   if (auto it = req.find("reasoning"); it != req.end() && it->is_object() && it->contains("effort") &&
                                        (*it)["effort"].is_string())
     effort = (*it)["effort"].get<std::string>();
-  if (!effort || *effort == "none") return Status::ok();
+  if (!effort) return Status::ok();
+  if (*effort == "none") {
+    agent.think = false;
+    return Status::ok();
+  }
   static constexpr std::string_view kLevels[] = {"minimal", "low", "medium", "high", "max", "xhigh", "ultra"};
   if (std::find(std::begin(kLevels), std::end(kLevels), *effort) == std::end(kLevels))
     return Status::invalid_argument(
@@ -79,7 +85,35 @@ Status check_reasoning(const Json& req, const ResolvedModel& m) {
                     *effort));
   if (!m.has("thinking"))
     return Status::invalid_argument(fmt::format("\"{}\" does not support thinking", m.entry.name.display()));
-  return Status::invalid_argument("reasoning output is not supported by strata yet");
+  agent.think = true;
+  agent.think_level = *effort == "minimal" ? "low" : (*effort == "low" || *effort == "medium") ? *effort : "high";
+  return Status::ok();
+}
+
+// An assistant message's tool_calls: [{id, type: "function", function: {name, arguments: "<json>"}}].
+Result<jinja::Value> openai_tool_calls(const Json& calls, std::vector<std::string>& ids) {
+  if (!calls.is_array()) return Status::invalid_argument("Invalid type for 'tool_calls': expected an array.");
+  Json out = Json::array();
+  for (const auto& c : calls) {
+    const Json* f = c.is_object() && c.contains("function") ? &c["function"] : nullptr;
+    if (!f || !f->is_object() || !f->contains("name") || !(*f)["name"].is_string())
+      return Status::invalid_argument("Missing required parameter: 'tool_calls[].function.name'.");
+    Json args = Json::object();
+    if (auto a = f->find("arguments"); a != f->end() && a->is_string()) {
+      args = Json::parse(a->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+      if (args.is_discarded() || !args.is_object())
+        return Status::invalid_argument("invalid tool call arguments: expected a JSON object in a string");
+    } else if (a != f->end() && a->is_object()) {
+      args = *a;
+    }
+    Json call{{"type", "function"}, {"function", {{"name", (*f)["name"]}, {"arguments", args}}}};
+    if (c.contains("id") && c["id"].is_string()) {
+      call["id"] = c["id"];
+      ids.push_back(c["id"].get<std::string>());
+    }
+    out.push_back(std::move(call));
+  }
+  return jinja_from_json(out);
 }
 
 // OpenAI messages → chat messages. Text parts are joined; images, audio and tool calls answered 400.
@@ -89,6 +123,7 @@ Result<std::vector<chat::ChatMessage>> parse_openai_messages(const Json& req) {
     return Status::invalid_argument("invalid type for field \"messages\": expected array");
   if (it->empty()) return Status::invalid_argument("[] is too short - 'messages'");
   std::vector<chat::ChatMessage> out;
+  std::vector<std::string> call_ids;  // of the assistant tool calls so far: a tool message answers one
   for (const auto& m : *it) {
     if (!m.is_object()) return Status::invalid_argument("invalid message format");
     auto role = get_string(m, "role");
@@ -97,11 +132,26 @@ Result<std::vector<chat::ChatMessage>> parse_openai_messages(const Json& req) {
     msg.role = role.value().value_or("user");
     std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
     if (msg.role == "developer") msg.role = "system";  // newer OpenAI clients send "developer"
-    if (auto tc = m.find("tool_calls"); tc != m.end() && tc->is_array() && !tc->empty())
-      return Status::invalid_argument("tool calls are not supported by strata yet");
+    bool has_calls = false;
+    if (auto tc = m.find("tool_calls"); tc != m.end() && !tc->is_null()) {
+      auto calls = openai_tool_calls(*tc, call_ids);
+      if (!calls) return calls.status();
+      msg.tool_calls = std::move(calls).value();
+      has_calls = true;
+    }
+    if (auto r = m.find("reasoning"); r != m.end() && r->is_string()) msg.thinking = r->get<std::string>();
+    if (msg.role == "tool") {
+      auto id = m.find("tool_call_id");
+      if (id != m.end() && id->is_string()) msg.tool_call_id = id->get<std::string>();
+      if (!msg.tool_call_id.empty() && std::find(call_ids.begin(), call_ids.end(), msg.tool_call_id) == call_ids.end())
+        return Status::invalid_argument(
+            "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with "
+            "'tool_calls'.");
+      if (auto name = m.find("name"); name != m.end() && name->is_string()) msg.tool_name = name->get<std::string>();
+    }
     auto content = m.find("content");
     if (content == m.end() || content->is_null()) {
-      return Status::invalid_argument("invalid message content: null content needs tool_calls");
+      if (!has_calls) return Status::invalid_argument("invalid message content: null content needs tool_calls");
     } else if (content->is_string()) {
       msg.content = content->get<std::string>();
     } else if (content->is_array()) {
@@ -166,8 +216,12 @@ void Api::openai_chat(http::HttpExchange& ex) {
   if (Status e = apply_openai_fields(req, gen, false); !e.is_ok()) return reply_openai_error(ex, e);
   auto messages = parse_openai_messages(req);
   if (!messages) return reply_openai_error(ex, messages.status());
-  for (auto check : {check_tools(req, gen.model), check_reasoning(req, gen.model), apply_response_format(req, gen)})
+  if (auto it = req.find("tools"); it != req.end())
+    if (Status e = parse_tools(*it, ApiFlavor::OpenAI, gen.agent); !e.is_ok()) return reply_openai_error(ex, e);
+  for (auto check : {parse_tool_choice(req, gen.agent), apply_reasoning(req, gen.model, gen.agent),
+                     apply_response_format(req, gen)})
     if (!check.is_ok()) return reply_openai_error(ex, check);
+  if (Status e = apply_agent(gen); !e.is_ok()) return reply_openai_error(ex, e);
 
   auto job = make_chat_job(gen, std::move(*messages), t0);
   const std::string id = random_id("chatcmpl-");
@@ -179,14 +233,28 @@ void Api::openai_chat(http::HttpExchange& ex) {
   };
   SseStream sse(ex);
   bool sent_role = false;
-  auto on_start = [&] { return gen.stream ? sse.start() : true; };
-  auto on_text = [&](std::string_view text) {
-    if (!gen.stream) return true;
-    Json delta{{"content", text}};
-    if (!sent_role) delta = Json{{"role", "assistant"}, {"content", text}};
+  ReplyParser parser(gen.parse);
+  size_t n_calls = 0;
+  auto send = [&](const chat::ParsedDelta& d) {
+    if (!gen.stream || d.empty()) return true;
+    Json delta = Json::object();
+    if (!sent_role) delta["role"] = "assistant";
     sent_role = true;
+    delta["content"] = d.content;
+    if (!d.thinking.empty()) delta["reasoning"] = d.thinking;
+    if (!d.calls.empty()) {
+      Json calls = Json::array();
+      for (const auto& c : d.calls) {
+        Json call = openai_tool_call(c, new_call_id());
+        call["index"] = n_calls++;
+        calls.push_back(std::move(call));
+      }
+      delta["tool_calls"] = std::move(calls);
+    }
     return sse.send(chunk(std::move(delta), nullptr));
   };
+  auto on_text = [&](std::string_view text) { return send(parser.feed(text)); };
+  auto on_start = [&] { return gen.stream ? sse.start() : true; };
   Drive d = drive(ex, gen.model.entry.gguf_path, job, on_start, on_text);
   if (d.ending == Ending::ClientGone) return;
   if (d.ending == Ending::Error) {
@@ -196,17 +264,26 @@ void Api::openai_chat(http::HttpExchange& ex) {
     return;
   }
   const engine::JobOutcome& o = job->outcome();
+  if (!send(parser.finish())) return;
+  const chat::ParsedDelta& whole = parser.whole();
+  const std::string finish = whole.calls.empty() ? finish_reason(o.result.reason) : "tool_calls";
   if (!gen.stream) {
+    Json message{{"role", "assistant"}, {"content", whole.content}};
+    if (!whole.thinking.empty()) message["reasoning"] = whole.thinking;
+    if (!whole.calls.empty()) {
+      Json calls = Json::array();
+      for (const auto& c : whole.calls) calls.push_back(openai_tool_call(c, new_call_id()));
+      message["tool_calls"] = std::move(calls);
+    }
     return reply_json(ex, 200,
                       Json{{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", gen.request_model},
                            {"system_fingerprint", "fp_ollama"},
-                           {"choices", Json::array({Json{{"index", 0},
-                                                         {"message", {{"role", "assistant"}, {"content", o.result.text}}},
-                                                         {"finish_reason", finish_reason(o.result.reason)}}})},
+                           {"choices", Json::array({Json{{"index", 0}, {"message", std::move(message)},
+                                                         {"finish_reason", finish}}})},
                            {"usage", usage_json(o)}});
   }
   if (!sent_role) sse.send(chunk(Json{{"role", "assistant"}, {"content", ""}}, nullptr));
-  sse.send(chunk(Json::object(), finish_reason(o.result.reason)));
+  sse.send(chunk(Json::object(), finish));
   if (include_usage(req)) {
     Json u = chunk(Json::object(), nullptr);
     u["choices"] = Json::array();
@@ -225,7 +302,14 @@ void Api::openai_completions(http::HttpExchange& ex) {
   if (!g) return reply_openai_error(ex, g.status());
   GenerationRequest& gen = *g;
   if (Status e = apply_openai_fields(req, gen, true); !e.is_ok()) return reply_openai_error(ex, e);
-  auto prompt = get_string(req, "prompt");
+  // A one-element list is one prompt (LangChain's OpenAI class sends one); several would be several
+  // completions, which strata does not batch.
+  Json prompt_field = req.value("prompt", Json());
+  if (prompt_field.is_array() && prompt_field.size() == 1 && prompt_field[0].is_string()) prompt_field = prompt_field[0];
+  else if (prompt_field.is_array() && prompt_field.size() > 1)
+    return reply_openai_error(ex, ErrorKind::InvalidArgument,
+                              "invalid 'prompt': a list of several prompts is not supported; send one at a time");
+  auto prompt = get_string(Json{{"prompt", prompt_field}}, "prompt");
   if (!prompt)
     return reply_openai_error(ex, ErrorKind::InvalidArgument, "invalid type for 'prompt' field: expected a string");
   auto suffix = get_string(req, "suffix");

@@ -10,30 +10,10 @@ namespace strata::server {
 
 namespace {
 
-Status check_think(const Json& req, const ResolvedModel& m) {
+Status check_think(const Json& req, GenerationRequest& g) {
   auto it = req.find("think");
-  if (it == req.end() || it->is_null()) return Status::ok();
-  bool wants = false;
-  if (it->is_boolean()) {
-    wants = it->get<bool>();
-  } else if (it->is_string()) {
-    const std::string& level = it->get_ref<const std::string&>();
-    if (level != "high" && level != "medium" && level != "low" && level != "max")
-      return Status::invalid_argument(
-          fmt::format("invalid think value: \"{}\" (must be \"high\", \"medium\", \"low\", \"max\", "
-                      "true, or false)",
-                      level));
-    wants = true;
-  } else {
-    return Status::invalid_argument(
-        fmt::format("invalid think value: {} (must be \"high\", \"medium\", \"low\", \"max\", true, "
-                    "or false)",
-                    dump_json(*it)));
-  }
-  if (wants && !m.has("thinking"))
-    return Status::invalid_argument(fmt::format("\"{}\" does not support thinking", m.entry.name.display()));
-  if (wants) return Status::invalid_argument("thinking output is not supported by strata yet; send \"think\": false");
-  return Status::ok();
+  if (it == req.end()) return Status::ok();
+  return parse_think(*it, g.agent);
 }
 
 // `format`: absent, null or "" → free text; "json" → one JSON object; an object → that JSON Schema.
@@ -58,6 +38,26 @@ Status parse_format(const Json& req, GenerationRequest& g) {
 bool non_empty_array(const Json& obj, std::string_view key) {
   auto it = obj.find(key);
   return it != obj.end() && it->is_array() && !it->empty();
+}
+
+// Ollama's message.tool_calls: [{id?, function: {index?, name, arguments: {...}}}].
+Result<jinja::Value> native_tool_calls(const Json& calls) {
+  if (!calls.is_array())
+    return Status::invalid_argument(
+        fmt::format("invalid type for field \"tool_calls\": expected array, got {}", json_type_name(calls)));
+  Json out = Json::array();
+  for (const auto& c : calls) {
+    const Json* f = c.is_object() && c.contains("function") ? &c["function"] : nullptr;
+    if (!f || !f->is_object() || !f->contains("name") || !(*f)["name"].is_string())
+      return Status::invalid_argument("invalid tool call: expected {\"function\": {\"name\": ..., \"arguments\": {...}}}");
+    Json args = f->value("arguments", Json::object());
+    if (args.is_null()) args = Json::object();
+    if (!args.is_object()) return Status::invalid_argument("invalid tool call: arguments must be an object");
+    Json call{{"type", "function"}, {"function", {{"name", (*f)["name"]}, {"arguments", args}}}};
+    if (c.contains("id") && c["id"].is_string()) call["id"] = c["id"];
+    out.push_back(std::move(call));
+  }
+  return jinja_from_json(out);
 }
 
 }  // namespace
@@ -98,7 +98,7 @@ Result<GenerationRequest> parse_generation_request(Api& api, const Json& req, Ge
   g.truncate = truncate.value().value_or(true);
 
   if (!openai) {
-    if (Status e = check_think(req, g.model); !e.is_ok()) return e;
+    if (Status e = check_think(req, g); !e.is_ok()) return e;
     if (Status e = parse_format(req, g); !e.is_ok()) return e;
     if (non_empty_array(req, "images"))
       return Status::invalid_argument(fmt::format("\"{}\" does not support images", g.model.entry.name.display()));
@@ -128,11 +128,22 @@ Result<std::vector<chat::ChatMessage>> parse_native_messages(const Json& req) {
     if (!role) return Status::invalid_argument(role.status().message());
     if (!content) return Status::invalid_argument(content.status().message());
     if (non_empty_array(m, "images")) return Status::invalid_argument("images are not supported by strata yet");
-    if (non_empty_array(m, "tool_calls")) return Status::invalid_argument("tool calls are not supported by strata yet");
     chat::ChatMessage msg;
     msg.role = role.value().value_or("user");
     std::transform(msg.role.begin(), msg.role.end(), msg.role.begin(), [](unsigned char c) { return std::tolower(c); });
     msg.content = content.value().value_or("");
+    auto thinking = get_string(m, "thinking");
+    auto tool_name = get_string(m, "tool_name");
+    if (!thinking) return Status::invalid_argument(thinking.status().message());
+    if (!tool_name) return Status::invalid_argument(tool_name.status().message());
+    msg.thinking = thinking.value().value_or("");
+    msg.tool_name = tool_name.value().value_or("");
+    if (auto id = m.find("tool_call_id"); id != m.end() && id->is_string()) msg.tool_call_id = id->get<std::string>();
+    if (auto tc = m.find("tool_calls"); tc != m.end() && !tc->is_null()) {
+      auto calls = native_tool_calls(*tc);
+      if (!calls) return calls.status();
+      msg.tool_calls = std::move(calls).value();
+    }
     out.push_back(std::move(msg));
   }
   return out;
@@ -161,11 +172,14 @@ Status apply_response_format(const Json& req, GenerationRequest& g) {
   return Status::invalid_argument(fmt::format("invalid response_format type: '{}'", type));
 }
 
-Status check_tools(const Json& req, const ResolvedModel& model) {
-  if (!non_empty_array(req, "tools")) return Status::ok();
-  if (!model.has("tools"))
-    return Status::invalid_argument(fmt::format("{} does not support tools", model.entry.name.display()));
-  return Status::invalid_argument("tool calling is not supported by strata yet");
+Status apply_agent(GenerationRequest& g) {
+  STRATA_ASSIGN_OR_RETURN(AgentPlan plan, plan_agent(g.agent, g.model));
+  g.format.tools = std::move(plan.tools);
+  g.format.extra_vars = std::move(plan.extra_vars);
+  g.parse = plan.parse;
+  g.tool_calls = std::move(plan.constraint);
+  g.render_special = plan.render_special;
+  return Status::ok();
 }
 
 Result<std::vector<int32_t>> fit_prompt(std::vector<int32_t> tokens, int64_t n_ctx, int32_t num_predict, bool truncate,
@@ -181,6 +195,7 @@ Result<std::vector<int32_t>> fit_prompt(std::vector<int32_t> tokens, int64_t n_c
 
 std::shared_ptr<engine::Job> make_chat_job(const GenerationRequest& g, std::vector<chat::ChatMessage> messages,
                                    std::chrono::steady_clock::time_point received) {
+  fit_call_ids(g.format.chat_template, messages);
   if (g.model.entry.system && !g.model.entry.system->empty() && (messages.empty() || messages.front().role != "system"))
     messages.insert(messages.begin(), chat::ChatMessage{"system", *g.model.entry.system});
   auto job = std::make_shared<engine::Job>();
@@ -191,6 +206,8 @@ std::shared_ptr<engine::Job> make_chat_job(const GenerationRequest& g, std::vect
   job->received = received;
   job->json_output = g.json_output;
   job->schema = g.schema;
+  job->tool_calls = g.tool_calls;
+  job->render_special = g.render_special;
   job->build_prompt = [messages = std::move(messages), format = g.format, truncate = g.truncate](
                           const engine::LoadedModel& lm, int64_t n_ctx,
                           const std::function<bool()>& cancelled) -> Result<std::vector<int32_t>> {
@@ -209,6 +226,8 @@ std::shared_ptr<engine::Job> make_generate_job(const GenerationRequest& g, Gener
   job->received = received;
   job->json_output = g.json_output;
   job->schema = g.schema;
+  job->tool_calls = g.tool_calls;
+  job->render_special = g.render_special;
   job->build_prompt =
       [gp = std::move(gp), format = g.format, truncate = g.truncate, num_predict = g.options.num_predict](
           const engine::LoadedModel& lm, int64_t n_ctx, const std::function<bool()>&) -> Result<std::vector<int32_t>> {

@@ -10,6 +10,7 @@
 
 #include "server/api.h"
 #include "constrain/json_schema.h"
+#include "server/agent_request.h"
 #include "chat/chat_prompt.h"
 #include "server/request_options.h"
 
@@ -27,7 +28,15 @@ struct GenerationRequest {
   chat::PromptFormat format;  // the model's chat template (or "") and the server's template cache
   bool json_output = false;  // native `format: "json"` or OpenAI `response_format: json_object`
   std::shared_ptr<const constrain::CompiledSchema> schema;  // `format: {schema}` or response_format json_schema
+  AgentRequest agent;  // tools, tool_choice, think: read by each route, applied by apply_agent
+  chat::ParserOptions parse;  // how the reply's text splits into content, thinking and calls
+  std::shared_ptr<const constrain::ToolCallSpec> tool_calls;  // the call constraint, if any
+  bool render_special = false;
 };
+
+// Checks `agent` against the model and sets the prompt's tools and variables, the parser and the
+// call constraint.
+Status apply_agent(GenerationRequest& g);
 
 // `context` in a /api/generate reply is left out past this many tokens (one NDJSON line stays < 64 KiB).
 inline constexpr size_t kMaxContextTokensInReply = 8192;
@@ -40,8 +49,6 @@ Result<GenerationRequest> parse_generation_request(Api& api, const Json& req, Ge
 Result<std::vector<chat::ChatMessage>> parse_native_messages(const Json& req);
 // OpenAI `response_format`: text, json_object (sets json_output) or json_schema (sets schema).
 Status apply_response_format(const Json& req, GenerationRequest& g);
-// `tools`: 400 (the model's template has no tools, or strata cannot parse tool calls yet).
-Status check_tools(const Json& req, const ResolvedModel& model);
 
 // A generation job over chat messages (the model's system prompt prepended when the first message
 // is not a system message); history is dropped from the front when it outgrows the context.

@@ -81,7 +81,8 @@ std::vector<std::string> derive_capabilities(const GgufSummary& s) {
   const bool think_tags = contains(tmpl, "<think>") && contains(tmpl, "</think>");
   const bool split_idiom = (contains(tmpl, "split('</think>')") || contains(tmpl, "split(\"</think>\")")) &&
                            !contains(tmpl, "reasoning_content");
-  if (think_tags || split_idiom) caps.push_back("thinking");
+  const bool harmony = contains(tmpl, "<|channel|>analysis");  // gpt-oss reasons in its analysis channel
+  if (think_tags || split_idiom || harmony) caps.push_back("thinking");
   if (s.has_vision) caps.push_back("vision");
   if (s.has_fim) caps.push_back("insert");
   return caps;

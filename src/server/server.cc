@@ -121,6 +121,8 @@ void Server::handle(http::HttpExchange& ex) {
       {"/v1/completions", "POST", &Api::openai_completions},
       {"/v1/embeddings", "POST", &Api::openai_embeddings},
       {"/v1/models", "GET", &Api::openai_models},
+      {"/v1/responses", "POST", &Api::openai_responses},
+      {"/v1/messages", "POST", &Api::anthropic_messages},
       {"/strata", "GET", &Api::strata_page},
   };
   try {

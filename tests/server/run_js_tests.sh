@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/server/run_js_tests.sh: drives `strata serve` with the real npm clients (`ollama`, `openai`).
+# tests/server/run_js_tests.sh: drives `strata serve` with the real npm clients (ollama, openai, the Anthropic SDK,
+# LangChain, the AI SDK).
 # Starts build/strata serve on a free loopback port with ../shared/models/stories260K.gguf, runs every
 # tests/server/js/*.test.mjs with node's test runner (npm ci first if node_modules is missing), stops the
 # server (which must exit 0 on SIGTERM), and exits non-zero on any failure.
@@ -18,9 +19,13 @@ fail() { echo "run_js_tests: $*" >&2; exit 1; }
 [ -x "$BIN" ] || fail "no strata binary at $BIN (build it first)"
 [ -f "$MODEL" ] || fail "test model missing: $MODEL (expected ../shared/models beside the checkout)"
 command -v node >/dev/null || fail "node is not installed (tools/install-deps.sh installs it)"
-if [ ! -d "$JS/node_modules/ollama" ] || [ ! -d "$JS/node_modules/openai" ] || [ ! -d "$JS/node_modules/playwright-core" ]; then
-  (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed in $JS"
-fi
+for pkg in ollama openai playwright-core @anthropic-ai/sdk @langchain/openai @langchain/ollama ai @ai-sdk/openai-compatible \
+           ollama-ai-provider-v2; do
+  if [ ! -d "$JS/node_modules/$pkg" ]; then
+    (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed in $JS"
+    break
+  fi
+done
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/strata-js.XXXXXX")"
 PID=""
