@@ -120,8 +120,9 @@ bool pre_missing_or_default(const gguf::GgufFile& f) {
 bool detect_llama3_gap(const gguf::GgufFile& f) {
   if (!token_is(f, kEotId, "<|eot_id|>")) return false;
   const std::string tmpl = string_key(f, "tokenizer.chat_template");
-  const bool chat = token_is(f, 128006, "<|start_header_id|>") ||
-                    tmpl.find("<|start_header_id|>") != std::string::npos || tmpl.find("<|eot_id|>") != std::string::npos;
+  const bool in_template =
+      tmpl.find("<|start_header_id|>") != std::string::npos || tmpl.find("<|eot_id|>") != std::string::npos;
+  const bool chat = token_is(f, 128006, "<|start_header_id|>") || in_template;
   return chat && (pre_missing_or_default(f) || int_key(f, "tokenizer.ggml.eos_token_id") == kEndOfText);
 }
 
@@ -187,12 +188,14 @@ void rename_tensors(gguf::GgufFile& f, std::span<const TensorRename> renames, No
       const size_t dot = t.name.find('.', 4);
       rest = dot == std::string::npos ? t.name.size() : dot + 1;
     }
-    for (const TensorRename& r : renames)
-      if (std::string_view(t.name).substr(rest) == r.from && !f.find_tensor(t.name.substr(0, rest) + std::string(r.to))) {
-        t.name = t.name.substr(0, rest) + std::string(r.to);
+    for (const TensorRename& r : renames) {
+      const std::string to = t.name.substr(0, rest) + std::string(r.to);
+      if (std::string_view(t.name).substr(rest) == r.from && !f.find_tensor(to)) {
+        t.name = to;
         ++n;
         break;
       }
+    }
   }
   reindex(f);
   if (n > 0) notes.push_back(fmt::format("{} tensors renamed to llama.cpp's names", n));

@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
   c_synth->add_option("--ctx", synth.ctx, "Training context length recorded in the file");
   c_synth->add_option("--rope-base", synth.rope_base, "RoPE frequency base");
   c_synth->add_option("--seed", synth.seed, "Weight seed");
-  c_synth->add_option("--type", synth.type, "Weight type (F32, F16, Q8_0, Q4_K, ...) or mix (Q4_K_M, Q5_K_M, MXFP4_MOE)");
+  c_synth->add_option("--type", synth.type,
+                      "Weight type (F32, F16, Q8_0, Q4_K, MXFP4, ...) or mix (Q4_K_M, Q5_K_M, MXFP4_MOE)");
   c_synth->add_flag("--tied", synth.tied, "Tie output to the token embedding");
   c_synth->add_option("-t,--threads", synth.threads, "CPU threads (0: all)");
   c_synth->add_flag("--sparse", synth.sparse, "Write the header only; the weights are a hole of their full size "

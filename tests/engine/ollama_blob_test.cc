@@ -66,7 +66,8 @@ void put_gptoss_keys(gguf::Writer& w, const std::string& arch, bool ollama) {
 std::vector<arch::TensorSpec> gptoss_specs() {
   gguf::Writer w;
   put_gptoss_keys(w, "gpt-oss", false);
-  w.add_tensor_bytes("token_embd.weight", {64, 320}, static_cast<uint32_t>(DType::F32), std::vector<uint8_t>(64 * 320 * 4));
+  w.add_tensor_bytes("token_embd.weight", {64, 320}, static_cast<uint32_t>(DType::F32),
+                     std::vector<uint8_t>(64 * 320 * 4));
   auto hp = arch::read_hparams(parse(w));
   EXPECT_TRUE(hp.is_ok()) << hp.status().message();
   std::vector<arch::TensorSpec> out;
