@@ -55,13 +55,17 @@ bool HarmonyParser::step(ParsedDelta& out, bool final) {
       buf_.clear();
       return false;
     case State::Header: {
+      // Text that cannot be a header (a model that ignores the format) is content from here on.
+      const std::string_view b = buf_;
+      const bool headerish = b.empty() || b.rfind("<|", 0) == 0 || std::string_view("<|").substr(0, b.size()) == b ||
+                             b.rfind("assistant", 0) == 0 || std::string_view("assistant").substr(0, b.size()) == b;
+      if (!headerish) {
+        state_ = State::Plain;
+        return true;
+      }
       const size_t at = buf_.find(kMessage);
       if (at == std::string::npos) {
-        // Text that cannot be a header (a model that ignores the format) is content from here on.
-        const std::string_view b = buf_;
-        const bool headerish = b.empty() || b.rfind("<|", 0) == 0 || std::string_view("<|").substr(0, b.size()) == b ||
-                               b.rfind("assistant", 0) == 0 || std::string_view("assistant").substr(0, b.size()) == b;
-        if (!headerish || (final && !b.empty())) {
+        if (final && !b.empty()) {
           state_ = State::Plain;
           return true;
         }

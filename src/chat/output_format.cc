@@ -57,10 +57,10 @@ CallFrame call_frame(ToolFormat format, std::string_view name, bool mistral_args
 std::vector<std::string> call_triggers(ToolFormat format) {
   switch (format) {
     case ToolFormat::None: return {};
-    case ToolFormat::Llama3: return {"<|python_tag|>"};
+    case ToolFormat::Llama3: return {"<|python_tag|>", "{\"name\""};
     case ToolFormat::Hermes: return {"<tool_call>"};
     case ToolFormat::Mistral: return {"[TOOL_CALLS]"};
-    case ToolFormat::Harmony: return {};
+    case ToolFormat::Harmony: return {"<|channel|>commentary to=functions."};
   }
   return {};
 }

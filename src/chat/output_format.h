@@ -42,7 +42,8 @@ struct CallFrame {
 CallFrame call_frame(ToolFormat format, std::string_view tool_name, bool mistral_args_style);
 
 // The text that marks the start of a call in free output (for a constraint that waits for a call to
-// begin): "<tool_call>", "[TOOL_CALLS]", "to=functions.", "<|python_tag|>".
+// begin): "<tool_call>", "[TOOL_CALLS]", "<|channel|>commentary to=functions.", "<|python_tag|>" or a
+// bare {"name" (Llama 3).
 std::vector<std::string> call_triggers(ToolFormat format);
 
 }  // namespace strata::chat

@@ -132,15 +132,24 @@ bool OutputParser::step_content(ParsedDelta& out, bool final) {
   if (options_.tools == ToolFormat::Hermes) markers.push_back(kHermesOpen);
   if (options_.tools == ToolFormat::Mistral) markers.push_back(kMistralOpen);
   if (options_.tools == ToolFormat::Llama3) markers.push_back(kPythonTag);
-  if (options_.think == ThinkFormat::Tags && !content_started_) markers.push_back(kThinkOpen);
   size_t first = std::string::npos;
   std::string_view which;
   for (auto m : markers)
     if (size_t at = buf_.find(m); at < first) first = at, which = m;
+  // <think> opens a thought only before any content (after it, it is text).
+  bool think_pending = false;
+  if (options_.think == ThinkFormat::Tags && !content_started_) {
+    const std::string_view rest = ltrim(buf_);
+    const size_t at = buf_.size() - rest.size();
+    if (rest.substr(0, kThinkOpen.size()) == kThinkOpen && at < first) first = at, which = kThinkOpen;
+    else if (!final && kThinkOpen.substr(0, rest.size()) == rest && !rest.empty()) think_pending = true;
+  }
+  if (think_pending && first == std::string::npos) return false;
   if (first == std::string::npos) {
     size_t keep = 0;
     if (!final)
       for (auto m : markers) keep = std::max(keep, partial_suffix(buf_, m));
+    if (!final && options_.think == ThinkFormat::Tags && !content_started_ && ltrim(buf_).empty()) keep = buf_.size();
     std::string_view emit = std::string_view(buf_).substr(0, buf_.size() - keep);
     if (!ltrim(emit).empty()) content_started_ = true;
     out.content += emit;

@@ -250,6 +250,10 @@ bool is_end_of_generation(const tokenizer::Tokenizer& tok, int32_t id) {
   const auto& v = tok.vocab();
   if (v.eos_id() && *v.eos_id() == id) return true;
   if (v.type(id) != tokenizer::TokenType::Control) return false;
+  // Harmony (gpt-oss): <|end|> closes one message (the analysis) of several in a turn; <|call|> ends
+  // the turn with a tool call.
+  if (v.text(id) == "<|call|>") return true;
+  if (v.text(id) == "<|end|>" && v.find("<|channel|>")) return false;
   static constexpr std::string_view kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
                                                     "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>"};
   for (auto t : kEndOfTurn)

@@ -261,6 +261,9 @@ const Seed kSeeds[] = {
     {"POST", "/v1/chat/completions", R"({"model":"stories260k","messages":[{"role":"user","content":"x"}],"max_tokens":2,"stream":true,"response_format":{"type":"json_object"}})"},
     {"POST", "/v1/completions", R"({"model":"stories260k","prompt":"x","max_tokens":2})"},
     {"POST", "/v1/embeddings", R"({"model":"stories260k","input":"x"})"},
+    {"POST", "/api/chat", R"({"model":"stories260k","messages":[{"role":"user","content":"x"},{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},{"role":"tool","content":"r","tool_name":"f"}],"options":{"num_predict":1},"stream":false})"},
+    {"POST", "/v1/messages", R"({"model":"stories260k","max_tokens":2,"system":"s","messages":[{"role":"user","content":[{"type":"text","text":"x"}]},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"r"}]}],"stream":true})"},
+    {"POST", "/v1/responses", R"({"model":"stories260k","max_output_tokens":2,"instructions":"i","input":[{"role":"user","content":"x"},{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"r"}],"stream":true})"},
     {"POST", "/api/blobs/sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", "hello"},
 };
 
