@@ -1,4 +1,4 @@
-// engine/tool_call_constraint.cc: the framed recognizer and the lazy/forced call constraint.
+// constrain/tool_call_constraint.cc: the framed recognizer and the lazy/forced call constraint.
 #include "constrain/tool_call_constraint.h"
 
 namespace strata::constrain {

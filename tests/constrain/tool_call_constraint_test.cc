@@ -12,7 +12,7 @@
 #include "constrain/tool_call_constraint.h"
 #include "support/test_support.h"
 
-namespace strata::engine {
+namespace strata::constrain {
 namespace {
 
 // {"city": "Paris" | "Tokyo", "metric"?: true | false}
@@ -76,23 +76,23 @@ TEST(FramedRecognizer, HarmonyAlternativesDivergeOnTheToolName) {
 class Stories : public ::testing::Test {
  protected:
   void SetUp() override {
-    EngineOptions eo;
+    engine::EngineOptions eo;
     eo.model_path = strata::testing::shared_path("models/stories260K.gguf");
     eo.n_threads = 1;
-    auto lm = LoadedModel::load(eo);
+    auto lm = engine::LoadedModel::load(eo);
     ASSERT_TRUE(lm.is_ok()) << lm.status().message();
     lm_ = std::move(lm).value();
   }
-  std::unique_ptr<LoadedModel> lm_;
+  std::unique_ptr<engine::LoadedModel> lm_;
 };
 
 TEST_F(Stories, AForcedCallAlwaysComesOutWholeAndParses) {
   const auto& tok = lm_->tokenizer();
   auto spec = hermes_spec();
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    Session session(*lm_, 256);
+    engine::Session session(*lm_, 256);
     ToolCallConstraint c(tok, spec);
-    GenerateRequest req;
+    engine::GenerateRequest req;
     req.prompt = tok.encode("Once upon a time", /*add_bos=*/true);
     req.max_tokens = 120;
     req.sampling.temperature = seed % 2 ? 1.0f : 0.0f;
@@ -101,7 +101,7 @@ TEST_F(Stories, AForcedCallAlwaysComesOutWholeAndParses) {
     auto res = session.generate(req, nullptr);
     ASSERT_TRUE(res.is_ok()) << res.status().message();
     const std::string& text = res.value().text;
-    ASSERT_EQ(res.value().reason, StopReason::Eos) << "seed " << seed << ": " << text;
+    ASSERT_EQ(res.value().reason, engine::StopReason::Eos) << "seed " << seed << ": " << text;
     ASSERT_EQ(text.rfind("<tool_call>\n", 0), 0u) << text;
     ASSERT_GE(text.size(), 25u);
     ASSERT_EQ(text.substr(text.size() - 13), "\n</tool_call>") << text;
@@ -136,4 +136,4 @@ TEST_F(Stories, AGuardedCallLeavesTheOutputFreeUntilItsTrigger) {
 }
 
 }  // namespace
-}  // namespace strata::engine
+}  // namespace strata::constrain
