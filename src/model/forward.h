@@ -32,8 +32,17 @@ class Forward {
   std::span<const float> last_hidden() const { return last_hidden_; }
   const Placement& placement() const { return placement_; }
   const HandoffCounters& handoffs() const { return acts_.counters(); }
+  // Decode steps run by replaying a recorded step (CUDA graphs), not op by op.
+  uint64_t replayed_steps() const { return replayed_; }
+  void disable_step_recording() { graphs_off_ = true; }
 
  private:
+  // Every op of one pass, from the embedding to the logits in `out` (host logits or Act::Logits).
+  Status pass(std::span<const int32_t> tokens, int64_t pos0, KvCache& cache, std::span<float> logits, int64_t first);
+  // A decode step by replaying its recording (recording it first when there is none): false when the step
+  // must run op by op (no single recording backend, or the step turned out not to be recordable).
+  bool replay_step(int32_t token, int64_t pos0, KvCache& cache);
+  Result<WeightRef> acquire(TensorId id);
   Status attention_block(int64_t layer, int64_t n_tok, int64_t pos0, KvCache& cache);
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);
@@ -55,6 +64,14 @@ class Forward {
   Placement placement_;
   Activations acts_;
   bool decode_ = false;  // this pass's phase
+  // Recorded decode steps: the one backend every decode op and the KV cache live on when it can record
+  // (-1: none); off for good once a step could not be recorded. A step is recorded only after one ran op by
+  // op (scratch and tables sized), and not when a weight came with an owner or a ready event (unsafe_).
+  int graph_site_ = -1;
+  bool graphs_off_ = false;
+  bool unsafe_ = false;
+  uint64_t eager_decodes_ = 0, replayed_ = 0;
+  bool rope_loaded_ = false;
   kernels::RopeParams rope_;           // every layer's; freq_factors point into rope_factors_
   std::vector<float> rope_factors_;
   kernels::GluKind glu_;
