@@ -132,17 +132,44 @@ Status Forward::to_host(Act a, int64_t row0, int64_t rows, float* dst) {
 }
 
 Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t pos0 = cache.n_filled();
+  const SeqInput one{tokens, &cache, logits, all_logits};
+  return eval_batch(std::span(&one, 1));
+}
+
+Status Forward::check_input(const SeqInput& s) const {
+  const int64_t n = static_cast<int64_t>(s.tokens.size());
+  const int64_t pos0 = s.cache->n_filled();
   if (n == 0) return error("no tokens to evaluate");
-  STRATA_RETURN_IF_ERROR(cache.status());
-  if (pos0 + n > cache.n_ctx())
-    return error("context is full: {} tokens cached + {} new exceed the context of {}", pos0, n, cache.n_ctx());
-  const uint64_t want = static_cast<uint64_t>(all_logits ? n : 1) * hp_.n_vocab;
-  STRATA_CHECK(logits.size() >= want);
-  for (int32_t t : tokens)
+  STRATA_RETURN_IF_ERROR(s.cache->status());
+  if (pos0 + n > s.cache->n_ctx())
+    return error("context is full: {} tokens cached + {} new exceed the context of {}", pos0, n, s.cache->n_ctx());
+  STRATA_CHECK(s.logits.size() >= static_cast<uint64_t>(s.all_logits ? n : 1) * hp_.n_vocab);
+  for (int32_t t : s.tokens)
     if (t < 0 || t >= hp_.n_vocab) return error("token id {} is outside the vocabulary of {}", t, hp_.n_vocab);
-  decode_ = n == 1;
+  return Status::ok();
+}
+
+Status Forward::eval_batch(std::span<const SeqInput> seqs) {
+  if (seqs.empty()) return error("no sequences to evaluate");
+  segments_.clear();
+  int64_t n = 0;
+  bool all_single = true;
+  for (const SeqInput& s : seqs) {
+    STRATA_RETURN_IF_ERROR(check_input(s));
+    for (const Segment& other : segments_)
+      if (other.cache == s.cache) return error("two sequences of one batch share a KV cache");
+    const int64_t len = static_cast<int64_t>(s.tokens.size());
+    segments_.push_back({n, len, s.cache->n_filled(), s.cache});
+    n += len;
+    all_single = all_single && len == 1;
+  }
+  std::span<const int32_t> tokens = seqs[0].tokens;
+  if (seqs.size() > 1) {
+    batch_tokens_.clear();
+    for (const SeqInput& s : seqs) batch_tokens_.insert(batch_tokens_.end(), s.tokens.begin(), s.tokens.end());
+    tokens = batch_tokens_;
+  }
+  decode_ = all_single;
   acts_.begin(n);
 
   // x [n, d] ← token embeddings
@@ -157,44 +184,66 @@ Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<
 
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     weights_.begin_layer(static_cast<int>(l));
-    STRATA_RETURN_IF_ERROR(attention_block(l, n, pos0, cache));                         // x += attn(rms_norm(x))
+    STRATA_RETURN_IF_ERROR(attention_block(l, n));                                      // x += attn(rms_norm(x))
     STRATA_RETURN_IF_ERROR(norm(m_.layers[l].ffn_norm, Act::X, Act::XB, n));            // xb [n, d]
     STRATA_RETURN_IF_ERROR(hp_.is_moe() ? moe_ffn(l, n) : dense_ffn(l, n));              // ffn_out [n, d]
     weights_.end_layer(static_cast<int>(l));
   }
-  cache.set_filled(pos0 + n);
+  for (const Segment& g : segments_) g.cache->set_filled(g.pos0 + g.n);
+  return logits_block(seqs, n);
+}
 
-  // logits [n_out, n_vocab] ← output · rms_norm(x)
+// logits [n_out, n_vocab] ← output · rms_norm(x), over each sequence's last row (or all its rows), gathered
+// so the lm head is read once for the whole batch.
+Status Forward::logits_block(std::span<const SeqInput> seqs, int64_t n) {
   weights_.begin_layer(WeightSource::kGlobalLayer);
-  const int64_t first = all_logits ? 0 : n - 1;
-  const int64_t n_out = n - first;
+  int64_t n_out = 0;
+  for (const SeqInput& s : seqs) n_out += s.all_logits ? static_cast<int64_t>(s.tokens.size()) : 1;
   const int b = site(m_.output);
   {
     const int nb = site(m_.output_norm);
     STRATA_ACT(x, acts_.in(Act::X, nb, n));
     STRATA_ACT(xb, acts_.out(Act::XB, nb, n_out));
     STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.output_norm), on(nb), [&](const TensorView& w) {
-      on(nb).rms_norm(x.rows_from(first, n_out), w, hp_.rms_eps, xb);
+      int64_t out0 = 0;
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        const Segment& g = segments_[i];
+        const int64_t rows = seqs[i].all_logits ? g.n : 1;
+        on(nb).rms_norm(x.rows_from(g.row0 + g.n - rows, rows), w, hp_.rms_eps, xb.rows_from(out0, rows));
+        out0 += rows;
+      }
     }));
   }
   last_hidden_.resize(static_cast<size_t>(hp_.n_embd));
   STRATA_RETURN_IF_ERROR(to_host(Act::XB, n_out - 1, 1, last_hidden_.data()));
   STRATA_ACT(xb, acts_.in(Act::XB, b, n_out));
-  // The host backend writes the caller's logits in place; another backend computes them and copies them back.
+  // The host backend writes one caller's logits in place; several callers' rows, or another backend's
+  // result, land in one host matrix first and are then handed out.
+  const bool one = seqs.size() == 1;
   const bool in_place = on(b).device() == kHostDevice;
-  kernels::ActView out{kHostDevice, logits.data(), n_out, hp_.n_vocab};
+  if (!one) batch_logits_.resize(static_cast<size_t>(n_out * hp_.n_vocab));
+  float* host = one ? seqs[0].logits.data() : batch_logits_.data();
+  kernels::ActView out{kHostDevice, host, n_out, hp_.n_vocab};
   if (!in_place) {
     STRATA_ASSIGN_OR_RETURN(out, acts_.out(Act::Logits, b, n_out));
   }
   STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.output), on(b), [&](const TensorView& w) {
     on(b).matmul(w, xb, out);
   }));
-  if (!in_place) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, logits.data()));
+  if (!in_place) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, host));
+  if (!one) {
+    const float* row = batch_logits_.data();
+    for (const SeqInput& s : seqs) {
+      const size_t count = static_cast<size_t>(s.all_logits ? s.tokens.size() : 1) * hp_.n_vocab;
+      std::copy(row, row + count, s.logits.data());
+      row += count;
+    }
+  }
   weights_.end_layer(WeightSource::kGlobalLayer);
   return Status::ok();
 }
 
-Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cache) {
+Status Forward::attention_block(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
   const int kb = placement_.kv_site[static_cast<size_t>(l)];  // the backend holding this layer's cache
 
@@ -208,9 +257,8 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
   STRATA_ACT(q, acts_.inout(Act::Q, kb, n));
   STRATA_ACT(k, acts_.inout(Act::K, kb, n));
   STRATA_ACT(v, acts_.in(Act::V, kb, n));
-  on(kb).rope(q, hp_.n_head, hp_.head_dim, pos0, rope_);
-  on(kb).rope(k, hp_.n_head_kv, hp_.head_dim, pos0, rope_);
 
+  // Per sequence, at its own positions and against its own cache: RoPE, then
   // att [n, n_head * hd]: causal softmax(q·K / sqrt(hd) [, sink]) · V over the cache (the last `window`
   // positions on a sliding-window layer), after appending this batch's k, v.
   kernels::AttentionParams attn;
@@ -228,7 +276,12 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
     attn.sinks = sinks.view();
   }
   if (!on(kb).supports(attn)) return error("{}: attention with window {} or sinks is not supported", on(kb).name(), attn.window);
-  on(kb).attention(attn, q, k, v, cache.layer(l), pos0, att);
+  for (const Segment& g : segments_) {
+    const kernels::ActView qs = q.rows_from(g.row0, g.n), ks = k.rows_from(g.row0, g.n);
+    on(kb).rope(qs, hp_.n_head, hp_.head_dim, g.pos0, rope_);
+    on(kb).rope(ks, hp_.n_head_kv, hp_.head_dim, g.pos0, rope_);
+    on(kb).attention(attn, qs, ks, v.rows_from(g.row0, g.n), g.cache->layer(l), g.pos0, att.rows_from(g.row0, g.n));
+  }
   if (L.attn_sinks != kNoTensor) sinks.release_after(on(kb).record());
 
   STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n, L.attn_output_bias));  // [n, d] (+ bo)
