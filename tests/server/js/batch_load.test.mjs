@@ -4,15 +4,15 @@
 // (an aborted fetch, or a raw socket destroyed after the first bytes). Every request must be answered
 // correctly or refused with 503; the server must survive, nothing may fail, several sequences must have
 // shared passes, and resident memory must come back within 8 MiB of its warm-up baseline.
-// STRATA_LOAD_REQUESTS sets the count (CI: 300; the issue's 1,000 runs in about a minute on 2 cores).
+// STRATA_LOAD_REQUESTS sets the count (default the issue's 1,000: about 8 s on the 2-core machine).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { stats, waitFor } from './helpers.mjs';
 import { BASE_MODEL, WEATHER_TOOL, familyModel, startAgentServer } from './agent_helpers.mjs';
 
-const CLIENTS = 32, MAX_QUEUE = 16, PARALLEL = 4;
-const REQUESTS = Number(process.env.STRATA_LOAD_REQUESTS ?? 300);
+const CLIENTS = 32, MAX_QUEUE = 24, PARALLEL = 4;
+const REQUESTS = Number(process.env.STRATA_LOAD_REQUESTS ?? 1000);
 const BUSY = 'server busy, please try again.  maximum pending requests exceeded';
 const RSS_TOLERANCE = 8 * 2 ** 20;
 let server, chatModel;
@@ -110,7 +110,7 @@ async function one(i, r) {
 }
 
 test(`${CLIENTS} clients, ${REQUESTS} mixed requests over ${PARALLEL} parallel sequences: answered or 503, memory back`,
-     { timeout: Math.max(60000, REQUESTS * 300) }, async () => {
+     { timeout: Math.max(60000, REQUESTS * 120) }, async () => {
   const r = rng(16);
   for (let i = 0; i < 10; i++) await one(i, r);  // warm-up: the load, every route, the template prefix
   await waitFor(async () => (await stats(server.url)).jobs_pending === 0, 10000, 'warm-up to finish');
@@ -132,7 +132,7 @@ test(`${CLIENTS} clients, ${REQUESTS} mixed requests over ${PARALLEL} parallel s
         const i = next++;
         const outcome = await one(i, cr);
         counts[outcome]++;
-        if (outcome === 'busy') await new Promise((res) => setTimeout(res, 50));
+        if (outcome === "busy") await new Promise((res) => setTimeout(res, 100));
       }
     }));
   } finally {
