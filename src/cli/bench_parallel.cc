@@ -28,6 +28,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
   const int n = b.n_parallel;
   const int64_t vocab = lm.hparams().n_vocab;
   model::Forward fwd(lm.model(), lm.weights(), lm.experts(), lm.placement());
+  if (!lm.record_decode_steps()) fwd.disable_step_recording();
   std::vector<std::unique_ptr<model::KvCache>> caches;
   for (int i = 0; i < n; ++i) {
     caches.push_back(std::make_unique<model::KvCache>(lm.hparams(), b.n_ctx, lm.placement()));

@@ -18,6 +18,7 @@
 #include "engine/runtime.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
+#include "hw/gpu_memory.h"
 
 namespace strata::cli {
 
@@ -61,6 +62,9 @@ int run_bench(const BenchOptions& o) {
   if (!eo) return fail(eo.status().message());
   ProgressLine progress(o.progress);
   eo->progress = progress.callback();
+  // Device memory is measured from before the load (the baseline: the CUDA context) to the end of the runs.
+  std::unique_ptr<hw::GpuMemoryMonitor> gpu_mem;
+  if (eo->profile && !eo->profile->gpus.empty()) gpu_mem = std::make_unique<hw::GpuMemoryMonitor>(0);
   const double t_load = now_s();
   auto loaded = engine::LoadedModel::load(*eo);
   progress.finish_line();
@@ -177,6 +181,14 @@ int run_bench(const BenchOptions& o) {
     rec["parallel"] = p;
   }
   rec["peak_rss_bytes"] = engine::peak_rss_bytes();
+  rec["decode_steps_replayed"] = session.forward().replayed_steps();  // CUDA graphs (warm-up included)
+  if (gpu_mem && gpu_mem->available()) {
+    gpu_mem->stop();
+    rec["gpu_memory"] = {{"peak_above_context_bytes", gpu_mem->peak_above_baseline()},
+                         {"context_and_others_bytes", gpu_mem->baseline_used()},
+                         {"samples", gpu_mem->samples()},
+                         {"budget_bytes", lm.plan() ? lm.plan()->budgets.gpu_bytes : 0}};
+  }
   const std::string text = rec.dump(1);
   if (!o.out.empty()) {
     std::ofstream out(o.out);
@@ -223,6 +235,16 @@ int run_bench(const BenchOptions& o) {
                   format_bytes(static_cast<uint64_t>(p["decode_bytes_read_per_step"].get<double>())).c_str());
   }
   std::printf("peak resident memory %s\n", format_bytes(engine::peak_rss_bytes()).c_str());
+  if (session.forward().replayed_steps() > 0)
+    std::printf("decode steps replayed from CUDA graphs: %llu of %d\n",
+                static_cast<unsigned long long>(session.forward().replayed_steps()), (o.warmup + o.repetitions) * o.n_gen);
+  if (rec.contains("gpu_memory")) {
+    const auto& g = rec["gpu_memory"];
+    std::printf("GPU memory: peak %s above the CUDA context (%s), measured %lld times; budget %s\n",
+                format_bytes(g["peak_above_context_bytes"].get<uint64_t>()).c_str(),
+                format_bytes(g["context_and_others_bytes"].get<uint64_t>()).c_str(),
+                static_cast<long long>(g["samples"].get<int64_t>()), format_bytes(g["budget_bytes"].get<uint64_t>()).c_str());
+  }
   return 0;
 }
 

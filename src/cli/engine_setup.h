@@ -15,6 +15,7 @@ struct PlanFlags {
   int64_t ctx = 0;      // --ctx N
   std::string mode;     // --mode NAME
   std::string profile;  // --profile FILE
+  bool no_graphs = false;  // --no-graphs
 };
 
 // Budgets from the flags; the hardware profile from --profile, the cache, or a measurement when the plan

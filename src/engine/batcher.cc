@@ -26,6 +26,7 @@ int64_t common_prefix(const std::vector<int32_t>& history, std::span<const int32
 
 Batcher::Batcher(LoadedModel& model, BatcherOptions options)
     : lm_(model), options_(options), forward_(model.model(), model.weights(), model.experts(), model.placement()) {
+  if (!model.record_decode_steps()) forward_.disable_step_recording();
   slots_.resize(static_cast<size_t>(std::max(options_.n_parallel, 1)));
   for (Slot& s : slots_) {
     s.cache = std::make_unique<model::KvCache>(model.hparams(), options_.n_ctx, model.placement());

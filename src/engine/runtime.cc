@@ -70,6 +70,7 @@ std::optional<streaming::StreamStats> LoadedModel::stream_stats() const {
 
 Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& options) {
   std::unique_ptr<LoadedModel> lm(new LoadedModel());
+  lm->record_decode_steps_ = options.record_decode_steps;
   STRATA_ASSIGN_OR_RETURN(lm->file_, gguf::read_file(options.model_path, gguf_type_lookup()));
   arch::translate_ollama_file(lm->file_);  // an Ollama-store blob reads as its llama.cpp equivalent from here on
   auto bound = model::bind_model(lm->file_);

@@ -36,6 +36,9 @@ struct EngineOptions {
   std::string home;
   // Hears "loading" in bytes while weights are read (the CLI draws it on stderr); may be empty.
   ProgressFn progress;
+  // Decode steps replayed from a recording (CUDA graphs) where the plan puts a whole step on one GPU;
+  // false runs every step op by op (`--no-graphs`, for A/B measurement).
+  bool record_decode_steps = true;
 };
 
 class LoadedModel {
@@ -53,6 +56,7 @@ class LoadedModel {
   // The host CPU backend (always present) and where each op runs.
   kernels::CpuBackend& backend() { return *backend_; }
   const model::Placement& placement() const { return placement_; }
+  bool record_decode_steps() const { return record_decode_steps_; }
   // Why the plan was made without a GPU the machine has (this build lacks its backend); empty otherwise.
   const std::string& backend_note() const { return backend_note_; }
   int64_t default_n_ctx() const { return default_n_ctx_; }
@@ -76,6 +80,7 @@ class LoadedModel {
   std::unique_ptr<model::WeightSource> device_weights_;  // wraps weights_ when a GPU holds some tensors
   model::ExpertSource* experts_ = nullptr;  // points into weights_ or device_weights_ (every source serves experts)
   model::Placement placement_;
+  bool record_decode_steps_ = true;
   const void* streaming_ = nullptr;         // weights_ as StreamingWeights, when streaming
   int64_t default_n_ctx_ = 0;
   uint64_t resident_bytes_ = 0;

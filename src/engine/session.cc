@@ -18,7 +18,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 Session::Session(LoadedModel& model, int64_t n_ctx)
     : lm_(model),
       cache_(model.hparams(), n_ctx, model.placement()),
-      forward_(model.model(), model.weights(), model.experts(), model.placement()) {}
+      forward_(model.model(), model.weights(), model.experts(), model.placement()) {
+  if (!model.record_decode_steps()) forward_.disable_step_recording();
+}
 
 Status Session::eval(std::span<const int32_t> tokens, std::vector<float>& logits, bool all_logits) {
   const int64_t n_vocab = lm_.hparams().n_vocab;

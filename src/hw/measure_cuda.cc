@@ -141,4 +141,17 @@ std::vector<GpuInfo> measure_cuda_gpus(double seconds_per_sample, std::string& n
   return gpus;
 }
 
+// cudaSetDevice makes the device current on the calling thread (the monitor's own thread included).
+bool gpu_memory_read(int device, uint64_t& used, uint64_t& total) {
+  used = total = 0;
+  size_t free_b = 0, total_b = 0;
+  if (cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    cudaGetLastError();  // clears the sticky-free error state so later calls see their own results
+    return false;
+  }
+  used = total_b - free_b;
+  total = total_b;
+  return true;
+}
+
 }  // namespace strata::planner::detail

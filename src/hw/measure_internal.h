@@ -25,6 +25,8 @@ Result<StorageInfo> measure_storage(const std::string& dir, uint64_t scratch_byt
 
 // Every CUDA device the runtime finds; `note` says why there are none (also in builds without CUDA).
 std::vector<GpuInfo> measure_cuda_gpus(double seconds_per_sample, std::string& note);
+// Device memory in use (total - free) and its total on device `device`; false without CUDA or the device.
+bool gpu_memory_read(int device, uint64_t& used, uint64_t& total);
 
 // Lanes of f32 FMA per SM for a compute capability (for the throughput estimate).
 int fp32_lanes_per_sm(int cc_major, int cc_minor);

@@ -202,6 +202,19 @@ class Backend {
   // Expert scatter: dst[rows[i], :] += scale[i] * src[i, :], in order of i. src: [rows.size(), cols].
   virtual void scatter_add(ActView src, std::span<const int32_t> rows, std::span<const float> scale,
                            ActView dst) = 0;
+
+  // --- recorded decode steps (CUDA graphs; a backend without them answers false everywhere)
+  // A caller that issues the same ops for every decode step (one token, everything on this backend) may
+  // record them once and replay them, so a step costs one launch instead of hundreds. begin_capture(key, pos,
+  // token): the ops that follow are recorded, NOT run; rope and attention at `pos` and get_rows of `token`
+  // read both from device memory that replay() rewrites. end_capture(keep): closes the recording and keeps it
+  // under `key` when keep and nothing the backend saw makes it unsafe to replay; false means nothing ran and
+  // nothing was kept: the caller issues the step's ops directly. replay(key, pos, token): runs the recorded
+  // step at a new position and token; false when none is kept for key that is valid at pos. Host reads of
+  // the outputs still go through copy() and an event, after the replay.
+  virtual bool begin_capture(uint64_t /*key*/, int64_t /*pos*/, int32_t /*token*/) { return false; }
+  virtual bool end_capture(bool /*keep*/) { return false; }
+  virtual bool replay(uint64_t /*key*/, int64_t /*pos*/, int32_t /*token*/) { return false; }
 };
 
 // ---------------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ void Activations::begin(int64_t n) {
       pb = PerBackend{};
     }
     capacity_ = n;
+    ++generation_;
   }
   valid_.fill(0);
 }

@@ -34,6 +34,9 @@ class Activations {
   // ... to update in place (read, then write): in() and then out().
   Result<kernels::ActView> inout(Act a, int b, int64_t rows);
   const HandoffCounters& counters() const { return counters_; }
+  // Changes whenever the buffers are replaced (a batch larger than any before), so a recorded step that
+  // holds their addresses knows it is stale.
+  uint64_t generation() const { return generation_; }
 
  private:
   static constexpr int kN = static_cast<int>(Act::kCount);
@@ -43,6 +46,7 @@ class Activations {
   const Placement& p_;
   std::array<int64_t, kN> width_{};
   int64_t capacity_ = 0;  // rows every allocated buffer holds
+  uint64_t generation_ = 0;
   struct PerBackend {
     std::array<std::unique_ptr<kernels::Buffer>, kN> buf;
     // A copy out of this backend's buffer that another backend's stream may still be reading.

@@ -34,11 +34,11 @@ Status check_readable(const WeightRef& w, kernels::Backend& be) {
 }
 
 // As with_weight, for an op that also reads a bias (or any second small weight): `bias` may be kNoTensor.
-template <class Op>
-Status with_weight_and(Result<WeightRef> acquired, WeightSource& src, TensorId bias, kernels::Backend& be, Op&& op) {
+template <class Acquire, class Op>
+Status with_weight_and(Result<WeightRef> acquired, Acquire&& acquire, TensorId bias, kernels::Backend& be, Op&& op) {
   if (bias == kNoTensor) return with_weight(std::move(acquired), be, [&](const TensorView& w) { op(w, TensorView{}); });
   STRATA_ASSIGN_OR_RETURN(WeightRef w, std::move(acquired));
-  STRATA_ASSIGN_OR_RETURN(WeightRef b, src.acquire(bias));
+  STRATA_ASSIGN_OR_RETURN(WeightRef b, acquire(bias));
   STRATA_RETURN_IF_ERROR(check_readable(b, be));
   if (w.ready()) be.wait(*w.ready());
   if (b.ready()) be.wait(*b.ready());
@@ -68,13 +68,28 @@ Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* expert
   route_.gating = hp_.norm_topk ? kernels::RouterGating::SoftmaxSelected : kernels::RouterGating::SoftmaxAll;
   route_.n_expert_used = hp_.n_expert_used;
   STRATA_CHECK(placement_.decode_site.size() == m_.tensors.size() && placement_.kv_site.size() == m_.layers.size());
+  // Decode steps can be recorded when one device backend runs all of a dense model's decode ops and holds its
+  // cache (a MoE step reads its routing on the host).
+  if (!hp_.is_moe() && !placement_.kv_site.empty()) {
+    const int b = placement_.kv_site.front();
+    const auto same = [b](uint8_t s) { return s == b; };
+    if (!on(b).device().is_host() && std::all_of(placement_.kv_site.begin(), placement_.kv_site.end(), same) &&
+        std::all_of(placement_.decode_site.begin(), placement_.decode_site.end(), same))
+      graph_site_ = b;
+  }
+}
+
+Result<WeightRef> Forward::acquire(TensorId id) {
+  Result<WeightRef> w = weights_.acquire(id);
+  if (w && (w->owned() || w->ready())) unsafe_ = true;  // bytes that move cannot be replayed from
+  return w;
 }
 
 Status Forward::matmul(TensorId id, Act x, Act y, int64_t n, TensorId bias) {
   const int b = site(id);
   STRATA_ACT(xv, acts_.in(x, b, n));
   STRATA_ACT(yv, acts_.out(y, b, n));
-  return with_weight_and(weights_.acquire(id), weights_, bias, on(b),
+  return with_weight_and(acquire(id), [this](TensorId t) { return acquire(t); }, bias, on(b),
                          [&](const TensorView& w, const TensorView& bv) { on(b).matmul(w, xv, yv, bv); });
 }
 
@@ -85,15 +100,18 @@ Status Forward::head_norm(TensorId id, Act a, int64_t n_heads, int64_t n) {
   const int b = site(id);
   STRATA_ACT(v, acts_.inout(a, b, n));
   const kernels::ActView heads = v.reshaped(n * n_heads, hp_.head_dim);
-  return with_weight(weights_.acquire(id), on(b),
+  return with_weight(acquire(id), on(b),
                      [&](const TensorView& w) { on(b).rms_norm(heads, w, hp_.rms_eps, heads); });
 }
 
-// RoPE frequency factors (Llama 3.1+ rope_freqs.weight): copied to the host once per pass, so every layer's
-// RoPE reads them whichever backend runs it and whatever the source does with the bytes afterwards.
+// RoPE frequency factors (Llama 3.1+ rope_freqs.weight): copied to the host once, so every layer's RoPE reads
+// them whichever backend runs it and whatever the source does with the bytes afterwards.
 Status Forward::load_rope_factors() {
   rope_.freq_factors = TensorView{};
-  if (m_.rope_freqs == kNoTensor) return Status::ok();
+  if (m_.rope_freqs == kNoTensor) {
+    rope_loaded_ = true;
+    return Status::ok();
+  }
   const int b = site(m_.rope_freqs);
   STRATA_ASSIGN_OR_RETURN(WeightRef w, weights_.acquire(m_.rope_freqs));
   if (w.ready()) w.ready()->synchronize();
@@ -111,6 +129,7 @@ Status Forward::load_rope_factors() {
   rope_.freq_factors.ne = {n, 1, 1, 1};
   rope_.freq_factors.data = reinterpret_cast<const uint8_t*>(rope_factors_.data());
   rope_.freq_factors.name = "rope_freqs.weight";
+  rope_loaded_ = true;
   return Status::ok();
 }
 
@@ -118,7 +137,7 @@ Status Forward::norm(TensorId id, Act x, Act out, int64_t n) {
   const int b = site(id);
   STRATA_ACT(xv, acts_.in(x, b, n));
   STRATA_ACT(ov, acts_.out(out, b, n));
-  return with_weight(weights_.acquire(id), on(b),
+  return with_weight(acquire(id), on(b),
                      [&](const TensorView& w) { on(b).rms_norm(xv, w, hp_.rms_eps, ov); });
 }
 
@@ -152,35 +171,89 @@ Status Forward::check_input(const SeqInput& s) const {
 Status Forward::eval_batch(std::span<const SeqInput> seqs) {
   if (seqs.empty()) return error("no sequences to evaluate");
   segments_.clear();
-  int64_t n = 0;
+  int64_t n = 0, n_out = 0;
   bool all_single = true;
   for (const SeqInput& s : seqs) {
     STRATA_RETURN_IF_ERROR(check_input(s));
     for (const Segment& other : segments_)
       if (other.cache == s.cache) return error("two sequences of one batch share a KV cache");
     const int64_t len = static_cast<int64_t>(s.tokens.size());
-    segments_.push_back({n, len, s.cache->n_filled(), s.cache});
+    const int64_t out = s.all_logits ? len : 1;
+    segments_.push_back({n, len, s.cache->n_filled(), s.cache, out});
     n += len;
+    n_out += out;
     all_single = all_single && len == 1;
   }
+  const bool one = seqs.size() == 1;
   std::span<const int32_t> tokens = seqs[0].tokens;
-  if (seqs.size() > 1) {
+  if (!one) {
     batch_tokens_.clear();
     for (const SeqInput& s : seqs) batch_tokens_.insert(batch_tokens_.end(), s.tokens.begin(), s.tokens.end());
     tokens = batch_tokens_;
   }
   decode_ = all_single;
   acts_.begin(n);
+  if (!rope_loaded_) STRATA_RETURN_IF_ERROR(load_rope_factors());  // a weight: its bytes never change
 
+  // One sequence's logits go straight to its caller on the host; several sequences' rows land in one host
+  // matrix first and are then handed out.
+  if (!one) batch_logits_.resize(static_cast<size_t>(n_out * hp_.n_vocab));
+  const std::span<float> host_logits = one ? seqs[0].logits : std::span<float>(batch_logits_);
+  if (!(decode_ && one && replay_step(tokens[0], segments_[0].pos0, *segments_[0].cache))) {
+    STRATA_RETURN_IF_ERROR(pass(tokens, host_logits));
+    if (decode_ && one) ++eager_decodes_;
+  }
+  for (const Segment& g : segments_) g.cache->set_filled(g.pos0 + g.n);
+
+  last_hidden_.resize(static_cast<size_t>(hp_.n_embd));
+  STRATA_RETURN_IF_ERROR(to_host(Act::XB, n_out - 1, 1, last_hidden_.data()));
+  // The host backend wrote the logits in place; another backend computed them into Act::Logits.
+  if (on(site(m_.output)).device() != kHostDevice) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, host_logits.data()));
+  if (!one) {
+    const float* row = batch_logits_.data();
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const size_t count = static_cast<size_t>(segments_[i].n_out * hp_.n_vocab);
+      std::copy(row, row + count, seqs[i].logits.data());
+      row += count;
+    }
+  }
+  return Status::ok();
+}
+
+bool Forward::replay_step(int32_t token, int64_t pos0, KvCache& cache) {
+  if (graph_site_ < 0 || graphs_off_) return false;
+  kernels::Backend& g = on(graph_site_);
+  // The recording holds the addresses of this pass's activations and of this cache: any change is a new key.
+  uint64_t key = reinterpret_cast<uintptr_t>(this);
+  for (uint64_t v : {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(cache.layer(0).k)),
+                     static_cast<uint64_t>(cache.n_ctx()), acts_.generation()})
+    key = (key ^ v) * 0x9E3779B97F4A7C15ull;
+  bool ran = g.replay(key, pos0, token);
+  if (!ran && eager_decodes_ > 0 && g.begin_capture(key, pos0, token)) {
+    unsafe_ = false;
+    const Status st = pass(std::span(&token, 1), {});  // segments_: this one sequence at pos0 in cache
+    if (!g.end_capture(st.is_ok() && !unsafe_)) {
+      graphs_off_ = true;  // not recordable (nothing ran): op by op from now on
+      return false;
+    }
+    ran = g.replay(key, pos0, token);
+  }
+  if (!ran) return false;
+  ++replayed_;
+  // What the replayed ops wrote that eval reads next.
+  return static_cast<bool>(acts_.out(Act::XB, graph_site_, 1)) && static_cast<bool>(acts_.out(Act::Logits, graph_site_, 1));
+}
+
+Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
   // x [n, d] ← token embeddings
   weights_.begin_layer(WeightSource::kGlobalLayer);
   {
     const int b = site(m_.token_embd);
     STRATA_ACT(x, acts_.out(Act::X, b, n));
-    STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.token_embd), on(b),
+    STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.token_embd), on(b),
                                        [&](const TensorView& embd) { on(b).get_rows(embd, tokens, x); }));
   }
-  STRATA_RETURN_IF_ERROR(load_rope_factors());
 
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     weights_.begin_layer(static_cast<int>(l));
@@ -189,56 +262,34 @@ Status Forward::eval_batch(std::span<const SeqInput> seqs) {
     STRATA_RETURN_IF_ERROR(hp_.is_moe() ? moe_ffn(l, n) : dense_ffn(l, n));              // ffn_out [n, d]
     weights_.end_layer(static_cast<int>(l));
   }
-  for (const Segment& g : segments_) g.cache->set_filled(g.pos0 + g.n);
-  return logits_block(seqs, n);
-}
 
-// logits [n_out, n_vocab] ← output · rms_norm(x), over each sequence's last row (or all its rows), gathered
-// so the lm head is read once for the whole batch.
-Status Forward::logits_block(std::span<const SeqInput> seqs, int64_t n) {
+  // logits [n_out, n_vocab] ← output · rms_norm(x), over each sequence's last row (or all its rows),
+  // gathered so that the lm head is read once for the whole batch.
   weights_.begin_layer(WeightSource::kGlobalLayer);
   int64_t n_out = 0;
-  for (const SeqInput& s : seqs) n_out += s.all_logits ? static_cast<int64_t>(s.tokens.size()) : 1;
+  for (const Segment& g : segments_) n_out += g.n_out;
   const int b = site(m_.output);
   {
     const int nb = site(m_.output_norm);
     STRATA_ACT(x, acts_.in(Act::X, nb, n));
     STRATA_ACT(xb, acts_.out(Act::XB, nb, n_out));
-    STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.output_norm), on(nb), [&](const TensorView& w) {
+    STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.output_norm), on(nb), [&](const TensorView& w) {
       int64_t out0 = 0;
-      for (size_t i = 0; i < seqs.size(); ++i) {
-        const Segment& g = segments_[i];
-        const int64_t rows = seqs[i].all_logits ? g.n : 1;
-        on(nb).rms_norm(x.rows_from(g.row0 + g.n - rows, rows), w, hp_.rms_eps, xb.rows_from(out0, rows));
-        out0 += rows;
+      for (const Segment& g : segments_) {
+        on(nb).rms_norm(x.rows_from(g.row0 + g.n - g.n_out, g.n_out), w, hp_.rms_eps, xb.rows_from(out0, g.n_out));
+        out0 += g.n_out;
       }
     }));
   }
-  last_hidden_.resize(static_cast<size_t>(hp_.n_embd));
-  STRATA_RETURN_IF_ERROR(to_host(Act::XB, n_out - 1, 1, last_hidden_.data()));
   STRATA_ACT(xb, acts_.in(Act::XB, b, n_out));
-  // The host backend writes one caller's logits in place; several callers' rows, or another backend's
-  // result, land in one host matrix first and are then handed out.
-  const bool one = seqs.size() == 1;
-  const bool in_place = on(b).device() == kHostDevice;
-  if (!one) batch_logits_.resize(static_cast<size_t>(n_out * hp_.n_vocab));
-  float* host = one ? seqs[0].logits.data() : batch_logits_.data();
-  kernels::ActView out{kHostDevice, host, n_out, hp_.n_vocab};
-  if (!in_place) {
+  // The host backend writes the caller's logits in place; another backend computes them for eval to copy.
+  kernels::ActView out{kHostDevice, logits.data(), n_out, hp_.n_vocab};
+  if (on(b).device() != kHostDevice) {
     STRATA_ASSIGN_OR_RETURN(out, acts_.out(Act::Logits, b, n_out));
   }
-  STRATA_RETURN_IF_ERROR(with_weight(weights_.acquire(m_.output), on(b), [&](const TensorView& w) {
+  STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.output), on(b), [&](const TensorView& w) {
     on(b).matmul(w, xb, out);
   }));
-  if (!in_place) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, host));
-  if (!one) {
-    const float* row = batch_logits_.data();
-    for (const SeqInput& s : seqs) {
-      const size_t count = static_cast<size_t>(s.all_logits ? s.tokens.size() : 1) * hp_.n_vocab;
-      std::copy(row, row + count, s.logits.data());
-      row += count;
-    }
-  }
   weights_.end_layer(WeightSource::kGlobalLayer);
   return Status::ok();
 }
@@ -270,7 +321,7 @@ Status Forward::attention_block(int64_t l, int64_t n) {
   STRATA_ACT(att, acts_.out(Act::Att, kb, n));
   WeightRef sinks;
   if (L.attn_sinks != kNoTensor) {
-    STRATA_ASSIGN_OR_RETURN(sinks, weights_.acquire(L.attn_sinks));
+    STRATA_ASSIGN_OR_RETURN(sinks, acquire(L.attn_sinks));
     STRATA_RETURN_IF_ERROR(check_readable(sinks, on(kb)));
     if (sinks.ready()) on(kb).wait(*sinks.ready());
     attn.sinks = sinks.view();
@@ -353,7 +404,7 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   for (int p = 0; p < 3; ++p) {
     exp_bias_[p] = WeightRef();
     if (L.ffn_exps_bias[p] == kNoTensor) continue;
-    STRATA_ASSIGN_OR_RETURN(exp_bias_[p], weights_.acquire(L.ffn_exps_bias[p]));
+    STRATA_ASSIGN_OR_RETURN(exp_bias_[p], acquire(L.ffn_exps_bias[p]));
     kernels::Backend& be = on(site(L.ffn_exps[p]));
     STRATA_RETURN_IF_ERROR(check_readable(exp_bias_[p], be));
     if (exp_bias_[p].ready()) be.wait(*exp_bias_[p].ready());

@@ -40,22 +40,33 @@ class Forward {
   // weight serves every sequence, which is what a streamed tier needs), while RoPE, the KV store and
   // attention run per sequence against its own cache at its own position. Each sequence's logits are the
   // ones eval() would give it alone, up to the order of float sums. The caches must be distinct.
-  // The phase is decode when every sequence brings one token (the decode placement), else prefill.
+  // The phase is decode when every sequence brings one token (the decode placement), else prefill; only a
+  // pass of one sequence and one token replays a recorded step.
   Status eval_batch(std::span<const SeqInput> seqs);
 
   // The final normalised hidden state of the last evaluated token ([n_embd]) of the last sequence, for embeddings.
   std::span<const float> last_hidden() const { return last_hidden_; }
   const Placement& placement() const { return placement_; }
   const HandoffCounters& handoffs() const { return acts_.counters(); }
+  // Decode steps run by replaying a recorded step (CUDA graphs), not op by op.
+  uint64_t replayed_steps() const { return replayed_; }
+  void disable_step_recording() { graphs_off_ = true; }
 
  private:
-  // Where each sequence's rows sit in this pass's activations.
+  // Where each sequence's rows sit in this pass's activations, and how many logit rows it wants.
   struct Segment {
     int64_t row0 = 0, n = 0, pos0 = 0;
     KvCache* cache = nullptr;
+    int64_t n_out = 1;
   };
   Status check_input(const SeqInput& s) const;
-  Status logits_block(std::span<const SeqInput> seqs, int64_t n);
+  // Every op of one pass over segments_, from the embedding to the logits (into `logits` on the host, else
+  // Act::Logits).
+  Status pass(std::span<const int32_t> tokens, std::span<float> logits);
+  // A decode step by replaying its recording (recording it first when there is none): false when the step
+  // must run op by op (no single recording backend, or the step turned out not to be recordable).
+  bool replay_step(int32_t token, int64_t pos0, KvCache& cache);
+  Result<WeightRef> acquire(TensorId id);
   Status attention_block(int64_t layer, int64_t n_tok);
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);
@@ -77,6 +88,14 @@ class Forward {
   Placement placement_;
   Activations acts_;
   bool decode_ = false;  // this pass's phase
+  // Recorded decode steps: the one backend every decode op and the KV cache live on when it can record
+  // (-1: none); off for good once a step could not be recorded. A step is recorded only after one ran op by
+  // op (scratch and tables sized), and not when a weight came with an owner or a ready event (unsafe_).
+  int graph_site_ = -1;
+  bool graphs_off_ = false;
+  bool unsafe_ = false;
+  uint64_t eager_decodes_ = 0, replayed_ = 0;
+  bool rope_loaded_ = false;
   kernels::RopeParams rope_;           // every layer's; freq_factors point into rope_factors_
   std::vector<float> rope_factors_;
   kernels::GluKind glu_;

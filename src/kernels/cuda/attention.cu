@@ -32,9 +32,10 @@ __device__ __forceinline__ float h2f(uint16_t b) { return __half2float(__ushort_
 __global__ void __launch_bounds__(kWarps * 32)
     attention_split_kernel(const float* __restrict__ q, const uint16_t* __restrict__ kc,
                            const uint16_t* __restrict__ vc, int64_t kv_dim, int64_t n_head, int64_t group,
-                           int64_t head_dim, int64_t pos0, int64_t window, float scale, int64_t n_split,
-                           float* __restrict__ ws) {
+                           int64_t head_dim, int64_t pos_arg, const int64_t* __restrict__ pos_dev, int64_t window,
+                           float scale, int64_t n_split, float* __restrict__ ws) {
   const int64_t s = blockIdx.x, h = blockIdx.y, t = blockIdx.z;
+  const int64_t pos0 = pos_dev ? *pos_dev : pos_arg;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   // Lane owns dims lane + 32 i; head_dim need not be a multiple of 32 (80, 8 occur).
   const int per_lane = static_cast<int>((head_dim + 31) / 32);
@@ -94,11 +95,12 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 // grid (n_head, n_tok); thread d merges dimension d across the splits that held positions.
 __global__ void attention_merge_kernel(const float* __restrict__ ws, int64_t n_head, int64_t head_dim,
-                                       int64_t pos0, int64_t window, int64_t n_split, const float* __restrict__ sinks,
-                                       float* __restrict__ out) {
+                                       int64_t pos_arg, const int64_t* __restrict__ pos_dev, int64_t window,
+                                       int64_t n_split, const float* __restrict__ sinks, float* __restrict__ out) {
   const int64_t h = blockIdx.x, t = blockIdx.y;
+  const int64_t pos0 = pos_dev ? *pos_dev : pos_arg;
   const Span span = visible(pos0, t, window);
-  const int64_t used = (span.end - span.first + kAttentionSplit - 1) / kAttentionSplit;
+  const int64_t used = min(n_split, (span.end - span.first + kAttentionSplit - 1) / kAttentionSplit);
   const float* base = ws + (t * n_head + h) * n_split * (head_dim + 2);
   float m = sinks ? sinks[h] : -FLT_MAX;
   for (int64_t s = 0; s < used; ++s) m = fmaxf(m, base[s * (head_dim + 2)]);
@@ -113,8 +115,9 @@ __global__ void attention_merge_kernel(const float* __restrict__ ws, int64_t n_h
 }
 
 __global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t kv_dim,
-                                int64_t pos0, uint16_t* kc, uint16_t* vc) {
+                                int64_t pos_arg, const int64_t* __restrict__ pos_dev, uint16_t* kc, uint16_t* vc) {
   const int64_t t = blockIdx.y;
+  const int64_t pos0 = pos_dev ? *pos_dev : pos_arg;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < kv_dim;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     kc[(pos0 + t) * kv_dim + i] = __half_as_ushort(__float2half_rn(k[t * kv_dim + i]));
@@ -132,33 +135,36 @@ int64_t attention_workspace_floats(int64_t n_tok, int64_t n_head, int64_t head_d
 
 void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_tok,
                    int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window, float scale,
-                   const float* sinks, float* workspace, float* out, cudaStream_t stream) {
+                   const float* sinks, float* workspace, float* out, cudaStream_t stream, const int64_t* pos_dev,
+                   int64_t pos_bound) {
   STRATA_CHECK(q != nullptr && k_cache != nullptr && v_cache != nullptr && workspace != nullptr && out != nullptr);
   STRATA_CHECK(head_dim > 0 && head_dim <= kAttentionMaxHeadDim);
   STRATA_CHECK(n_kv_head > 0 && n_head % n_kv_head == 0 && kv_dim == n_kv_head * head_dim);
   STRATA_CHECK(n_head <= 65535 && n_tok >= 0 && n_tok <= 65535 && pos0 >= 0 && window >= 0);
   if (n_tok == 0) return;
-  const int64_t max_positions = window > 0 && window < pos0 + n_tok ? window : pos0 + n_tok;
+  STRATA_CHECK(pos_dev == nullptr || pos_bound >= n_tok);
+  const int64_t end = pos_dev ? pos_bound : pos0 + n_tok;  // the furthest position any token sees, plus one
+  const int64_t max_positions = window > 0 && window < end ? window : end;
   const int64_t n_split = splits_for(max_positions);
   STRATA_CHECK(n_split <= 0x7fffffff);
   attention_split_kernel<<<dim3(static_cast<unsigned>(n_split), static_cast<unsigned>(n_head),
                                 static_cast<unsigned>(n_tok)),
                            kWarps * 32, 0, stream>>>(q, k_cache, v_cache, kv_dim, n_head, n_head / n_kv_head,
-                                                     head_dim, pos0, window, scale, n_split, workspace);
+                                                     head_dim, pos0, pos_dev, window, scale, n_split, workspace);
   STRATA_CUDA_CHECK_LAUNCH();
   attention_merge_kernel<<<dim3(static_cast<unsigned>(n_head), static_cast<unsigned>(n_tok)), 128, 0, stream>>>(
-      workspace, n_head, head_dim, pos0, window, n_split, sinks, out);
+      workspace, n_head, head_dim, pos0, pos_dev, window, n_split, sinks, out);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 
 void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t pos0, uint16_t* k_cache,
-                  uint16_t* v_cache, cudaStream_t stream) {
+                  uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev) {
   STRATA_CHECK(k != nullptr && v != nullptr && k_cache != nullptr && v_cache != nullptr && kv_dim > 0);
   STRATA_CHECK(n_tok >= 0 && n_tok <= 65535 && pos0 >= 0);
   if (n_tok == 0) return;
   const unsigned blocks = static_cast<unsigned>((kv_dim + 255) / 256);
-  kv_store_kernel<<<dim3(blocks, static_cast<unsigned>(n_tok)), 256, 0, stream>>>(k, v, kv_dim, pos0, k_cache,
-                                                                                  v_cache);
+  kv_store_kernel<<<dim3(blocks, static_cast<unsigned>(n_tok)), 256, 0, stream>>>(k, v, kv_dim, pos0, pos_dev,
+                                                                                  k_cache, v_cache);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 

@@ -2,6 +2,7 @@
 // its row in the backend registry.
 #include "kernels/cuda/backend_cuda.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/check.h"
@@ -48,8 +49,10 @@ class CudaEvent final : public Event {
 
 }  // namespace
 
-void* CudaBackend::Scratch::get(uint64_t bytes) {
-  if (buf.size_bytes() < bytes) buf = cuda::DeviceBuffer(bytes + bytes / 2);  // cudaFree waits for users
+void* CudaBackend::Scratch::get(uint64_t bytes, std::vector<cuda::DeviceBuffer>* retired) {
+  if (buf.size_bytes() >= bytes) return buf.data();
+  if (retired != nullptr) retired->push_back(std::move(buf));
+  buf = cuda::DeviceBuffer(bytes + bytes / 2);  // otherwise the old one's cudaFree waits for its users
   return buf.data();
 }
 
@@ -85,9 +88,13 @@ std::unique_ptr<Buffer> CudaBackend::alloc(uint64_t size_bytes, BufferUse use) {
   return std::make_unique<CudaBuffer>(p, size_bytes, use, d);
 }
 
-EventPtr CudaBackend::record() { return std::make_shared<CudaEvent>(stream_.get()); }
+EventPtr CudaBackend::record() {
+  capture_breaks(true);  // a recorded event would complete at each replay, not when the caller expects
+  return std::make_shared<CudaEvent>(stream_.get());
+}
 
 void CudaBackend::wait(const Event& e) {
+  if (capture_breaks(true)) return;  // a recording cannot wait on work outside it
   if (const auto* ce = dynamic_cast<const CudaEvent*>(&e)) {
     STRATA_CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ce->get(), 0));
   } else if (!e.query()) {
@@ -95,16 +102,88 @@ void CudaBackend::wait(const Event& e) {
   }
 }
 
-void CudaBackend::synchronize() { stream_.synchronize(); }
+void CudaBackend::synchronize() {
+  if (capture_breaks(true)) return;
+  stream_.synchronize();
+}
 
 void CudaBackend::copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) {
   STRATA_CHECK_MSG((src_device == device_ || src_device.is_host()) && (dst_device == device_ || dst_device.is_host()),
                    "a CUDA copy has this GPU or host memory on each side");
   forget_q8();
   if (bytes == 0) return;
+  if (capture_breaks(src_device.is_host() || dst_device.is_host())) return;
   // Unified addressing tells the direction. Pageable host memory is staged by the runtime before the call
   // returns (host to device) or waited for (device to host), so the caller may reuse it at once.
   STRATA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_.get()));
+}
+
+// ---- recorded decode steps
+
+CudaBackend::StepGraph::~StepGraph() {
+  if (exec) (void)cudaGraphExecDestroy(exec);
+}
+
+bool CudaBackend::begin_capture(uint64_t key, int64_t pos, int32_t token) {
+  if (cap_.on) return false;
+  if (step_dev_.data() == nullptr) {
+    step_dev_ = cuda::DeviceBuffer(2 * sizeof(int64_t));
+    step_host_ = cuda::PinnedBuffer(2 * sizeof(int64_t));
+    step_inputs_free_.record(stream_.get());
+  }
+  forget_q8();
+  STRATA_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeRelaxed));
+  cap_ = Capture{true, false, key, pos, token, INT64_MAX};
+  // The step's first node: this replay's position and token, from pinned memory the host rewrites per replay.
+  STRATA_CUDA_CHECK(cudaMemcpyAsync(step_dev_.data(), step_host_.data(), 2 * sizeof(int64_t), cudaMemcpyHostToDevice,
+                                    stream_.get()));
+  return true;
+}
+
+bool CudaBackend::end_capture(bool keep) {
+  if (!cap_.on) return false;
+  cudaGraph_t graph = nullptr;
+  const cudaError_t err = cudaStreamEndCapture(stream_.get(), &graph);
+  cap_.on = false;
+  retired_.clear();  // the recording is closed: freeing (which waits for earlier users) is allowed again
+  cudaGraphExec_t exec = nullptr;
+  bool ok = err == cudaSuccess && graph != nullptr && keep && !cap_.broken;
+  if (ok && cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) ok = false;
+  if (graph != nullptr) STRATA_CUDA_CHECK(cudaGraphDestroy(graph));
+  if (!ok) {
+    (void)cudaGetLastError();  // a refused recording is an answer (run the step directly), not a fault
+    forget_q8();
+    return false;
+  }
+  auto g = std::make_unique<StepGraph>();
+  g->key = cap_.key;
+  g->valid_until = cap_.valid_until;
+  g->exec = exec;
+  g->xq_of = xq_of_, g->xq_rows = xq_rows_, g->xq_cols = xq_cols_;
+  forget_q8();  // nothing ran yet: the quantized input the host logic assumed is not there until a replay
+  std::erase_if(graphs_, [&](const auto& o) { return o->key == g->key; });
+  if (graphs_.size() >= kMaxStepGraphs)
+    graphs_.erase(std::min_element(graphs_.begin(), graphs_.end(),
+                                   [](const auto& a, const auto& b) { return a->last_used < b->last_used; }));
+  graphs_.push_back(std::move(g));
+  return true;
+}
+
+bool CudaBackend::replay(uint64_t key, int64_t pos, int32_t token) {
+  if (cap_.on) return false;
+  StepGraph* g = nullptr;
+  for (auto& o : graphs_)
+    if (o->key == key && pos < o->valid_until) g = o.get();
+  if (g == nullptr) return false;
+  step_inputs_free_.synchronize();  // the previous replay has copied its inputs (at once in the steady state)
+  auto* in = static_cast<int64_t*>(step_host_.data());
+  in[0] = pos;
+  std::memcpy(in + 1, &token, sizeof(token));
+  STRATA_CUDA_CHECK(cudaGraphLaunch(g->exec, stream_.get()));
+  step_inputs_free_.record(stream_.get());
+  g->last_used = ++graph_clock_;
+  xq_of_ = g->xq_of, xq_rows_ = g->xq_rows, xq_cols_ = g->xq_cols;
+  return true;
 }
 
 void CudaBackend::check_mine(const ActView& a) const {

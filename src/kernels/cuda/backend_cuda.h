@@ -43,14 +43,43 @@ class CudaBackend final : public Backend {
   void moe_route(ActView logits, const RouteParams& p, std::span<int32_t> ids, std::span<float> weights) override;
   void gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) override;
   void scatter_add(ActView src, std::span<const int32_t> rows, std::span<const float> scale, ActView dst) override;
+  bool begin_capture(uint64_t key, int64_t pos, int32_t token) override;
+  bool end_capture(bool keep) override;
+  bool replay(uint64_t key, int64_t pos, int32_t token) override;
 
  private:
   // A grow-only device buffer for one call site. Reuse is safe without events: every use is on this
   // backend's one stream, so a later op's writes queue behind the earlier op's reads.
+  // While a step is being recorded, a buffer that grows is kept alive in `retired` (eager work queued before
+  // the recording may still read it) instead of being freed, which would synchronize inside the capture.
   struct Scratch {
     cuda::DeviceBuffer buf;
-    void* get(uint64_t bytes);
+    void* get(uint64_t bytes, std::vector<cuda::DeviceBuffer>* retired = nullptr);
   };
+  // One recorded decode step (a CUDA graph, instantiated), valid for positions below valid_until (the
+  // attention grid was sized for them).
+  struct StepGraph {
+    uint64_t key = 0;
+    int64_t valid_until = 0;
+    cudaGraphExec_t exec = nullptr;
+    uint64_t last_used = 0;
+    const float* xq_of = nullptr;  // the 8-bit input cache's state after the step (what a replay leaves)
+    int64_t xq_rows = 0, xq_cols = 0;
+    ~StepGraph();
+  };
+  // The recording in progress.
+  struct Capture {
+    bool on = false;
+    bool broken = false;  // an op needed the host (an upload, a sync, an event): the recording cannot replay
+    uint64_t key = 0;
+    int64_t pos = 0;
+    int32_t token = 0;
+    int64_t valid_until = 0;
+  };
+  static constexpr int kMaxStepGraphs = 4;
+  // Positions a recorded step's attention grid covers beyond the recording position (a new recording each
+  // this many positions: the splits past the current position cost a little each).
+  static constexpr int64_t kStepGraphPositions = 1024;
   // Each pair's angle rate for one RoPE configuration (every scaling scheme is linear in the position).
   struct RopeTable {
     RopeParams params;  // the key; freq_factors compared by address (a weight's bytes do not change)
@@ -66,6 +95,14 @@ class CudaBackend final : public Backend {
   template <typename T>
   T* upload(std::span<const T> host, Scratch& s);
   const double* rope_table(const RopeParams& p, float& mscale);
+  void* scratch(Scratch& s, uint64_t bytes) { return s.get(bytes, cap_.on ? &retired_ : nullptr); }
+  // Marks the recording unusable when `host_needed` (an op that reads or writes host memory, or waits).
+  bool capture_breaks(bool host_needed) {
+    if (cap_.on && host_needed) cap_.broken = true;
+    return cap_.on && host_needed;
+  }
+  const int64_t* step_pos() const { return static_cast<const int64_t*>(step_dev_.data()); }
+  const int32_t* step_token() const { return reinterpret_cast<const int32_t*>(step_pos() + 1); }
   // The quantized copy of a matmul input (xq_) is valid while nothing writes device memory: every op that
   // writes calls forget_q8 (or, for a product's output, wrote(), which forgets only on overlap).
   void forget_q8() { xq_of_ = nullptr; }
@@ -85,6 +122,14 @@ class CudaBackend final : public Backend {
   Scratch xq_;                      // 8-bit activations of the last matmul input (cuda::quantize_q8)
   const float* xq_of_ = nullptr;    // whose: null when stale
   int64_t xq_rows_ = 0, xq_cols_ = 0;
+  // Recorded decode steps; guarded by the single-caller rule like the scratch.
+  Capture cap_;
+  std::vector<cuda::DeviceBuffer> retired_;              // scratch outgrown during a recording
+  cuda::PinnedBuffer step_host_;                         // [position int64, token int32] written per replay
+  cuda::DeviceBuffer step_dev_;                          // its device copy, the recorded step's first node
+  cuda::Event step_inputs_free_;                         // recorded behind each replay's read of step_host_
+  std::vector<std::unique_ptr<StepGraph>> graphs_;
+  uint64_t graph_clock_ = 0;
 };
 
 }  // namespace strata::kernels

@@ -14,7 +14,8 @@ namespace strata::kernels {
 
 template <typename T>
 T* CudaBackend::upload(std::span<const T> host, Scratch& s) {
-  auto* p = static_cast<T*>(s.get(std::max<uint64_t>(host.size_bytes(), 1)));
+  auto* p = static_cast<T*>(scratch(s, std::max<uint64_t>(host.size_bytes(), 1)));
+  if (capture_breaks(true)) return p;  // a recorded copy would read this host array again at every replay
   if (!host.empty())
     STRATA_CUDA_CHECK(cudaMemcpyAsync(p, host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_.get()));
   return p;
@@ -31,7 +32,7 @@ const float* CudaBackend::floats_of(const TensorView& w, int64_t n, Scratch& s) 
   }
   check_weight(w);
   if (w.type == DType::F32) return reinterpret_cast<const float*>(w.data);
-  auto* out = static_cast<float*>(s.get(static_cast<uint64_t>(n) * sizeof(float)));
+  auto* out = static_cast<float*>(scratch(s, static_cast<uint64_t>(n) * sizeof(float)));
   if (w.type == DType::F16 || w.type == DType::BF16) {
     cuda::half_to_float(reinterpret_cast<const uint16_t*>(w.data), n, w.type == DType::BF16, out, stream_.get());
   } else {
@@ -47,7 +48,9 @@ void CudaBackend::get_rows(const TensorView& table, std::span<const int32_t> ids
   check_weight(table);
   check_mine(out);
   STRATA_CHECK(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.ne[0]);
-  const int32_t* dids = upload(ids, ids_);
+  // Recording a step: its token is read from the step inputs at each replay.
+  const bool step_token_read = cap_.on && ids.size() == 1 && ids[0] == cap_.token;
+  const int32_t* dids = step_token_read ? step_token() : upload(ids, ids_);
   cuda::get_rows(table.type, table.data, table.ne[0], table.n_rows(), dids, out.rows, out.data, stream_.get());
 }
 
@@ -90,7 +93,7 @@ bool CudaBackend::q8_feeds_products(const ActView& out) const {
 }
 
 void* CudaBackend::q8_workspace(const ActView& a) {
-  void* ws = xq_.get(static_cast<uint64_t>(cuda::q8_workspace_bytes(a.cols, a.rows)));
+  void* ws = scratch(xq_, static_cast<uint64_t>(cuda::q8_workspace_bytes(a.cols, a.rows)));
   xq_of_ = a.data, xq_rows_ = a.rows, xq_cols_ = a.cols;
   return ws;
 }
@@ -115,6 +118,10 @@ const double* CudaBackend::rope_table(const RopeParams& p, float& mscale) {
       mscale = t->mscale;
       return t->inv_freq.as<double>();
     }
+  if (capture_breaks(true)) {  // a new table needs the host; the recording is discarded, so any address will do
+    mscale = 1.0f;
+    return static_cast<const double*>(static_cast<const void*>(step_pos()));
+  }
   // Every scheme's angle is linear in the position, so the angle at position 1 is the pair's rate.
   const int64_t half = p.n_rot / 2;
   std::vector<float> ff(static_cast<size_t>(half), 1.0f);
@@ -151,8 +158,9 @@ void CudaBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0
   STRATA_CHECK(x.cols == n_head * head_dim && p.n_rot > 0 && p.n_rot <= head_dim);
   float mscale = 1.0f;
   const double* rate = rope_table(p, mscale);
+  capture_breaks(x.rows != 1 || pos0 != cap_.pos);  // a recorded step is one token at the recorded position
   cuda::rope(x.data, x.rows, n_head, head_dim, p.n_rot, pos0, rate, mscale, p.layout == RopeLayout::Halves,
-             stream_.get());
+             stream_.get(), cap_.on ? step_pos() : nullptr);
 }
 
 bool CudaBackend::supports(const AttentionParams& p) const {
@@ -173,16 +181,26 @@ void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActV
   STRATA_CHECK(q.cols == p.n_head * p.head_dim && out.cols == q.cols && out.rows == n);
   STRATA_CHECK(k.rows == n && v.rows == n && k.cols == kv_dim && v.cols == kv_dim && cache.kv_dim == kv_dim);
   STRATA_CHECK(pos0 >= 0 && pos0 + n <= cache.n_ctx);
-  cuda::kv_store_f16(k.data, v.data, n, kv_dim, pos0, cache.k, cache.v, stream_.get());
+  // Recording a step: the position comes from the step inputs, and the grid covers the positions up to a
+  // bound, below which the recording stays valid.
+  const int64_t* pos_dev = nullptr;
+  int64_t pos_bound = pos0 + n;
+  if (cap_.on) {
+    capture_breaks(n != 1 || pos0 != cap_.pos);
+    pos_dev = step_pos();
+    pos_bound = std::min(cache.n_ctx, (pos0 + n + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
+    cap_.valid_until = std::min(cap_.valid_until, pos_bound);
+  }
+  cuda::kv_store_f16(k.data, v.data, n, kv_dim, pos0, cache.k, cache.v, stream_.get(), pos_dev);
   const float* sinks = floats_of(p.sinks, p.n_head, sinks_);
   // Tokens in groups, so the split workspace stays bounded on long prompts (64 MiB of floats at most).
-  const int64_t per_token = cuda::attention_workspace_floats(1, p.n_head, p.head_dim, pos0 + n);
+  const int64_t per_token = cuda::attention_workspace_floats(1, p.n_head, p.head_dim, pos_bound);
   const int64_t group = std::clamp<int64_t>((int64_t{16} << 20) / std::max<int64_t>(per_token, 1), 1, 4096);
-  float* ws = static_cast<float*>(attn_ws_.get(std::min(group, n) * per_token * sizeof(float)));
+  float* ws = static_cast<float*>(scratch(attn_ws_, std::min(group, n) * per_token * sizeof(float)));
   for (int64_t t0 = 0; t0 < n; t0 += group) {
     const int64_t m = std::min(group, n - t0);
     cuda::attention_f16(q.row(t0), cache.k, cache.v, kv_dim, m, p.n_head, p.n_head_kv, p.head_dim, pos0 + t0,
-                        p.window, p.scale, sinks, ws, out.row(t0), stream_.get());
+                        p.window, p.scale, sinks, ws, out.row(t0), stream_.get(), pos_dev, pos_bound);
   }
 }
 
@@ -221,8 +239,9 @@ void CudaBackend::moe_route(ActView logits, const RouteParams& p, std::span<int3
   check_mine(logits);
   const int64_t n = logits.rows, k = p.n_expert_used;
   STRATA_CHECK(static_cast<int64_t>(ids.size()) == n * k && static_cast<int64_t>(weights.size()) == n * k);
-  auto* dids = static_cast<int32_t*>(route_ids_.get(std::max<int64_t>(n * k, 1) * sizeof(int32_t)));
-  auto* dw = static_cast<float*>(route_w_.get(std::max<int64_t>(n * k, 1) * sizeof(float)));
+  auto* dids = static_cast<int32_t*>(scratch(route_ids_, std::max<int64_t>(n * k, 1) * sizeof(int32_t)));
+  auto* dw = static_cast<float*>(scratch(route_w_, std::max<int64_t>(n * k, 1) * sizeof(float)));
+  if (capture_breaks(true)) return;  // the choices go to the host
   cuda::moe_route(logits.data, n, logits.cols, k, p.gating == RouterGating::SoftmaxAll, p.norm_topk, dids, dw,
                   stream_.get());
   // Into pageable host memory: the runtime returns once the copies are done, so the arrays are filled when

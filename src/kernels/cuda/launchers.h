@@ -70,9 +70,10 @@ void half_to_float(const uint16_t* src, int64_t n, bool bf16, float* dst, cudaSt
 // Rotates the first n_rot dims of each head of x [n_tok, n_head * head_dim] in place, token t at position
 // pos0 + t, pair i by angle (pos * inv_freq[i]) in double and magnitude mscale. inv_freq: device [n_rot / 2]
 // doubles, the per-pair rate with every scaling scheme folded in (host-computed from kernels/rope_angles.h).
-// halves: pairs (i, i + n_rot / 2) (NeoX), else (2i, 2i + 1).
+// halves: pairs (i, i + n_rot / 2) (NeoX), else (2i, 2i + 1). pos_dev (a recorded decode step): the position
+// is read from device memory when the kernel runs, and pos0 is ignored.
 void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
-          const double* inv_freq, float mscale, bool halves, cudaStream_t stream);
+          const double* inv_freq, float mscale, bool halves, cudaStream_t stream, const int64_t* pos_dev = nullptr);
 
 // ---- attention (attention.cu) --------------------------------------------------------------------------
 // Causal GQA attention over an F16 KV cache (kv_dim = n_kv_head * head_dim halves per position). q, out:
@@ -81,15 +82,19 @@ void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_r
 // Any head_dim up to kAttentionMaxHeadDim.
 // Flash-decoding: each (token, head) splits its positions over blocks of kAttentionSplit, and a second
 // kernel merges the partial softmaxes. workspace: attention_workspace_floats(...) floats.
+// pos_dev (a recorded decode step): pos0 is read from device memory when the kernels run, and the grid and
+// workspace cover positions below pos_bound (REQUIRES: *pos_dev + n_tok <= pos_bound at run time); the
+// splits past the run-time position find no positions and the merge skips them.
 inline constexpr int64_t kAttentionSplit = 256;
 inline constexpr int64_t kAttentionMaxHeadDim = 256;
 int64_t attention_workspace_floats(int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t max_positions);
 void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_tok,
                    int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window, float scale,
-                   const float* sinks, float* workspace, float* out, cudaStream_t stream);
-// Writes k and v rows ([n_tok, kv_dim] floats) into the cache at positions pos0.. as F16.
+                   const float* sinks, float* workspace, float* out, cudaStream_t stream,
+                   const int64_t* pos_dev = nullptr, int64_t pos_bound = 0);
+// Writes k and v rows ([n_tok, kv_dim] floats) into the cache at positions pos0.. as F16 (pos_dev: as above).
 void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t pos0, uint16_t* k_cache,
-                  uint16_t* v_cache, cudaStream_t stream);
+                  uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev = nullptr);
 
 // ---- MoE routing and expert rows (moe.cu) -------------------------------------------------------------
 // Per token t of logits [n_tok, n_expert]: the n_used largest (descending, ties to the lower id) into

@@ -11,9 +11,11 @@ namespace strata::cuda {
 namespace {
 
 // grid: (n_head, n_tok); thread i rotates pair i of its head.
-__global__ void rope_kernel(float* x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
-                            const double* __restrict__ inv_freq, float mscale, bool halves) {
+__global__ void rope_kernel(float* x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos_arg,
+                            const int64_t* __restrict__ pos_dev, const double* __restrict__ inv_freq, float mscale,
+                            bool halves) {
   const int64_t t = blockIdx.y, h = blockIdx.x;
+  const int64_t pos0 = pos_dev ? *pos_dev : pos_arg;
   float* v = x + (t * n_head + h) * head_dim;
   const int64_t half = n_rot / 2;
   for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
@@ -30,13 +32,13 @@ __global__ void rope_kernel(float* x, int64_t n_head, int64_t head_dim, int64_t 
 }  // namespace
 
 void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
-          const double* inv_freq, float mscale, bool halves, cudaStream_t stream) {
+          const double* inv_freq, float mscale, bool halves, cudaStream_t stream, const int64_t* pos_dev) {
   STRATA_CHECK(x != nullptr && inv_freq != nullptr && n_rot > 0 && n_rot % 2 == 0 && n_rot <= head_dim);
   STRATA_CHECK(n_head > 0 && n_head <= 65535 && n_tok >= 0 && n_tok <= 65535 && pos0 >= 0);
   if (n_tok == 0) return;
   const int threads = n_rot / 2 < 128 ? static_cast<int>((n_rot / 2 + 31) / 32 * 32) : 128;
   rope_kernel<<<dim3(static_cast<unsigned>(n_head), static_cast<unsigned>(n_tok)), threads, 0, stream>>>(
-      x, n_head, head_dim, n_rot, pos0, inv_freq, mscale, halves);
+      x, n_head, head_dim, n_rot, pos0, pos_dev, inv_freq, mscale, halves);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,0 +1,81 @@
+// tests/engine/step_graph_test.cc: decode steps replayed from CUDA graphs give the logits of steps run op by op,
+// bit for bit (same kernels, same order), across the re-recording every kStepGraphPositions positions and after
+// a truncated history. GPU machine only (tools/gpu_test.sh); skipped with a message elsewhere.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "engine/runtime.h"
+#include "engine/session.h"
+#include "kernels/backend.h"
+#include "model/synth.h"
+#include "planner/model_shapes.h"
+#include "support/test_support.h"
+
+namespace strata::engine {
+namespace {
+
+bool gpu_visible() {
+  const kernels::BackendKind* cuda = kernels::find_backend(DeviceKind::Cuda);
+  return cuda != nullptr && cuda->device_count() > 0;
+}
+
+std::unique_ptr<LoadedModel> load(const std::string& path, bool record) {
+  EngineOptions o;
+  o.model_path = path;
+  o.n_threads = 2;
+  o.profile = planner::testing::gpu_24g();
+  o.record_decode_steps = record;
+  auto lm = LoadedModel::load(o);
+  EXPECT_TRUE(lm.is_ok()) << lm.status().message();
+  return lm.is_ok() ? std::move(lm).value() : nullptr;
+}
+
+TEST(StepGraphs, ReplayedStepsMatchStepsRunOpByOp) {
+  if (!gpu_visible()) GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
+  model::SynthSpec spec;
+  spec.layers = 3;
+  spec.dim = 256;
+  spec.ff = 512;
+  spec.heads = 8;
+  spec.kv_heads = 2;
+  spec.vocab = 1000;
+  spec.ctx = 2048;
+  spec.rope_freqs = true;
+  spec.type = "Q4_K_M";
+  const std::string path = testing::temp_dir() + "/step_graph.gguf";
+  auto w = model::write_synth_model(spec, path);
+  ASSERT_TRUE(w.is_ok()) << w.status().message();
+  auto graphs = load(path, true), direct = load(path, false);
+  ASSERT_TRUE(graphs && direct);
+  ASSERT_NE(graphs->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
+
+  Session a(*graphs, 2048), b(*direct, 2048);
+  std::vector<float> la, lb;
+  const std::vector<int32_t> prompt = {1, 17, 300, 45, 900, 12};
+  ASSERT_TRUE(a.eval(prompt, la, false).is_ok());
+  ASSERT_TRUE(b.eval(prompt, lb, false).is_ok());
+  int32_t next = 5;
+  // Past 1,024 positions: the first recording's attention grid ends there and a second one is made.
+  for (int step = 0; step < 1100; ++step) {
+    ASSERT_TRUE(a.eval(std::span(&next, 1), la, false).is_ok());
+    ASSERT_TRUE(b.eval(std::span(&next, 1), lb, false).is_ok());
+    ASSERT_EQ(la.size(), lb.size());
+    ASSERT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "step " << step;
+    next = static_cast<int32_t>((next * 37 + step) % 1000);
+  }
+  EXPECT_GT(a.forward().replayed_steps(), 1090u);
+  EXPECT_EQ(b.forward().replayed_steps(), 0u);
+
+  // A rewound history: the next steps overwrite cache rows the recording's earlier replays wrote.
+  a.truncate(100);
+  b.truncate(100);
+  for (int step = 0; step < 20; ++step) {
+    ASSERT_TRUE(a.eval(std::span(&next, 1), la, false).is_ok());
+    ASSERT_TRUE(b.eval(std::span(&next, 1), lb, false).is_ok());
+    ASSERT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "after truncation, step " << step;
+  }
+}
+
+}  // namespace
+}  // namespace strata::engine
