@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_parallel.h"
 #include "cli/bench_traffic.h"
 #include "cli/commands.h"
 #include "cli/plan_print.h"
@@ -56,6 +57,7 @@ nlohmann::json to_json(const Summary& s) { return {{"median", s.median}, {"min",
 int run_bench(const BenchOptions& o) {
   if (o.n_prompt < 1 || o.n_gen < 1 || o.repetitions < 1 || o.warmup < 0)
     return fail("--n-prompt, --n-gen and --repetitions must be at least 1, --warmup at least 0");
+  if (o.parallel < 1 || o.parallel > 64) return fail("--parallel must be 1 to 64");
   auto eo = make_engine_options(o.model, o.threads, o.plan);
   if (!eo) return fail(eo.status().message());
   ProgressLine progress(o.progress);
@@ -165,6 +167,19 @@ int run_bench(const BenchOptions& o) {
   }
   rec["decode_traffic"] = stages;
   if (gpu_bw > 0) rec["decode_bound_tokens_per_s"] = gpu_bw / traffic.total();
+  if (o.parallel > 1) {
+    ParallelBench pb;
+    pb.n_parallel = o.parallel;
+    pb.n_gen = o.n_gen;
+    pb.repetitions = o.repetitions;
+    pb.n_ctx = o.n_prompt + o.n_gen + 1;  // just what the run needs: N slots of the planned context may not fit
+    auto par = bench_parallel(lm, prompt, pb);
+    if (!par) return fail("--parallel: " + par.status().message());
+    nlohmann::json& p = par.value();
+    p["decode_per_sequence_vs_single"] = tg_median > 0 ? p["decode_tokens_per_s_per_sequence"].get<double>() / tg_median : 0;
+    p["decode_aggregate_vs_single"] = tg_median > 0 ? p["decode_tokens_per_s_aggregate"].get<double>() / tg_median : 0;
+    rec["parallel"] = p;
+  }
   rec["peak_rss_bytes"] = engine::peak_rss_bytes();
   rec["decode_steps_replayed"] = session.forward().replayed_steps();  // CUDA graphs (warm-up included)
   if (gpu_mem && gpu_mem->available()) {
@@ -207,6 +222,17 @@ int run_bench(const BenchOptions& o) {
   if (lm.plan()) {
     std::printf("%s\n", describe_plan(*lm.plan()).c_str());
     std::printf("achieved / predicted decode: %.2f\n", rec["decode_vs_prediction"].get<double>());
+  }
+  if (rec.contains("parallel")) {
+    const auto& p = rec["parallel"];
+    std::printf("parallel %d sequences, one pass a step: per sequence %.2f tok/s (%.2fx one alone), aggregate %.2f tok/s "
+                "(%.2fx)\n",
+                p["n_parallel"].get<int>(), p["decode_tokens_per_s_per_sequence"].get<double>(),
+                p["decode_per_sequence_vs_single"].get<double>(), p["decode_tokens_per_s_aggregate"].get<double>(),
+                p["decode_aggregate_vs_single"].get<double>());
+    if (p.contains("decode_bytes_read_per_step"))
+      std::printf("parallel: %s read from disk a step (all sequences)\n",
+                  format_bytes(static_cast<uint64_t>(p["decode_bytes_read_per_step"].get<double>())).c_str());
   }
   std::printf("peak resident memory %s\n", format_bytes(engine::peak_rss_bytes()).c_str());
   if (session.forward().replayed_steps() > 0)

@@ -63,14 +63,16 @@ int run_serve(const ServeOptions& o) {
   auto parallel = setting(-1, "OLLAMA_NUM_PARALLEL", 1);
   for (const auto* r : {&ctx, &queue, &loaded, &parallel})
     if (!r->is_ok()) return fail(r->status().message());
-  if (parallel.value() > 1)
-    std::fprintf(stderr, "strata: note: OLLAMA_NUM_PARALLEL=%lld ignored: each model serves one request at a time\n",
-                 static_cast<long long>(parallel.value()));
+  constexpr int64_t kMaxParallel = 64;
+  if (parallel.value() > kMaxParallel)
+    return fail(fmt::format("OLLAMA_NUM_PARALLEL={}: at most {} sequences per model", parallel.value(), kMaxParallel));
   so.scheduler.runner.n_threads = o.threads;
   so.scheduler.runner.default_num_ctx = ctx.value() > 0 ? ctx.value() : 4096;
   // Models load exactly as `strata run` loads them: the same flags, budgets and plan.
+  so.scheduler.runner.n_parallel = static_cast<int>(std::max<int64_t>(parallel.value(), 1));
   PlanFlags plan = o.plan;
-  plan.ctx = so.scheduler.runner.default_num_ctx;
+  // The plan budgets the KV cache of every parallel sequence: n_parallel slots of the default context.
+  plan.ctx = so.scheduler.runner.default_num_ctx * so.scheduler.runner.n_parallel;
   so.scheduler.runner.engine_options = [threads = o.threads, plan](const std::string& path) {
     return make_engine_options(path, threads, plan);
   };

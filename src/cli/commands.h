@@ -90,6 +90,7 @@ struct BenchOptions {
   int repetitions = 3;
   int warmup = 1;
   bool cold = false;       // drop the model file from the page cache before each repetition
+  int parallel = 1;        // > 1: also decode this many sequences in one pass a step (cli/bench_parallel.cc)
   bool json = false;
   std::string out;         // write the JSON record here too
   int threads = 0;

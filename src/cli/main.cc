@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   c_bench->add_flag("--json", bench.json, "Print only the JSON record");
   c_bench->add_option("-o,--out", bench.out, "Also write the JSON record to this file");
   c_bench->add_option("-t,--threads", bench.threads, "CPU threads (0: all)");
+  c_bench->add_option("--parallel", bench.parallel,
+                      "Also decode this many sequences together (one pass a step) and compare with one alone");
   add_plan_flags(c_bench, bench.plan);
   add_progress_flags(c_bench, bench.progress);
 

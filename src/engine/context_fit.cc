@@ -23,8 +23,8 @@ double kv_cache_bytes(const model::HParams& hp, int64_t n_ctx) {
          sizeof(uint16_t);
 }
 
-Status check_context_fits(const LoadedModel& model, int64_t n_ctx, uint64_t freed_bytes) {
-  const double need = kv_cache_bytes(model.hparams(), n_ctx);
+Status check_context_fits(const LoadedModel& model, int64_t n_ctx, uint64_t freed_bytes, int n_parallel) {
+  const double need = kv_cache_bytes(model.hparams(), n_ctx) * std::max(n_parallel, 1);
   uint64_t room = 0;
   std::string where;
   if (model.plan()) {
@@ -43,10 +43,12 @@ Status check_context_fits(const LoadedModel& model, int64_t n_ctx, uint64_t free
                         format_bytes(kHeadroomBytes));
   }
   if (need <= static_cast<double>(room)) return Status::ok();
+  const std::string what = n_parallel > 1 ? fmt::format("{} parallel sequences (OLLAMA_NUM_PARALLEL) of a context of {} tokens", n_parallel, n_ctx)
+                                          : fmt::format("a context of {} tokens", n_ctx);
   return error(ErrorKind::ResourceExhausted,
-               "a context of {} tokens needs a {} KV cache but {} leaves {} (short by {}); ask for a smaller num_ctx",
-               n_ctx, format_bytes(to_bytes(need)), where, format_bytes(room),
-               format_bytes(to_bytes(need - static_cast<double>(room))));
+               "{} need{} a {} KV cache but {} leaves {} (short by {}); ask for a smaller num_ctx{}", what,
+               n_parallel > 1 ? "" : "s", format_bytes(to_bytes(need)), where, format_bytes(room),
+               format_bytes(to_bytes(need - static_cast<double>(room))), n_parallel > 1 ? " or fewer parallel sequences" : "");
 }
 
 }  // namespace strata::engine

@@ -12,9 +12,9 @@ namespace strata::engine {
 // The KV cache bytes of an n_ctx session (in double: a hostile file's dimensions could overflow 64 bits).
 double kv_cache_bytes(const model::HParams& hp, int64_t n_ctx);
 
-// OK when an n_ctx session fits: against the RAM the model's plan leaves for the KV cache, or, for a
+// OK when n_parallel KV slots of n_ctx each fit: against the RAM the model's plan leaves for the KV cache, or, for a
 // model loaded without a plan, against the memory available now plus `freed_bytes` (a session about to
 // be dropped). Otherwise resource exhausted, naming the context, the bytes it needs and the shortfall.
-Status check_context_fits(const LoadedModel& model, int64_t n_ctx, uint64_t freed_bytes);
+Status check_context_fits(const LoadedModel& model, int64_t n_ctx, uint64_t freed_bytes, int n_parallel = 1);
 
 }  // namespace strata::engine

@@ -1,6 +1,6 @@
-// engine/runner.h: one model's runner: a thread that owns the loaded model and its session, takes jobs
-// from a bounded queue one at a time (a LoadedModel serves one forward pass at a time), and unloads the
-// model when its keep-alive runs out.
+// engine/runner.h: one model's runner: a thread that owns the loaded model and its batcher, takes jobs from
+// a bounded queue as KV slots free up (up to n_parallel generations decode together, one forward pass per
+// step; a LoadedModel serves one pass at a time), and unloads the model when its keep-alive runs out.
 #pragma once
 
 #include <atomic>
@@ -15,8 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "engine/batcher.h"
 #include "engine/runtime.h"
-#include "engine/session.h"
 #include "planner/plan.h"
 #include "engine/job.h"
 
@@ -30,9 +30,11 @@ struct RunnerOptions {
   int n_threads = 0;                   // engine threads (0: all cores), when there is no factory
   EngineOptionsFactory engine_options;  // unset: {gguf_path, n_threads} and default budgets
   int64_t default_num_ctx = 4096;      // when a request does not set num_ctx (clamped to the model's)
-  size_t max_queue = 512;              // waiting jobs beyond the running one; more are refused (busy)
+  size_t max_queue = 512;              // waiting jobs beyond the running ones; more are refused (busy)
+  int n_parallel = 1;                  // sequences decoding together (OLLAMA_NUM_PARALLEL), each its own KV slot
+  int64_t prompt_chunk = 256;          // prompt tokens per sequence per step while other sequences run
   KeepAlive default_keep_alive = std::chrono::minutes(5);
-  std::chrono::milliseconds token_delay{0};  // testing aid: a pause after each generated token
+  std::chrono::milliseconds token_delay{0};  // testing aid: a pause after each step (a token per sequence)
 };
 
 // Counters shared by every runner (for /api/strata/stats and the load tests).
@@ -63,6 +65,8 @@ class Runner {
     bool loaded = false;
     bool busy = false;  // a job is running
     size_t queued = 0;
+    int sequences = 0;   // generations in flight (decoding or taking their prompt)
+    int n_parallel = 1;  // KV slots
     std::string model_name;  // of the job that last used it
     int64_t n_ctx = 0;
     uint64_t resident_bytes = 0;
@@ -79,11 +83,14 @@ class Runner {
     std::shared_ptr<const std::string> plan_svg;
     std::optional<streaming::StreamStats> stream;  // absent: every weight resident
     bool generating = false;
-    int64_t prompt_tokens = 0;         // of the current (or last) generation
+    int64_t prompt_tokens = 0;         // of the latest generation to start
     uint64_t pieces_generated = 0;     // text pieces of the current generation so far (about one per token)
     double prefill_tokens_per_s = 0;   // the current generation's prompt (to its first piece), else the last's
     double decode_tokens_per_s = 0;    // the current generation's so far, else the last one's (exact)
     uint64_t n_generations = 0;        // finished since load
+    // The batcher's counters since load (engine/batcher.h): its passes and what the prefix cache saved.
+    uint64_t steps = 0, batched_steps = 0;
+    uint64_t prompt_tokens_total = 0, prompt_tokens_reused = 0, kv_prefix_copies = 0;
   };
   LiveFigures live() const;
 
@@ -91,26 +98,36 @@ class Runner {
   void publish_loaded();  // runner thread, after a load
   void publish_live(bool force);  // runner thread: the stream snapshot, at most every 0.25 s unless forced
   void loop();
-  void run_job(Job& job);
-  void run_generate(Job& job, JobOutcome& outcome);
+  // Whether the job at the queue's head can start now: a free slot and the batcher's context (a job that
+  // needs another context waits until every running sequence has finished).
+  bool can_start_locked(const Job& job) const;  // mutex_ held
+  int64_t context_for(const Job& job) const;    // REQUIRES: model_
+  void start_job(const std::shared_ptr<Job>& job);
+  void start_generate(const std::shared_ptr<Job>& job, JobOutcome outcome);
   void run_embed(Job& job, JobOutcome& outcome);
+  void step();
+  // Answers the jobs the batcher finished (outside its step: settling keep-alive may unload the model).
+  void answer_finished();
   void unload_locked();
   // Applies the job's keep_alive (expiry, or an unload for 0) before its answer goes out, so that a
   // client that reads /api/ps right after the answer sees the state the answer implies.
   void settle_keep_alive_locked(const Job& job);  // mutex_ held
+  // Settle keep-alive, forget the job, then answer it.
   void finish(Job& job, JobOutcome outcome);
+  void fail(Job& job, Status why);
 
   const std::string gguf_path_;
   const RunnerOptions options_;
   ServerCounters& counters_;
 
-  mutable std::mutex mutex_;  // guards everything below except model_/session_ contents (runner thread only)
+  mutable std::mutex mutex_;  // guards everything below except model_/batcher_ contents (runner thread only)
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
-  std::shared_ptr<Job> current_;  // the running job (cancelled on shutdown)
+  std::vector<std::shared_ptr<Job>> running_;  // started and not yet answered (cancelled on shutdown)
   bool stop_ = false;
   bool unload_requested_ = false;
-  bool busy_ = false;
+  bool starting_ = false;  // a job is being started (loading, prompt, embedding)
+  int sequences_ = 0;      // the batcher's active sequences, as of its last change
   std::string model_name_;
   int64_t n_ctx_ = 0;
   std::chrono::steady_clock::time_point expires_;  // meaningful when loaded and !keep_forever_
@@ -120,7 +137,14 @@ class Runner {
   // Written by the runner thread with mutex_ held; read by state(). Used without the lock only by the
   // runner thread.
   std::unique_ptr<LoadedModel> model_;
-  std::unique_ptr<Session> session_;
+  std::unique_ptr<Batcher> batcher_;
+  // Runner thread only: jobs the batcher answered during a step, answered after it.
+  struct Finished {
+    std::shared_ptr<Job> job;
+    Result<JobOutcome> outcome;
+    bool constrained = false;  // a format constraint was in force (its refusal is the request's fault)
+  };
+  std::vector<Finished> finished_;
   mutable std::mutex live_mutex_;  // guards live_ and live_published_
   LiveFigures live_;
   std::chrono::steady_clock::time_point live_published_;

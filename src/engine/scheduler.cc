@@ -97,7 +97,7 @@ size_t Scheduler::queued_jobs() const {
   size_t n = 0;
   for (const auto& [path, r] : runners_) {
     Runner::State s = r->state();
-    n += s.queued + (s.busy ? 1 : 0);
+    n += s.queued + std::max<size_t>(static_cast<size_t>(s.sequences), s.busy ? 1 : 0);
   }
   return n;
 }

@@ -151,32 +151,72 @@ Status Forward::to_host(Act a, int64_t row0, int64_t rows, float* dst) {
 }
 
 Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t pos0 = cache.n_filled();
+  const SeqInput one{tokens, &cache, logits, all_logits};
+  return eval_batch(std::span(&one, 1));
+}
+
+Status Forward::check_input(const SeqInput& s) const {
+  const int64_t n = static_cast<int64_t>(s.tokens.size());
+  const int64_t pos0 = s.cache->n_filled();
   if (n == 0) return error("no tokens to evaluate");
-  STRATA_RETURN_IF_ERROR(cache.status());
-  if (pos0 + n > cache.n_ctx())
-    return error("context is full: {} tokens cached + {} new exceed the context of {}", pos0, n, cache.n_ctx());
-  const uint64_t want = static_cast<uint64_t>(all_logits ? n : 1) * hp_.n_vocab;
-  STRATA_CHECK(logits.size() >= want);
-  for (int32_t t : tokens)
+  STRATA_RETURN_IF_ERROR(s.cache->status());
+  if (pos0 + n > s.cache->n_ctx())
+    return error("context is full: {} tokens cached + {} new exceed the context of {}", pos0, n, s.cache->n_ctx());
+  STRATA_CHECK(s.logits.size() >= static_cast<uint64_t>(s.all_logits ? n : 1) * hp_.n_vocab);
+  for (int32_t t : s.tokens)
     if (t < 0 || t >= hp_.n_vocab) return error("token id {} is outside the vocabulary of {}", t, hp_.n_vocab);
-  decode_ = n == 1;
+  return Status::ok();
+}
+
+Status Forward::eval_batch(std::span<const SeqInput> seqs) {
+  if (seqs.empty()) return error("no sequences to evaluate");
+  segments_.clear();
+  int64_t n = 0, n_out = 0;
+  bool all_single = true;
+  for (const SeqInput& s : seqs) {
+    STRATA_RETURN_IF_ERROR(check_input(s));
+    for (const Segment& other : segments_)
+      if (other.cache == s.cache) return error("two sequences of one batch share a KV cache");
+    const int64_t len = static_cast<int64_t>(s.tokens.size());
+    const int64_t out = s.all_logits ? len : 1;
+    segments_.push_back({n, len, s.cache->n_filled(), s.cache, out});
+    n += len;
+    n_out += out;
+    all_single = all_single && len == 1;
+  }
+  const bool one = seqs.size() == 1;
+  std::span<const int32_t> tokens = seqs[0].tokens;
+  if (!one) {
+    batch_tokens_.clear();
+    for (const SeqInput& s : seqs) batch_tokens_.insert(batch_tokens_.end(), s.tokens.begin(), s.tokens.end());
+    tokens = batch_tokens_;
+  }
+  decode_ = all_single;
   acts_.begin(n);
   if (!rope_loaded_) STRATA_RETURN_IF_ERROR(load_rope_factors());  // a weight: its bytes never change
 
-  const int64_t first = all_logits ? 0 : n - 1;
-  const int64_t n_out = n - first;
-  if (!(decode_ && replay_step(tokens[0], pos0, cache))) {
-    STRATA_RETURN_IF_ERROR(pass(tokens, pos0, cache, logits, first));
-    if (decode_) ++eager_decodes_;
+  // One sequence's logits go straight to its caller on the host; several sequences' rows land in one host
+  // matrix first and are then handed out.
+  if (!one) batch_logits_.resize(static_cast<size_t>(n_out * hp_.n_vocab));
+  const std::span<float> host_logits = one ? seqs[0].logits : std::span<float>(batch_logits_);
+  if (!(decode_ && one && replay_step(tokens[0], segments_[0].pos0, *segments_[0].cache))) {
+    STRATA_RETURN_IF_ERROR(pass(tokens, host_logits));
+    if (decode_ && one) ++eager_decodes_;
   }
-  cache.set_filled(pos0 + n);
+  for (const Segment& g : segments_) g.cache->set_filled(g.pos0 + g.n);
 
   last_hidden_.resize(static_cast<size_t>(hp_.n_embd));
   STRATA_RETURN_IF_ERROR(to_host(Act::XB, n_out - 1, 1, last_hidden_.data()));
-  // The host backend wrote the caller's logits in place; another backend computed them into Act::Logits.
-  if (on(site(m_.output)).device() != kHostDevice) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, logits.data()));
+  // The host backend wrote the logits in place; another backend computed them into Act::Logits.
+  if (on(site(m_.output)).device() != kHostDevice) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, host_logits.data()));
+  if (!one) {
+    const float* row = batch_logits_.data();
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const size_t count = static_cast<size_t>(segments_[i].n_out * hp_.n_vocab);
+      std::copy(row, row + count, seqs[i].logits.data());
+      row += count;
+    }
+  }
   return Status::ok();
 }
 
@@ -191,7 +231,7 @@ bool Forward::replay_step(int32_t token, int64_t pos0, KvCache& cache) {
   bool ran = g.replay(key, pos0, token);
   if (!ran && eager_decodes_ > 0 && g.begin_capture(key, pos0, token)) {
     unsafe_ = false;
-    const Status st = pass(std::span(&token, 1), pos0, cache, {}, 0);
+    const Status st = pass(std::span(&token, 1), {});  // segments_: this one sequence at pos0 in cache
     if (!g.end_capture(st.is_ok() && !unsafe_)) {
       graphs_off_ = true;  // not recordable (nothing ran): op by op from now on
       return false;
@@ -204,8 +244,7 @@ bool Forward::replay_step(int32_t token, int64_t pos0, KvCache& cache) {
   return static_cast<bool>(acts_.out(Act::XB, graph_site_, 1)) && static_cast<bool>(acts_.out(Act::Logits, graph_site_, 1));
 }
 
-Status Forward::pass(std::span<const int32_t> tokens, int64_t pos0, KvCache& cache, std::span<float> logits,
-                     int64_t first) {
+Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   // x [n, d] ← token embeddings
   weights_.begin_layer(WeightSource::kGlobalLayer);
@@ -218,22 +257,28 @@ Status Forward::pass(std::span<const int32_t> tokens, int64_t pos0, KvCache& cac
 
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     weights_.begin_layer(static_cast<int>(l));
-    STRATA_RETURN_IF_ERROR(attention_block(l, n, pos0, cache));                         // x += attn(rms_norm(x))
+    STRATA_RETURN_IF_ERROR(attention_block(l, n));                                      // x += attn(rms_norm(x))
     STRATA_RETURN_IF_ERROR(norm(m_.layers[l].ffn_norm, Act::X, Act::XB, n));            // xb [n, d]
     STRATA_RETURN_IF_ERROR(hp_.is_moe() ? moe_ffn(l, n) : dense_ffn(l, n));              // ffn_out [n, d]
     weights_.end_layer(static_cast<int>(l));
   }
 
-  // logits [n_out, n_vocab] ← output · rms_norm(x)
+  // logits [n_out, n_vocab] ← output · rms_norm(x), over each sequence's last row (or all its rows),
+  // gathered so that the lm head is read once for the whole batch.
   weights_.begin_layer(WeightSource::kGlobalLayer);
-  const int64_t n_out = n - first;
+  int64_t n_out = 0;
+  for (const Segment& g : segments_) n_out += g.n_out;
   const int b = site(m_.output);
   {
     const int nb = site(m_.output_norm);
     STRATA_ACT(x, acts_.in(Act::X, nb, n));
     STRATA_ACT(xb, acts_.out(Act::XB, nb, n_out));
     STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.output_norm), on(nb), [&](const TensorView& w) {
-      on(nb).rms_norm(x.rows_from(first, n_out), w, hp_.rms_eps, xb);
+      int64_t out0 = 0;
+      for (const Segment& g : segments_) {
+        on(nb).rms_norm(x.rows_from(g.row0 + g.n - g.n_out, g.n_out), w, hp_.rms_eps, xb.rows_from(out0, g.n_out));
+        out0 += g.n_out;
+      }
     }));
   }
   STRATA_ACT(xb, acts_.in(Act::XB, b, n_out));
@@ -249,7 +294,7 @@ Status Forward::pass(std::span<const int32_t> tokens, int64_t pos0, KvCache& cac
   return Status::ok();
 }
 
-Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cache) {
+Status Forward::attention_block(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
   const int kb = placement_.kv_site[static_cast<size_t>(l)];  // the backend holding this layer's cache
 
@@ -263,9 +308,8 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
   STRATA_ACT(q, acts_.inout(Act::Q, kb, n));
   STRATA_ACT(k, acts_.inout(Act::K, kb, n));
   STRATA_ACT(v, acts_.in(Act::V, kb, n));
-  on(kb).rope(q, hp_.n_head, hp_.head_dim, pos0, rope_);
-  on(kb).rope(k, hp_.n_head_kv, hp_.head_dim, pos0, rope_);
 
+  // Per sequence, at its own positions and against its own cache: RoPE, then
   // att [n, n_head * hd]: causal softmax(q·K / sqrt(hd) [, sink]) · V over the cache (the last `window`
   // positions on a sliding-window layer), after appending this batch's k, v.
   kernels::AttentionParams attn;
@@ -283,7 +327,12 @@ Status Forward::attention_block(int64_t l, int64_t n, int64_t pos0, KvCache& cac
     attn.sinks = sinks.view();
   }
   if (!on(kb).supports(attn)) return error("{}: attention with window {} or sinks is not supported", on(kb).name(), attn.window);
-  on(kb).attention(attn, q, k, v, cache.layer(l), pos0, att);
+  for (const Segment& g : segments_) {
+    const kernels::ActView qs = q.rows_from(g.row0, g.n), ks = k.rows_from(g.row0, g.n);
+    on(kb).rope(qs, hp_.n_head, hp_.head_dim, g.pos0, rope_);
+    on(kb).rope(ks, hp_.n_head_kv, hp_.head_dim, g.pos0, rope_);
+    on(kb).attention(attn, qs, ks, v.rows_from(g.row0, g.n), g.cache->layer(l), g.pos0, att.rows_from(g.row0, g.n));
+  }
   if (L.attn_sinks != kNoTensor) sinks.release_after(on(kb).record());
 
   STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n, L.attn_output_bias));  // [n, d] (+ bo)

@@ -17,6 +17,15 @@
 
 namespace strata::model {
 
+// One sequence of a batched pass: its new tokens, its own cache (they go at positions cache.n_filled() ...),
+// and where its logits go ([n_vocab] for its last token, or [tokens.size(), n_vocab] when all_logits).
+struct SeqInput {
+  std::span<const int32_t> tokens;
+  KvCache* cache = nullptr;
+  std::span<float> logits;
+  bool all_logits = false;
+};
+
 class Forward {
  public:
   // `experts` may be null for dense models. Every op on `backend`.
@@ -27,8 +36,15 @@ class Forward {
   // Evaluates `tokens` at positions cache.n_filled() ... and appends their K/V to the cache.
   // logits: [n_vocab] for the last token, or [tokens.size(), n_vocab] when all_logits.
   Status eval(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits);
+  // Several sequences in one pass: every weight product runs once over all their tokens (one read of each
+  // weight serves every sequence, which is what a streamed tier needs), while RoPE, the KV store and
+  // attention run per sequence against its own cache at its own position. Each sequence's logits are the
+  // ones eval() would give it alone, up to the order of float sums. The caches must be distinct.
+  // The phase is decode when every sequence brings one token (the decode placement), else prefill; only a
+  // pass of one sequence and one token replays a recorded step.
+  Status eval_batch(std::span<const SeqInput> seqs);
 
-  // The final normalised hidden state of the last evaluated token ([n_embd]), for embeddings.
+  // The final normalised hidden state of the last evaluated token ([n_embd]) of the last sequence, for embeddings.
   std::span<const float> last_hidden() const { return last_hidden_; }
   const Placement& placement() const { return placement_; }
   const HandoffCounters& handoffs() const { return acts_.counters(); }
@@ -37,13 +53,21 @@ class Forward {
   void disable_step_recording() { graphs_off_ = true; }
 
  private:
-  // Every op of one pass, from the embedding to the logits in `out` (host logits or Act::Logits).
-  Status pass(std::span<const int32_t> tokens, int64_t pos0, KvCache& cache, std::span<float> logits, int64_t first);
+  // Where each sequence's rows sit in this pass's activations, and how many logit rows it wants.
+  struct Segment {
+    int64_t row0 = 0, n = 0, pos0 = 0;
+    KvCache* cache = nullptr;
+    int64_t n_out = 1;
+  };
+  Status check_input(const SeqInput& s) const;
+  // Every op of one pass over segments_, from the embedding to the logits (into `logits` on the host, else
+  // Act::Logits).
+  Status pass(std::span<const int32_t> tokens, std::span<float> logits);
   // A decode step by replaying its recording (recording it first when there is none): false when the step
   // must run op by op (no single recording backend, or the step turned out not to be recordable).
   bool replay_step(int32_t token, int64_t pos0, KvCache& cache);
   Result<WeightRef> acquire(TensorId id);
-  Status attention_block(int64_t layer, int64_t n_tok, int64_t pos0, KvCache& cache);
+  Status attention_block(int64_t layer, int64_t n_tok);
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);
   Status expert(int64_t layer, int64_t n_tok, int32_t e, std::span<const int32_t> rows, std::span<const float> scale);
@@ -82,6 +106,9 @@ class Forward {
   std::vector<float> route_w_, scale_;
   std::vector<int64_t> expert_begin_;
   std::vector<float> last_hidden_;
+  std::vector<Segment> segments_;      // this pass's sequences
+  std::vector<int32_t> batch_tokens_;  // their tokens, concatenated (more than one sequence)
+  std::vector<float> batch_logits_;    // their logit rows before they go to each caller (more than one sequence)
 };
 
 }  // namespace strata::model

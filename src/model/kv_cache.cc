@@ -1,6 +1,8 @@
 // model/kv_cache.cc: KV cache storage, carved per layer out of one buffer per backend.
 #include "model/kv_cache.h"
 
+#include "core/check.h"
+
 namespace strata::model {
 
 namespace {
@@ -43,6 +45,26 @@ KvCache::KvCache(const HParams& hp, int64_t n_ctx, const Placement& placement) :
     }
     buffers_.push_back(std::move(buf));
   }
+}
+
+void copy_kv_prefix(const Placement& placement, const KvCache& src, KvCache& dst, int64_t n) {
+  STRATA_CHECK(n >= 0 && n <= src.n_filled() && n <= dst.n_ctx() && src.kv_dim() == dst.kv_dim());
+  const uint64_t bytes = static_cast<uint64_t>(n) * static_cast<uint64_t>(src.kv_dim()) * sizeof(uint16_t);
+  std::vector<bool> used(placement.backends.size(), false);
+  for (size_t l = 0; l < placement.kv_site.size(); ++l) {
+    const size_t b = placement.kv_site[l];
+    kernels::Backend& be = *placement.backends[b];
+    const kernels::KvLayer& from = src.layer(static_cast<int64_t>(l));
+    const kernels::KvLayer& to = dst.layer(static_cast<int64_t>(l));
+    if (bytes > 0) {
+      be.copy(from.k, from.device, to.k, to.device, bytes);
+      be.copy(from.v, from.device, to.v, to.device, bytes);
+    }
+    used[b] = true;
+  }
+  for (size_t b = 0; b < used.size(); ++b)
+    if (used[b]) placement.backends[b]->synchronize();
+  dst.set_filled(n);
 }
 
 }  // namespace strata::model

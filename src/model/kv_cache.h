@@ -47,4 +47,9 @@ class KvCache {
   std::vector<kernels::KvLayer> layers_;
 };
 
+// Copies positions [0, n) of every layer's K and V from `src` into `dst` (two caches made with the same
+// placement) on the backend holding each layer, and marks dst filled to n: a shared prompt prefix reused
+// instead of recomputed. Returns once the copies are done. REQUIRES: n <= src.n_filled(), n <= dst.n_ctx().
+void copy_kv_prefix(const Placement& placement, const KvCache& src, KvCache& dst, int64_t n);
+
 }  // namespace strata::model

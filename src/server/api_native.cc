@@ -129,7 +129,10 @@ void Api::ps(http::HttpExchange& ex) {
                       {"details", details_json(s.value(), entry->parent_model)},
                       {"expires_at", rfc3339_local(l.state.expires_at)},
                       {"size_vram", 0},
-                      {"context_length", l.state.n_ctx}});
+                      {"context_length", l.state.n_ctx},
+                      // strata's: generations decoding together now, of the model's parallel slots.
+                      {"sequences_in_flight", l.state.sequences},
+                      {"num_parallel", l.state.n_parallel}});
   }
   reply_json(ex, 200, Json{{"models", models}});
 }

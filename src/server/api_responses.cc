@@ -129,6 +129,9 @@ Status parse_response_tools(const Json& req, AgentRequest& a) {
     const Json& t = (*it)[i];
     if (!t.is_object() || str_of(t, "type", "") != "function")
       return Status::invalid_argument(fmt::format("Invalid 'tools[{}]': only function tools are supported", i));
+    // Responses tools are flat: name their fields as OpenAI does, not as the chat shape they become.
+    if (auto name = t.find("name"); name == t.end() || !name->is_string() || name->get<std::string>().empty())
+      return Status::invalid_argument(fmt::format("Missing required parameter: 'tools[{}].name'.", i));
     Json f = t;
     f.erase("type");
     f.erase("strict");

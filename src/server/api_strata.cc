@@ -39,14 +39,18 @@ Json model_json(const engine::Scheduler::Live& l) {
   const planner::Plan* plan = f.plan.get();
   const bool moe = plan && plan->expert_cache.slice_bytes > 0;
   const auto* st = f.stream ? &*f.stream : nullptr;
-  const uint64_t in_flight = (l.state.busy ? 1 : 0) + l.state.queued;
   Json m = {
       {"name", l.state.model_name.empty() ? std::filesystem::path(l.gguf_path).stem().string() : l.state.model_name},
       {"path", l.gguf_path},
       {"context_length", l.state.n_ctx},
       {"busy", l.state.busy},
       {"queued", l.state.queued},
-      {"sequences_in_flight", in_flight},
+      {"sequences_in_flight", l.state.sequences},
+      {"num_parallel", l.state.n_parallel},
+      {"prefix_cache", {{"prompt_tokens", f.prompt_tokens_total}, {"reused_tokens", f.prompt_tokens_reused},
+                        {"kv_prefix_copies", f.kv_prefix_copies}}},
+      {"batched_steps", f.batched_steps},
+      {"steps", f.steps},
       {"generating", f.generating},
       {"generations", f.n_generations},
       {"pieces_generated", f.pieces_generated},

@@ -47,13 +47,15 @@ export const TIME_TOOL = {
 };
 
 // Starts a private `strata serve` on a fresh synthetic model; resolves to { url, stop() }.
-export async function startAgentServer() {
+// `env` and `args` go to the server (e.g. OLLAMA_NUM_PARALLEL, --max-queue).
+export async function startAgentServer({ env = {}, args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'strata-agents-'));
   const gguf = join(dir, `${BASE_MODEL}.gguf`);
   execFileSync(process.env.STRATA_BIN, ['synth', gguf, ...SYNTH_ARGS, '-q']);
   const { spawn } = await import('node:child_process');
   const child = spawn(process.env.STRATA_BIN, ['serve', gguf, '--port', '0', '--threads', '1', '--store', join(dir, 'store'),
-                                               '--no-ollama'], { stdio: ['ignore', 'ignore', 'pipe'] });
+                                               '--no-ollama', ...args],
+                      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 10000);

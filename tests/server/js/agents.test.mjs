@@ -148,6 +148,40 @@ test('malformed tools, unmatched tool messages and bad think values are refused 
     const message = path.startsWith('/v1') ? r.body.error.message : r.body.error;
     assert.match(message, pattern);
   }
+  // Anthropic's route answers in Anthropic's error shape, with its messages.
+  const anthropic = [
+    [{ tools: [{ description: 'x', input_schema: { type: 'object' } }] }, 'tools.0.name: Field required'],
+    [{ tools: [{ name: 'f', input_schema: 'nope' }] }, 'tools.0.input_schema: Field required'],
+    [{ thinking: { type: 'sometimes' } }, "thinking.type: Input should be 'enabled' or 'disabled'"],
+    [{ messages: [...user, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_x', content: '1' }] }] },
+     'messages.1.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_x. Each `tool_result` block ' +
+     'must have a corresponding `tool_use` block in the previous message.'],
+  ];
+  for (const [extra, message] of anthropic) {
+    const r = await json('/v1/messages', { body: { model: m, max_tokens: 4, messages: user, ...extra } });
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.body, { type: 'error', error: { type: 'invalid_request_error', message } });
+  }
+  // The Responses route answers in OpenAI's shape.
+  const responses = [
+    [{ tools: [{ type: 'function' }] }, "Missing required parameter: 'tools[0].name'."],
+    [{ reasoning: { effort: 'extreme' } }, /^Invalid value: 'extreme'\. Supported values are/],
+    [{ input: [{ type: 'function_call_output', call_id: 'call_x', output: '1' }] },
+     'No tool call found for function call output with call_id call_x.'],
+    [{ tools: [WEATHER_TOOL.function].map((f) => ({ type: 'function', ...f })), tool_choice: 'always' }, /^Invalid value: 'always'/],
+  ];
+  for (const [extra, message] of responses) {
+    const r = await json('/v1/responses', { body: { model: m, input: 'hi', ...extra } });
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(Object.keys(r.body.error).sort(), ['code', 'message', 'param', 'type']);
+    assert.equal(r.body.error.type, 'invalid_request_error');
+    if (typeof message === 'string') assert.equal(r.body.error.message, message);
+    else assert.match(r.body.error.message, message);
+  }
+  // Ollama renders a tool message that answers no call, as Ollama does (it checks nothing there).
+  const orphan = await json('/api/chat', { body: { model: m, stream: false, options: { num_predict: 2 }, think: false,
+                                                   messages: [...user, { role: 'tool', content: '1', tool_name: 'nope' }] } });
+  assert.equal(orphan.status, 200, orphan.text);
   // A model whose template has no tools refuses them as Ollama does.
   const plain = await json('/api/chat', { body: { model: MODEL, messages: user, tools: [WEATHER_TOOL] } });
   assert.equal(plain.status, 400);

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# tools/bench/device_parallel.sh: issue 16, acceptance 2 (run as root on the device host): sequences decoding
+# together, one forward pass a step, beside one alone (`strata bench --parallel N`):
+#   - the Llama-3-8B-shape Q4_K_M streamed in a 3 GiB cgroup, 4 sequences: each should decode at >= 0.8x one
+#     alone (the disk pass is shared: "decode_bytes_read_per_step" ~ one sequence's bytes per token);
+#   - the same file fully on the GPU (CUDA build), 8 sequences: aggregate >= 4x one alone. The one-sequence
+#     figure replays CUDA graphs and the batched steps run op by op; --no-graphs gives the op-by-op A/B.
+# PARTS="stream gpu" (default both).
+set -uo pipefail
+OUT=${OUT:-/tmp/strata-out}; MODELS=${MODELS:-/root/models}; B=${B:-/root/strata-build}; S="$B/strata"
+T=$(nproc); PROFILE="$OUT/profile.json"; mkdir -p "$OUT" "$MODELS"
+PARTS=${PARTS:-stream gpu}
+[ -x "$S" ] || { cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF -DSTRATA_BENCH=OFF \
+  -DSTRATA_CUDA_ARCHS=90 >/dev/null && ninja -C "$B" -j"$T" strata >/dev/null; } || exit 1
+[ -f "$PROFILE" ] || $S profile --json --dir "$MODELS" > "$PROFILE"
+in_cgroup() {  # in_cgroup NAME LIMIT CMD...: runs CMD in a fresh cgroup with memory.max LIMIT and no swap
+  local cg=/sys/fs/cgroup/$1; mkdir -p "$cg"; echo "$2" > "$cg/memory.max"; echo 0 > "$cg/memory.swap.max" 2>/dev/null
+  shift 2; (echo $BASHPID > "$cg/cgroup.procs"; exec "$@")
+  local rc=$?; echo "   cgroup peak $(( $(cat "$cg/memory.peak" 2>/dev/null || echo 0) / 1048576 )) MiB, rc $rc"
+}
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+M8="$MODELS/llama3-8b-q4km.gguf"
+[ -f "$M8" ] || $S synth "$M8" --layers 32 --dim 4096 --ff 14336 --heads 32 --kv-heads 8 --vocab 128256 --ctx 8192 --type Q4_K_M
+if [[ " $PARTS " == *" stream "* ]]; then
+  echo "== 8B Q4_K_M streamed in a 3 GiB cgroup (--ram 2600M, CPU), 4 sequences"
+  drop; in_cgroup strata3g 3G $S bench "$M8" -p 8 -n 8 -r 2 --warmup 0 --threads "$T" --profile "$PROFILE" --ram 2600M \
+    --gpu-mem 0 --ctx 1024 --parallel 4 --out "$OUT/parallel_stream_8b.json" | grep -E "^decode  |^parallel|^disk"
+fi
+if [[ " $PARTS " == *" gpu "* ]]; then
+  echo "== 8B Q4_K_M on the GPU, 8 sequences (graphs for the single figure, then --no-graphs)"
+  $S bench "$M8" -p 32 -n 64 -r 3 --threads "$T" --profile "$PROFILE" --ctx 1024 --parallel 8 \
+    --out "$OUT/parallel_gpu_8b.json" | grep -E "^decode  |^parallel|graphs"
+  $S bench "$M8" -p 32 -n 64 -r 3 --threads "$T" --profile "$PROFILE" --ctx 1024 --parallel 8 --no-graphs \
+    --out "$OUT/parallel_gpu_8b_nographs.json" | grep -E "^decode  |^parallel"
+fi
