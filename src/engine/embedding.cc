@@ -16,8 +16,7 @@ Result<std::vector<float>> embed_last_token(Session& session, std::span<const in
   const auto& history = session.history();
   int64_t common = 0;
   while (common < static_cast<int64_t>(history.size()) && common < n && history[common] == tokens[common]) ++common;
-  common = std::min(common, n - 1);
-  session.truncate(common);
+  common = session.truncate(std::min(common, n - 1));
   std::vector<float> logits;
   STRATA_RETURN_IF_ERROR(session.eval(tokens.subspan(static_cast<size_t>(common)), logits, false));
   auto hidden = session.forward().last_hidden();

@@ -142,6 +142,20 @@ Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<
   STRATA_CHECK(logits.size() >= want);
   for (int32_t t : tokens)
     if (t < 0 || t >= hp_.n_vocab) return error("token id {} is outside the vocabulary of {}", t, hp_.n_vocab);
+  const int64_t step = cache.max_pass();
+  for (int64_t t0 = 0; t0 < n; t0 += step) {
+    const int64_t m = std::min(step, n - t0);
+    // Without all_logits each pass writes its last token's row over the previous pass's.
+    std::span<float> out = all_logits ? logits.subspan(static_cast<size_t>(t0 * hp_.n_vocab)) : logits;
+    STRATA_RETURN_IF_ERROR(eval_pass(tokens.subspan(static_cast<size_t>(t0), static_cast<size_t>(m)), cache, out,
+                                     all_logits));
+  }
+  return Status::ok();
+}
+
+Status Forward::eval_pass(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t pos0 = cache.n_filled();
   decode_ = n == 1;
   acts_.begin(n);
 

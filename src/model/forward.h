@@ -24,7 +24,8 @@ class Forward {
   // Each op on placement's site for its tensor and phase (decode: one token; prefill: a batch).
   Forward(const Model& model, WeightSource& weights, ExpertSource* experts, Placement placement);
 
-  // Evaluates `tokens` at positions cache.n_filled() ... and appends their K/V to the cache.
+  // Evaluates `tokens` at positions cache.n_filled() ... and appends their K/V to the cache, in passes of
+  // at most cache.max_pass() tokens (a sliding-window ring holds only that many beyond its window).
   // logits: [n_vocab] for the last token, or [tokens.size(), n_vocab] when all_logits.
   Status eval(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits);
 
@@ -34,6 +35,7 @@ class Forward {
   const HandoffCounters& handoffs() const { return acts_.counters(); }
 
  private:
+  Status eval_pass(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits);
   Status attention_block(int64_t layer, int64_t n_tok, int64_t pos0, KvCache& cache);
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);

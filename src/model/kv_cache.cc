@@ -1,48 +1,79 @@
-// model/kv_cache.cc: KV cache storage, carved per layer out of one buffer per backend.
+// model/kv_cache.cc: KV cache storage, carved per layer out of one buffer per backend, and what a ring keeps.
 #include "model/kv_cache.h"
+
+#include <algorithm>
+
+#include "core/check.h"
 
 namespace strata::model {
 
-namespace {
-
-uint64_t layer_halves(const HParams& hp, int64_t n_ctx) {
-  return 2 * static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(hp.kv_dim());
-}
-
-}  // namespace
-
-KvCache::KvCache(const HParams& hp, int64_t n_ctx)
-    : host_(bytes_needed(hp, n_ctx)), n_ctx_(n_ctx), kv_dim_(hp.kv_dim()) {
-  const uint64_t per_layer = layer_halves(hp, n_ctx);
-  auto* base = reinterpret_cast<uint16_t*>(host_.data());
+void KvCache::set_shape(const HParams& hp, int64_t max_pass) {
+  STRATA_CHECK(max_pass >= 1);
+  kv_dim_ = hp.kv_dim();
+  max_pass_ = n_ctx_;
+  rows_.resize(static_cast<size_t>(hp.n_layer));
+  window_.resize(static_cast<size_t>(hp.n_layer));
   for (int64_t l = 0; l < hp.n_layer; ++l) {
-    uint16_t* k = base + static_cast<uint64_t>(l) * per_layer;
-    layers_.push_back({kHostDevice, k, k + per_layer / 2, n_ctx, kv_dim_});
+    const auto i = static_cast<size_t>(l);
+    rows_[i] = hp.kv_rows(l, n_ctx_, max_pass);
+    window_[i] = hp.layers[i].sliding_window;
+    if (rows_[i] < n_ctx_) max_pass_ = max_pass;
   }
 }
 
-KvCache::KvCache(const HParams& hp, int64_t n_ctx, const Placement& placement) : n_ctx_(n_ctx), kv_dim_(hp.kv_dim()) {
-  const uint64_t per_layer = layer_halves(hp, n_ctx);
+KvCache::KvCache(const HParams& hp, int64_t n_ctx, int64_t max_pass)
+    : host_(bytes_needed(hp, n_ctx, max_pass)), n_ctx_(n_ctx) {
+  set_shape(hp, max_pass);
+  auto* k = reinterpret_cast<uint16_t*>(host_.data());
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    const int64_t rows = rows_[static_cast<size_t>(l)];
+    const uint64_t halves = static_cast<uint64_t>(rows) * static_cast<uint64_t>(kv_dim_);
+    layers_.push_back({kHostDevice, k, k + halves, n_ctx, kv_dim_, rows});
+    k += 2 * halves;
+  }
+}
+
+KvCache::KvCache(const HParams& hp, int64_t n_ctx, const Placement& placement, int64_t max_pass) : n_ctx_(n_ctx) {
+  set_shape(hp, max_pass);
   layers_.resize(static_cast<size_t>(hp.n_layer));
   for (size_t b = 0; b < placement.backends.size(); ++b) {
     std::vector<int64_t> mine;
+    uint64_t halves = 0;
     for (int64_t l = 0; l < hp.n_layer; ++l)
-      if (placement.kv_site[static_cast<size_t>(l)] == b) mine.push_back(l);
+      if (placement.kv_site[static_cast<size_t>(l)] == b) {
+        mine.push_back(l);
+        halves += 2 * static_cast<uint64_t>(rows_[static_cast<size_t>(l)]) * static_cast<uint64_t>(kv_dim_);
+      }
     if (mine.empty()) continue;
     kernels::Backend& be = *placement.backends[b];
-    const uint64_t bytes = mine.size() * per_layer * sizeof(uint16_t);
+    const uint64_t bytes = halves * sizeof(uint16_t);
     auto buf = be.alloc(bytes, kernels::BufferUse::KvCache);
     if (!buf) {
       status_ = error("{}: out of memory for the KV cache of {} layers ({} bytes)", be.name(), mine.size(), bytes);
       return;
     }
-    auto* base = reinterpret_cast<uint16_t*>(buf->data());
-    for (size_t i = 0; i < mine.size(); ++i) {
-      uint16_t* k = base + i * per_layer;
-      layers_[static_cast<size_t>(mine[i])] = {be.device(), k, k + per_layer / 2, n_ctx, kv_dim_};
+    auto* k = reinterpret_cast<uint16_t*>(buf->data());
+    for (int64_t l : mine) {
+      const int64_t rows = rows_[static_cast<size_t>(l)];
+      const uint64_t layer_halves = static_cast<uint64_t>(rows) * static_cast<uint64_t>(kv_dim_);
+      layers_[static_cast<size_t>(l)] = {be.device(), k, k + layer_halves, n_ctx, kv_dim_, rows};
+      k += 2 * layer_halves;
     }
     buffers_.push_back(std::move(buf));
   }
+}
+
+// A ring of R rows holds positions [n_filled - R, n_filled). A query at position n sees [n + 1 - window, n];
+// all but n itself must still be there (position n is written before it is read).
+int64_t KvCache::truncate(int64_t n) {
+  n = std::clamp<int64_t>(n, 0, n_filled_);
+  for (size_t l = 0; l < layers_.size() && n > 0; ++l) {
+    const int64_t rows = rows_[l];
+    if (rows >= n_ctx_ || n_filled_ <= rows) continue;  // a full layer, or a ring not yet wrapped
+    if (std::max<int64_t>(0, n + 1 - window_[l]) < n_filled_ - rows) n = 0;
+  }
+  n_filled_ = n;
+  return n;
 }
 
 }  // namespace strata::model
