@@ -95,7 +95,8 @@ int run_bench_sweep(const BenchOptions& o) {
       p["predicted_decode_tokens_per_s"] = sp.predicted_tokens_per_s;
       p["predicted_prefill_tokens_per_s"] = r->plan->prefill.tokens_per_s;
       p["bound_term"] = r->plan->decode.bound;
-      p["achieved_vs_predicted"] = sp.predicted_tokens_per_s > 0 ? sp.achieved_tokens_per_s / sp.predicted_tokens_per_s : 0;
+      p["achieved_vs_predicted"] =
+          sp.predicted_tokens_per_s > 0 ? sp.achieved_tokens_per_s / sp.predicted_tokens_per_s : 0;
     }
     if (r->record.contains("decode_expert_hit_rate")) p["decode_expert_hit_rate"] = r->record["decode_expert_hit_rate"];
     p["peak_rss_bytes"] = r->record["peak_rss_bytes"];

@@ -189,7 +189,8 @@ class Backend {
   //   out[t, h] = softmax_p(scale * q[t, h] . K[p, h / group]) . V[p, h / group]  over p in
   //   [max(0, pos0 + t + 1 - window), pos0 + t] (all p <= pos0 + t when window == 0).
   // q, out: [n, n_head * head_dim]; k, v: [n, n_head_kv * head_dim]. REQUIRES: pos0 + n <= cache.n_ctx,
-  // cache.holds_pass(n, window); cache on device(). A backend that lacks windows or sinks refuses them with STRATA_CHECK (see supports).
+  // cache.holds_pass(n, window); cache on device(). A backend that lacks windows or sinks refuses them with
+  // STRATA_CHECK (see supports).
   virtual void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache,
                          int64_t pos0, ActView out) = 0;
   virtual bool supports(const AttentionParams& p) const = 0;

@@ -173,7 +173,8 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
     return error("unknown vocabulary family '{}' (llama3, qwen, gpt-oss)", o.vocab_family);
   if (o.experts < 0 || (o.experts > 0 && (o.experts_used < 1 || o.experts_used > o.experts)))
     return error("experts-used must be between 1 and experts");
-  if (!(o.router_skew >= 0 && o.router_skew <= 8)) return error("router-skew must be between 0 and 8, got {}", o.router_skew);
+  if (!(o.router_skew >= 0 && o.router_skew <= 8))
+    return error("router-skew must be between 0 and 8, got {}", o.router_skew);
   if (o.router_skew > 0 && o.experts == 0) return error("router-skew needs a MoE model (--experts)");
   if (o.router_skew > 0 && o.dim <= o.experts)
     return error("router-skew needs dim {} above the {} experts (one routing channel each)", o.dim, o.experts);

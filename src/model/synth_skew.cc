@@ -17,7 +17,9 @@ uint64_t mix(uint64_t x) {
 
 // Zeroes values [0, n) of a row: the routing channels a block must not write.
 RowEdit zero_prefix(int64_t n) {
-  return [n](int64_t, std::span<float> v) { std::fill_n(v.begin(), std::min<size_t>(v.size(), static_cast<size_t>(n)), 0.0f); };
+  return [n](int64_t, std::span<float> v) {
+    std::fill_n(v.begin(), std::min<size_t>(v.size(), static_cast<size_t>(n)), 0.0f);
+  };
 }
 
 }  // namespace
@@ -31,7 +33,7 @@ std::vector<int32_t> skew_expert_ranks(uint64_t seed, int64_t layer, int64_t n_e
     std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(s % static_cast<uint64_t>(i + 1))]);
   }
   std::vector<int32_t> rank(static_cast<size_t>(n_expert));
-  for (int64_t r = 0; r < n_expert; ++r) rank[static_cast<size_t>(order[static_cast<size_t>(r)])] = static_cast<int32_t>(r);
+  for (size_t r = 0; r < order.size(); ++r) rank[static_cast<size_t>(order[r])] = static_cast<int32_t>(r);
   return rank;
 }
 

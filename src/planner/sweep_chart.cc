@@ -66,8 +66,9 @@ std::string sweep_svg(std::span<const SweepPoint> points, std::string_view title
   }
   s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{} budget</text>\n", kLeft + plot_w / 2,
                    kTop + plot_h + 36, xml_escape(budget_name));
-  s += fmt::format("<text x=\"14\" y=\"{0}\" transform=\"rotate(-90 14 {0})\" text-anchor=\"middle\">decode tok/s</text>\n",
-                   kTop + plot_h / 2);
+  s += fmt::format(
+      "<text x=\"14\" y=\"{0}\" transform=\"rotate(-90 14 {0})\" text-anchor=\"middle\">decode tok/s</text>\n",
+      kTop + plot_h / 2);
   // The bound (dashed) and what was achieved (solid, dotted with the mode).
   std::string bound, achieved;
   for (const SweepPoint& p : points) {
@@ -88,8 +89,9 @@ std::string sweep_svg(std::span<const SweepPoint> points, std::string_view title
                      x, y, p.budget_bytes, p.achieved_tokens_per_s, p.predicted_tokens_per_s, xml_escape(p.mode),
                      xml_escape(format_bytes(p.budget_bytes)), p.achieved_tokens_per_s, p.predicted_tokens_per_s,
                      xml_escape(p.mode));
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" fill=\"#666\" font-size=\"10\">{}</text>\n",
-                     x, y - 8, xml_escape(p.mode));
+    s += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" fill=\"#666\" font-size=\"10\">{}</text>\n", x,
+        y - 8, xml_escape(p.mode));
   }
   const int ly = kHeight - 14;
   s += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#4e79a7\" stroke-width=\"2\"/>"

@@ -46,8 +46,10 @@ class CountingWeights final : public WeightSource, public ExpertSource {
 };
 
 // Per layer: how many tokens chose each rank (index 0: the most popular rank's expert).
-std::vector<std::vector<double>> route(double skew, int64_t used, uint64_t seed) {
+std::vector<std::vector<double>> route(double skew, int64_t used, uint64_t seed, const char* arch = "llama") {
   SynthSpec s;
+  s.arch = arch;
+  s.kv_heads = 2;
   s.layers = 2;
   s.dim = 64;
   s.heads = 4;
@@ -135,6 +137,16 @@ TEST(RouterSkew, ZeroSkewIsTodaysUniformRouting) {
     EXPECT_NEAR(fitted_exponent(c), 0.0, 0.25);
     std::printf("[ skew     ] S 0: fitted exponent %.2f; counts from %.0f to %.0f (mean %.0f)\n", fitted_exponent(c),
                 *std::min_element(c.begin(), c.end()), *std::max_element(c.begin(), c.end()), mean);
+  }
+}
+
+// The rows whose blocks carry biases or QK norms (gpt-oss writes into the residual through biases too).
+TEST(RouterSkew, EveryMoeRowRoutesAsAsked) {
+  for (const char* arch : {"qwen3moe", "gpt-oss"}) {
+    for (const auto& c : route(1.2, 1, 5, arch)) {
+      EXPECT_EQ(std::max_element(c.begin(), c.end()) - c.begin(), 0) << arch;
+      EXPECT_NEAR(fitted_exponent(c), 1.2, 0.35) << arch;
+    }
   }
 }
 
