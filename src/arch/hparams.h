@@ -16,6 +16,11 @@ namespace strata::arch {
 // rope.scaling.type: how positions are stretched past the trained context (the kernels' enum).
 using kernels::RopeScaling;
 
+// The most tokens one forward pass appends to a cache with sliding-window rings (a longer batch goes in
+// passes of this many): each such layer keeps window + kMaxPassTokens - 1 positions, which leaves every
+// query of a pass its whole window.
+inline constexpr int64_t kMaxPassTokens = 512;
+
 // What may differ from one layer to the next.
 struct LayerParams {
   int64_t n_head_kv = 0;       // attention.head_count_kv, which may be an array with one entry per layer
@@ -53,6 +58,19 @@ struct HParams {
   int64_t kv_dim() const { return n_head_kv * head_dim; }  // the widest layer's
   int64_t k_dim(int64_t layer) const { return layers[layer].n_head_kv * head_dim; }
   int64_t v_dim(int64_t layer) const { return layers[layer].n_head_kv * head_dim_v; }
+  // KV cache positions layer `layer` holds for an n_ctx context when a pass appends at most max_pass
+  // tokens: a sliding-window layer a ring of window + max_pass - 1 (never more than n_ctx), a full layer n_ctx.
+  int64_t kv_rows(int64_t layer, int64_t n_ctx, int64_t max_pass = kMaxPassTokens) const {
+    const size_t i = static_cast<size_t>(layer);
+    const int64_t w = i < layers.size() ? layers[i].sliding_window : 0;
+    return w > 0 && w + max_pass - 1 < n_ctx ? w + max_pass - 1 : n_ctx;
+  }
+  // The sum of kv_rows over the layers: the cache's K (or V) rows, kv_dim() halves each.
+  int64_t kv_rows_total(int64_t n_ctx, int64_t max_pass = kMaxPassTokens) const {
+    int64_t n = 0;
+    for (int64_t l = 0; l < n_layer; ++l) n += kv_rows(l, n_ctx, max_pass);
+    return n;
+  }
   std::string_view arch_name() const { return arch ? arch->name : std::string_view("?"); }
 };
 

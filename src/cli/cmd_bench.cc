@@ -12,6 +12,7 @@
 
 #include "cli/bench_parallel.h"
 #include "cli/bench_traffic.h"
+#include "cli/cmd_bench.h"
 #include "cli/commands.h"
 #include "cli/plan_print.h"
 #include "core/units.h"
@@ -54,27 +55,26 @@ nlohmann::json to_json(const Summary& s) { return {{"median", s.median}, {"min",
 
 }  // namespace
 
-int run_bench(const BenchOptions& o) {
+Result<BenchRecord> measure_bench(const BenchOptions& o) {
   if (o.n_prompt < 1 || o.n_gen < 1 || o.repetitions < 1 || o.warmup < 0)
-    return fail("--n-prompt, --n-gen and --repetitions must be at least 1, --warmup at least 0");
-  if (o.parallel < 1 || o.parallel > 64) return fail("--parallel must be 1 to 64");
-  auto eo = make_engine_options(o.model, o.threads, o.plan);
-  if (!eo) return fail(eo.status().message());
+    return error("--n-prompt, --n-gen and --repetitions must be at least 1, --warmup at least 0");
+  if (o.parallel < 1 || o.parallel > 64) return error("--parallel must be 1 to 64");
+  STRATA_ASSIGN_OR_RETURN(engine::EngineOptions eo, make_engine_options(o.model, o.threads, o.plan));
   ProgressLine progress(o.progress);
-  eo->progress = progress.callback();
+  eo.progress = progress.callback();
   // Device memory is measured from before the load (the baseline: the CUDA context) to the end of the runs.
   std::unique_ptr<hw::GpuMemoryMonitor> gpu_mem;
-  if (eo->profile && !eo->profile->gpus.empty()) gpu_mem = std::make_unique<hw::GpuMemoryMonitor>(0);
+  if (eo.profile && !eo.profile->gpus.empty()) gpu_mem = std::make_unique<hw::GpuMemoryMonitor>(0);
   const double t_load = now_s();
-  auto loaded = engine::LoadedModel::load(*eo);
+  auto loaded = engine::LoadedModel::load(eo);
   progress.finish_line();
-  if (!loaded) return fail(loaded.status().message());
+  if (!loaded) return loaded.status();
   engine::LoadedModel& lm = *loaded.value();
   const double load_seconds = now_s() - t_load;
   const int64_t n_ctx = std::max<int64_t>(lm.default_n_ctx(), o.n_prompt + o.n_gen + 1);
   if (n_ctx > lm.default_n_ctx() && lm.plan())
-    return fail(fmt::format("--n-prompt + --n-gen ({}) exceed the planned context {}; raise --ctx", o.n_prompt + o.n_gen,
-                            lm.default_n_ctx()));
+    return error("--n-prompt + --n-gen ({}) exceed the planned context {}; raise --ctx", o.n_prompt + o.n_gen,
+                 lm.default_n_ctx());
   engine::Session session(lm, n_ctx);
 
   // The prompt: the text's tokens, repeated until n_prompt.
@@ -94,12 +94,12 @@ int run_bench(const BenchOptions& o) {
     session.truncate(0);
     const auto s0 = lm.stream_stats();
     const double t0 = now_s();
-    if (Status st = session.eval(prompt, logits, false); !st) return fail(st.message());
+    STRATA_RETURN_IF_ERROR(session.eval(prompt, logits, false));
     const double t1 = now_s();
     const auto s1 = lm.stream_stats();
     for (int i = 0; i < o.n_gen; ++i) {
       int32_t next = engine::Sampler::argmax(logits);
-      if (Status st = session.eval(std::span(&next, 1), logits, false); !st) return fail(st.message());
+      STRATA_RETURN_IF_ERROR(session.eval(std::span(&next, 1), logits, false));
     }
     const double t2 = now_s();
     const auto s2 = lm.stream_stats();
@@ -156,8 +156,8 @@ int run_bench(const BenchOptions& o) {
   const double tg_median = summarise(tg_tps).median;
   const DecodeTraffic traffic = decode_traffic(lm.model(), o.n_prompt + o.n_gen / 2.0);
   double gpu_bw = 0;  // measured device copy bandwidth, when the whole model is on the GPU
-  if (lm.plan() && lm.plan()->mode == planner::Mode::FullGpu && eo->profile && !eo->profile->gpus.empty())
-    gpu_bw = eo->profile->gpus.front().device_read_bytes_per_s;
+  if (lm.plan() && lm.plan()->mode == planner::Mode::FullGpu && eo.profile && !eo.profile->gpus.empty())
+    gpu_bw = eo.profile->gpus.front().device_read_bytes_per_s;
   nlohmann::json stages;
   for (auto [name, bytes] : {std::pair{"weights", traffic.weights}, {"kv", traffic.kv}, {"activations", traffic.acts},
                              {"total", traffic.total()}}) {
@@ -174,7 +174,7 @@ int run_bench(const BenchOptions& o) {
     pb.repetitions = o.repetitions;
     pb.n_ctx = o.n_prompt + o.n_gen + 1;  // just what the run needs: N slots of the planned context may not fit
     auto par = bench_parallel(lm, prompt, pb);
-    if (!par) return fail("--parallel: " + par.status().message());
+    if (!par) return error("--parallel: {}", par.status().message());
     nlohmann::json& p = par.value();
     p["decode_per_sequence_vs_single"] = tg_median > 0 ? p["decode_tokens_per_s_per_sequence"].get<double>() / tg_median : 0;
     p["decode_aggregate_vs_single"] = tg_median > 0 ? p["decode_tokens_per_s_aggregate"].get<double>() / tg_median : 0;
@@ -182,6 +182,7 @@ int run_bench(const BenchOptions& o) {
   }
   rec["peak_rss_bytes"] = engine::peak_rss_bytes();
   rec["decode_steps_replayed"] = session.forward().replayed_steps();  // CUDA graphs (warm-up included)
+  rec["decode_steps"] = (o.warmup + o.repetitions) * o.n_gen;
   if (gpu_mem && gpu_mem->available()) {
     gpu_mem->stop();
     rec["gpu_memory"] = {{"peak_above_context_bytes", gpu_mem->peak_above_baseline()},
@@ -189,6 +190,17 @@ int run_bench(const BenchOptions& o) {
                          {"samples", gpu_mem->samples()},
                          {"budget_bytes", lm.plan() ? lm.plan()->budgets.gpu_bytes : 0}};
   }
+  BenchRecord out;
+  out.record = std::move(rec);
+  if (lm.plan()) out.plan = *lm.plan();
+  return out;
+}
+
+int run_bench(const BenchOptions& o) {
+  if (!o.sweep.empty()) return run_bench_sweep(o);
+  auto measured = measure_bench(o);
+  if (!measured) return fail(measured.status().message());
+  const nlohmann::json& rec = measured->record;
   const std::string text = rec.dump(1);
   if (!o.out.empty()) {
     std::ofstream out(o.out);
@@ -199,13 +211,17 @@ int run_bench(const BenchOptions& o) {
     std::printf("%s\n", text.c_str());
     return 0;
   }
-  const auto pp = summarise(pp_tps), tg = summarise(tg_tps);
-  std::printf("prompt  %4d tokens: median %8.2f tok/s (min %.2f, max %.2f) over %d runs\n", o.n_prompt, pp.median, pp.min,
-              pp.max, o.repetitions);
-  std::printf("decode  %4d tokens: median %8.2f tok/s (min %.2f, max %.2f)\n", o.n_gen, tg.median, tg.min, tg.max);
-  if (!bytes_per_tok.empty())
+  const auto& pp = rec["prompt_tokens_per_s"];
+  const auto& tg = rec["decode_tokens_per_s"];
+  std::printf("prompt  %4d tokens: median %8.2f tok/s (min %.2f, max %.2f) over %d runs\n", o.n_prompt,
+              pp["median"].get<double>(), pp["min"].get<double>(), pp["max"].get<double>(), o.repetitions);
+  std::printf("decode  %4d tokens: median %8.2f tok/s (min %.2f, max %.2f)\n", o.n_gen, tg["median"].get<double>(),
+              tg["min"].get<double>(), tg["max"].get<double>());
+  const double tg_median = tg["median"].get<double>();
+  if (rec.contains("decode_bytes_read_per_token"))
     std::printf("disk: %s read per decoded token, %.2f GB/s median\n",
-                format_bytes(static_cast<uint64_t>(summarise(bytes_per_tok).median)).c_str(), summarise(disk_gbps).median);
+                format_bytes(static_cast<uint64_t>(rec["decode_bytes_read_per_token"]["median"].get<double>())).c_str(),
+                rec["decode_disk_gb_per_s"]["median"].get<double>());
   for (const char* st : {"weights", "kv", "activations", "total"}) {
     const auto& v = rec["decode_traffic"][st];
     std::printf("decode %-11s %10s a token, %7.1f GB/s", st,
@@ -219,8 +235,8 @@ int run_bench(const BenchOptions& o) {
     std::printf("decode bound (bytes a token / measured GPU bandwidth): %.1f tok/s; achieved %.0f%% of it\n",
                 rec["decode_bound_tokens_per_s"].get<double>(),
                 100.0 * tg_median / rec["decode_bound_tokens_per_s"].get<double>());
-  if (lm.plan()) {
-    std::printf("%s\n", describe_plan(*lm.plan()).c_str());
+  if (measured->plan) {
+    std::printf("%s\n", describe_plan(*measured->plan).c_str());
     std::printf("achieved / predicted decode: %.2f\n", rec["decode_vs_prediction"].get<double>());
   }
   if (rec.contains("parallel")) {
@@ -234,10 +250,11 @@ int run_bench(const BenchOptions& o) {
       std::printf("parallel: %s read from disk a step (all sequences)\n",
                   format_bytes(static_cast<uint64_t>(p["decode_bytes_read_per_step"].get<double>())).c_str());
   }
-  std::printf("peak resident memory %s\n", format_bytes(engine::peak_rss_bytes()).c_str());
-  if (session.forward().replayed_steps() > 0)
-    std::printf("decode steps replayed from CUDA graphs: %llu of %d\n",
-                static_cast<unsigned long long>(session.forward().replayed_steps()), (o.warmup + o.repetitions) * o.n_gen);
+  std::printf("peak resident memory %s\n", format_bytes(rec["peak_rss_bytes"].get<uint64_t>()).c_str());
+  if (rec["decode_steps_replayed"].get<uint64_t>() > 0)
+    std::printf("decode steps replayed from CUDA graphs: %llu of %lld\n",
+                static_cast<unsigned long long>(rec["decode_steps_replayed"].get<uint64_t>()),
+                static_cast<long long>(rec["decode_steps"].get<int64_t>()));
   if (rec.contains("gpu_memory")) {
     const auto& g = rec["gpu_memory"];
     std::printf("GPU memory: peak %s above the CUDA context (%s), measured %lld times; budget %s\n",

@@ -43,6 +43,7 @@ int run_synth(const SynthOptions& o) {
   s.tied = o.tied;
   s.threads = o.threads;
   s.sparse = o.sparse;
+  s.router_skew = o.router_skew;
   ProgressLine progress(o.progress);
   s.progress = progress.callback();
   auto r = model::write_synth_model(s, o.out);
@@ -50,6 +51,7 @@ int run_synth(const SynthOptions& o) {
   if (!r) return fail(r.status().message());
   std::string moe = s.experts > 0 ? fmt::format(", {} experts (top {})", s.experts, s.experts_used) : "";
   if (s.arch != "llama") moe += ", arch " + s.arch;
+  if (s.router_skew > 0) moe += fmt::format(", router skew {}", s.router_skew);
   std::fprintf(stderr,
                "strata: wrote %s: %lld layers, dim %lld, ff %lld, %lld heads (%lld kv), vocab %lld%s, %s, %s of "
                "weights in %.1f s (%s)\n",

@@ -78,6 +78,7 @@ struct SynthOptions {
   bool tied = false;
   int threads = 0;
   bool sparse = false;  // header only, weights a hole (for `inspect --plan` and `--svg` of big shapes)
+  double router_skew = 0;  // Zipf-like exponent of expert popularity per layer (0: uniform routing)
   ProgressFlags progress;
 };
 int run_synth(const SynthOptions& o);
@@ -93,6 +94,8 @@ struct BenchOptions {
   int parallel = 1;        // > 1: also decode this many sequences in one pass a step (cli/bench_parallel.cc)
   bool json = false;
   std::string out;         // write the JSON record here too
+  std::string sweep;       // "gpu-mem=4G..24G[:2G]" or "ram=...": a run per budget, re-planned each time
+  std::string svg;         // with sweep: the plot of tok/s against the budget (default: --out's name as .svg)
   int threads = 0;
   PlanFlags plan;
   ProgressFlags progress;

@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
   c_bench->add_flag("--cold", bench.cold, "Drop the model from the page cache before each repetition");
   c_bench->add_flag("--json", bench.json, "Print only the JSON record");
   c_bench->add_option("-o,--out", bench.out, "Also write the JSON record to this file");
+  c_bench->add_option("--sweep", bench.sweep,
+                      "Run at each budget of gpu-mem=LO..HI[:STEP] or ram=LO..HI[:STEP] (5 budgets without a step), "
+                      "re-planning each time; a JSON record of them all and an SVG plot");
+  c_bench->add_option("--svg", bench.svg, "With --sweep: the plot's file (default: --out with .svg)");
   c_bench->add_option("-t,--threads", bench.threads, "CPU threads (0: all)");
   c_bench->add_option("--parallel", bench.parallel,
                       "Also decode this many sequences together (one pass a step) and compare with one alone");
@@ -120,6 +124,8 @@ int main(int argc, char** argv) {
   c_synth->add_option("--type", synth.type,
                       "Weight type (F32, F16, Q8_0, Q4_K, MXFP4, ...) or mix (Q4_K_M, Q5_K_M, MXFP4_MOE)");
   c_synth->add_flag("--tied", synth.tied, "Tie output to the token embedding");
+  c_synth->add_option("--router-skew", synth.router_skew,
+                      "Expert popularity per layer ~ Zipf with this exponent (seeded; 0: uniform routing)");
   c_synth->add_option("-t,--threads", synth.threads, "CPU threads (0: all)");
   c_synth->add_flag("--sparse", synth.sparse, "Write the header only; the weights are a hole of their full size "
                     "(a sparse file, for `inspect --plan` of big shapes)");

@@ -63,14 +63,17 @@ int64_t Batcher::take_slot(std::span<const int32_t> prompt, size_t* slot) {
     if (n > donor_n) donor_n = n, donor = &s;
   }
   if (donor != nullptr) {
-    model::copy_kv_prefix(lm_.placement(), *donor->cache, *dst.cache, donor_n);
-    dst.history.assign(donor->history.begin(), donor->history.begin() + donor_n);
-    ++counters_.kv_prefix_copies;
-    return donor_n;
+    const int64_t copied = model::copy_kv_prefix(lm_.placement(), *donor->cache, *dst.cache, donor_n);
+    if (copied > best) {
+      dst.history.assign(donor->history.begin(), donor->history.begin() + copied);
+      ++counters_.kv_prefix_copies;
+      return copied;
+    }
   }
-  dst.history.resize(static_cast<size_t>(best));
-  dst.cache->set_filled(best);
-  return best;
+  // A ring keeps a prefix only while it still holds the window the next position needs.
+  const int64_t kept = dst.cache->truncate(best);
+  dst.history.resize(static_cast<size_t>(kept));
+  return kept;
 }
 
 void Batcher::admit(BatchRequest request) {
@@ -130,9 +133,10 @@ bool Batcher::step() {
     std::span<const int32_t> input(&a.next_token, 1);
     if (a.prompt_done < prompt.size()) {
       // Alone, the whole prompt in one pass (as the one-request path always did); beside others, a chunk,
-      // so their decodes go on.
+      // so their decodes go on. Never more than the cache's largest pass (a sliding-window ring's bound).
       const size_t left = prompt.size() - a.prompt_done;
-      const size_t take = n_active == 1 ? left : std::min(left, static_cast<size_t>(std::max<int64_t>(options_.prompt_chunk, 1)));
+      size_t take = n_active == 1 ? left : std::min(left, static_cast<size_t>(std::max<int64_t>(options_.prompt_chunk, 1)));
+      take = std::min(take, static_cast<size_t>(std::max<int64_t>(s.cache->max_pass(), 1)));
       input = std::span(prompt).subspan(a.prompt_done, take);
     }
     batch.push_back({input, s.cache.get(), a.logits, false});

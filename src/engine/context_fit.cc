@@ -19,8 +19,7 @@ uint64_t to_bytes(double d) { return d >= 1.8e19 ? UINT64_MAX : static_cast<uint
 }  // namespace
 
 double kv_cache_bytes(const model::HParams& hp, int64_t n_ctx) {
-  return static_cast<double>(hp.n_layer) * 2.0 * static_cast<double>(n_ctx) * static_cast<double>(hp.kv_dim()) *
-         sizeof(uint16_t);
+  return 2.0 * static_cast<double>(hp.kv_rows_total(n_ctx)) * static_cast<double>(hp.kv_dim()) * sizeof(uint16_t);
 }
 
 Status check_context_fits(const LoadedModel& model, int64_t n_ctx, uint64_t freed_bytes, int n_parallel) {

@@ -9,7 +9,8 @@
 
 namespace strata::engine {
 
-// The KV cache bytes of an n_ctx session (in double: a hostile file's dimensions could overflow 64 bits).
+// The KV cache bytes of an n_ctx session, sliding-window layers counted at their ring (in double: a hostile
+// file's dimensions could overflow 64 bits).
 double kv_cache_bytes(const model::HParams& hp, int64_t n_ctx);
 
 // OK when n_parallel KV slots of n_ctx each fit: against the RAM the model's plan leaves for the KV cache, or, for a

@@ -30,10 +30,10 @@ Status Session::eval(std::span<const int32_t> tokens, std::vector<float>& logits
   return Status::ok();
 }
 
-void Session::truncate(int64_t n) {
-  n = std::clamp<int64_t>(n, 0, static_cast<int64_t>(history_.size()));
-  history_.resize(n);
-  cache_.set_filled(n);
+int64_t Session::truncate(int64_t n) {
+  n = cache_.truncate(std::clamp<int64_t>(n, 0, static_cast<int64_t>(history_.size())));
+  history_.resize(static_cast<size_t>(n));
+  return n;
 }
 
 Result<GenerateResult> Session::generate(const GenerateRequest& req, const TextCallback& on_text) {
@@ -48,8 +48,7 @@ Result<GenerateResult> Session::generate(const GenerateRequest& req, const TextC
   int64_t common = 0;
   while (common < static_cast<int64_t>(history_.size()) && common < n_prompt && history_[common] == req.prompt[common])
     ++common;
-  common = std::min(common, n_prompt - 1);
-  truncate(common);
+  common = truncate(std::min(common, n_prompt - 1));
   auto t0 = std::chrono::steady_clock::now();
   STRATA_RETURN_IF_ERROR(eval(std::span(req.prompt).subspan(common), logits_, false));
   res.n_prompt_evaluated = n_prompt - common;

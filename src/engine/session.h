@@ -25,8 +25,9 @@ class Session {
 
   // Evaluates tokens after the current history; logits of the last (or every) token land in `logits`.
   Status eval(std::span<const int32_t> tokens, std::vector<float>& logits, bool all_logits);
-  // Forgets everything after the first n tokens of history (the cache keeps them).
-  void truncate(int64_t n);
+  // Forgets everything after the first n tokens of history and returns how many it kept: n, or fewer
+  // where the cache no longer holds what their continuation needs (a sliding-window ring that moved on).
+  int64_t truncate(int64_t n);
 
   // Prompt (reusing the longest cached prefix), then sampling until EOS, max_tokens, a stop string,
   // a full context, or on_text returning false.

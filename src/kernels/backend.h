@@ -59,13 +59,23 @@ struct ActView {
 };
 
 // One layer's slice of the attention cache, in the memory of the backend that computes that layer's
-// attention: K and V each [n_ctx, kv_dim] F16, position p of KV head h at [p * kv_dim + h * head_dim].
+// attention: K and V each [rows(), kv_dim] F16, position p of KV head h at [row_of(p) * kv_dim + h * head_dim].
+// A sliding-window layer may hold a ring of fewer rows than positions.
 struct KvLayer {
   Device device;
   uint16_t* k = nullptr;
   uint16_t* v = nullptr;
-  int64_t n_ctx = 0;
+  int64_t n_ctx = 0;    // positions the layer addresses
   int64_t kv_dim = 0;
+  int64_t n_slots = 0;  // rows held (0: n_ctx); fewer than n_ctx make a ring: position p in row p % rows()
+
+  int64_t rows() const { return n_slots > 0 ? n_slots : n_ctx; }
+  int64_t row_of(int64_t pos) const { return pos % rows(); }
+  // Whether a pass of n tokens leaves every query its whole window: writing positions pos0..pos0+n-1
+  // overwrites pos0-rows..pos0+n-1-rows, all older than the first query's window when rows >= window + n - 1.
+  bool holds_pass(int64_t n, int64_t window) const {
+    return rows() >= n_ctx || (window > 0 && rows() >= window + n - 1);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -174,11 +184,13 @@ class Backend {
   virtual void rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) = 0;
 
   // Causal grouped-query attention for n tokens at positions pos0 ... pos0 + n - 1:
-  // first writes k, v [n, kv_dim] into cache rows pos0..pos0+n-1 (as F16), then for each token t and head h
+  // first writes k, v [n, kv_dim] into the cache rows of positions pos0..pos0+n-1 (as F16), then for each
+  // token t and head h
   //   out[t, h] = softmax_p(scale * q[t, h] . K[p, h / group]) . V[p, h / group]  over p in
   //   [max(0, pos0 + t + 1 - window), pos0 + t] (all p <= pos0 + t when window == 0).
-  // q, out: [n, n_head * head_dim]; k, v: [n, n_head_kv * head_dim]. REQUIRES: pos0 + n <= cache.n_ctx;
-  // cache on device(). A backend that lacks windows or sinks refuses them with STRATA_CHECK (see supports).
+  // q, out: [n, n_head * head_dim]; k, v: [n, n_head_kv * head_dim]. REQUIRES: pos0 + n <= cache.n_ctx,
+  // cache.holds_pass(n, window); cache on device(). A backend that lacks windows or sinks refuses them with
+  // STRATA_CHECK (see supports).
   virtual void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache,
                          int64_t pos0, ActView out) = 0;
   virtual bool supports(const AttentionParams& p) const = 0;

@@ -150,9 +150,17 @@ Status Forward::to_host(Act a, int64_t row0, int64_t rows, float* dst) {
   return Status::ok();
 }
 
+// A batch longer than the cache's largest pass (a model with sliding-window rings) goes in passes of that many.
 Status Forward::eval(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits) {
-  const SeqInput one{tokens, &cache, logits, all_logits};
-  return eval_batch(std::span(&one, 1));
+  const int64_t n = static_cast<int64_t>(tokens.size()), step = std::max<int64_t>(cache.max_pass(), 1);
+  for (int64_t t0 = 0; t0 < n || t0 == 0; t0 += step) {
+    const int64_t m = std::min(step, n - t0);
+    // Without all_logits each pass writes its last token's row over the previous pass's.
+    std::span<float> out = all_logits ? logits.subspan(static_cast<size_t>(t0 * hp_.n_vocab)) : logits;
+    const SeqInput one{tokens.subspan(static_cast<size_t>(t0), static_cast<size_t>(m)), &cache, out, all_logits};
+    STRATA_RETURN_IF_ERROR(eval_batch(std::span(&one, 1)));
+  }
+  return Status::ok();
 }
 
 Status Forward::check_input(const SeqInput& s) const {
@@ -162,6 +170,8 @@ Status Forward::check_input(const SeqInput& s) const {
   STRATA_RETURN_IF_ERROR(s.cache->status());
   if (pos0 + n > s.cache->n_ctx())
     return error("context is full: {} tokens cached + {} new exceed the context of {}", pos0, n, s.cache->n_ctx());
+  if (n > s.cache->max_pass())  // a ring would overwrite positions this pass's first queries still see
+    return error("{} tokens in one pass exceed this cache's largest pass of {}", n, s.cache->max_pass());
   STRATA_CHECK(s.logits.size() >= static_cast<uint64_t>(s.all_logits ? n : 1) * hp_.n_vocab);
   for (int32_t t : s.tokens)
     if (t < 0 || t >= hp_.n_vocab) return error("token id {} is outside the vocabulary of {}", t, hp_.n_vocab);

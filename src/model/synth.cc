@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "arch/tensors.h"
+#include "model/synth_skew.h"
 #include "model/synth_vocab.h"
 #include "core/thread_pool.h"
 #include "gguf/writer.h"
@@ -172,6 +173,11 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
     return error("unknown vocabulary family '{}' (llama3, qwen, gpt-oss)", o.vocab_family);
   if (o.experts < 0 || (o.experts > 0 && (o.experts_used < 1 || o.experts_used > o.experts)))
     return error("experts-used must be between 1 and experts");
+  if (!(o.router_skew >= 0 && o.router_skew <= 8))
+    return error("router-skew must be between 0 and 8, got {}", o.router_skew);
+  if (o.router_skew > 0 && o.experts == 0) return error("router-skew needs a MoE model (--experts)");
+  if (o.router_skew > 0 && o.dim <= o.experts)
+    return error("router-skew needs dim {} above the {} experts (one routing channel each)", o.dim, o.experts);
   auto policy = make_policy(o.type);
   if (!policy) return policy.status();
 
@@ -204,7 +210,8 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
   ThreadPool pool(o.threads > 0 ? o.threads : ThreadPool::hardware_threads());
   uint64_t total_bytes = 0;
   // Adds one tensor; rows are generated and quantized in parallel when the file is written.
-  auto add = [&](const std::string& name, std::vector<int64_t> dims, DType type, float mean, float std) {
+  auto add = [&](const std::string& name, std::vector<int64_t> dims, DType type, float mean, float std,
+                 RowEdit edit = nullptr) {
     const DTypeTraits& tr = dtype_traits(type);
     int64_t rows = 1;
     for (size_t i = 1; i < dims.size(); ++i) rows *= dims[i];
@@ -213,11 +220,13 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
     const uint64_t size = row_bytes * rows;
     total_bytes += size;
     const uint64_t seed = o.seed * 0x9e3779b97f4a7c15ull ^ hash_name(name);
-    w.add_tensor(name, dims, static_cast<uint32_t>(type), size, [&pool, &tr, k, rows, row_bytes, seed, mean, std](std::span<uint8_t> out) {
+    w.add_tensor(name, dims, static_cast<uint32_t>(type), size,
+                 [&pool, &tr, k, rows, row_bytes, seed, mean, std, edit](std::span<uint8_t> out) {
       pool.parallel_for(static_cast<size_t>(rows), 64, [&](size_t r0, size_t r1) {
         std::vector<float> buf(static_cast<size_t>(k));
         for (size_t r = r0; r < r1; ++r) {
           fill_normal(buf.data(), k, seed + r * 0x632be59bd9b4e019ull, mean, std);
+          if (edit) edit(static_cast<int64_t>(r), buf);
           tr.quantize_row(buf.data(), out.data() + r * row_bytes, k);
         }
       });
@@ -240,15 +249,16 @@ Result<SynthSummary> write_synth_model(const SynthSpec& o, const std::string& pa
     }
     if (!t.required && !(t.kind == arch::Kind::output && !o.tied)) return;
     const std::string base = arch::parse_tensor_name(t.name).base;
+    RowEdit edit = router_skew_edit(o.router_skew, o.seed, hp, t);
     switch (t.role) {
       case arch::Role::AttnNorm: case arch::Role::FfnNorm: case arch::Role::OutputNorm:
-        return add(t.name, t.shape, DType::F32, 1.0f, 0.1f);
-      case arch::Role::Embedding: return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, 1.0f);
-      case arch::Role::Router: return add(t.name, t.shape, DType::F32, 0.0f, s_in * 4);
-      case arch::Role::Bias: return add(t.name, t.shape, DType::F32, 0.0f, 0.1f);
+        return add(t.name, t.shape, DType::F32, 1.0f, 0.1f, edit);
+      case arch::Role::Embedding: return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, 1.0f, edit);
+      case arch::Role::Router: return add(t.name, t.shape, DType::F32, 0.0f, s_in * 4, edit);
+      case arch::Role::Bias: return add(t.name, t.shape, DType::F32, 0.0f, 0.1f, edit);
       case arch::Role::FfnDown: case arch::Role::ExpertDown:
-        return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, s_ff);
-      default: return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, s_in);
+        return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, s_ff, edit);
+      default: return add(t.name, t.shape, wtype(base, t.layer, t.shape[0]), 0.0f, s_in, edit);
     }
   };
   const std::vector<arch::TensorSpec> specs = arch::list_tensors(hp);

@@ -39,6 +39,7 @@ struct SynthSpec {
   bool tied = false;
   int threads = 0;  // 0: all
   bool sparse = false;  // header only, the weights a hole of their full size (for planning and `inspect`)
+  double router_skew = 0;  // > 0: expert popularity per layer ~ Zipf with this exponent (model/synth_skew.h)
   ProgressFn progress;  // bytes of weights written
 };
 

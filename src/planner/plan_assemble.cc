@@ -14,6 +14,15 @@ double gbps(double bytes_per_s) { return bytes_per_s / 1e9; }
 constexpr const char* kFormula =
     "max(GPU + CPU + handoffs, prefetched PCIe, prefetched disk, RAM bus) + overlap loss + expert misses";
 
+// The sliding-window layers that keep a ring shorter than the context, for the KV line of the reasons.
+std::string ring_note(const arch::HParams& hp, int64_t ctx) {
+  int64_t n_ring = 0, rows = 0;
+  for (int64_t l = 0; l < hp.n_layer; ++l)
+    if (const int64_t r = hp.kv_rows(l, ctx); r < ctx) ++n_ring, rows = r;
+  if (n_ring == 0) return "";
+  return fmt::format("; {} sliding-window layers keep a ring of {} positions", n_ring, rows);
+}
+
 std::string group_of(const Item& it, const ModelRoles& roles) {
   if (it.is_kv) return "KV cache";
   const Role r = roles.tensors[it.tensor].role;
@@ -276,12 +285,12 @@ Plan assemble_plan(const ModelRoles& roles, const HardwareProfile& profile, cons
     why.push_back(fmt::format("no GPU used: {}", profile.has_gpu() ? "GPU budget is 0" : profile.gpu_note));
   if (profile.gpus.size() > 1)
     why.push_back(fmt::format("{} GPUs found; this plan uses GPU 0 only (multi-GPU splitting is not planned yet)", profile.gpus.size()));
-  why.push_back(fmt::format("context {}{}: KV cache {} ({} layers x 2 x {} KV heads x {} x {} B)", b.ctx,
+  why.push_back(fmt::format("context {}{}: KV cache {} ({} layers x 2 x {} KV heads x {} x {} B{})", b.ctx,
                             roles.hp.n_ctx_train > 0 && b.ctx > roles.hp.n_ctx_train
                                 ? fmt::format(" (beyond the {} the model was trained for)", roles.hp.n_ctx_train)
                                 : "",
                             format_bytes(plan.kv_bytes), roles.hp.n_layer, roles.hp.n_head_kv, roles.hp.head_dim, b.ctx,
-                            options.kv_bytes_per_element));
+                            options.kv_bytes_per_element, ring_note(roles.hp, b.ctx)));
   why.push_back(fmt::format("compute buffers for batches of {}: {} in RAM{}", plan.prefill_batch,
                             format_bytes(mem.ram_compute),
                             mem.gpu_compute ? fmt::format(", {} on the GPU", format_bytes(mem.gpu_compute)) : ""));

@@ -22,6 +22,19 @@ int tier_index(Tier t) {
   return 2;
 }
 
+
+std::string tier_label(Tier t) {
+  switch (t) {
+    case Tier::Gpu: return "GPU";
+    case Tier::PinnedRam: return "pinned RAM";
+    case Tier::Ram: return "RAM";
+    case Tier::Disk: return "disk";
+  }
+  return "?";
+}
+
+}  // namespace
+
 std::string xml_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -35,18 +48,6 @@ std::string xml_escape(std::string_view s) {
   }
   return out;
 }
-
-std::string tier_label(Tier t) {
-  switch (t) {
-    case Tier::Gpu: return "GPU";
-    case Tier::PinnedRam: return "pinned RAM";
-    case Tier::Ram: return "RAM";
-    case Tier::Disk: return "disk";
-  }
-  return "?";
-}
-
-}  // namespace
 
 std::string_view role_group_name(RoleGroup g) {
   static constexpr std::array<std::string_view, kNumRoleGroups> kNames = {

@@ -33,6 +33,9 @@ struct PlanPicture {
 
 PlanPicture summarize_plan(const Plan& plan);
 
+// Text for an SVG document: & < > " as entities (shared by every picture the planner draws).
+std::string xml_escape(std::string_view s);
+
 // A self-contained SVG document (no scripts, no external references). `title` heads it (e.g. the model's
 // name). Each tier's bar carries data-tier, data-weight-bytes and data-kv-bytes for checking.
 std::string plan_svg(const Plan& plan, std::string_view title);

@@ -205,19 +205,22 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
   };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
 
-  const double kv_layer_bytes =
-      2.0 * ctx * hp.n_head_kv * static_cast<double>(hp.head_dim) * options.kv_bytes_per_element;
+  // K and V of one position in one layer; a sliding-window layer holds a ring (hp.kv_rows), not the context.
+  const double kv_position_bytes = 2.0 * hp.n_head_kv * static_cast<double>(hp.head_dim) * options.kv_bytes_per_element;
   const double fill = std::clamp(options.decode_context_fill, 0.0, 1.0);
   auto push_kv = [&](int layer) {
     Item kv;
     kv.is_kv = true;
     kv.layer = layer;
     kv.group = kKvRank;
-    kv.size_bytes = static_cast<uint64_t>(kv_layer_bytes);
-    kv.decode_bytes = kv_layer_bytes * fill;
-    kv.decode_flops = 4.0 * hp.n_head * static_cast<double>(hp.head_dim) * ctx * fill;
+    kv.size_bytes = static_cast<uint64_t>(static_cast<double>(hp.kv_rows(layer, ctx)) * kv_position_bytes);
+    // Decode reads the positions a query sees: the window on a sliding-window layer.
+    const int64_t window = hp.layers.size() > static_cast<size_t>(layer) ? hp.layers[layer].sliding_window : 0;
+    const double seen = window > 0 ? std::min<double>(static_cast<double>(window), ctx * fill) : ctx * fill;
+    kv.decode_bytes = seen * kv_position_bytes;
+    kv.decode_flops = 4.0 * hp.n_head * static_cast<double>(hp.head_dim) * seen;
     kv.decode_reads = 1;
-    kv.prefill_bytes = kv_layer_bytes * (static_cast<double>(batch) / ctx) / 2.0;
+    kv.prefill_bytes = kv_position_bytes * batch / 2.0;
     kv.prefill_flops = 4.0 * hp.n_head * static_cast<double>(hp.head_dim) * batch * batch / 2.0;
     kv.stage_bytes = kv.size_bytes;
     kv.allowed = restrict_for_mode(base & (option_bit(Option::GpuGpu) | option_bit(Option::RamCpu)), true, Role::Other);

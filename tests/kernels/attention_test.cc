@@ -87,11 +87,28 @@ TEST(Attention, ValuesMatchTheReferenceAtEveryIsa) {
   for_every_case([](CpuIsa isa, const AttentionKernels& kern, int64_t hd, int64_t n_pos, const Data& d, uint32_t seed) {
     std::vector<float> ref(static_cast<size_t>(hd)), got(static_cast<size_t>(hd), NAN);
     reference::attention_values_f16(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, ref.data());
-    kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, got.data());
+    kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, got.data(), false);
     const double tol = bound(n_pos) * std::max(1.0, max_abs(ref));
     for (int64_t i = 0; i < hd; ++i)
       ASSERT_NEAR(got[i], ref[i], tol) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos
                                        << " element " << i << " seed " << seed;
+  });
+}
+
+// A sliding-window ring hands the value kernel its positions in two runs (the rows before the wrap, then
+// those after it); accumulating the second run onto the first must give the bits of one run over both.
+TEST(Attention, ValuesInTwoRunsEqualOneRunBitForBit) {
+  for_every_case([](CpuIsa isa, const AttentionKernels& kern, int64_t hd, int64_t n_pos, const Data& d, uint32_t seed) {
+    std::vector<float> whole(static_cast<size_t>(hd), NAN), split(static_cast<size_t>(hd), NAN);
+    kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, n_pos, hd, whole.data(), false);
+    for (int64_t cut : {int64_t{1}, n_pos / 2, n_pos - 1}) {
+      if (cut <= 0 || cut >= n_pos) continue;
+      kern.values(d.w.data(), d.cache.data() + d.offset, d.stride, cut, hd, split.data(), false);
+      kern.values(d.w.data() + cut, d.cache.data() + d.offset + cut * d.stride, d.stride, n_pos - cut, hd,
+                  split.data(), true);
+      ASSERT_EQ(split, whole) << cpu_isa_name(isa) << " head_dim " << hd << " n_pos " << n_pos << " cut " << cut
+                              << " seed " << seed;
+    }
   });
 }
 
@@ -117,7 +134,7 @@ TEST(Attention, HandBuiltCacheGivesExactSums) {
     const AttentionKernels kern = attention_kernels(isa);
     std::vector<float> s(n_pos), v(hd);
     kern.scores(q.data(), cache.data(), stride, n_pos, hd, 0.5f, s.data());
-    kern.values(w.data(), cache.data(), stride, n_pos, hd, v.data());
+    kern.values(w.data(), cache.data(), stride, n_pos, hd, v.data(), false);
     EXPECT_EQ(s, s_ref) << cpu_isa_name(isa);
     EXPECT_EQ(v, v_ref) << cpu_isa_name(isa);
   }
@@ -132,7 +149,7 @@ TEST(Attention, DispatchedEntryPointsUseTheBestLevel) {
   best.scores(d.q.data(), d.cache.data(), d.stride, 33, 128, 0.1f, b.data());
   EXPECT_EQ(a, b);
   attention_values_f16(d.w.data(), d.cache.data(), d.stride, 33, 128, va.data());
-  best.values(d.w.data(), d.cache.data(), d.stride, 33, 128, vb.data());
+  best.values(d.w.data(), d.cache.data(), d.stride, 33, 128, vb.data(), false);
   EXPECT_EQ(va, vb);
 }
 

@@ -177,10 +177,42 @@ void add_rope(std::vector<OpCase>& cases) {
         }
 }
 
+struct Heads {
+  int64_t n_head, n_head_kv, head_dim;
+};
+
+// One attention op on `on` against the twin: a cache of n_rows rows for n_ctx positions (fewer rows: a
+// sliding-window ring, position p in row p % n_rows) filled with random halves, then a pass of n_tok at pos0.
+double attention_case(OnBackend& on, std::mt19937& rng, AttentionParams p, Heads h, int64_t n_ctx, int64_t n_rows,
+                      int64_t pos0, int64_t n_tok, bool sinks) {
+  if (!on.backend().supports(p)) return 0.0;
+  const int64_t kv_dim = h.n_head_kv * h.head_dim;
+  std::vector<uint16_t> kc(n_rows * kv_dim), vc(n_rows * kv_dim);
+  for (auto& x : kc) x = f32_to_fp16(gaussian(1, rng)[0]);
+  for (auto& x : vc) x = f32_to_fp16(gaussian(1, rng)[0]);
+  const auto q = gaussian(n_tok * h.n_head * h.head_dim, rng);
+  const auto k = gaussian(n_tok * kv_dim, rng), v = gaussian(n_tok * kv_dim, rng);
+  const auto sk = gaussian(h.n_head, rng);
+  std::vector<uint8_t> sk_bytes(sk.size() * 4);
+  std::memcpy(sk_bytes.data(), sk.data(), sk_bytes.size());
+  AttentionParams hp = p;
+  if (sinks) hp.sinks = testing::host_view(sk_bytes, DType::F32, h.n_head, 1);
+  std::vector<uint16_t> hk = kc, hv = vc;
+  std::vector<float> want(q.size());
+  reference::attention(hp, q.data(), k.data(), v.data(), {kHostDevice, hk.data(), hv.data(), n_ctx, kv_dim, n_rows},
+                       pos0, n_tok, want.data());
+  if (sinks) p.sinks = on.weight(sk_bytes, DType::F32, h.n_head, 1);
+  KvLayer cache = on.kv(kc, vc, n_ctx, kv_dim);
+  cache.n_slots = n_rows;
+  ActView out = on.empty(n_tok, h.n_head * h.head_dim);
+  on.backend().attention(p, on.act(q, n_tok, q.size() / n_tok), on.act(k, n_tok, kv_dim), on.act(v, n_tok, kv_dim),
+                         cache, pos0, out);
+  // The op's cache rows must be exactly the F16 of k and v, in the rows of their positions.
+  if (on.read(cache.k, kc.size()) != hk || on.read(cache.v, vc.size()) != hv) return 1.0;
+  return rel_error(on.read(out), want);
+}
+
 void add_attention(std::vector<OpCase>& cases) {
-  struct Heads {
-    int64_t n_head, n_head_kv, head_dim;
-  };
   for (Heads h : {Heads{4, 4, 8}, Heads{8, 2, 64}, Heads{6, 3, 80}})
     for (int64_t pos0 : {0, 5})
       for (int64_t n_tok : {1, 4})
@@ -194,34 +226,27 @@ void add_attention(std::vector<OpCase>& cases) {
                                      (sinks ? " +sinks" : "");
             // The CPU rounds q and the probabilities to F16 before the products with the F16 cache (as the
             // reference engine does): ~1e-3 relative, against a twin that does not round.
-            cases.push_back({name, 3e-3, [=](OnBackend& on, std::mt19937& rng) mutable {
-                               if (!on.backend().supports(p)) return 0.0;
-                               const int64_t n_ctx = 16, kv_dim = h.n_head_kv * h.head_dim;
-                               std::vector<uint16_t> kc(n_ctx * kv_dim), vc(n_ctx * kv_dim);
-                               for (auto& x : kc) x = f32_to_fp16(gaussian(1, rng)[0]);
-                               for (auto& x : vc) x = f32_to_fp16(gaussian(1, rng)[0]);
-                               const auto q = gaussian(n_tok * h.n_head * h.head_dim, rng);
-                               const auto k = gaussian(n_tok * kv_dim, rng), v = gaussian(n_tok * kv_dim, rng);
-                               const auto sk = gaussian(h.n_head, rng);
-                               std::vector<uint8_t> sk_bytes(sk.size() * 4);
-                               std::memcpy(sk_bytes.data(), sk.data(), sk_bytes.size());
-                               AttentionParams hp = p;
-                               if (sinks) hp.sinks = testing::host_view(sk_bytes, DType::F32, h.n_head, 1);
-                               std::vector<uint16_t> hk = kc, hv = vc;
-                               std::vector<float> want(q.size());
-                               reference::attention(hp, q.data(), k.data(), v.data(),
-                                                    {kHostDevice, hk.data(), hv.data(), n_ctx, kv_dim}, pos0, n_tok,
-                                                    want.data());
-                               if (sinks) p.sinks = on.weight(sk_bytes, DType::F32, h.n_head, 1);
-                               KvLayer cache = on.kv(kc, vc, n_ctx, kv_dim);
-                               ActView out = on.empty(n_tok, h.n_head * h.head_dim);
-                               on.backend().attention(p, on.act(q, n_tok, q.size() / n_tok), on.act(k, n_tok, kv_dim),
-                                                      on.act(v, n_tok, kv_dim), cache, pos0, out);
-                               // The op's cache rows must be exactly the F16 of k and v.
-                               if (on.read(cache.k, kc.size()) != hk || on.read(cache.v, vc.size()) != hv) return 1.0;
-                               return rel_error(on.read(out), want);
+            cases.push_back({name, 3e-3, [=](OnBackend& on, std::mt19937& rng) {
+                               return attention_case(on, rng, p, h, 16, 16, pos0, n_tok, sinks);
                              }});
           }
+  // Sliding-window rings of window + n_tok - 1 rows (the least a pass of n_tok may have) and a few more, deep
+  // into a long context, so that the pass's writes and its queries' windows wrap around the ring's end.
+  for (Heads h : {Heads{4, 2, 8}, Heads{8, 2, 64}, Heads{2, 1, 128}})
+    for (int64_t n_tok : {1, 5, 12})
+      for (int64_t spare : {0, 3})
+        for (bool sinks : {false, true}) {
+          const int64_t window = 7, n_rows = window + n_tok - 1 + spare, pos0 = 4 * n_rows - 3;
+          AttentionParams p{h.n_head, h.n_head_kv, h.head_dim, 1.0f / std::sqrt(static_cast<float>(h.head_dim)),
+                            window, {}};
+          const std::string name = "attention ring rows=" + std::to_string(n_rows) + " h=" + std::to_string(h.n_head) +
+                                   "/" + std::to_string(h.n_head_kv) + " hd=" + std::to_string(h.head_dim) +
+                                   " pos0=" + std::to_string(pos0) + " n=" + std::to_string(n_tok) + " window=7" +
+                                   (sinks ? " +sinks" : "");
+          cases.push_back({name, 3e-3, [=](OnBackend& on, std::mt19937& rng) {
+                             return attention_case(on, rng, p, h, 1000, n_rows, pos0, n_tok, sinks);
+                           }});
+        }
 }
 
 void add_elementwise(std::vector<OpCase>& cases) {

@@ -40,8 +40,10 @@ void scores_portable(const float* q, const uint16_t* k, int64_t stride, int64_t 
   }
 }
 
-void values_portable(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out) {
-  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
+void values_portable(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out,
+                     bool accumulate) {
+  if (!accumulate)
+    for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
   for (int64_t p = 0; p < n_pos; ++p) {
     const uint16_t* vp = v + p * stride;
     const float wp = w[p];
@@ -69,9 +71,9 @@ void attention_scores_f16(const float* q, const uint16_t* k, int64_t stride, int
 }
 
 void attention_values_f16(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                          float* out) {
+                          float* out, bool accumulate) {
   static const AttentionKernels kernels = attention_kernels(best_cpu_isa());
-  kernels.values(w, v, stride, n_pos, head_dim, out);
+  kernels.values(w, v, stride, n_pos, head_dim, out, accumulate);
 }
 
 void attention_causal_f16(const AttentionParams& p, const float* q, const KvLayer& cache, int64_t pos0, int64_t n_tok,
@@ -85,7 +87,7 @@ void attention_causal_f16(const AttentionParams& p, const float* q, const KvLaye
   const size_t n_items = static_cast<size_t>(n_tok * n_head);
   std::atomic<size_t> next_item{0};
   pool.run_on_all([&](int) {
-    std::vector<float> scores(static_cast<size_t>(pos0 + n_tok));
+    std::vector<float> scores(static_cast<size_t>(p.window > 0 ? std::min(p.window, pos0 + n_tok) : pos0 + n_tok));
     std::vector<float> qr(static_cast<size_t>(hd));
     for (size_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
       const int64_t t = static_cast<int64_t>(item) / n_head, h = static_cast<int64_t>(item) % n_head;
@@ -95,15 +97,21 @@ void attention_causal_f16(const AttentionParams& p, const float* q, const KvLaye
       const int64_t n_pos = end - first;
       const float* qh = q + t * q_dim + h * hd;
       for (int64_t i = 0; i < hd; ++i) qr[i] = fp16_to_f32(f32_to_fp16(qh[i]));
-      const uint16_t* k0 = cache.k + first * kv_dim + kvh * hd;
-      const uint16_t* v0 = cache.v + first * kv_dim + kvh * hd;
-      attention_scores_f16(qr.data(), k0, kv_dim, n_pos, hd, p.scale, scores.data());
+      // Positions [first, end) are one run of rows, or two where a ring wraps; in position order either way,
+      // so the softmax and the value sums see the terms a full cache would give them.
+      const int64_t row0 = cache.row_of(first), run0 = std::min(n_pos, cache.rows() - row0);
+      const int64_t off = kvh * hd;
+      attention_scores_f16(qr.data(), cache.k + row0 * kv_dim + off, kv_dim, run0, hd, p.scale, scores.data());
+      if (run0 < n_pos)
+        attention_scores_f16(qr.data(), cache.k + off, kv_dim, n_pos - run0, hd, p.scale, scores.data() + run0);
       if (sinks)
         softmax_with_sink(scores.data(), n_pos, sinks[h]);
       else
         softmax(scores.data(), n_pos);
       for (int64_t i = 0; i < n_pos; ++i) scores[i] = fp16_to_f32(f32_to_fp16(scores[i]));
-      attention_values_f16(scores.data(), v0, kv_dim, n_pos, hd, out + t * q_dim + h * hd);
+      float* oh = out + t * q_dim + h * hd;
+      attention_values_f16(scores.data(), cache.v + row0 * kv_dim + off, kv_dim, run0, hd, oh);
+      if (run0 < n_pos) attention_values_f16(scores.data() + run0, cache.v + off, kv_dim, n_pos - run0, hd, oh, true);
     }
   });
 }

@@ -124,10 +124,10 @@ void CpuBackend::attention(const AttentionParams& p, ActView q, ActView k, ActVi
   const int64_t n = q.rows, kv_dim = cache.kv_dim;
   STRATA_CHECK(q.cols == p.n_head * p.head_dim && kv_dim == p.n_head_kv * p.head_dim && k.cols == kv_dim &&
                v.cols == kv_dim && k.rows == n && v.rows == n && out.rows == n && out.cols == q.cols);
-  STRATA_CHECK(pos0 >= 0 && pos0 + n <= cache.n_ctx);
+  STRATA_CHECK(pos0 >= 0 && pos0 + n <= cache.n_ctx && cache.holds_pass(n, p.window));
   for (int64_t t = 0; t < n; ++t) {
-    uint16_t* kc = cache.k + (pos0 + t) * kv_dim;
-    uint16_t* vc = cache.v + (pos0 + t) * kv_dim;
+    uint16_t* kc = cache.k + cache.row_of(pos0 + t) * kv_dim;
+    uint16_t* vc = cache.v + cache.row_of(pos0 + t) * kv_dim;
     const float* kt = k.row(t);
     const float* vt = v.row(t);
     for (int64_t i = 0; i < kv_dim; ++i) {

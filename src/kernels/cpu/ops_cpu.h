@@ -22,12 +22,12 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopePa
 
 // Attention over an F16 KV cache for one query head against n_pos cached positions, each position's
 // head slice `stride` halves after the previous one (the cache's kv_dim):
-//   scores[p] = scale * sum_i q[i] * K[p][i]        out[i] = sum_p w[p] * V[p][i]
+//   scores[p] = scale * sum_i q[i] * K[p][i]        out[i] = (accumulate ? out[i] : 0) + sum_p w[p] * V[p][i]
 // Dispatched by CPU features (kernels/cpu/attention.h has every level).
 void attention_scores_f16(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos, int64_t head_dim,
                           float scale, float* scores);
 void attention_values_f16(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                          float* out);
+                          float* out, bool accumulate = false);
 
 // The whole causal attention op of Backend::attention on host memory (the cache already holds this batch's
 // K/V): one (token, head) item at a time from a shared counter across the pool.

@@ -2,6 +2,7 @@
 // launchers). Pass 1: block (split, head, token) runs an online softmax over up to kAttentionSplit
 // positions, one warp per position at a time, lanes across the head dims; its 4 warps merge in shared
 // memory and write (max, sum, unnormalised output). Pass 2 merges the splits (and the sink logit).
+// Position p lives in cache row p % n_rows (a sliding-window layer's ring; n_rows >= every position otherwise).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -31,9 +32,9 @@ __device__ __forceinline__ float h2f(uint16_t b) { return __half2float(__ushort_
 // workspace per (token, head, split): [m, l, o[head_dim]].
 __global__ void __launch_bounds__(kWarps * 32)
     attention_split_kernel(const float* __restrict__ q, const uint16_t* __restrict__ kc,
-                           const uint16_t* __restrict__ vc, int64_t kv_dim, int64_t n_head, int64_t group,
-                           int64_t head_dim, int64_t pos_arg, const int64_t* __restrict__ pos_dev, int64_t window,
-                           float scale, int64_t n_split, float* __restrict__ ws) {
+                           const uint16_t* __restrict__ vc, int64_t kv_dim, int64_t n_rows, int64_t n_head,
+                           int64_t group, int64_t head_dim, int64_t pos_arg, const int64_t* __restrict__ pos_dev,
+                           int64_t window, float scale, int64_t n_split, float* __restrict__ ws) {
   const int64_t s = blockIdx.x, h = blockIdx.y, t = blockIdx.z;
   const int64_t pos0 = pos_dev ? *pos_dev : pos_arg;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -54,7 +55,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t kv_off = (h / group) * head_dim;
   float m = -FLT_MAX, l = 0.0f;
   for (int64_t p = p_begin + warp; p < p_end; p += kWarps) {
-    const uint16_t* kr = kc + p * kv_dim + kv_off;
+    const int64_t row = p % n_rows;
+    const uint16_t* kr = kc + row * kv_dim + kv_off;
     float sc = 0.0f;
 #pragma unroll
     for (int i = 0; i < kMaxPerLane; ++i)
@@ -64,7 +66,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     const float m_new = fmaxf(m, sc);
     const float corr = expf(m - m_new), w = expf(sc - m_new);
     l = l * corr + w;
-    const uint16_t* vr = vc + p * kv_dim + kv_off;
+    const uint16_t* vr = vc + row * kv_dim + kv_off;
 #pragma unroll
     for (int i = 0; i < kMaxPerLane; ++i)
       if (i < per_lane && lane + 32 * i < head_dim) acc[i] = acc[i] * corr + w * h2f(vr[lane + 32 * i]);
@@ -115,13 +117,15 @@ __global__ void attention_merge_kernel(const float* __restrict__ ws, int64_t n_h
 }
 
 __global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t kv_dim,
-                                int64_t pos_arg, const int64_t* __restrict__ pos_dev, uint16_t* kc, uint16_t* vc) {
+                                int64_t n_rows, int64_t pos_arg, const int64_t* __restrict__ pos_dev, uint16_t* kc,
+                                uint16_t* vc) {
   const int64_t t = blockIdx.y;
   const int64_t pos0 = pos_dev ? *pos_dev : pos_arg;
+  const int64_t row = (pos0 + t) % n_rows;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < kv_dim;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    kc[(pos0 + t) * kv_dim + i] = __half_as_ushort(__float2half_rn(k[t * kv_dim + i]));
-    vc[(pos0 + t) * kv_dim + i] = __half_as_ushort(__float2half_rn(v[t * kv_dim + i]));
+    kc[row * kv_dim + i] = __half_as_ushort(__float2half_rn(k[t * kv_dim + i]));
+    vc[row * kv_dim + i] = __half_as_ushort(__float2half_rn(v[t * kv_dim + i]));
   }
 }
 
@@ -133,37 +137,40 @@ int64_t attention_workspace_floats(int64_t n_tok, int64_t n_head, int64_t head_d
   return n_tok * n_head * splits_for(max_positions) * (head_dim + 2);
 }
 
-void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_tok,
-                   int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window, float scale,
-                   const float* sinks, float* workspace, float* out, cudaStream_t stream, const int64_t* pos_dev,
-                   int64_t pos_bound) {
+void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_rows,
+                   int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window,
+                   float scale, const float* sinks, float* workspace, float* out, cudaStream_t stream,
+                   const int64_t* pos_dev, int64_t pos_bound) {
   STRATA_CHECK(q != nullptr && k_cache != nullptr && v_cache != nullptr && workspace != nullptr && out != nullptr);
   STRATA_CHECK(head_dim > 0 && head_dim <= kAttentionMaxHeadDim);
   STRATA_CHECK(n_kv_head > 0 && n_head % n_kv_head == 0 && kv_dim == n_kv_head * head_dim);
   STRATA_CHECK(n_head <= 65535 && n_tok >= 0 && n_tok <= 65535 && pos0 >= 0 && window >= 0);
-  if (n_tok == 0) return;
   STRATA_CHECK(pos_dev == nullptr || pos_bound >= n_tok);
   const int64_t end = pos_dev ? pos_bound : pos0 + n_tok;  // the furthest position any token sees, plus one
+  // Every visible position still in its row: the whole past, or a ring of at least window + n_tok - 1.
+  STRATA_CHECK(n_rows >= end || (window > 0 && n_rows >= window + n_tok - 1));
+  if (n_tok == 0) return;
   const int64_t max_positions = window > 0 && window < end ? window : end;
   const int64_t n_split = splits_for(max_positions);
   STRATA_CHECK(n_split <= 0x7fffffff);
   attention_split_kernel<<<dim3(static_cast<unsigned>(n_split), static_cast<unsigned>(n_head),
                                 static_cast<unsigned>(n_tok)),
-                           kWarps * 32, 0, stream>>>(q, k_cache, v_cache, kv_dim, n_head, n_head / n_kv_head,
-                                                     head_dim, pos0, pos_dev, window, scale, n_split, workspace);
+                           kWarps * 32, 0, stream>>>(q, k_cache, v_cache, kv_dim, n_rows, n_head,
+                                                     n_head / n_kv_head, head_dim, pos0, pos_dev, window, scale,
+                                                     n_split, workspace);
   STRATA_CUDA_CHECK_LAUNCH();
   attention_merge_kernel<<<dim3(static_cast<unsigned>(n_head), static_cast<unsigned>(n_tok)), 128, 0, stream>>>(
       workspace, n_head, head_dim, pos0, pos_dev, window, n_split, sinks, out);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 
-void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t pos0, uint16_t* k_cache,
-                  uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev) {
+void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t n_rows, int64_t pos0,
+                  uint16_t* k_cache, uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev) {
   STRATA_CHECK(k != nullptr && v != nullptr && k_cache != nullptr && v_cache != nullptr && kv_dim > 0);
-  STRATA_CHECK(n_tok >= 0 && n_tok <= 65535 && pos0 >= 0);
+  STRATA_CHECK(n_tok >= 0 && n_tok <= 65535 && pos0 >= 0 && n_rows > 0);
   if (n_tok == 0) return;
   const unsigned blocks = static_cast<unsigned>((kv_dim + 255) / 256);
-  kv_store_kernel<<<dim3(blocks, static_cast<unsigned>(n_tok)), 256, 0, stream>>>(k, v, kv_dim, pos0, pos_dev,
+  kv_store_kernel<<<dim3(blocks, static_cast<unsigned>(n_tok)), 256, 0, stream>>>(k, v, kv_dim, n_rows, pos0, pos_dev,
                                                                                   k_cache, v_cache);
   STRATA_CUDA_CHECK_LAUNCH();
 }

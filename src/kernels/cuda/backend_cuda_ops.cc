@@ -180,7 +180,7 @@ void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActV
   const int64_t n = q.rows, kv_dim = p.n_head_kv * p.head_dim;
   STRATA_CHECK(q.cols == p.n_head * p.head_dim && out.cols == q.cols && out.rows == n);
   STRATA_CHECK(k.rows == n && v.rows == n && k.cols == kv_dim && v.cols == kv_dim && cache.kv_dim == kv_dim);
-  STRATA_CHECK(pos0 >= 0 && pos0 + n <= cache.n_ctx);
+  STRATA_CHECK(pos0 >= 0 && pos0 + n <= cache.n_ctx && cache.holds_pass(n, p.window));
   // Recording a step: the position comes from the step inputs, and the grid covers the positions up to a
   // bound, below which the recording stays valid.
   const int64_t* pos_dev = nullptr;
@@ -191,7 +191,7 @@ void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActV
     pos_bound = std::min(cache.n_ctx, (pos0 + n + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
     cap_.valid_until = std::min(cap_.valid_until, pos_bound);
   }
-  cuda::kv_store_f16(k.data, v.data, n, kv_dim, pos0, cache.k, cache.v, stream_.get(), pos_dev);
+  cuda::kv_store_f16(k.data, v.data, n, kv_dim, cache.rows(), pos0, cache.k, cache.v, stream_.get(), pos_dev);
   const float* sinks = floats_of(p.sinks, p.n_head, sinks_);
   // Tokens in groups, so the split workspace stays bounded on long prompts (64 MiB of floats at most).
   const int64_t per_token = cuda::attention_workspace_floats(1, p.n_head, p.head_dim, pos_bound);
@@ -199,8 +199,8 @@ void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActV
   float* ws = static_cast<float*>(scratch(attn_ws_, std::min(group, n) * per_token * sizeof(float)));
   for (int64_t t0 = 0; t0 < n; t0 += group) {
     const int64_t m = std::min(group, n - t0);
-    cuda::attention_f16(q.row(t0), cache.k, cache.v, kv_dim, m, p.n_head, p.n_head_kv, p.head_dim, pos0 + t0,
-                        p.window, p.scale, sinks, ws, out.row(t0), stream_.get(), pos_dev, pos_bound);
+    cuda::attention_f16(q.row(t0), cache.k, cache.v, kv_dim, cache.rows(), m, p.n_head, p.n_head_kv, p.head_dim,
+                        pos0 + t0, p.window, p.scale, sinks, ws, out.row(t0), stream_.get(), pos_dev, pos_bound);
   }
 }
 

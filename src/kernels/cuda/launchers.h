@@ -76,8 +76,9 @@ void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_r
           const double* inv_freq, float mscale, bool halves, cudaStream_t stream, const int64_t* pos_dev = nullptr);
 
 // ---- attention (attention.cu) --------------------------------------------------------------------------
-// Causal GQA attention over an F16 KV cache (kv_dim = n_kv_head * head_dim halves per position). q, out:
-// [n_tok, n_head * head_dim] floats; token t sits at position pos0 + t and sees positions
+// Causal GQA attention over an F16 KV cache (kv_dim = n_kv_head * head_dim halves per row; position p in row
+// p % n_rows: a sliding-window ring needs n_rows >= window + n_tok - 1, a full cache n_rows >= pos0 + n_tok).
+// q, out: [n_tok, n_head * head_dim] floats; token t sits at position pos0 + t and sees positions
 // [max(0, pos0 + t + 1 - window), pos0 + t] (window 0: all). sinks: device [n_head] extra logits, or null.
 // Any head_dim up to kAttentionMaxHeadDim.
 // Flash-decoding: each (token, head) splits its positions over blocks of kAttentionSplit, and a second
@@ -88,13 +89,14 @@ void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_r
 inline constexpr int64_t kAttentionSplit = 256;
 inline constexpr int64_t kAttentionMaxHeadDim = 256;
 int64_t attention_workspace_floats(int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t max_positions);
-void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_tok,
-                   int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window, float scale,
-                   const float* sinks, float* workspace, float* out, cudaStream_t stream,
+void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_rows,
+                   int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window,
+                   float scale, const float* sinks, float* workspace, float* out, cudaStream_t stream,
                    const int64_t* pos_dev = nullptr, int64_t pos_bound = 0);
-// Writes k and v rows ([n_tok, kv_dim] floats) into the cache at positions pos0.. as F16 (pos_dev: as above).
-void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t pos0, uint16_t* k_cache,
-                  uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev = nullptr);
+// Writes k and v rows ([n_tok, kv_dim] floats) into the cache rows of positions pos0.. (p % n_rows) as F16
+// (pos_dev: as above).
+void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t n_rows, int64_t pos0,
+                  uint16_t* k_cache, uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev = nullptr);
 
 // ---- MoE routing and expert rows (moe.cu) -------------------------------------------------------------
 // Per token t of logits [n_tok, n_expert]: the n_used largest (descending, ties to the lower id) into

@@ -79,11 +79,12 @@ void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t pos
 void attention(const AttentionParams& p, const float* q, const float* k, const float* v, const KvLayer& cache,
                int64_t pos0, int64_t n_tok, float* out) {
   const int64_t hd = p.head_dim, kv_dim = cache.kv_dim, q_dim = p.n_head * hd, group = p.n_head / p.n_head_kv;
-  STRATA_CHECK(pos0 + n_tok <= cache.n_ctx && kv_dim == p.n_head_kv * hd);
-  for (int64_t i = 0; i < n_tok * kv_dim; ++i) {
-    cache.k[pos0 * kv_dim + i] = f32_to_fp16(k[i]);
-    cache.v[pos0 * kv_dim + i] = f32_to_fp16(v[i]);
-  }
+  STRATA_CHECK(pos0 + n_tok <= cache.n_ctx && kv_dim == p.n_head_kv * hd && cache.holds_pass(n_tok, p.window));
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t i = 0; i < kv_dim; ++i) {
+      cache.k[cache.row_of(pos0 + t) * kv_dim + i] = f32_to_fp16(k[t * kv_dim + i]);
+      cache.v[cache.row_of(pos0 + t) * kv_dim + i] = f32_to_fp16(v[t * kv_dim + i]);
+    }
   const std::vector<float> sinks = p.sinks.data ? row_as_floats(p.sinks, 0) : std::vector<float>();
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t h = 0; h < p.n_head; ++h) {
@@ -93,7 +94,8 @@ void attention(const AttentionParams& p, const float* q, const float* k, const f
       for (int64_t pos = first; pos < end; ++pos) {
         double a = 0;
         for (int64_t i = 0; i < hd; ++i)
-          a += static_cast<double>(q[t * q_dim + h * hd + i]) * fp16_to_f32_slow(cache.k[pos * kv_dim + off + i]);
+          a += static_cast<double>(q[t * q_dim + h * hd + i]) *
+               fp16_to_f32_slow(cache.k[cache.row_of(pos) * kv_dim + off + i]);
         w.push_back(a * p.scale);
       }
       if (!sinks.empty()) w.push_back(sinks[h]);  // one more logit in the normalisation, no value row
@@ -101,7 +103,7 @@ void attention(const AttentionParams& p, const float* q, const float* k, const f
       for (int64_t i = 0; i < hd; ++i) {
         double a = 0;
         for (int64_t pos = first; pos < end; ++pos)
-          a += w[pos - first] * fp16_to_f32_slow(cache.v[pos * kv_dim + off + i]);
+          a += w[pos - first] * fp16_to_f32_slow(cache.v[cache.row_of(pos) * kv_dim + off + i]);
         out[t * q_dim + h * hd + i] = static_cast<float>(a);
       }
     }
@@ -177,9 +179,9 @@ void attention_scores_f16(const float* q, const uint16_t* k, int64_t stride, int
 }
 
 void attention_values_f16(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                          float* out) {
+                          float* out, bool accumulate) {
   for (int64_t i = 0; i < head_dim; ++i) {
-    double a = 0.0;
+    double a = accumulate ? out[i] : 0.0;
     for (int64_t p = 0; p < n_pos; ++p) a += static_cast<double>(w[p]) * fp16_to_f32_slow(v[p * stride + i]);
     out[i] = static_cast<float>(a);
   }

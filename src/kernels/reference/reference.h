@@ -31,6 +31,6 @@ void scatter_add(const float* src, int64_t cols, std::span<const int32_t> rows, 
 void attention_scores_f16(const float* q, const uint16_t* k, int64_t stride, int64_t n_pos, int64_t head_dim,
                           float scale, float* scores);
 void attention_values_f16(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                          float* out);
+                          float* out, bool accumulate = false);
 
 }  // namespace strata::kernels::reference

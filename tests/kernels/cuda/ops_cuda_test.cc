@@ -116,15 +116,16 @@ TEST(CudaOps, AttentionDecodeAndPromptGqaCausal) {
     // The cache: earlier positions from random floats stored as F16 by the kernel itself, then the new rows.
     DeviceBuffer kc(n_ctx * kv_dim * 2), vc(n_ctx * kv_dim * 2);
     auto dok = to_device(old_k), dov = to_device(old_v);
-    kv_store_f16(dok.as<float>(), dov.as<float>(), n_ctx, kv_dim, 0, kc.as<uint16_t>(), vc.as<uint16_t>(), nullptr);
+    kv_store_f16(dok.as<float>(), dov.as<float>(), n_ctx, kv_dim, n_ctx, 0, kc.as<uint16_t>(), vc.as<uint16_t>(),
+                 nullptr);
     auto dq = to_device(q), dk = to_device(kn), dv = to_device(vn), ds = to_device(sinks);
-    kv_store_f16(dk.as<float>(), dv.as<float>(), c.n_tok, kv_dim, c.pos0, kc.as<uint16_t>(), vc.as<uint16_t>(),
+    kv_store_f16(dk.as<float>(), dv.as<float>(), c.n_tok, kv_dim, n_ctx, c.pos0, kc.as<uint16_t>(), vc.as<uint16_t>(),
                  nullptr);
     DeviceBuffer ws(attention_workspace_floats(c.n_tok, c.n_head, c.head_dim, c.pos0 + c.n_tok) * sizeof(float));
     auto dout = poisoned_floats(c.n_tok * q_dim);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    attention_f16(dq.as<float>(), kc.as<uint16_t>(), vc.as<uint16_t>(), kv_dim, c.n_tok, c.n_head, c.n_kv_head,
-                  c.head_dim, c.pos0, c.window, scale, c.sinks ? ds.as<float>() : nullptr, ws.as<float>(),
+    attention_f16(dq.as<float>(), kc.as<uint16_t>(), vc.as<uint16_t>(), kv_dim, n_ctx, c.n_tok, c.n_head,
+                  c.n_kv_head, c.head_dim, c.pos0, c.window, scale, c.sinks ? ds.as<float>() : nullptr, ws.as<float>(),
                   dout.as<float>(), nullptr);
     const auto out = to_host<float>(dout, c.n_tok * q_dim);
     // The oracle reads the F16 cache back (exactly what the kernel read) and works in double.

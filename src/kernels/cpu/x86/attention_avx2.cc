@@ -27,8 +27,8 @@ void attn_scores_f16_avx2(const float* q, const uint16_t* k, int64_t stride, int
 }
 
 void attn_values_f16_avx2(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim,
-                          float* out) {
-  attn_values<Vec8>(w, v, stride, n_pos, head_dim, out);
+                          float* out, bool accumulate) {
+  attn_values<Vec8>(w, v, stride, n_pos, head_dim, out, accumulate);
 }
 
 }  // namespace strata::kernels

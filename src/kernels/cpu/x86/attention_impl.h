@@ -47,10 +47,11 @@ void attn_scores(const float* q, const uint16_t* k, int64_t stride, int64_t n_po
 
 // out[i0, i0 + C * lanes) over every position, the C accumulators held in registers.
 template <class V, int C>
-void attn_values_chunk(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t i0, float* out) {
+void attn_values_chunk(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t i0, float* out,
+                       bool accumulate) {
   using F = typename V::F;
   F acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = V::zero();
+  for (int c = 0; c < C; ++c) acc[c] = accumulate ? V::load(out + i0 + c * V::kLanes) : V::zero();
   for (int64_t p = 0; p < n_pos; ++p) {
     const F wp = V::set1(w[p]);
     const uint16_t* vp = v + p * stride + i0;
@@ -60,24 +61,25 @@ void attn_values_chunk(const float* w, const uint16_t* v, int64_t stride, int64_
 }
 
 template <class V>
-void attn_values(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out) {
+void attn_values(const float* w, const uint16_t* v, int64_t stride, int64_t n_pos, int64_t head_dim, float* out,
+                 bool accumulate) {
   constexpr int64_t L = V::kLanes;
   int64_t i0 = 0;
-  for (; i0 + 8 * L <= head_dim; i0 += 8 * L) attn_values_chunk<V, 8>(w, v, stride, n_pos, i0, out);
+  for (; i0 + 8 * L <= head_dim; i0 += 8 * L) attn_values_chunk<V, 8>(w, v, stride, n_pos, i0, out, accumulate);
   if (i0 + 4 * L <= head_dim) {
-    attn_values_chunk<V, 4>(w, v, stride, n_pos, i0, out);
+    attn_values_chunk<V, 4>(w, v, stride, n_pos, i0, out, accumulate);
     i0 += 4 * L;
   }
   if (i0 + 2 * L <= head_dim) {
-    attn_values_chunk<V, 2>(w, v, stride, n_pos, i0, out);
+    attn_values_chunk<V, 2>(w, v, stride, n_pos, i0, out, accumulate);
     i0 += 2 * L;
   }
   if (i0 + L <= head_dim) {
-    attn_values_chunk<V, 1>(w, v, stride, n_pos, i0, out);
+    attn_values_chunk<V, 1>(w, v, stride, n_pos, i0, out, accumulate);
     i0 += L;
   }
   for (int64_t i = i0; i < head_dim; ++i) {
-    float a = 0.0f;
+    float a = accumulate ? out[i] : 0.0f;
     for (int64_t p = 0; p < n_pos; ++p) a += w[p] * attn_half(v[p * stride + i]);
     out[i] = a;
   }
