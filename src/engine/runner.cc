@@ -115,6 +115,7 @@ void Runner::publish_loaded() {
 }
 
 void Runner::publish_live(bool force) {
+  if (!model_) return;  // unloaded (keep_alive 0) by the answer just given
   const auto now = SteadyClock::now();
   {
     std::lock_guard lock(live_mutex_);
