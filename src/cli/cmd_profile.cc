@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/units.h"
+#include "cli/gpu_kernel_profile.h"
 #include "cli/progress_line.h"
 #include "hw/measure.h"
 
@@ -49,6 +50,9 @@ std::string format_profile_text(const planner::HardwareProfile& p) {
                        "pageable; f32 ~{:.0f} TFLOP/s (estimate)\n",
                        gbs(g.device_read_bytes_per_s), gbs(g.h2d_pinned_bytes_per_s), gbs(g.h2d_pageable_bytes_per_s),
                        gbs(g.d2h_pinned_bytes_per_s), gbs(g.d2h_pageable_bytes_per_s), g.fp32_tflops_estimate);
+    if (g.matvec_bytes_per_s > 0)
+      out += fmt::format("         strata's kernels: decode mat-vec {} of weights (Q4_K), prompt GEMM {:.1f} TFLOP/s\n",
+                         gbs(g.matvec_bytes_per_s), g.gemm_flops_per_s / 1e12);
   }
   if (!p.gpus.empty() && !p.gpu_note.empty()) out += fmt::format("         note: {}\n", p.gpu_note);
   out += fmt::format("unified memory: {}\n", p.unified_memory ? "yes (GPU and CPU share one pool)" : "no");
@@ -91,6 +95,7 @@ Result<planner::HardwareProfile> resolve_profile(const ProfileSource& source) {
   if (!source.profile_file.empty()) return planner::read_profile_file(source.profile_file);
   planner::ProfileRequest req;
   req.storage_dir = source.model_dir.empty() ? "." : source.model_dir;
+  req.measure_gpu_kernels = measure_gpu_kernels;
   STRATA_ASSIGN_OR_RETURN(auto loaded, planner::load_or_measure_profile(req, source.cache_dir, source.refresh));
   if (loaded.measured)
     log(LogLevel::Info, "measured this machine in {:.1f} s; cached at {}", loaded.profile.measure_seconds,
@@ -125,6 +130,7 @@ int run_profile_command(const ProfileOptions& options) {
   planner::ProfileRequest req;
   req.storage_dir = options.dir.empty() ? "." : options.dir;
   req.unified_memory = options.unified_memory;
+  req.measure_gpu_kernels = measure_gpu_kernels;
   ProgressFlags flags;
   flags.quiet = options.quiet;
   ProgressLine progress(flags);

@@ -122,6 +122,7 @@ void Runner::publish_live(bool force) {
     if (!force && now - live_published_ < std::chrono::milliseconds(250)) return;
     live_published_ = now;
   }
+  if (!model_) return;  // a load that failed: nothing live to publish
   auto stream = model_->stream_stats();  // on this (the runner) thread: the source is not read concurrently
   std::lock_guard lock(live_mutex_);
   live_.stream = std::move(stream);

@@ -44,6 +44,10 @@ struct GpuInfo {
   double d2h_pinned_bytes_per_s = 0;
   double d2h_pageable_bytes_per_s = 0;
   double fp32_tflops_estimate = 0;     // from SM count, lanes per SM and clock; not measured
+  // strata's own kernels, timed (0: not measured, e.g. a build without the GPU backend): the decode mat-vec's
+  // weight bytes per second and the prompt GEMM's FLOP per second (cli/gpu_kernel_profile.h).
+  double matvec_bytes_per_s = 0;
+  double gemm_flops_per_s = 0;
 };
 
 // One sequential O_DIRECT read configuration and what it achieved.

@@ -115,6 +115,10 @@ Result<HardwareProfile> measure_hardware(const ProfileRequest& req) {
   if (req.measure_gpu) {
     log(LogLevel::Info, "profile: looking for CUDA GPUs");
     p.gpus = detail::measure_cuda_gpus(req.seconds_per_sample, p.gpu_note);
+    if (req.measure_gpu_kernels)
+      for (GpuInfo& g : p.gpus)
+        if (Status st = req.measure_gpu_kernels(g); !st)
+          log(LogLevel::Warn, "profile: GPU {} kernels not timed: {}", g.index, st.message());
   } else {
     p.gpu_note = "GPU not measured (disabled by request)";
   }

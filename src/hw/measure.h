@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,8 @@ struct ProfileRequest {
   // Forces the unified-memory flag (machines whose GPU shares RAM but the runtime does not say so).
   std::optional<bool> unified_memory;
   ProgressFn progress;  // "profile": steps done of 4 (CPU, memory, GPU, storage)
+  // Times the engine's own kernels on a GPU the measurement found (a layer above hw provides it); may be empty.
+  std::function<Status(GpuInfo&)> measure_gpu_kernels;
 };
 
 // Measures everything the planner needs. Never needs root; about 5-15 s with the defaults.

@@ -51,7 +51,9 @@ void to_json(json& j, const HardwareProfile& p) {
                     {"h2d_pageable_bytes_per_s", g.h2d_pageable_bytes_per_s},
                     {"d2h_pinned_bytes_per_s", g.d2h_pinned_bytes_per_s},
                     {"d2h_pageable_bytes_per_s", g.d2h_pageable_bytes_per_s},
-                    {"fp32_tflops_estimate", g.fp32_tflops_estimate}});
+                    {"fp32_tflops_estimate", g.fp32_tflops_estimate},
+                    {"matvec_bytes_per_s", g.matvec_bytes_per_s},
+                    {"gemm_flops_per_s", g.gemm_flops_per_s}});
   }
   j["gpus"] = gpus;
   j["gpu_note"] = p.gpu_note;
@@ -140,6 +142,8 @@ Result<HardwareProfile> profile_from_json(const json& j) {
       STRATA_RETURN_IF_ERROR(read_field(e, "d2h_pinned_bytes_per_s", gi.d2h_pinned_bytes_per_s, where));
       STRATA_RETURN_IF_ERROR(read_field(e, "d2h_pageable_bytes_per_s", gi.d2h_pageable_bytes_per_s, where));
       STRATA_RETURN_IF_ERROR(read_field(e, "fp32_tflops_estimate", gi.fp32_tflops_estimate, where));
+      STRATA_RETURN_IF_ERROR(read_field(e, "matvec_bytes_per_s", gi.matvec_bytes_per_s, where));
+      STRATA_RETURN_IF_ERROR(read_field(e, "gemm_flops_per_s", gi.gemm_flops_per_s, where));
       p.gpus.push_back(std::move(gi));
     }
   }

@@ -54,9 +54,12 @@ Machine machine_from_profile(const HardwareProfile& profile, const PlanOptions& 
   if (profile.has_gpu()) {
     const GpuInfo& g = profile.gpus.front();
     m.has_gpu = true;
-    m.gpu_bw = g.device_read_bytes_per_s > 0 ? g.device_read_bytes_per_s : m.cpu_bw;
+    // What strata's kernels achieve where the profile timed them; else the copy bandwidth and the estimate.
+    m.gpu_bw = g.matvec_bytes_per_s > 0        ? g.matvec_bytes_per_s
+               : g.device_read_bytes_per_s > 0 ? g.device_read_bytes_per_s
+                                               : m.cpu_bw;
     const double tflops = g.fp32_tflops_estimate > 0 ? g.fp32_tflops_estimate : 10.0;
-    m.gpu_flops = tflops * 1e12 * options.gpu_matmul_efficiency;
+    m.gpu_flops = g.gemm_flops_per_s > 0 ? g.gemm_flops_per_s : tflops * 1e12 * options.gpu_matmul_efficiency;
     m.h2d_pinned = g.h2d_pinned_bytes_per_s > 0 ? g.h2d_pinned_bytes_per_s : 12e9;
     m.h2d_pageable = g.h2d_pageable_bytes_per_s > 0 ? g.h2d_pageable_bytes_per_s : m.h2d_pinned / 2;
   }

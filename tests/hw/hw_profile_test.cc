@@ -76,6 +76,8 @@ TEST(Profile, JsonRoundTrip) {
   p.cpu.isa = {"avx2", "fma"};
   p.gpus[0].cc_major = 9;
   p.gpus[0].cc_minor = 0;
+  p.gpus[0].matvec_bytes_per_s = 1.6e12;
+  p.gpus[0].gemm_flops_per_s = 61.5e12;
   ASSERT_TRUE(p.storage.has_value());
   p.storage->reader = "io_uring";
   nlohmann::json j;
@@ -86,6 +88,8 @@ TEST(Profile, JsonRoundTrip) {
   to_json(j2, *back);
   EXPECT_EQ(j, j2);
   EXPECT_EQ(back->gpus[0].cc_major, 9);
+  EXPECT_DOUBLE_EQ(back->gpus[0].matvec_bytes_per_s, 1.6e12);
+  EXPECT_DOUBLE_EQ(back->gpus[0].gemm_flops_per_s, 61.5e12);
   EXPECT_EQ(*back->memory.cgroup_limit_bytes, 48 * kGiB);
   EXPECT_DOUBLE_EQ(back->storage->best_bytes_per_s(), 7e9);
 

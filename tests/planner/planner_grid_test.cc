@@ -266,5 +266,21 @@ TEST(PlannerGrid, FullGpuDecodeMatchesBandwidthOverBytes) {
   EXPECT_EQ(plan->decode.bound, "GPU memory");
 }
 
+TEST(PlannerGrid, TimedKernelsReplaceTheCopyBandwidthAndTheFlopEstimate) {
+  // A profile that timed strata's own mat-vec (half the copy rate) and GEMM: the prediction follows them.
+  const ModelRoles llama8 = roles_for(llama3_8b());
+  HardwareProfile hw = gpu_80g();
+  auto base = make_plan(llama8, hw, Budgets{});
+  hw.gpus[0].matvec_bytes_per_s = hw.gpus[0].device_read_bytes_per_s / 2;
+  hw.gpus[0].gemm_flops_per_s = 90e12;
+  auto timed = make_plan(llama8, hw, Budgets{});
+  ASSERT_TRUE(base.is_ok() && timed.is_ok());
+  ASSERT_EQ(timed->mode, Mode::FullGpu);
+  EXPECT_NEAR(timed->decode.tokens_per_s / base->decode.tokens_per_s, 0.5, 0.01);
+  // Prefill is arithmetic-bound: 90 TFLOP/s timed against the estimate (60) at the default efficiency (0.5).
+  ASSERT_EQ(timed->prefill.bound, "GPU arithmetic");
+  EXPECT_NEAR(timed->prefill.tokens_per_s / base->prefill.tokens_per_s, 90.0 / (60.0 * 0.5), 0.05);
+}
+
 }  // namespace
 }  // namespace strata::planner

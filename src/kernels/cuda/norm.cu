@@ -5,6 +5,7 @@
 #include "core/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/row_reduce.cuh"
 
 namespace strata::cuda {
 
@@ -12,26 +13,12 @@ namespace {
 
 // ---- kernels -------------------------------------------------------------------------------------------
 
-constexpr int kNormThreads = 256;
-
-// One block per row; the sum of squares in float per thread, then the block's tree (rows are <= 16k wide).
+// One block per row (rms_scale, row_reduce.cuh), then each element scaled.
 __global__ void __launch_bounds__(kNormThreads)
     rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t n, float eps, float* out) {
   const float* xr = x + blockIdx.x * n;
   float* orow = out + blockIdx.x * n;
-  float ss = 0.0f;
-  for (int64_t i = threadIdx.x; i < n; i += kNormThreads) ss += xr[i] * xr[i];
-  __shared__ float partial[kNormThreads / 32];
-  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float v = threadIdx.x < kNormThreads / 32 ? partial[threadIdx.x] : 0.0f;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (threadIdx.x == 0) partial[0] = v;
-  }
-  __syncthreads();
-  const float scale = rsqrtf(partial[0] / static_cast<float>(n) + eps);
+  const float scale = rms_scale(xr, n, eps);
   for (int64_t i = threadIdx.x; i < n; i += kNormThreads) orow[i] = xr[i] * scale * (weight ? weight[i] : 1.0f);
 }
 

@@ -3,6 +3,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/matvec_q8.cuh"
+#include "kernels/cuda/row_reduce.cuh"
 
 namespace strata::cuda {
 
@@ -37,25 +38,12 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t n_blocks
 }
 
 // rms_norm_kernel (norm.cu) that also writes its output's 8-bit form: one block per row, a warp per
-// 32-element block in the second pass. Same float arithmetic as rms_norm_kernel, so `out` is identical.
-constexpr int kNormThreads = 256;
+// 32-element block in the second pass. The same rms_scale as rms_norm_kernel, so `out` is identical.
 __global__ void __launch_bounds__(kNormThreads)
     rms_norm_q8_kernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t n, float eps,
                        float* out, int8_t* __restrict__ q, float4* __restrict__ meta) {
   const float* xr = x + blockIdx.x * n;
-  float ss = 0.0f;
-  for (int64_t i = threadIdx.x; i < n; i += kNormThreads) ss += xr[i] * xr[i];
-  __shared__ float partial[kNormThreads / 32];
-  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float v = threadIdx.x < kNormThreads / 32 ? partial[threadIdx.x] : 0.0f;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (threadIdx.x == 0) partial[0] = v;
-  }
-  __syncthreads();
-  const float scale = rsqrtf(partial[0] / static_cast<float>(n) + eps);
+  const float scale = rms_scale(xr, n, eps);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int64_t b = warp; b < n / 32; b += kNormThreads / 32) {
     const int64_t i = b * 32 + lane;

@@ -1,0 +1,29 @@
+// kernels/cuda/row_reduce.cuh: the block-wide row reduction RMSNorm and its 8-bit twin share, so both compute
+// the same float scale (the 8-bit path's float output must equal the plain kernel's).
+#pragma once
+
+#include <cstdint>
+
+namespace strata::cuda {
+
+inline constexpr int kNormThreads = 256;
+
+// 1 / sqrt(mean(xr[0..n)^2) + eps), computed by one block of kNormThreads threads; every thread gets it.
+// The sum of squares in float per thread, then the warps' tree (rows are <= 16k wide).
+__device__ __forceinline__ float rms_scale(const float* __restrict__ xr, int64_t n, float eps) {
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += kNormThreads) ss += xr[i] * xr[i];
+  __shared__ float partial[kNormThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float v = threadIdx.x < kNormThreads / 32 ? partial[threadIdx.x] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x == 0) partial[0] = v;
+  }
+  __syncthreads();
+  return rsqrtf(partial[0] / static_cast<float>(n) + eps);
+}
+
+}  // namespace strata::cuda
