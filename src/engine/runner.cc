@@ -115,13 +115,13 @@ void Runner::publish_loaded() {
 }
 
 void Runner::publish_live(bool force) {
+  if (!model_) return;  // a load that failed, or unloaded (keep_alive 0) by the answer just given
   const auto now = SteadyClock::now();
   {
     std::lock_guard lock(live_mutex_);
     if (!force && now - live_published_ < std::chrono::milliseconds(250)) return;
     live_published_ = now;
   }
-  if (!model_) return;  // a load that failed: nothing live to publish
   auto stream = model_->stream_stats();  // on this (the runner) thread: the source is not read concurrently
   std::lock_guard lock(live_mutex_);
   live_.stream = std::move(stream);

@@ -88,7 +88,8 @@ class Runner {
     double prefill_tokens_per_s = 0;   // the current generation's prompt (to its first piece), else the last's
     double decode_tokens_per_s = 0;    // the current generation's so far, else the last one's (exact)
     uint64_t n_generations = 0;        // finished since load
-    // The batcher's counters since load (engine/batcher.h): its passes and what the prefix cache saved.
+    // The batcher's counters since its slots were made (engine/batcher.h): its passes and what the prefix
+    // cache saved.
     uint64_t steps = 0, batched_steps = 0;
     uint64_t prompt_tokens_total = 0, prompt_tokens_reused = 0, kv_prefix_copies = 0;
   };

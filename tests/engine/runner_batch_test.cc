@@ -93,6 +93,27 @@ TEST(RunnerBatch, AnotherContextWaitsForTheRunningJobs) {
   EXPECT_EQ(b->outcome().n_ctx, 64);
 }
 
+// keep_alive 0 unloads the model before the answer goes out; with another sequence still running it waits
+// for that one (the answered job's figures are not published from an unloaded model: a crash once).
+TEST(RunnerBatch, KeepAliveZeroUnloadsOnceTheLastSequenceEnds) {
+  Scheduler s(options(2));
+  const std::string model = testing::shared_path("models/stories260K.gguf");
+  auto alone = generate_job(kPrompts[0], 4);
+  alone->keep_alive = KeepAlive(0);
+  ASSERT_TRUE(s.submit(model, alone));
+  EXPECT_EQ(finish(*alone).kind, JobEvent::Kind::Done);
+  EXPECT_TRUE(s.loaded().empty()) << "keep_alive 0 unloads before answering";
+  auto longer = generate_job(kPrompts[1], 40);
+  auto shorter = generate_job(kPrompts[2], 2);
+  shorter->keep_alive = KeepAlive(0);
+  ASSERT_TRUE(s.submit(model, longer));
+  ASSERT_TRUE(s.submit(model, shorter));
+  EXPECT_EQ(finish(*shorter).kind, JobEvent::Kind::Done);
+  EXPECT_EQ(finish(*longer).kind, JobEvent::Kind::Done);
+  for (int i = 0; i < 200 && !s.loaded().empty(); ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(s.loaded().empty()) << "the deferred unload happened once the running sequence ended";
+}
+
 TEST(RunnerBatch, SlotsThatDoNotFitAreRefusedNamingTheParallelCount) {
   // stories260K is trained for 128 tokens, so a synthetic model with a huge training context stands in.
   model::SynthSpec spec;
