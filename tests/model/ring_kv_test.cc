@@ -176,5 +176,32 @@ TEST_F(RingKv, TruncationKeepsOnlyWhatTheRingStillHolds) {
   EXPECT_EQ(full.truncate(3), 3);
 }
 
+// The prefix cache's copy (another sequence's KV reused): a ring is copied whole and the copy continues exactly as
+// the full cache; a prefix whose window the source ring has overwritten is refused (0) and leaves dst alone.
+TEST_F(RingKv, CopiedPrefixContinuesOnlyWhereTheRingHoldsIt) {
+  KvCache src(model_.hp, kCtx, 8), full(model_.hp, kCtx, kCtx);
+  run(src, {8});
+  run(full, {8});
+  ThreadPool pool(2);
+  kernels::CpuBackend backend(pool);
+  const Placement placement = Placement::single(backend, model_);
+  const int64_t n = static_cast<int64_t>(kTokens), rows = src.layer(0).rows();
+  KvCache refused(model_.hp, kCtx, 8);
+  EXPECT_EQ(copy_kv_prefix(placement, src, refused, n - rows + kWindow - 2), 0);
+  EXPECT_EQ(refused.n_filled(), 0);
+  const int64_t keep = n - rows + kWindow - 1;
+  KvCache dst(model_.hp, kCtx, 8);
+  ASSERT_EQ(copy_kv_prefix(placement, src, dst, keep), keep);
+  ASSERT_EQ(dst.n_filled(), keep);
+  ASSERT_EQ(full.truncate(keep), keep);
+  Forward fwd(model_, *weights_, weights_.get(), backend);
+  const size_t V = static_cast<size_t>(model_.hp.n_vocab), m = static_cast<size_t>(n - keep);
+  std::vector<float> got(m * V), want(m * V);
+  const auto rest = std::span(tokens_).subspan(static_cast<size_t>(keep));
+  ASSERT_TRUE(fwd.eval(rest, dst, got, true).is_ok());
+  ASSERT_TRUE(fwd.eval(rest, full, want, true).is_ok());
+  EXPECT_EQ(got, want);
+}
+
 }  // namespace
 }  // namespace strata::model
