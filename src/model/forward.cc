@@ -236,7 +236,8 @@ bool Forward::replay_step(int32_t token, int64_t pos0, KvCache& cache) {
   // The recording holds the addresses of this pass's activations and of this cache: any change is a new key.
   uint64_t key = reinterpret_cast<uintptr_t>(this);
   for (uint64_t v : {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(cache.layer(0).k)),
-                     static_cast<uint64_t>(cache.n_ctx()), acts_.generation()})
+                     static_cast<uint64_t>(cache.n_ctx()), static_cast<uint64_t>(cache.max_pass()),
+                     acts_.generation()})
     key = (key ^ v) * 0x9E3779B97F4A7C15ull;
   bool ran = g.replay(key, pos0, token);
   if (!ran && eager_decodes_ > 0 && g.begin_capture(key, pos0, token)) {
