@@ -13,13 +13,6 @@ namespace strata::server {
 
 namespace {
 
-// A string field, or `fallback` when it is absent or not a string (never a throw on a client's types).
-std::string str_of(const Json& obj, std::string_view key, std::string_view fallback) {
-  if (!obj.is_object()) return std::string(fallback);
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
-}
-
 std::string item_id(std::string_view prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{}{:016x}", prefix, rng());

@@ -140,4 +140,10 @@ std::string dump_json(const Json& v) { return v.dump(-1, ' ', false, Json::error
 std::string rfc3339_utc(std::chrono::system_clock::time_point t) { return rfc3339(t, true); }
 std::string rfc3339_local(std::chrono::system_clock::time_point t) { return rfc3339(t, false); }
 
+std::string str_of(const Json& obj, std::string_view key, std::string_view fallback) {
+  if (!obj.is_object()) return std::string(fallback);
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 }  // namespace strata::server

@@ -36,6 +36,9 @@ Result<std::optional<double>> get_number(const Json& obj, std::string_view key);
 // A string or an array of strings (OpenAI's `stop`, embed `input`).
 Result<std::optional<std::vector<std::string>>> get_string_or_list(const Json& obj, std::string_view key);
 
+// A string field, or `fallback` when obj is not an object or the field is absent or not a string: for
+// optional fields of content blocks, where a wrong type is ignored as the reference servers ignore it.
+std::string str_of(const Json& obj, std::string_view key, std::string_view fallback);
 // The JSON type name used in error messages ("string", "number", "object", ...).
 std::string_view json_type_name(const Json& v);
 

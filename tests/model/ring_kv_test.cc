@@ -11,6 +11,7 @@
 
 #include "gguf/gguf_file.h"
 #include "kernels/cpu/backend_cpu.h"
+#include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "support/test_support.h"
@@ -23,21 +24,6 @@ constexpr int64_t kWindow = 16;
 constexpr int64_t kCtx = 256;
 constexpr size_t kTokens = 150;
 
-class BufferWeights final : public WeightSource, public ExpertSource {
- public:
-  BufferWeights(const Model& m, std::vector<uint8_t> bytes) : m_(m), bytes_(std::move(bytes)) {}
-  Result<WeightRef> acquire(TensorId id) override {
-    return WeightRef(make_view(m_, id, bytes_.data() + m_.tensors[id].file_offset));
-  }
-  Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t e) override {
-    STRATA_ASSIGN_OR_RETURN(WeightRef whole, acquire(m_.layers[layer].ffn_exps[static_cast<int>(which)]));
-    return WeightRef(whole.view().slice_last(e));
-  }
-
- private:
-  const Model& m_;
-  std::vector<uint8_t> bytes_;
-};
 
 class RingKv : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/backend_cpu.h"
+#include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "support/test_support.h"
@@ -18,23 +19,6 @@
 
 namespace strata::model {
 namespace {
-
-// The whole file in memory; views into it (host memory, which both CPU backends read in place).
-class BufferWeights final : public WeightSource, public ExpertSource {
- public:
-  BufferWeights(const Model& m, std::vector<uint8_t> bytes) : m_(m), bytes_(std::move(bytes)) {}
-  Result<WeightRef> acquire(TensorId id) override {
-    return WeightRef(make_view(m_, id, bytes_.data() + m_.tensors[id].file_offset));
-  }
-  Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t e) override {
-    STRATA_ASSIGN_OR_RETURN(WeightRef whole, acquire(m_.layers[layer].ffn_exps[static_cast<int>(which)]));
-    return WeightRef(whole.view().slice_last(e));
-  }
-
- private:
-  const Model& m_;
-  std::vector<uint8_t> bytes_;
-};
 
 struct Loaded {
   gguf::GgufFile file;

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { json } from './helpers.mjs';
+import { json, startServer } from './helpers.mjs';
 
 // The weights behind every templated model: a small llama-shaped synthetic model with byte tokens and
 // a context long enough for tool prompts (stories260K holds 128 tokens). Switch the shape here (e.g. to
@@ -52,32 +52,13 @@ export async function startAgentServer({ env = {}, args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'strata-agents-'));
   const gguf = join(dir, `${BASE_MODEL}.gguf`);
   execFileSync(process.env.STRATA_BIN, ['synth', gguf, ...SYNTH_ARGS, '-q']);
-  const { spawn } = await import('node:child_process');
-  const child = spawn(process.env.STRATA_BIN, ['serve', gguf, '--port', '0', '--threads', '1', '--store', join(dir, 'store'),
-                                               '--no-ollama', ...args],
-                      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let log = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 10000);
-    child.stderr.on('data', (d) => {
-      log += d;
-      const m = /serving on (http:\/\/\S+)/.exec(log);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}): ${log}`)); });
-  });
-  return {
-    url,
-    log: () => log,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const server = await startServer(args, { env, model: gguf });
+  const stop = server.stop;
+  server.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
   };
+  return server;
 }
 
 // Creates `agent-<family>` from the base weights with the family's template (once per server).

@@ -17,8 +17,8 @@ export function serverUrl() {
 // Starts a private `strata serve` (for flags the shared server must not have: a token delay, a tiny
 // queue). Resolves to { url, stop() } once it prints its address.
 // `env` adds environment variables; `port: false` leaves --port out (to test OLLAMA_HOST).
-export async function startServer(extraArgs = [], { env = {}, port = true } = {}) {
-  const bin = process.env.STRATA_BIN, model = process.env.STRATA_MODEL;
+export async function startServer(extraArgs = [], { env = {}, port = true, model = process.env.STRATA_MODEL } = {}) {
+  const bin = process.env.STRATA_BIN;
   assert.ok(bin && model, 'STRATA_BIN and STRATA_MODEL must be set: run tests/server/run_js_tests.sh');
   const store = mkdtempSync(join(tmpdir(), 'strata-js-'));
   const args = ['serve', model, ...(port ? ['--port', '0'] : []), '--threads', '1', '--store', store, '--no-ollama', ...extraArgs];
