@@ -250,7 +250,7 @@ class Search {
 
   // Ejection chains, the knapsack repair for whole tensors: move one item to a hungrier option even if
   // a budget overflows, evict others (cheapest time per byte freed) until it fits, refill what was
-  // freed with single moves, and keep the result only if the whole chain lowered the cost.
+  // freed with single moves and swaps, and keep the result only if the whole chain lowered the cost.
   bool ejection_chains() {
     bool any = false;
     const size_t n = p_.items.size();
@@ -294,7 +294,10 @@ class Search {
           e = state_.evaluate();
         }
         cost_ = score(e);
-        if (e.feasible) single_moves();
+        if (e.feasible) {  // refill what was freed: single moves, and swaps (a small item in for a smaller one)
+          single_moves();
+          if (n <= kSwapLimit) pair_swaps();
+        }
         if (better(cost_, saved_cost)) {
           any = true;
         } else {

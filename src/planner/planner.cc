@@ -146,7 +146,11 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
   // Compute buffers for a prompt batch: activations, FFN intermediates, logits, one head's scores.
   const double ff_eff = std::max<double>(hp.n_ff, static_cast<double>(hp.n_ff_expert) * std::max<int64_t>(1, hp.n_expert_used));
   const double act = batch * 4.0 * (4.0 * hp.n_embd + 3.0 * ff_eff + hp.n_vocab) + batch * 4.0 * 2.0 * ctx;
-  p.gpu_compute_bytes = static_cast<uint64_t>(act) + 32 * kMiB;
+  // The GPU also holds a prompt product's operands in F16 (the activations, and a weight slice of at most
+  // 64 MiB: kernels/cuda/backend_cuda.h).
+  const double widest = 2.0 * hp.n_embd * std::max<double>({ff_eff, static_cast<double>(hp.n_vocab), 1.0 * hp.n_embd});
+  const double f16_operands = batch * 2.0 * std::max<double>(hp.n_embd, ff_eff) + std::min(64.0 * kMiB, widest);
+  p.gpu_compute_bytes = static_cast<uint64_t>(act + f16_operands) + 32 * kMiB;
   p.host_compute_bytes = static_cast<uint64_t>(act) + 32 * kMiB;
 
   const Mode* forced = budgets.mode ? &*budgets.mode : nullptr;
