@@ -36,13 +36,14 @@ STRATA_HD int dot4_i8(uint32_t a, uint32_t b, int c) {
 #endif
 }
 
-// grid and rows as matvec_kernel: a warp owns kMatvecRowsPerWarp rows, a lane one 32-element chunk of each.
-template <typename D, int kTok>
+// grid: ceil(rows / (kMatvecWarps * R)) blocks; a warp owns R rows, and each lane has U chunks of each row in
+// flight per step (R * U independent weight loads: memory-level parallelism is what a mat-vec at batch 1
+// lives on). The x chunk a lane loads serves all R rows.
+template <typename D, int kTok, int R = kMatvecRowsPerWarp, int U = 1>
 __global__ void __launch_bounds__(kMatvecWarps * 32)
     matvec_q8_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_chunks, const int8_t* __restrict__ xq,
                      const float4* __restrict__ xm, int64_t k, int64_t rows, const float* __restrict__ bias,
                      float* __restrict__ y) {
-  constexpr int R = kMatvecRowsPerWarp;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp) * R;
   if (r0 >= rows) return;
@@ -50,28 +51,37 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
 #pragma unroll
   for (int i = 0; i < R; ++i) wr[i] = w + min(r0 + i, rows - 1) * row_bytes;  // a ragged last warp repeats a row
   float acc[R][kTok] = {};
-  for (int64_t j = lane; j < n_chunks; j += 32) {
-    uint32_t q[R][8];
-    float a[R][2], m[R][2];
+  for (int64_t j0 = lane; j0 < n_chunks; j0 += 32 * U) {
+    uint32_t q[U][R][8];
+    float a[U][R][2], m[U][R][2];
 #pragma unroll
-    for (int i = 0; i < R; ++i) D::chunk_int(wr[i], j, q[i], a[i], m[i]);  // R independent loads in flight
+    for (int u = 0; u < U; ++u)
+      if (j0 + 32 * u < n_chunks)
 #pragma unroll
-    for (int t = 0; t < kTok; ++t) {
-      const int4* xp = reinterpret_cast<const int4*>(xq + t * k + j * 32);
-      const int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
-      const float4 xs = __ldg(xm + t * n_chunks + j);
+        for (int i = 0; i < R; ++i) D::chunk_int(wr[i], j0 + 32 * u, q[u][i], a[u][i], m[u][i]);
 #pragma unroll
-      for (int i = 0; i < R; ++i) {
-        int s0 = dot4_i8(q[i][0], x0.x, 0);
-        s0 = dot4_i8(q[i][1], x0.y, s0);
-        s0 = dot4_i8(q[i][2], x0.z, s0);
-        s0 = dot4_i8(q[i][3], x0.w, s0);
-        int s1 = dot4_i8(q[i][4], x1.x, 0);
-        s1 = dot4_i8(q[i][5], x1.y, s1);
-        s1 = dot4_i8(q[i][6], x1.z, s1);
-        s1 = dot4_i8(q[i][7], x1.w, s1);
-        acc[i][t] += xs.x * (a[i][0] * static_cast<float>(s0) + a[i][1] * static_cast<float>(s1)) +
-                     m[i][0] * xs.y + m[i][1] * xs.z;
+    for (int u = 0; u < U; ++u) {
+      const int64_t j = j0 + 32 * u;
+      if (j >= n_chunks) break;
+#pragma unroll
+      for (int t = 0; t < kTok; ++t) {
+        const int4* xp = reinterpret_cast<const int4*>(xq + t * k + j * 32);
+        const int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+        const float4 xs = __ldg(xm + t * n_chunks + j);
+#pragma unroll
+        for (int i = 0; i < R; ++i) {
+          const uint32_t* qi = q[u][i];
+          int s0 = dot4_i8(qi[0], x0.x, 0);
+          s0 = dot4_i8(qi[1], x0.y, s0);
+          s0 = dot4_i8(qi[2], x0.z, s0);
+          s0 = dot4_i8(qi[3], x0.w, s0);
+          int s1 = dot4_i8(qi[4], x1.x, 0);
+          s1 = dot4_i8(qi[5], x1.y, s1);
+          s1 = dot4_i8(qi[6], x1.z, s1);
+          s1 = dot4_i8(qi[7], x1.w, s1);
+          acc[i][t] += xs.x * (a[u][i][0] * static_cast<float>(s0) + a[u][i][1] * static_cast<float>(s1)) +
+                       m[u][i][0] * xs.y + m[u][i][1] * xs.z;
+        }
       }
     }
   }
@@ -86,21 +96,173 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
     }
 }
 
+// One launch of the kernel above with R rows a warp and U chunks a lane in flight.
+template <typename D, int kTok, int R, int U>
+void launch_matvec_q8_shape(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
+                            cudaStream_t s) {
+  const Q8Acts x = q8_view(xq8, k, kTok);
+  const dim3 grid(static_cast<unsigned>((rows + kMatvecWarps * R - 1) / (kMatvecWarps * R)));
+  matvec_q8_kernel<D, kTok, R, U><<<grid, kMatvecWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w),
+                                                                    row_bytes_of<D>(k), k / 32, x.q, x.meta, k, rows,
+                                                                    bias, y);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+// The same product with the weights staged through shared memory: per step a warp copies the bytes of 32 * U
+// chunks of each of its R rows with aligned 16-byte loads (all R * U of them in flight), then each lane decodes
+// its chunks from shared memory. Blocks of 18, 34, 110 or 210 bytes are only 2-byte aligned, and their decoders
+// would otherwise read global memory two bytes at a time. Bytes outside [w_lo, w_hi) are never read.
+template <typename D>
+STRATA_HD constexpr int staged_slot_bytes(int U) {
+  const int seg = 32 * U / (D::kBlockElems / 32) * D::kBlockBytes;
+  return (seg + 15) / 16 * 16 + 16;  // the segment plus its misalignment, whole 16-byte words
+}
+
+template <typename D, int kTok, int R, int U>
+__global__ void __launch_bounds__(kMatvecWarps * 32)
+    matvec_q8_staged_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_chunks,
+                            const int8_t* __restrict__ xq, const float4* __restrict__ xm, int64_t k, int64_t rows,
+                            const float* __restrict__ bias, float* __restrict__ y) {
+  constexpr int kChunksPerBlock = D::kBlockElems / 32;
+  constexpr int kStep = 32 * U;  // chunks of a row per step
+  static_assert(kStep % kChunksPerBlock == 0);
+  constexpr int kSlot = staged_slot_bytes<D>(U);
+  extern __shared__ uint4 staged_smem[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp) * R;
+  if (r0 >= rows) return;
+  const uint8_t* const w_lo = w;
+  const uint8_t* const w_hi = w + rows * row_bytes;
+  uint8_t* const mine = reinterpret_cast<uint8_t*>(staged_smem) + warp * R * kSlot;
+  const uint8_t* wr[R];
+#pragma unroll
+  for (int i = 0; i < R; ++i) wr[i] = w + min(r0 + i, rows - 1) * row_bytes;  // a ragged last warp repeats a row
+  float acc[R][kTok] = {};
+  for (int64_t c0 = 0; c0 < n_chunks; c0 += kStep) {
+    const int64_t seg = min(static_cast<int64_t>(kStep), n_chunks - c0) / kChunksPerBlock * D::kBlockBytes;
+    int skew[R];
+    constexpr int kWords = kSlot / 16;
+    uint4 v[R][(kWords + 31) / 32];
+#pragma unroll
+    for (int i = 0; i < R; ++i) {
+      const uint8_t* start = wr[i] + c0 / kChunksPerBlock * D::kBlockBytes;
+      const uint8_t* a = reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(start) & ~uintptr_t{15});
+      skew[i] = static_cast<int>(start - a);
+      const int words = static_cast<int>((skew[i] + seg + 15) / 16);
+#pragma unroll
+      for (int n = 0; n < (kWords + 31) / 32; ++n) {
+        const int word = lane + 32 * n;
+        const uint8_t* p = a + 16 * word;
+        if (word >= words) continue;
+        if (p >= w_lo && p + 16 <= w_hi) {
+          v[i][n] = __ldg(reinterpret_cast<const uint4*>(p));
+        } else {  // the tensor's first or last bytes: byte by byte, inside it only
+          uint8_t b[16];
+#pragma unroll
+          for (int e = 0; e < 16; ++e) b[e] = p + e >= w_lo && p + e < w_hi ? p[e] : 0;
+          v[i][n] = make_uint4(b[0] | b[1] << 8 | b[2] << 16 | uint32_t(b[3]) << 24,
+                               b[4] | b[5] << 8 | b[6] << 16 | uint32_t(b[7]) << 24,
+                               b[8] | b[9] << 8 | b[10] << 16 | uint32_t(b[11]) << 24,
+                               b[12] | b[13] << 8 | b[14] << 16 | uint32_t(b[15]) << 24);
+        }
+      }
+    }
+    __syncwarp();  // the previous step's reads of the slots are done
+#pragma unroll
+    for (int i = 0; i < R; ++i) {
+      const int words = static_cast<int>((skew[i] + seg + 15) / 16);
+#pragma unroll
+      for (int n = 0; n < (kWords + 31) / 32; ++n)
+        if (lane + 32 * n < words) reinterpret_cast<uint4*>(mine + i * kSlot)[lane + 32 * n] = v[i][n];
+    }
+    __syncwarp();
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t jl = lane + 32 * u, j = c0 + jl;
+      if (j >= n_chunks) break;
+      uint32_t q[R][8];
+      float a[R][2], m[R][2];
+#pragma unroll
+      for (int i = 0; i < R; ++i) D::chunk_int(mine + i * kSlot + skew[i], jl, q[i], a[i], m[i]);
+#pragma unroll
+      for (int t = 0; t < kTok; ++t) {
+        const int4* xp = reinterpret_cast<const int4*>(xq + t * k + j * 32);
+        const int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+        const float4 xs = __ldg(xm + t * n_chunks + j);
+#pragma unroll
+        for (int i = 0; i < R; ++i) {
+          int s0 = dot4_i8(q[i][0], x0.x, 0);
+          s0 = dot4_i8(q[i][1], x0.y, s0);
+          s0 = dot4_i8(q[i][2], x0.z, s0);
+          s0 = dot4_i8(q[i][3], x0.w, s0);
+          int s1 = dot4_i8(q[i][4], x1.x, 0);
+          s1 = dot4_i8(q[i][5], x1.y, s1);
+          s1 = dot4_i8(q[i][6], x1.z, s1);
+          s1 = dot4_i8(q[i][7], x1.w, s1);
+          acc[i][t] += xs.x * (a[i][0] * static_cast<float>(s0) + a[i][1] * static_cast<float>(s1)) +
+                       m[i][0] * xs.y + m[i][1] * xs.z;
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+#pragma unroll
+    for (int t = 0; t < kTok; ++t) {
+      float v = acc[i][t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0 && r0 + i < rows) y[t * rows + r0 + i] = v + (bias ? bias[r0 + i] : 0.0f);
+    }
+}
+
+template <typename D, int kTok, int R, int U>
+void launch_matvec_q8_staged(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
+                             cudaStream_t s) {
+  const Q8Acts x = q8_view(xq8, k, kTok);
+  const dim3 grid(static_cast<unsigned>((rows + kMatvecWarps * R - 1) / (kMatvecWarps * R)));
+  constexpr int kSmem = kMatvecWarps * R * staged_slot_bytes<D>(U);
+  static_assert(kSmem <= 48 * 1024, "more than the default shared memory of a block");
+  matvec_q8_staged_kernel<D, kTok, R, U><<<grid, kMatvecWarps * 32, kSmem, s>>>(
+      static_cast<const uint8_t*>(w), row_bytes_of<D>(k), k / 32, x.q, x.meta, k, rows, bias, y);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+// Whether a type's decoder asks for staged loads on large products too (heavy decoders of 2-byte-aligned blocks).
+template <typename D>
+constexpr bool stage_large() {
+  if constexpr (requires { D::kStageLarge; }) return D::kStageLarge;
+  return false;
+}
+
+// One token's product in the shape measured fastest for its size on an H100 (bench/cuda_matvec_variants.cu;
+// docs/performance.md has the table). Small products (k and v) are latency-bound: staged, a warp per row, 4
+// chunks a lane in flight. Long rows (k >= 8192) of 16-byte-aligned blocks likewise. Mid-sized ones: a warp
+// per row; the widest: two.
+template <typename D>
+void launch_matvec_q8_one(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
+                          cudaStream_t s) {
+  if (rows <= 2048) return launch_matvec_q8_staged<D, 1, 1, 4>(w, k, rows, xq8, bias, y, s);
+  if constexpr (stage_large<D>()) {
+    if (k >= 8192) return launch_matvec_q8_staged<D, 1, 2, 4>(w, k, rows, xq8, bias, y, s);
+    return launch_matvec_q8_staged<D, 1, 2, 2>(w, k, rows, xq8, bias, y, s);
+  }
+  if (D::kBlockBytes % 16 == 0 && k >= 8192) return launch_matvec_q8_staged<D, 1, 1, 4>(w, k, rows, xq8, bias, y, s);
+  if (rows <= 8192) return launch_matvec_q8_shape<D, 1, 1, 1>(w, k, rows, xq8, bias, y, s);
+  launch_matvec_q8_shape<D, 1, 2, 1>(w, k, rows, xq8, bias, y, s);
+}
+
 template <typename D, int kTok>
 void launch_matvec_q8_n(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
                         cudaStream_t s) {
-  const Q8Acts x = q8_view(xq8, k, kTok);
-  const dim3 grid(static_cast<unsigned>((rows + kMatvecRowsPerBlock - 1) / kMatvecRowsPerBlock));
-  matvec_q8_kernel<D, kTok><<<grid, kMatvecWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w), row_bytes_of<D>(k),
-                                                               k / 32, x.q, x.meta, k, rows, bias, y);
-  STRATA_CUDA_CHECK_LAUNCH();
+  launch_matvec_q8_shape<D, kTok, kMatvecRowsPerWarp, 1>(w, k, rows, xq8, bias, y, s);
 }
 
 template <typename D>
 void launch_matvec_q8(const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
                       float* y, cudaStream_t s) {
   switch (n_tok) {
-    case 1: return launch_matvec_q8_n<D, 1>(w, k, rows, xq8, bias, y, s);
+    case 1: return launch_matvec_q8_one<D>(w, k, rows, xq8, bias, y, s);
     case 2: return launch_matvec_q8_n<D, 2>(w, k, rows, xq8, bias, y, s);
     case 3: return launch_matvec_q8_n<D, 3>(w, k, rows, xq8, bias, y, s);
     case 4: return launch_matvec_q8_n<D, 4>(w, k, rows, xq8, bias, y, s);

@@ -147,6 +147,7 @@ using DecodeQ5_K = DecodeQ45_K<true>;
 
 struct DecodeQ6_K {
   static constexpr int kBlockElems = kQKK, kBlockBytes = sizeof(BlockQ6_K);
+  static constexpr bool kStageLarge = true;  // 210-byte blocks: staged 16-byte loads beat 2-byte ones at any size
   // The chunk's 6-bit integers (0..63, before the offset of 32), four to a word, and each 16-half's scale.
   STRATA_HD static void ints(const uint8_t* b, int s, uint32_t q[8], float d[2]) {
     const int h = s / 4, g = s % 4;

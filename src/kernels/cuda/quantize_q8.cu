@@ -45,7 +45,8 @@ __global__ void __launch_bounds__(kNormThreads)
   const float* xr = x + blockIdx.x * n;
   const float scale = rms_scale(xr, n, eps);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int64_t b = warp; b < n / 32; b += kNormThreads / 32) {
+#pragma unroll 4
+  for (int64_t b = warp; b < n / 32; b += kNormThreads / 32) {  // independent blocks: their reductions overlap
     const int64_t i = b * 32 + lane;
     const float v = xr[i] * scale * (weight ? weight[i] : 1.0f);
     out[blockIdx.x * n + i] = v;
