@@ -35,4 +35,17 @@ void Backend::copy(ActView src, ActView dst) {
   copy(src.data, src.device, dst.data, dst.device, static_cast<uint64_t>(src.n_elements()) * sizeof(float));
 }
 
+void Backend::attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                              std::span<const AttentionSeq> seqs, ActView out) {
+  for (const AttentionSeq& s : seqs) {
+    STRATA_CHECK(s.cache != nullptr && s.row0 >= 0 && s.n >= 0 && s.row0 + s.n <= q.rows);
+    const ActView qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
+    if (rope != nullptr) {
+      this->rope(qs, p.n_head, p.head_dim, s.pos0, *rope);
+      this->rope(ks, p.n_head_kv, p.head_dim, s.pos0, *rope);
+    }
+    attention(p, qs, ks, v.rows_from(s.row0, s.n), *s.cache, s.pos0, out.rows_from(s.row0, s.n));
+  }
+}
+
 }  // namespace strata::kernels

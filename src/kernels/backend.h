@@ -124,6 +124,14 @@ struct AttentionParams {
   TensorView sinks;
 };
 
+// One sequence of a batched attention (Backend::attention_batch).
+struct AttentionSeq {
+  const KvLayer* cache = nullptr;
+  int64_t pos0 = 0;  // position of its first row
+  int64_t row0 = 0;  // its first row in q, k, v and out
+  int64_t n = 0;     // its rows
+};
+
 // silu(gate) * up; gelu_tanh(gate) * up; gpt-oss's clamped variant: with g = min(gate, limit) and
 // u = clamp(up, -limit, limit), g * sigmoid(alpha * g) * (u + 1) (alpha and limit below, as the reference engine).
 enum class GluKind { SwiGlu, GeGlu, SwiGluClamped };
@@ -194,6 +202,14 @@ class Backend {
   virtual void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache,
                          int64_t pos0, ActView out) = 0;
   virtual bool supports(const AttentionParams& p) const = 0;
+
+  // Several sequences' attention in one call (continuous batching): sequence s owns rows [row0, row0 + n) of
+  // q, k, v and out, its tokens sit at positions pos0 ... pos0 + n - 1 of its own cache, and each sequence
+  // meets attention()'s contract. With rope, q (p.n_head heads) and k (p.n_head_kv heads) are first rotated in
+  // place at each row's position, as rope() would. The sequences' caches are distinct. The default runs
+  // rope() and attention() once per sequence; a GPU backend runs all of them in a few launches.
+  virtual void attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                               std::span<const AttentionSeq> seqs, ActView out);
 
   // out = act(gate) * up elementwise; gate, up, out: [n, n_ff]. out may be gate.
   virtual void glu(GluKind kind, ActView gate, ActView up, ActView out) = 0;

@@ -338,12 +338,9 @@ Status Forward::attention_block(int64_t l, int64_t n) {
     attn.sinks = sinks.view();
   }
   if (!on(kb).supports(attn)) return error("{}: attention with window {} or sinks is not supported", on(kb).name(), attn.window);
-  for (const Segment& g : segments_) {
-    const kernels::ActView qs = q.rows_from(g.row0, g.n), ks = k.rows_from(g.row0, g.n);
-    on(kb).rope(qs, hp_.n_head, hp_.head_dim, g.pos0, rope_);
-    on(kb).rope(ks, hp_.n_head_kv, hp_.head_dim, g.pos0, rope_);
-    on(kb).attention(attn, qs, ks, v.rows_from(g.row0, g.n), g.cache->layer(l), g.pos0, att.rows_from(g.row0, g.n));
-  }
+  attn_seqs_.clear();
+  for (const Segment& g : segments_) attn_seqs_.push_back({&g.cache->layer(l), g.pos0, g.row0, g.n});
+  on(kb).attention_batch(attn, &rope_, q, k, v, attn_seqs_, att);  // every sequence at once
   if (L.attn_sinks != kNoTensor) sinks.release_after(on(kb).record());
 
   STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n, L.attn_output_bias));  // [n, d] (+ bo)

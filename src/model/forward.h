@@ -107,6 +107,7 @@ class Forward {
   std::vector<int64_t> expert_begin_;
   std::vector<float> last_hidden_;
   std::vector<Segment> segments_;      // this pass's sequences
+  std::vector<kernels::AttentionSeq> attn_seqs_;  // their caches at the layer being computed
   std::vector<int32_t> batch_tokens_;  // their tokens, concatenated (more than one sequence)
   std::vector<float> batch_logits_;    // their logit rows before they go to each caller (more than one sequence)
 };

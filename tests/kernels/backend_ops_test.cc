@@ -249,6 +249,100 @@ void add_attention(std::vector<OpCase>& cases) {
         }
 }
 
+// Several sequences in one attention_batch, each with its own cache (full or a ring), position and row count,
+// RoPE applied by the op, against rope + attention of the twin per sequence.
+struct BatchSeq {
+  int64_t n_ctx, n_rows, pos0, n;
+};
+double attention_batch_case(OnBackend& on, std::mt19937& rng, AttentionParams p, Heads h,
+                            const std::vector<BatchSeq>& seqs, bool sinks) {
+  if (!on.backend().supports(p)) return 0.0;
+  const int64_t kv_dim = h.n_head_kv * h.head_dim, q_dim = h.n_head * h.head_dim;
+  int64_t n_tok = 0;
+  for (const BatchSeq& s : seqs) n_tok += s.n;
+  RopeParams rope;
+  rope.layout = RopeLayout::Halves;
+  rope.n_rot = h.head_dim;
+  rope.freq_base = 10000.0f;
+  const auto q = gaussian(n_tok * q_dim, rng);
+  const auto k = gaussian(n_tok * kv_dim, rng), v = gaussian(n_tok * kv_dim, rng);
+  const auto sk = gaussian(h.n_head, rng);
+  std::vector<uint8_t> sk_bytes(sk.size() * 4);
+  std::memcpy(sk_bytes.data(), sk.data(), sk_bytes.size());
+  AttentionParams hp = p;
+  if (sinks) hp.sinks = testing::host_view(sk_bytes, DType::F32, h.n_head, 1);
+  if (sinks) p.sinks = on.weight(sk_bytes, DType::F32, h.n_head, 1);
+  std::vector<float> want(q.size()), want_q = q, want_k = k;
+  std::vector<std::vector<uint16_t>> host_k, host_v;
+  std::vector<KvLayer> caches;
+  std::vector<AttentionSeq> batch;
+  int64_t row0 = 0;
+  for (const BatchSeq& s : seqs) {
+    std::vector<uint16_t> kc(s.n_rows * kv_dim), vc(s.n_rows * kv_dim);
+    for (auto& x : kc) x = f32_to_fp16(gaussian(1, rng)[0]);
+    for (auto& x : vc) x = f32_to_fp16(gaussian(1, rng)[0]);
+    caches.push_back(on.kv(kc, vc, s.n_ctx, kv_dim));
+    caches.back().n_slots = s.n_rows;
+    reference::rope(want_q.data() + row0 * q_dim, s.n, h.n_head, h.head_dim, s.pos0, rope);
+    reference::rope(want_k.data() + row0 * kv_dim, s.n, h.n_head_kv, h.head_dim, s.pos0, rope);
+    reference::attention(hp, want_q.data() + row0 * q_dim, want_k.data() + row0 * kv_dim, v.data() + row0 * kv_dim,
+                         {kHostDevice, kc.data(), vc.data(), s.n_ctx, kv_dim, s.n_rows}, s.pos0, s.n,
+                         want.data() + row0 * q_dim);
+    host_k.push_back(std::move(kc));
+    host_v.push_back(std::move(vc));
+    row0 += s.n;
+  }
+  // Sequences listed out of row order: the op must follow each one's row0.
+  row0 = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    batch.push_back({&caches[i], seqs[i].pos0, row0, seqs[i].n});
+    row0 += seqs[i].n;
+  }
+  std::reverse(batch.begin(), batch.end());
+  ActView qv = on.act(q, n_tok, q_dim), kv = on.act(k, n_tok, kv_dim), out = on.empty(n_tok, q_dim);
+  on.backend().attention_batch(p, &rope, qv, kv, on.act(v, n_tok, kv_dim), batch, out);
+  // Each cache holds its own rows' F16 k (rotated: a last-bit difference of the rotation may round either way)
+  // and v (exactly).
+  auto floats = [](const std::vector<uint16_t>& h) {
+    std::vector<float> f(h.size());
+    for (size_t i = 0; i < h.size(); ++i) f[i] = fp16_to_f32(h[i]);
+    return f;
+  };
+  double err = std::max({rel_error(on.read(out), want), rel_error(on.read(qv), want_q), rel_error(on.read(kv), want_k)});
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (on.read(caches[i].v, host_v[i].size()) != host_v[i]) return 1.0;
+    err = std::max(err, rel_error(floats(on.read(caches[i].k, host_k[i].size())), floats(host_k[i])));
+  }
+  return err;
+}
+
+void add_attention_batch(std::vector<OpCase>& cases) {
+  for (Heads h : {Heads{8, 2, 64}, Heads{6, 3, 80}})
+    for (int64_t window : {0, 6})
+      for (bool sinks : {false, true}) {
+        AttentionParams p{h.n_head, h.n_head_kv, h.head_dim, 1.0f / std::sqrt(static_cast<float>(h.head_dim)),
+                          window, {}};
+        // Decode steps of three sequences at different depths, a mixed step (a prompt chunk beside decodes), and
+        // one sequence alone (decode and prompt); with a window, some caches are rings of the least rows their
+        // pass may have.
+        const std::vector<std::vector<BatchSeq>> shapes = {
+            {{300, 300, 0, 1}, {300, window ? window : 300, 200, 1}, {300, 300, 77, 1}},
+            {{100, 100, 40, 1}, {100, window ? window + 4 : 100, 60, 5}, {100, 100, 0, 9}},
+            {{300, window ? window : 300, 123, 1}},
+            {{100, window ? window + 6 : 100, 20, 7}}};
+        const char* shape_names[] = {" decode", " mixed", " one", " one prompt"};
+        for (size_t si = 0; si < shapes.size(); ++si) {
+          const std::string name = "attention batch h=" + std::to_string(h.n_head) + "/" + std::to_string(h.n_head_kv) +
+                                   " hd=" + std::to_string(h.head_dim) + shape_names[si] +
+                                   (window ? " window=6" : "") + (sinks ? " +sinks" : "");
+          const auto shape = shapes[si];
+          cases.push_back({name, 3e-3, [=](OnBackend& on, std::mt19937& rng) {
+                             return attention_batch_case(on, rng, p, h, shape, sinks);
+                           }});
+        }
+      }
+}
+
 void add_elementwise(std::vector<OpCase>& cases) {
   const char* names[] = {"swiglu", "geglu", "swiglu_clamped"};
   for (GluKind kind : {GluKind::SwiGlu, GluKind::GeGlu, GluKind::SwiGluClamped})
@@ -323,6 +417,7 @@ const std::vector<OpCase>& all_cases() {
     add_matmul_chain(c);
     add_rope(c);
     add_attention(c);
+    add_attention_batch(c);
     add_elementwise(c);
     add_moe(c);
     return c;

@@ -67,7 +67,8 @@ int select_device(int index) {
 CudaBackend::CudaBackend(int device_index)
     : index_(select_device(device_index)),
       device_{DeviceKind::Cuda, device_index},
-      name_("cuda" + std::to_string(device_index)) {}
+      name_("cuda" + std::to_string(device_index)),
+      gemm_(stream_.get()) {}
 
 CudaBackend::~CudaBackend() { (void)cudaStreamSynchronize(stream_.get()); }
 

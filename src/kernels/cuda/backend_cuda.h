@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/cuda/cublas_gemm.h"
 #include "kernels/cuda/device.h"
 
 namespace strata::kernels {
@@ -37,6 +38,8 @@ class CudaBackend final : public Backend {
   void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache, int64_t pos0,
                  ActView out) override;
   bool supports(const AttentionParams& p) const override;
+  void attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                       std::span<const AttentionSeq> seqs, ActView out) override;
   void glu(GluKind kind, ActView gate, ActView up, ActView out) override;
   void add(ActView x, ActView y) override;
   void fill(ActView x, float value) override;
@@ -89,6 +92,12 @@ class CudaBackend final : public Backend {
 
   void check_mine(const ActView& a) const;
   void check_weight(const TensorView& w) const;
+  void prompt_product(const TensorView& w, ActView x, ActView y, const float* bias);
+  // attention() of one sequence, with q and k rotated first when rope is given (one launch with the stores).
+  void attention_one(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                     const KvLayer& cache, int64_t pos0, ActView out);
+  // The dequantized F16 slice of a prompt product's weight is at most this large (the planner reserves it).
+  static constexpr int64_t kF16SliceBytes = int64_t{64} << 20;
   // A device float copy of a small weight (norm scale, bias, sinks) of any type, or its own pointer for F32.
   const float* floats_of(const TensorView& w, int64_t n, Scratch& s);
   // Host int32/float arrays uploaded into scratch (staged by the runtime before the call returns).
@@ -117,8 +126,10 @@ class CudaBackend final : public Backend {
   std::string name_;
   cuda::Stream stream_;
   // Scratch per call site; guarded by the single-caller rule (one thread issues a backend's ops at a time).
-  Scratch ids_, norm_w_, bias_, sinks_, attn_ws_, route_ids_, route_w_, rows_, scale_, factors_host_;
+  Scratch ids_, norm_w_, bias_, sinks_, attn_ws_, attn_toks_, route_ids_, route_w_, rows_, scale_, factors_host_;
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
+  Scratch x16_, w16_;               // a prompt product's F16 activations and weight slice
+  cuda::CublasGemm gemm_;           // its GEMM (ok() false without cuBLAS: the own kernel runs)
   Scratch xq_;                      // 8-bit activations of the last matmul input (cuda::quantize_q8)
   const float* xq_of_ = nullptr;    // whose: null when stale
   int64_t xq_rows_ = 0, xq_cols_ = 0;

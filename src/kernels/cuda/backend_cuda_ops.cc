@@ -75,6 +75,11 @@ void CudaBackend::matmul(const TensorView& w, ActView x, ActView y, const Tensor
   STRATA_CHECK_MSG(x.cols == k && y.cols == rows && x.rows == y.rows, "matmul shapes");
   STRATA_CHECK(x.data != y.data);
   const float* b = floats_of(bias, rows, bias_);
+  if (x.rows > cuda::kMatvecMaxTokens && gemm_.ok()) {
+    prompt_product(w, x, y, b);
+    wrote(y);
+    return;
+  }
   if (x.rows > cuda::kMatvecMaxTokens || !cuda::has_matvec_q8(w.type)) {
     cuda::matmul(w.type, w.data, k, rows, x.data, x.rows, b, y.data, stream_.get());
     wrote(y);
@@ -86,6 +91,28 @@ void CudaBackend::matmul(const TensorView& w, ActView x, ActView y, const Tensor
     cuda::quantize_q8(x.data, x.rows, k, q8_workspace(x), stream_.get());
   cuda::matvec_q8(w.type, w.data, k, rows, xq_.buf.data(), x.rows, b, y.data, stream_.get());
   wrote(y);
+}
+
+// A prompt's product on cuBLAS's tensor-core GEMM: x rounded to F16 once, the weight dequantized to F16 in
+// slices of at most kF16SliceBytes (an F16 weight is used in place), F32 accumulation.
+void CudaBackend::prompt_product(const TensorView& w, ActView x, ActView y, const float* bias) {
+  const int64_t k = w.ne[0], rows = w.n_rows(), n = x.rows;
+  auto* x16 = static_cast<uint16_t*>(scratch(x16_, static_cast<uint64_t>(n * k) * sizeof(uint16_t)));
+  cuda::float_to_half(x.data, n * k, x16, stream_.get());
+  const bool in_place = w.type == DType::F16;
+  const int64_t slice = in_place ? rows : std::clamp<int64_t>(kF16SliceBytes / 2 / k, 1, rows);
+  auto* w16 = in_place ? nullptr
+                       : static_cast<uint16_t*>(scratch(w16_, static_cast<uint64_t>(slice * k) * sizeof(uint16_t)));
+  for (int64_t r0 = 0; r0 < rows; r0 += slice) {
+    const int64_t m = std::min(slice, rows - r0);
+    const uint16_t* a = reinterpret_cast<const uint16_t*>(w.data) + r0 * k;
+    if (!in_place) {
+      cuda::weight_to_f16(w.type, w.data, k, r0, m, w16, stream_.get());
+      a = w16;
+    }
+    gemm_.run(a, m, k, x16, n, y.data + r0, rows);
+  }
+  if (bias != nullptr) cuda::add_bias_rows(y.data, bias, n, rows, stream_.get());
 }
 
 bool CudaBackend::q8_feeds_products(const ActView& out) const {
@@ -170,6 +197,11 @@ bool CudaBackend::supports(const AttentionParams& p) const {
 
 void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache,
                             int64_t pos0, ActView out) {
+  attention_one(p, nullptr, q, k, v, cache, pos0, out);
+}
+
+void CudaBackend::attention_one(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                                const KvLayer& cache, int64_t pos0, ActView out) {
   forget_q8();
   STRATA_CHECK_MSG(supports(p), "attention shape this CUDA backend lacks (check supports first)");
   check_mine(q);
@@ -191,7 +223,16 @@ void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActV
     pos_bound = std::min(cache.n_ctx, (pos0 + n + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
     cap_.valid_until = std::min(cap_.valid_until, pos_bound);
   }
-  cuda::kv_store_f16(k.data, v.data, n, kv_dim, cache.rows(), pos0, cache.k, cache.v, stream_.get(), pos_dev);
+  if (rope != nullptr) {  // rotation and cache store in one launch
+    STRATA_CHECK(rope->n_rot > 0 && rope->n_rot <= p.head_dim);
+    float mscale = 1.0f;
+    const double* rate = rope_table(*rope, mscale);
+    cuda::rope_kv_store_f16(q.data, k.data, v.data, n, p.n_head, p.n_head_kv, p.head_dim, rope->n_rot, rate, mscale,
+                            rope->layout == RopeLayout::Halves, cache.rows(), pos0, cache.k, cache.v, stream_.get(),
+                            pos_dev);
+  } else {
+    cuda::kv_store_f16(k.data, v.data, n, kv_dim, cache.rows(), pos0, cache.k, cache.v, stream_.get(), pos_dev);
+  }
   const float* sinks = floats_of(p.sinks, p.n_head, sinks_);
   // Tokens in groups, so the split workspace stays bounded on long prompts (64 MiB of floats at most).
   const int64_t per_token = cuda::attention_workspace_floats(1, p.n_head, p.head_dim, pos_bound);
@@ -201,6 +242,59 @@ void CudaBackend::attention(const AttentionParams& p, ActView q, ActView k, ActV
     const int64_t m = std::min(group, n - t0);
     cuda::attention_f16(q.row(t0), cache.k, cache.v, kv_dim, cache.rows(), m, p.n_head, p.n_head_kv, p.head_dim,
                         pos0 + t0, p.window, p.scale, sinks, ws, out.row(t0), stream_.get(), pos_dev, pos_bound);
+  }
+}
+
+void CudaBackend::attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                                  std::span<const AttentionSeq> seqs, ActView out) {
+  if (seqs.size() == 1 && seqs[0].row0 == 0 && seqs[0].n == q.rows) {  // one sequence (a recordable decode step)
+    attention_one(p, rope, q, k, v, *seqs[0].cache, seqs[0].pos0, out);
+    return;
+  }
+  forget_q8();
+  STRATA_CHECK_MSG(supports(p), "attention shape this CUDA backend lacks (check supports first)");
+  check_mine(q);
+  check_mine(k);
+  check_mine(v);
+  check_mine(out);
+  const int64_t n = q.rows, kv_dim = p.n_head_kv * p.head_dim;
+  STRATA_CHECK(q.cols == p.n_head * p.head_dim && out.cols == q.cols && out.rows == n);
+  STRATA_CHECK(k.rows == n && v.rows == n && k.cols == kv_dim && v.cols == kv_dim);
+  // One descriptor per row (its sequence's cache and its position), so that each kernel runs once for all.
+  std::vector<cuda::KvTok> toks(static_cast<size_t>(n), cuda::KvTok{nullptr, nullptr, 1, 0});
+  std::vector<bool> covered(static_cast<size_t>(n), false);
+  int64_t pos_bound = 1;
+  for (const AttentionSeq& s : seqs) {
+    STRATA_CHECK(s.cache != nullptr && s.row0 >= 0 && s.n >= 0 && s.row0 + s.n <= n);
+    const KvLayer& c = *s.cache;
+    STRATA_CHECK_MSG(c.device == device_, "KV cache not on this CUDA device");
+    STRATA_CHECK(c.kv_dim == kv_dim && s.pos0 >= 0 && s.pos0 + s.n <= c.n_ctx && c.holds_pass(s.n, p.window));
+    for (int64_t i = 0; i < s.n; ++i) {
+      STRATA_CHECK_MSG(!covered[s.row0 + i], "two sequences of a batch share a row");
+      covered[s.row0 + i] = true;
+      toks[s.row0 + i] = {c.k, c.v, c.rows(), s.pos0 + i};
+    }
+    pos_bound = std::max(pos_bound, s.pos0 + s.n);
+  }
+  for (bool c : covered) STRATA_CHECK_MSG(c, "a row of the batch belongs to no sequence");
+  const cuda::KvTok* dtoks = upload(std::span<const cuda::KvTok>(toks), attn_toks_);
+  if (rope != nullptr) {  // rotation and cache stores in one launch
+    STRATA_CHECK(rope->n_rot > 0 && rope->n_rot <= p.head_dim);
+    float mscale = 1.0f;
+    const double* rate = rope_table(*rope, mscale);
+    cuda::rope_kv_store_f16(q.data, k.data, v.data, n, p.n_head, p.n_head_kv, p.head_dim, rope->n_rot, rate, mscale,
+                            rope->layout == RopeLayout::Halves, 1, 0, nullptr, nullptr, stream_.get(), nullptr, dtoks);
+  } else {
+    cuda::kv_store_f16(k.data, v.data, n, kv_dim, 1, 0, nullptr, nullptr, stream_.get(), nullptr, dtoks);
+  }
+  const float* sinks = floats_of(p.sinks, p.n_head, sinks_);
+  const int64_t per_token = cuda::attention_workspace_floats(1, p.n_head, p.head_dim, pos_bound);
+  const int64_t group = std::clamp<int64_t>((int64_t{16} << 20) / std::max<int64_t>(per_token, 1), 1, 4096);
+  float* ws = static_cast<float*>(scratch(attn_ws_, std::min(group, n) * per_token * sizeof(float)));
+  for (int64_t t0 = 0; t0 < n; t0 += group) {
+    const int64_t m = std::min(group, n - t0);
+    cuda::attention_f16(q.row(t0), nullptr, nullptr, kv_dim, 1, m, p.n_head, p.n_head_kv, p.head_dim, 0, p.window,
+                        p.scale, sinks, ws, out.row(t0), stream_.get(), nullptr, pos_bound, dtoks + t0);
   }
 }
 

@@ -49,6 +49,9 @@ void matvec_q8(DType type, const void* w, int64_t k, int64_t rows, const void* x
 // (an id out of range writes NaN rather than reading outside the table).
 void get_rows(DType type, const void* table, int64_t k, int64_t n_rows, const int32_t* ids, int64_t n_ids, float* out,
               cudaStream_t stream);
+// Rows [r0, r0 + n) of w [rows, k] of `type` dequantized to F16 [n, k] in `out` (16-byte aligned): the weight
+// operand of the prompt products' cuBLAS GEMM (kernels/cuda/cublas_gemm.h).
+void weight_to_f16(DType type, const void* w, int64_t k, int64_t r0, int64_t n, uint16_t* out, cudaStream_t stream);
 
 // ---- norms and elementwise (norm.cu) -------------------------------------------------------------------
 // out[t, i] = x[t, i] / sqrt(mean_i(x[t]^2) + eps) * weight[i]; out may alias x. weight may be null (no scale).
@@ -65,38 +68,61 @@ void glu(const float* gate, const float* up, int64_t n, Glu kind, float alpha, f
 void fill(float* x, int64_t n, float value, cudaStream_t stream);
 // dst[i] = float(src[i]), src F16 bits (or BF16 when bf16): norm scales and biases of any length.
 void half_to_float(const uint16_t* src, int64_t n, bool bf16, float* dst, cudaStream_t stream);
+// dst[i] = F16 bits of src[i] (round to nearest even): the activations of the cuBLAS prompt products.
+void float_to_half(const float* src, int64_t n, uint16_t* dst, cudaStream_t stream);
+// y[t, r] += bias[r] for y [n_tok, rows].
+void add_bias_rows(float* y, const float* bias, int64_t n_tok, int64_t rows, cudaStream_t stream);
+
+// One token of a batched attention (several sequences, each with its own cache): its cache and position.
+struct KvTok {
+  uint16_t* k;
+  uint16_t* v;
+  int64_t n_rows;  // the cache's rows (position p in row p % n_rows)
+  int64_t pos;     // the token's position
+};
 
 // ---- RoPE (rope.cu) ------------------------------------------------------------------------------------
 // Rotates the first n_rot dims of each head of x [n_tok, n_head * head_dim] in place, token t at position
 // pos0 + t, pair i by angle (pos * inv_freq[i]) in double and magnitude mscale. inv_freq: device [n_rot / 2]
 // doubles, the per-pair rate with every scaling scheme folded in (host-computed from kernels/rope_angles.h).
 // halves: pairs (i, i + n_rot / 2) (NeoX), else (2i, 2i + 1). pos_dev (a recorded decode step): the position
-// is read from device memory when the kernel runs, and pos0 is ignored.
+// is read from device memory when the kernel runs, and pos0 is ignored. toks (device [n_tok]): token t at
+// toks[t].pos instead.
 void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
-          const double* inv_freq, float mscale, bool halves, cudaStream_t stream, const int64_t* pos_dev = nullptr);
+          const double* inv_freq, float mscale, bool halves, cudaStream_t stream, const int64_t* pos_dev = nullptr,
+          const KvTok* toks = nullptr);
 
 // ---- attention (attention.cu) --------------------------------------------------------------------------
 // Causal GQA attention over an F16 KV cache (kv_dim = n_kv_head * head_dim halves per row; position p in row
 // p % n_rows: a sliding-window ring needs n_rows >= window + n_tok - 1, a full cache n_rows >= pos0 + n_tok).
 // q, out: [n_tok, n_head * head_dim] floats; token t sits at position pos0 + t and sees positions
 // [max(0, pos0 + t + 1 - window), pos0 + t] (window 0: all). sinks: device [n_head] extra logits, or null.
-// Any head_dim up to kAttentionMaxHeadDim.
+// Any even head_dim up to kAttentionMaxHeadDim.
 // Flash-decoding: each (token, head) splits its positions over blocks of kAttentionSplit, and a second
 // kernel merges the partial softmaxes. workspace: attention_workspace_floats(...) floats.
 // pos_dev (a recorded decode step): pos0 is read from device memory when the kernels run, and the grid and
 // workspace cover positions below pos_bound (REQUIRES: *pos_dev + n_tok <= pos_bound at run time); the
 // splits past the run-time position find no positions and the merge skips them.
-inline constexpr int64_t kAttentionSplit = 256;
+// toks (a batch of sequences): token t reads and writes toks[t]'s cache at toks[t].pos (k_cache, v_cache,
+// n_rows and pos0 are ignored); pos_bound bounds every token's position + 1.
+inline constexpr int64_t kAttentionSplit = 64;
 inline constexpr int64_t kAttentionMaxHeadDim = 256;
 int64_t attention_workspace_floats(int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t max_positions);
 void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_dim, int64_t n_rows,
                    int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim, int64_t pos0, int64_t window,
                    float scale, const float* sinks, float* workspace, float* out, cudaStream_t stream,
-                   const int64_t* pos_dev = nullptr, int64_t pos_bound = 0);
+                   const int64_t* pos_dev = nullptr, int64_t pos_bound = 0, const KvTok* toks = nullptr);
 // Writes k and v rows ([n_tok, kv_dim] floats) into the cache rows of positions pos0.. (p % n_rows) as F16
-// (pos_dev: as above).
+// (pos_dev, toks: as above).
 void kv_store_f16(const float* k, const float* v, int64_t n_tok, int64_t kv_dim, int64_t n_rows, int64_t pos0,
-                  uint16_t* k_cache, uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev = nullptr);
+                  uint16_t* k_cache, uint16_t* v_cache, cudaStream_t stream, const int64_t* pos_dev = nullptr,
+                  const KvTok* toks = nullptr);
+// rope() of q [n_tok, n_head * head_dim] and of k [n_tok, n_head_kv * head_dim] (both in place), then
+// kv_store_f16 of k and v, in one launch (the inputs of a pass's attention).
+void rope_kv_store_f16(float* q, float* k, const float* v, int64_t n_tok, int64_t n_head, int64_t n_head_kv,
+                       int64_t head_dim, int64_t n_rot, const double* inv_freq, float mscale, bool halves,
+                       int64_t n_rows, int64_t pos0, uint16_t* k_cache, uint16_t* v_cache, cudaStream_t stream,
+                       const int64_t* pos_dev = nullptr, const KvTok* toks = nullptr);
 
 // ---- MoE routing and expert rows (moe.cu) -------------------------------------------------------------
 // Per token t of logits [n_tok, n_expert]: the n_used largest (descending, ties to the lower id) into

@@ -87,4 +87,11 @@ void get_rows(DType type, const void* table, int64_t k, int64_t n_rows, const in
   row.get_rows(table, k, n_rows, ids, n_ids, out, stream);
 }
 
+void weight_to_f16(DType type, const void* w, int64_t k, int64_t r0, int64_t n, uint16_t* out, cudaStream_t stream) {
+  const TypeKernels& row = row_for(type, k);
+  STRATA_CHECK(w != nullptr && out != nullptr && r0 >= 0 && n >= 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0);
+  STRATA_CHECK_MSG(n * (k / 32) <= 0x7fffffffLL * 256, "dequantization grid too large");
+  row.to_f16(w, k, r0, n, out, stream);
+}
+
 }  // namespace strata::cuda

@@ -64,6 +64,18 @@ unsigned elementwise_blocks(int64_t n) {
   return static_cast<unsigned>(blocks < 65536 ? blocks : 65536);  // grid-stride loops cover the rest
 }
 
+__global__ void float_to_half_kernel(const float* __restrict__ src, int64_t n, __half* __restrict__ dst) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dst[i] = __float2half_rn(src[i]);
+}
+
+__global__ void add_bias_rows_kernel(float* __restrict__ y, const float* __restrict__ bias, int64_t n, int64_t rows) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    y[i] += bias[i % rows];
+}
+
 }  // namespace
 
 // ---- launchers -----------------------------------------------------------------------------------------
@@ -102,6 +114,20 @@ void half_to_float(const uint16_t* src, int64_t n, bool bf16, float* dst, cudaSt
   STRATA_CHECK(src != nullptr && dst != nullptr && n >= 0);
   if (n == 0) return;
   half_to_float_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(src, n, bf16, dst);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void float_to_half(const float* src, int64_t n, uint16_t* dst, cudaStream_t stream) {
+  STRATA_CHECK(src != nullptr && dst != nullptr && n >= 0);
+  if (n == 0) return;
+  float_to_half_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(src, n, reinterpret_cast<__half*>(dst));
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void add_bias_rows(float* y, const float* bias, int64_t n_tok, int64_t rows, cudaStream_t stream) {
+  STRATA_CHECK(y != nullptr && bias != nullptr && n_tok >= 0 && rows > 0);
+  if (n_tok == 0) return;
+  add_bias_rows_kernel<<<elementwise_blocks(n_tok * rows), 256, 0, stream>>>(y, bias, n_tok * rows, rows);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 
