@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/cuda_bench_util.h"
+#include "kernels/cuda/cublas_gemm.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/launchers.h"
@@ -18,37 +20,9 @@
 namespace strata::cuda {
 namespace {
 
-template <typename F>
-double median_ms(int reps, int inner, cudaStream_t s, F&& body) {
-  Event start(true), stop(true);
-  std::vector<double> ms;
-  for (int r = 0; r < reps; ++r) {
-    start.record(s);
-    for (int i = 0; i < inner; ++i) body(i);
-    stop.record(s);
-    stop.synchronize();
-    ms.push_back(Event::elapsed_ms(start, stop) / inner);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-void fill_random(DeviceBuffer& b, uint64_t seed) {
-  std::vector<uint64_t> host(b.size_bytes() / 8 + 1);
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (auto& v : host) {  // splitmix64: never zeros (zeros can time faster than real data)
-    x += 0x9e3779b97f4a7c15ull;
-    uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    v = z ^ (z >> 31);
-  }
-  STRATA_CUDA_CHECK(cudaMemcpy(b.data(), host.data(), b.size_bytes(), cudaMemcpyHostToDevice));
-}
-
 // Float weights from random bits would hold NaN and Inf: clear each element's top exponent bit (|x| < 2).
 void fill_weights(DeviceBuffer& b, DType type, uint64_t seed) {
-  fill_random(b, seed);
+  fill_bench_random(b, seed);
   uint64_t mask = 0;
   if (type == DType::F32) mask = 0x4000000040000000ull;
   if (type == DType::F16) mask = 0x4000400040004000ull;
@@ -63,24 +37,17 @@ void fill_weights(DeviceBuffer& b, DType type, uint64_t seed) {
 double copy_bandwidth_gbs(cudaStream_t s) {
   const size_t bytes = size_t{1} << 30;
   DeviceBuffer a(bytes), b(bytes);
-  fill_random(a, 1);
-  const double ms = median_ms(9, 5, s, [&](int) {
+  fill_bench_random(a, 1);
+  const double ms = bench_median_ms(9, 5, s, [&](int) {
     STRATA_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, s));
   });
   return 2.0 * bytes / (ms * 1e-3) / 1e9;  // read + write
 }
 
-struct Shape {
-  const char* name;
-  int64_t rows, k;
-};
-const Shape kShapes[] = {{"attn_q 4096x4096", 4096, 4096}, {"ffn_up 14336x4096", 14336, 4096},
-                         {"ffn_down 4096x14336", 4096, 14336}};
-
 // q8: through 8-bit activations (quantize_q8 then matvec_q8, both timed: the backend quantizes each input once).
 void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, bool q8 = false) {
   const auto& t = dtype_traits(type);
-  for (const Shape& sh : kShapes) {
+  for (const BenchShape& sh : kBenchShapes) {
     const size_t wbytes = t.row_bytes(sh.k) * sh.rows;
     const int copies = static_cast<int>(std::max<size_t>(3, (size_t{512} << 20) / wbytes + 1));
     std::vector<DeviceBuffer> w;
@@ -99,8 +66,8 @@ void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, b
         matvec(type, w[i % copies].data(), sh.k, sh.rows, x.as<float>(), n_tok, nullptr, y.as<float>(), s);
       }
     };
-    median_ms(1, copies, s, body);  // warm-up
-    const double ms = median_ms(15, copies * 4, s, body);
+    bench_median_ms(1, copies, s, body);  // warm-up
+    const double ms = bench_median_ms(15, copies * 4, s, body);
     const double bytes = static_cast<double>(wbytes) + 4.0 * n_tok * (sh.k + sh.rows);
     const double gbs = bytes / (ms * 1e-3) / 1e9;
     std::printf("%s %-6s %-20s tok=%lld %9.1f us %8.1f GB/s  %5.1f%% of copy bandwidth\n",
@@ -113,12 +80,12 @@ void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, b
 void bench_gemm(DType type, cudaStream_t s) {
   const auto& t = dtype_traits(type);
   const int64_t n_tok = 512;
-  for (const Shape& sh : kShapes) {
+  for (const BenchShape& sh : kBenchShapes) {
     DeviceBuffer w(t.row_bytes(sh.k) * sh.rows), x(n_tok * sh.k * 4), y(n_tok * sh.rows * 4),
         y_ref(n_tok * sh.rows * 4);
     // Real blocks (quantized Gaussian rows) on the first shape, so its error figure means something; the
     // host quantizers are too slow for the larger shapes, which are timed on random blocks (no error shown).
-    const bool real = &sh == &kShapes[0];
+    const bool real = &sh == &kBenchShapes[1];
     if (!real) fill_weights(w, type, 9);
     if (real) {
       std::mt19937 rng(11);
@@ -133,8 +100,8 @@ void bench_gemm(DType type, cudaStream_t s) {
     }
     fill_weights(x, DType::F32, 5);
     auto body = [&](int) { gemm(type, w.data(), sh.k, sh.rows, x.as<float>(), n_tok, nullptr, y.as<float>(), s); };
-    median_ms(1, 2, s, body);
-    const double ms = median_ms(9, 3, s, body);
+    bench_median_ms(1, 2, s, body);
+    const double ms = bench_median_ms(9, 3, s, body);
     for (int64_t t0 = 0; t0 < n_tok; t0 += kMatvecMaxTokens)  // the float path as the error reference
       matvec(type, w.data(), sh.k, sh.rows, x.as<float>() + t0 * sh.k, kMatvecMaxTokens, nullptr,
              y_ref.as<float>() + t0 * sh.rows, s);
@@ -147,6 +114,25 @@ void bench_gemm(DType type, cudaStream_t s) {
     const double tflops = 2.0 * n_tok * sh.k * sh.rows / (ms * 1e-3) / 1e12;
     std::printf("gemm   %-6s %-20s tok=%lld %9.1f us %8.1f TFLOP/s", std::string(t.name).c_str(), sh.name,
                 static_cast<long long>(n_tok), ms * 1e3, tflops);
+    if (real) std::printf("  rel error vs mat-vec %.1e", std::sqrt(num / den));
+    std::printf("\n");
+    // The backend's prompt path: the weight dequantized to F16 (whole, here), x rounded, cuBLAS's GEMM.
+    CublasGemm cublas(s);
+    if (!cublas.ok()) continue;
+    DeviceBuffer w16(sh.rows * sh.k * 2), x16(n_tok * sh.k * 2);
+    auto body16 = [&](int) {
+      float_to_half(x.as<float>(), n_tok * sh.k, x16.as<uint16_t>(), s);
+      weight_to_f16(type, w.data(), sh.k, 0, sh.rows, w16.as<uint16_t>(), s);
+      cublas.run(w16.as<uint16_t>(), sh.rows, sh.k, x16.as<uint16_t>(), n_tok, y.as<float>(), sh.rows);
+    };
+    bench_median_ms(1, 2, s, body16);
+    const double ms16 = bench_median_ms(9, 3, s, body16);
+    STRATA_CUDA_CHECK(cudaStreamSynchronize(s));
+    STRATA_CUDA_CHECK(cudaMemcpy(a.data(), y.data(), a.size() * 4, cudaMemcpyDeviceToHost));
+    num = 0;
+    for (size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * double(a[i] - b[i]);
+    std::printf("cublas %-6s %-20s tok=%lld %9.1f us %8.1f TFLOP/s (dequantize + GEMM)", std::string(t.name).c_str(),
+                sh.name, static_cast<long long>(n_tok), ms16 * 1e3, 2.0 * n_tok * sh.k * sh.rows / (ms16 * 1e-3) / 1e12);
     if (real) std::printf("  rel error vs mat-vec %.1e", std::sqrt(num / den));
     std::printf("\n");
   }
@@ -162,10 +148,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  // --shapes: only the prompt GEMM (own and cuBLAS) and the one-token mat-vec in each launch shape.
+  const bool shapes_only = argc > 1 && std::strcmp(argv[1], "--shapes") == 0;
   std::printf("device: %s\n", cuda::describe_device().c_str());
   cuda::Stream stream;
   const double bw = cuda::copy_bandwidth_gbs(stream.get());
   std::printf("device-to-device copy: %.1f GB/s (read + write): the bound below\n", bw);
+  if (shapes_only) {
+    cuda::bench_gemm(DType::Q4_K, stream.get());
+    cuda::bench_matvec_variants(bw, stream.get());
+    return 0;
+  }
   for (const auto& t : all_dtypes()) {
     if (!cuda::supports_weight_type(t.type)) continue;
     cuda::bench_matvec(t.type, bw, stream.get(), 1);
@@ -174,7 +167,9 @@ int main(int argc, char** argv) {
     if (cuda::has_matvec_q8(t.type)) cuda::bench_matvec(t.type, bw, stream.get(), 1, true);
   for (DType type : {DType::Q4_K, DType::Q8_0, DType::F16}) cuda::bench_matvec(type, bw, stream.get(), 8);
   for (DType type : {DType::Q4_K, DType::Q8_0}) cuda::bench_matvec(type, bw, stream.get(), 8, true);
+  cuda::bench_matvec_variants(bw, stream.get());
+  for (DType type : {DType::Q4_K}) cuda::bench_gemm(type, stream.get());
   if (!quick)
-    for (DType type : {DType::Q4_K, DType::Q8_0, DType::F16, DType::Q6_K}) cuda::bench_gemm(type, stream.get());
+    for (DType type : {DType::Q8_0, DType::F16, DType::Q6_K}) cuda::bench_gemm(type, stream.get());
   return 0;
 }

@@ -1,0 +1,80 @@
+// bench/cuda_matvec_variants.cu: the 8-bit-activation mat-vec in each (rows a warp, chunks a lane in flight)
+// shape, timed on real model shapes with weights rotated past L2, so the launcher's choice is measured.
+// Each variant's output is compared with the launcher's choice (a wrong variant shows as a large difference).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "bench/cuda_bench_util.h"
+#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/matvec_q8.cuh"
+#include "kernels/cuda/quant_decode_k.cuh"
+
+namespace strata::cuda {
+namespace {
+
+using Launch = void (*)(const void*, int64_t, int64_t, const void*, const float*, float*, cudaStream_t);
+
+struct Variant {
+  const char* name;
+  Launch fn;
+};
+template <typename D>
+constexpr Variant kVariants[] = {
+    {"launcher's choice", &launch_matvec_q8_one<D>},          {"R2 U1", &launch_matvec_q8_shape<D, 1, 2, 1>},
+    {"R1 U1", &launch_matvec_q8_shape<D, 1, 1, 1>},
+    {"R1 U2", &launch_matvec_q8_shape<D, 1, 1, 2>},           {"R2 U2", &launch_matvec_q8_shape<D, 1, 2, 2>},
+    {"R4 U1", &launch_matvec_q8_shape<D, 1, 4, 1>},           {"R1 U4", &launch_matvec_q8_shape<D, 1, 1, 4>},
+    {"R2 U4", &launch_matvec_q8_shape<D, 1, 2, 4>},           {"staged R1 U4", &launch_matvec_q8_staged<D, 1, 1, 4>},
+    {"staged R2 U2", &launch_matvec_q8_staged<D, 1, 2, 2>},   {"staged R2 U4", &launch_matvec_q8_staged<D, 1, 2, 4>},
+    {"staged R4 U1", &launch_matvec_q8_staged<D, 1, 4, 1>},   {"staged R4 U2", &launch_matvec_q8_staged<D, 1, 4, 2>},
+};
+
+template <typename D>
+void run_type(const char* type_name, double bound_gbs, cudaStream_t s) {
+  for (const BenchShape& sh : kBenchShapes) {
+    const size_t wbytes = static_cast<size_t>(sh.k / D::kBlockElems * D::kBlockBytes) * sh.rows;
+    const int copies = static_cast<int>(std::max<size_t>(3, (size_t{512} << 20) / wbytes + 1));
+    std::vector<DeviceBuffer> w;
+    for (int c = 0; c < copies; ++c) {
+      w.emplace_back(wbytes);
+      fill_bench_random(w.back(), 7 + c);
+    }
+    DeviceBuffer x(sh.k * 4), y(sh.rows * 4), y_ref(sh.rows * 4);
+    fill_bench_random(x, 3);
+    std::vector<float> xs(static_cast<size_t>(sh.k));
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = std::sin(0.37f * static_cast<float>(i));  // finite x
+    STRATA_CUDA_CHECK(cudaMemcpy(x.data(), xs.data(), xs.size() * 4, cudaMemcpyHostToDevice));
+    DeviceBuffer xq(static_cast<uint64_t>(q8_workspace_bytes(sh.k, 1)));
+    quantize_q8(x.as<float>(), 1, sh.k, xq.data(), s);
+    std::vector<float> ref(static_cast<size_t>(sh.rows)), got(ref.size());
+    for (const auto& v : kVariants<D>) {
+      auto body = [&](int i) { v.fn(w[i % copies].data(), sh.k, sh.rows, xq.data(), nullptr, y.as<float>(), s); };
+      bench_median_ms(1, copies, s, body);
+      const double ms = bench_median_ms(15, copies * 4, s, body);
+      v.fn(w[0].data(), sh.k, sh.rows, xq.data(), nullptr, y.as<float>(), s);
+      STRATA_CUDA_CHECK(cudaStreamSynchronize(s));
+      STRATA_CUDA_CHECK(cudaMemcpy(got.data(), y.data(), got.size() * 4, cudaMemcpyDeviceToHost));
+      if (&v == &kVariants<D>[0]) ref = got;
+      double num = 0, den = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (!std::isfinite(ref[i]) || !std::isfinite(got[i])) continue;  // random scale bits: Inf rows
+        num += (got[i] - ref[i]) * double(got[i] - ref[i]), den += double(ref[i]) * ref[i];
+      }
+      const double gbs = wbytes / (ms * 1e-3) / 1e9;
+      std::printf("variant %-6s %-20s %-16s %8.1f us %8.1f GB/s %5.1f%%  diff %.1e\n", type_name, sh.name, v.name,
+                  ms * 1e3, gbs, 100.0 * gbs / bound_gbs, den > 0 ? std::sqrt(num / den) : 0.0);
+    }
+  }
+}
+
+}  // namespace
+
+void bench_matvec_variants(double bound_gbs, cudaStream_t s) {
+  run_type<DecodeQ4_K>("Q4_K", bound_gbs, s);
+  run_type<DecodeQ6_K>("Q6_K", bound_gbs, s);
+  run_type<DecodeQ8_0>("Q8_0", bound_gbs, s);
+}
+
+}  // namespace strata::cuda
