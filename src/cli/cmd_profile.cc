@@ -51,8 +51,11 @@ std::string format_profile_text(const planner::HardwareProfile& p) {
                        gbs(g.device_read_bytes_per_s), gbs(g.h2d_pinned_bytes_per_s), gbs(g.h2d_pageable_bytes_per_s),
                        gbs(g.d2h_pinned_bytes_per_s), gbs(g.d2h_pageable_bytes_per_s), g.fp32_tflops_estimate);
     if (g.matvec_bytes_per_s > 0)
-      out += fmt::format("         strata's kernels: decode mat-vec {} of weights (Q4_K), prompt GEMM {:.1f} TFLOP/s\n",
-                         gbs(g.matvec_bytes_per_s), g.gemm_flops_per_s / 1e12);
+      out += fmt::format("         strata's kernels: decode mat-vec {} of weights (Q4_K), prompt GEMM {:.1f} TFLOP/s; "
+                         "{:.1f} us a product beyond its bytes, a layer's other ops {:.1f} us (1 token), {:.2f} ms "
+                         "({} tokens)\n",
+                         gbs(g.matvec_bytes_per_s), g.gemm_flops_per_s / 1e12, g.product_fixed_seconds * 1e6,
+                         g.layer_ops_seconds * 1e6, g.layer_ops_prompt_seconds * 1e3, planner::kLayerOpsPromptTokens);
   }
   if (!p.gpus.empty() && !p.gpu_note.empty()) out += fmt::format("         note: {}\n", p.gpu_note);
   out += fmt::format("unified memory: {}\n", p.unified_memory ? "yes (GPU and CPU share one pool)" : "no");

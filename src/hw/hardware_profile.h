@@ -48,7 +48,14 @@ struct GpuInfo {
   // weight bytes per second and the prompt GEMM's FLOP per second (cli/gpu_kernel_profile.h).
   double matvec_bytes_per_s = 0;
   double gemm_flops_per_s = 0;
+  // What a product costs beyond its bytes (a small one is latency-bound), and a layer's other ops (norms,
+  // RoPE and KV store, attention at 512 positions, residual adds, GLU) for one token and for a 512-token
+  // prompt, seconds (0: not measured).
+  double product_fixed_seconds = 0;
+  double layer_ops_seconds = 0;
+  double layer_ops_prompt_seconds = 0;  // for kLayerOpsPromptTokens tokens
 };
+inline constexpr int kLayerOpsPromptTokens = 512;
 
 // One sequential O_DIRECT read configuration and what it achieved.
 struct ReadSample {

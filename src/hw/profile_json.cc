@@ -53,7 +53,10 @@ void to_json(json& j, const HardwareProfile& p) {
                     {"d2h_pageable_bytes_per_s", g.d2h_pageable_bytes_per_s},
                     {"fp32_tflops_estimate", g.fp32_tflops_estimate},
                     {"matvec_bytes_per_s", g.matvec_bytes_per_s},
-                    {"gemm_flops_per_s", g.gemm_flops_per_s}});
+                    {"gemm_flops_per_s", g.gemm_flops_per_s},
+                    {"product_fixed_seconds", g.product_fixed_seconds},
+                    {"layer_ops_seconds", g.layer_ops_seconds},
+                    {"layer_ops_prompt_seconds", g.layer_ops_prompt_seconds}});
   }
   j["gpus"] = gpus;
   j["gpu_note"] = p.gpu_note;
@@ -144,6 +147,9 @@ Result<HardwareProfile> profile_from_json(const json& j) {
       STRATA_RETURN_IF_ERROR(read_field(e, "fp32_tflops_estimate", gi.fp32_tflops_estimate, where));
       STRATA_RETURN_IF_ERROR(read_field(e, "matvec_bytes_per_s", gi.matvec_bytes_per_s, where));
       STRATA_RETURN_IF_ERROR(read_field(e, "gemm_flops_per_s", gi.gemm_flops_per_s, where));
+      STRATA_RETURN_IF_ERROR(read_field(e, "product_fixed_seconds", gi.product_fixed_seconds, where));
+      STRATA_RETURN_IF_ERROR(read_field(e, "layer_ops_seconds", gi.layer_ops_seconds, where));
+      STRATA_RETURN_IF_ERROR(read_field(e, "layer_ops_prompt_seconds", gi.layer_ops_prompt_seconds, where));
       p.gpus.push_back(std::move(gi));
     }
   }

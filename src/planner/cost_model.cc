@@ -60,6 +60,9 @@ Machine machine_from_profile(const HardwareProfile& profile, const PlanOptions& 
                                                : m.cpu_bw;
     const double tflops = g.fp32_tflops_estimate > 0 ? g.fp32_tflops_estimate : 10.0;
     m.gpu_flops = g.gemm_flops_per_s > 0 ? g.gemm_flops_per_s : tflops * 1e12 * options.gpu_matmul_efficiency;
+    m.gpu_product_s = g.product_fixed_seconds;
+    m.gpu_layer_ops_s = g.layer_ops_seconds;
+    m.gpu_layer_ops_prompt_s = g.layer_ops_prompt_seconds;
     m.h2d_pinned = g.h2d_pinned_bytes_per_s > 0 ? g.h2d_pinned_bytes_per_s : 12e9;
     m.h2d_pageable = g.h2d_pageable_bytes_per_s > 0 ? g.h2d_pageable_bytes_per_s : m.h2d_pinned / 2;
   }
@@ -127,7 +130,8 @@ void CostState::apply(size_t i, int sign) {
   if (on_gpu) {
     gpu_bytes_ += s * it.decode_bytes;
     gpu_flops_ += s * it.decode_flops;
-    gpu_s_ += s * std::max(it.decode_bytes / m.gpu_bw, it.decode_flops / m.gpu_flops);
+    gpu_s_ += s * (std::max(it.decode_bytes / m.gpu_bw, it.decode_flops / m.gpu_flops) +
+                   (it.is_product ? m.gpu_product_s : 0.0) + it.layer_share * m.gpu_layer_ops_s);
     n_gpu_site_ += sign;
   } else {
     cpu_bytes_ += s * it.decode_bytes;

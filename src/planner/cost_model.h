@@ -32,6 +32,8 @@ struct Item {
   double prefill_bytes = 0, prefill_flops = 0;
   uint64_t stage_bytes = 0;  // what a staging slot must hold for it per token (experts: the used slices)
   uint32_t allowed = 0;      // option_bit()s
+  double layer_share = 0;    // 1 / the items of its layer: its part of the layer's non-product ops (0: no layer)
+  bool is_product = false;   // a weight product (or gather): one launch with a fixed cost beyond its bytes
 };
 
 // The rates the cost model uses (bytes/s, flop/s, s), derived from the profile and options.
@@ -40,6 +42,9 @@ struct Machine {
   bool unified = false;
   bool has_disk = false;
   double gpu_bw = 0, gpu_flops = 0;
+  // Measured fixed costs on the GPU: per product, and per layer of the ops between products (one token; a
+  // prompt batch of kLayerOpsPromptTokens).
+  double gpu_product_s = 0, gpu_layer_ops_s = 0, gpu_layer_ops_prompt_s = 0;
   double cpu_bw = 0, cpu_flops = 0;
   double h2d_pinned = 0, h2d_pageable = 0;
   double disk_bw = 0, disk_latency_s = 0;

@@ -263,6 +263,8 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
       allowed &= ~(option_bit(Option::RamGpu) | option_bit(Option::PinnedGpu) | option_bit(Option::DiskGpu));
       it.stage_bytes = std::min<uint64_t>(t.size_bytes, t.row_bytes * static_cast<uint64_t>(batch));
     }
+    it.is_product = t.role != Role::AttnNorm && t.role != Role::FfnNorm && t.role != Role::OutputNorm &&
+                    t.role != Role::Bias;
     it.allowed = restrict_for_mode(allowed, false, t.role);
     if (it.allowed == 0)
       return error("tensor '{}' ({}) has no allowed placement under mode {}", t.name, role_name(t.role),
@@ -270,6 +272,13 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
     p.items.push_back(it);
   }
   for (int l = kv_done + 1; l < hp.n_layer; ++l) push_kv(l);
+  // Each layer's non-product ops (norms, RoPE, attention, adds, GLU) are shared out over its items, so a layer
+  // computed on the GPU pays them there in full, and a split layer in part.
+  std::vector<int> per_layer(static_cast<size_t>(std::max<int64_t>(0, hp.n_layer)), 0);
+  for (const Item& it : p.items)
+    if (it.layer >= 0 && it.layer < hp.n_layer) ++per_layer[static_cast<size_t>(it.layer)];
+  for (Item& it : p.items)
+    if (it.layer >= 0 && it.layer < hp.n_layer) it.layer_share = 1.0 / per_layer[static_cast<size_t>(it.layer)];
   uint64_t largest = 0;
   for (const Item& it : p.items)
     if (!it.is_kv) largest = std::max(largest, it.size_bytes);

@@ -78,6 +78,9 @@ TEST(Profile, JsonRoundTrip) {
   p.gpus[0].cc_minor = 0;
   p.gpus[0].matvec_bytes_per_s = 1.6e12;
   p.gpus[0].gemm_flops_per_s = 61.5e12;
+  p.gpus[0].product_fixed_seconds = 2.5e-6;
+  p.gpus[0].layer_ops_seconds = 3e-5;
+  p.gpus[0].layer_ops_prompt_seconds = 7e-4;
   ASSERT_TRUE(p.storage.has_value());
   p.storage->reader = "io_uring";
   nlohmann::json j;
@@ -90,6 +93,9 @@ TEST(Profile, JsonRoundTrip) {
   EXPECT_EQ(back->gpus[0].cc_major, 9);
   EXPECT_DOUBLE_EQ(back->gpus[0].matvec_bytes_per_s, 1.6e12);
   EXPECT_DOUBLE_EQ(back->gpus[0].gemm_flops_per_s, 61.5e12);
+  EXPECT_DOUBLE_EQ(back->gpus[0].product_fixed_seconds, 2.5e-6);
+  EXPECT_DOUBLE_EQ(back->gpus[0].layer_ops_seconds, 3e-5);
+  EXPECT_DOUBLE_EQ(back->gpus[0].layer_ops_prompt_seconds, 7e-4);
   EXPECT_EQ(*back->memory.cgroup_limit_bytes, 48 * kGiB);
   EXPECT_DOUBLE_EQ(back->storage->best_bytes_per_s(), 7e9);
 

@@ -282,5 +282,26 @@ TEST(PlannerGrid, TimedKernelsReplaceTheCopyBandwidthAndTheFlopEstimate) {
   EXPECT_NEAR(timed->prefill.tokens_per_s / base->prefill.tokens_per_s, 90.0 / (60.0 * 0.5), 0.05);
 }
 
+TEST(PlannerGrid, MeasuredFixedCostsAddToTheGpuTerms) {
+  // Per product and per layer: a full-GPU 8B decode step gains (products) x fixed + layers x layer ops; a
+  // prompt batch of 512 gains layers x the prompt's layer ops.
+  const ModelRoles llama8 = roles_for(llama3_8b());
+  HardwareProfile hw = gpu_80g();
+  auto base = make_plan(llama8, hw, Budgets{});
+  hw.gpus[0].product_fixed_seconds = 4e-6;
+  hw.gpus[0].layer_ops_seconds = 30e-6;
+  hw.gpus[0].layer_ops_prompt_seconds = 1e-3;
+  auto fixed = make_plan(llama8, hw, Budgets{});
+  ASSERT_TRUE(base.is_ok() && fixed.is_ok());
+  ASSERT_EQ(fixed->mode, Mode::FullGpu);
+  // Llama's products: q, k, v, o, gate, up, down per layer, the embedding gather and the output.
+  const double products = 7.0 * 32 + 2;
+  const double added = 1.0 / fixed->decode.tokens_per_s - 1.0 / base->decode.tokens_per_s;
+  EXPECT_NEAR(added, products * 4e-6 + 32 * 30e-6, 1e-6);
+  const double batch = fixed->prefill_batch;
+  const double added_prefill = batch / fixed->prefill.tokens_per_s - batch / base->prefill.tokens_per_s;
+  EXPECT_NEAR(added_prefill, products * 4e-6 + 32 * 1e-3 * batch / kLayerOpsPromptTokens, 2e-4);
+}
+
 }  // namespace
 }  // namespace strata::planner
