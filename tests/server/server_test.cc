@@ -250,14 +250,28 @@ TEST_F(ServerTest, ConnectionCap) {
   ASSERT_TRUE(a.read_until("version"));
   b.send("GET /api/version HTTP/1.1\r\n\r\n");
   ASSERT_TRUE(b.read_until("version"));
+  // A connection's thread marks it idle just after its response's last write, which the client may read first:
+  // under load, `a` could still count as busy (never reclaimed) when the third client arrives.
+  std::this_thread::sleep_for(300ms);
   std::string r = request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
   EXPECT_NE(r.find("Ollama is running"), std::string::npos) << r;
   EXPECT_TRUE(a.read_to_eof(2000ms)) << "the oldest idle keep-alive was closed to make room";
-  // Two requests in progress (bodies still arriving) are never reclaimed: a third client gets 503.
+}
+
+TEST_F(ServerTest, ConnectionCapRefusesWhenEveryConnectionIsBusy) {
+  ServerOptions o;
+  o.http.max_connections = 2;
+  start(o);
+  // Two requests in progress (bodies still arriving) are never reclaimed: a third client gets 503. A fresh
+  // server: no connection of an earlier request is still winding down and holding a slot.
+  // Each asks for 100 Continue, which the server sends once it has read the head and is reading the body: after
+  // it, the connection is busy (no sleep to guess when, which under load was not always long enough).
   Client busy1(port_), busy2(port_);
-  busy1.send("POST /api/show HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
-  busy2.send("POST /api/show HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
-  std::this_thread::sleep_for(300ms);  // both heads read: the two are busy reading their bodies
+  for (Client* b : {&busy1, &busy2}) {
+    b->send("POST /api/show HTTP/1.1\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n");
+    ASSERT_TRUE(b->read_until("100 Continue")) << b->got();
+    b->send("{");
+  }
   Client c(port_);
   c.read_to_eof(2000ms);
   EXPECT_EQ(c.got().rfind("HTTP/1.1 503 ", 0), 0u) << c.got();
