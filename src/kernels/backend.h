@@ -216,6 +216,12 @@ class Backend {
 
   // x += y elementwise (the residual stream). Equal shapes.
   virtual void add(ActView x, ActView y) = 0;
+  // add(x, y), then rms_norm(x, weight, eps, out): a block's residual and the next block's norm. out may be y
+  // (not x). The default runs the two ops; a GPU backend runs one kernel.
+  virtual void add_rms_norm(ActView x, ActView y, const TensorView& weight, float eps, ActView out) {
+    add(x, y);
+    rms_norm(x, weight, eps, out);
+  }
   // x[:] = value (clears the accumulator that scatter_add adds the experts into).
   virtual void fill(ActView x, float value) = 0;
 

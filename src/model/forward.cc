@@ -135,10 +135,35 @@ Status Forward::load_rope_factors() {
 
 Status Forward::norm(TensorId id, Act x, Act out, int64_t n) {
   const int b = site(id);
+  if (x == Act::X && pending_.site == b && pending_.n == n) {  // the deferred residual and this norm, one op
+    const Act y = pending_.y;
+    pending_.site = -1;
+    STRATA_ACT(xv, acts_.inout(Act::X, b, n));
+    STRATA_ACT(yv, acts_.in(y, b, n));
+    STRATA_ACT(ov, acts_.out(out, b, n));
+    return with_weight(acquire(id), on(b),
+                       [&](const TensorView& w) { on(b).add_rms_norm(xv, yv, w, hp_.rms_eps, ov); });
+  }
+  STRATA_RETURN_IF_ERROR(flush_residual());
   STRATA_ACT(xv, acts_.in(x, b, n));
   STRATA_ACT(ov, acts_.out(out, b, n));
   return with_weight(acquire(id), on(b),
                      [&](const TensorView& w) { on(b).rms_norm(xv, w, hp_.rms_eps, ov); });
+}
+
+void Forward::residual(Act y, int b, int64_t n) {
+  STRATA_CHECK_MSG(pending_.site < 0, "a residual add is already deferred");
+  pending_ = {y, b, n};
+}
+
+Status Forward::flush_residual() {
+  if (pending_.site < 0) return Status::ok();
+  const PendingResidual p = pending_;
+  pending_.site = -1;
+  STRATA_ACT(x, acts_.inout(Act::X, p.site, p.n));
+  STRATA_ACT(y, acts_.in(p.y, p.site, p.n));
+  on(p.site).add(x, y);
+  return Status::ok();
 }
 
 Status Forward::to_host(Act a, int64_t row0, int64_t rows, float* dst) {
@@ -257,6 +282,7 @@ bool Forward::replay_step(int32_t token, int64_t pos0, KvCache& cache) {
 
 Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
+  pending_.site = -1;  // nothing deferred survives a pass (one that failed midway included)
   // x [n, d] ← token embeddings
   weights_.begin_layer(WeightSource::kGlobalLayer);
   {
@@ -280,6 +306,7 @@ Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
   int64_t n_out = 0;
   for (const Segment& g : segments_) n_out += g.n_out;
   const int b = site(m_.output);
+  STRATA_RETURN_IF_ERROR(flush_residual());  // the last layer's residual (the output norm reads some rows only)
   {
     const int nb = site(m_.output_norm);
     STRATA_ACT(x, acts_.in(Act::X, nb, n));
@@ -344,10 +371,7 @@ Status Forward::attention_block(int64_t l, int64_t n) {
   if (L.attn_sinks != kNoTensor) sinks.release_after(on(kb).record());
 
   STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n, L.attn_output_bias));  // [n, d] (+ bo)
-  const int b = site(L.attn_output);
-  STRATA_ACT(x, acts_.inout(Act::X, b, n));
-  STRATA_ACT(y, acts_.in(Act::XB, b, n));
-  on(b).add(x, y);  // x += attn_out
+  residual(Act::XB, site(L.attn_output), n);  // x += attn_out (with the next norm)
   return Status::ok();
 }
 
@@ -360,10 +384,7 @@ Status Forward::dense_ffn(int64_t l, int64_t n) {
   STRATA_ACT(up, acts_.in(Act::Up, g, n));
   on(g).glu(glu_, gate, up, gate);
   STRATA_RETURN_IF_ERROR(matmul(L.ffn_down, Act::Gate, Act::FfnOut, n));  // [n, d]
-  const int b = site(L.ffn_down);
-  STRATA_ACT(x, acts_.inout(Act::X, b, n));
-  STRATA_ACT(y, acts_.in(Act::FfnOut, b, n));
-  on(b).add(x, y);  // x += ffn_out
+  residual(Act::FfnOut, site(L.ffn_down), n);  // x += ffn_out (with the next layer's norm)
   return Status::ok();
 }
 
@@ -424,9 +445,7 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   }
   for (int p = 0; p < 3; ++p)
     if (L.ffn_exps_bias[p] != kNoTensor) exp_bias_[p].release_after(on(site(L.ffn_exps[p])).record());
-  STRATA_ACT(x, acts_.inout(Act::X, b, n));
-  STRATA_ACT(y, acts_.in(Act::FfnOut, b, n));
-  on(b).add(x, y);  // x += moe_out
+  residual(Act::FfnOut, b, n);  // x += moe_out (with the next layer's norm)
   return Status::ok();
 }
 

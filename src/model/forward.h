@@ -77,6 +77,10 @@ class Forward {
   Status head_norm(TensorId id, Act a, int64_t n_heads, int64_t n_tok);
   Status load_rope_factors();
   Status norm(TensorId id, Act x, Act out, int64_t n_tok);
+  // x += y on backend b, deferred so that the next norm of x on the same backend runs it in one op
+  // (Backend::add_rms_norm); flush_residual runs a deferred add by itself (before anything else reads x).
+  void residual(Act y, int b, int64_t n_tok);
+  Status flush_residual();
   Status to_host(Act a, int64_t row0, int64_t rows, float* dst);
   int site(TensorId id) const { return placement_.site(id, decode_); }
   kernels::Backend& on(int b) const { return *placement_.backends[static_cast<size_t>(b)]; }
@@ -108,6 +112,11 @@ class Forward {
   std::vector<float> last_hidden_;
   std::vector<Segment> segments_;      // this pass's sequences
   std::vector<kernels::AttentionSeq> attn_seqs_;  // their caches at the layer being computed
+  struct PendingResidual {
+    Act y = Act::X;
+    int site = -1;  // -1: none
+    int64_t n = 0;
+  } pending_;
   std::vector<int32_t> batch_tokens_;  // their tokens, concatenated (more than one sequence)
   std::vector<float> batch_logits_;    // their logit rows before they go to each caller (more than one sequence)
 };

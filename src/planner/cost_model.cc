@@ -131,7 +131,7 @@ void CostState::apply(size_t i, int sign) {
     gpu_bytes_ += s * it.decode_bytes;
     gpu_flops_ += s * it.decode_flops;
     gpu_s_ += s * (std::max(it.decode_bytes / m.gpu_bw, it.decode_flops / m.gpu_flops) +
-                   (it.is_product ? m.gpu_product_s : 0.0) + it.layer_share * m.gpu_layer_ops_s);
+                   (it.is_product ? m.gpu_product_s : 0.0) + (it.carries_layer_ops ? m.gpu_layer_ops_s : 0.0));
     n_gpu_site_ += sign;
   } else {
     cpu_bytes_ += s * it.decode_bytes;

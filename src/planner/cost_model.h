@@ -32,7 +32,10 @@ struct Item {
   double prefill_bytes = 0, prefill_flops = 0;
   uint64_t stage_bytes = 0;  // what a staging slot must hold for it per token (experts: the used slices)
   uint32_t allowed = 0;      // option_bit()s
-  double layer_share = 0;    // 1 / the items of its layer: its part of the layer's non-product ops (0: no layer)
+  // The layer's KV cache carries the layer's non-product ops (norms, RoPE, attention, adds, GLU): they run where
+  // its attention runs. (Spread over the layer's items, moving a norm weight off the GPU looked like it saved
+  // a share of them.)
+  bool carries_layer_ops = false;
   bool is_product = false;   // a weight product (or gather): one launch with a fixed cost beyond its bytes
 };
 

@@ -245,7 +245,7 @@ Plan assemble_plan(const ModelRoles& roles, const HardwareProfile& profile, cons
       g_f += it.prefill_flops;
       g_s += std::max(it.prefill_bytes / m.gpu_bw, it.prefill_flops / m.gpu_flops) +
              (it.is_product ? m.gpu_product_s : 0.0) +
-             it.layer_share * m.gpu_layer_ops_prompt_s * plan.prefill_batch / kLayerOpsPromptTokens;
+             (it.carries_layer_ops ? m.gpu_layer_ops_prompt_s * plan.prefill_batch / kLayerOpsPromptTokens : 0.0);
       if (tiers[i] != Tier::Gpu && !m.unified) {
         x_b += it.prefill_bytes;
         x_s += it.prefill_bytes / (tiers[i] == Tier::Ram ? m.h2d_pageable : m.h2d_pinned);

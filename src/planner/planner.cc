@@ -272,13 +272,7 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
     p.items.push_back(it);
   }
   for (int l = kv_done + 1; l < hp.n_layer; ++l) push_kv(l);
-  // Each layer's non-product ops (norms, RoPE, attention, adds, GLU) are shared out over its items, so a layer
-  // computed on the GPU pays them there in full, and a split layer in part.
-  std::vector<int> per_layer(static_cast<size_t>(std::max<int64_t>(0, hp.n_layer)), 0);
-  for (const Item& it : p.items)
-    if (it.layer >= 0 && it.layer < hp.n_layer) ++per_layer[static_cast<size_t>(it.layer)];
-  for (Item& it : p.items)
-    if (it.layer >= 0 && it.layer < hp.n_layer) it.layer_share = 1.0 / per_layer[static_cast<size_t>(it.layer)];
+  for (Item& it : p.items) it.carries_layer_ops = it.is_kv && it.layer >= 0;
   uint64_t largest = 0;
   for (const Item& it : p.items)
     if (!it.is_kv) largest = std::max(largest, it.size_bytes);

@@ -77,6 +77,27 @@ void add_rms_norm(std::vector<OpCase>& cases) {
                          }});
 }
 
+// The residual add fused with the next norm: x += y, out = rms_norm(x), out a fresh buffer or y itself; rows up
+// to 8 with 32-divisible widths take a GPU backend's 8-bit path, the rest the plain one.
+void add_residual_norm(std::vector<OpCase>& cases) {
+  for (int64_t cols : {256, 1000, 4096})
+    for (int64_t rows : {1, 5, 12})
+      for (bool into_y : {false, true})
+        cases.push_back({"add_rms_norm " + std::to_string(rows) + "x" + std::to_string(cols) + (into_y ? " out=y" : ""),
+                         2e-6, [=](OnBackend& on, std::mt19937& rng) {
+                           const auto x = gaussian(rows * cols, rng, 3.0f), y = gaussian(rows * cols, rng, 3.0f);
+                           const auto w = quantized(DType::F32, cols, 1, rng);
+                           std::vector<float> sum = x, want(x.size());
+                           reference::add(sum.data(), y.data(), rows * cols);
+                           reference::rms_norm(sum.data(), rows, cols, testing::host_view(w, DType::F32, cols, 1),
+                                               1e-5f, want.data());
+                           ActView xv = on.act(x, rows, cols), yv = on.act(y, rows, cols);
+                           ActView out = into_y ? yv : on.empty(rows, cols);
+                           on.backend().add_rms_norm(xv, yv, on.weight(w, DType::F32, cols, 1), 1e-5f, out);
+                           return std::max(rel_error(on.read(out), want), rel_error(on.read(xv), sum));
+                         }});
+}
+
 void add_matmul(std::vector<OpCase>& cases) {
   for (DType t : kWeightTypes)
     for (int64_t n_tok : {1, 3, 9})
@@ -413,6 +434,7 @@ const std::vector<OpCase>& all_cases() {
     std::vector<OpCase> c;
     add_get_rows(c);
     add_rms_norm(c);
+    add_residual_norm(c);
     add_matmul(c);
     add_matmul_chain(c);
     add_rope(c);
@@ -471,7 +493,7 @@ TEST(BackendOps, SecondCpuInstance) {
 
 TEST(BackendOps, TableCoversEveryOp) {
   // A new op adds its cases here; this keeps the list honest.
-  for (const char* op : {"get_rows", "rms_norm", "matmul", "rope", "attention", "glu", "add", "fill", "moe_route",
+  for (const char* op : {"get_rows", "rms_norm", "add_rms_norm", "matmul", "rope", "attention", "glu", "add", "fill", "moe_route",
                          "gather_rows"}) {
     const bool found = std::any_of(all_cases().begin(), all_cases().end(),
                                    [&](const OpCase& c) { return c.name.rfind(op, 0) == 0; });

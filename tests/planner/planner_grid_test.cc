@@ -303,5 +303,25 @@ TEST(PlannerGrid, MeasuredFixedCostsAddToTheGpuTerms) {
   EXPECT_NEAR(added_prefill, products * 4e-6 + 32 * 1e-3 * batch / kLayerOpsPromptTokens, 2e-4);
 }
 
+TEST(PlannerGrid, FixedCostsMeasuredOnAnH100KeepTheWhole8BOnIt) {
+  // The H100's profile of 2026-12-06 (tools/bench: strata profile): with the layer ops spread over every item
+  // of a layer, moving a norm or the embedding to the CPU looked like it saved a share of them, and the 8B
+  // plan went hybrid (a host op in the step: no CUDA graph, 233 -> 197 tok/s measured).
+  const ModelRoles llama8 = roles_for(llama3_8b());
+  HardwareProfile hw = host(125.8, 121.7, 117.2, 2626, 1.4, 80);
+  hw.gpus.push_back(gpu("H100", 79.2, 78.7, 2972, 55.4, 60));
+  hw.gpu_note.clear();
+  GpuInfo& g = hw.gpus[0];
+  g.matvec_bytes_per_s = 1.829e12;
+  g.gemm_flops_per_s = 310.4e12;
+  g.product_fixed_seconds = 3.49e-6;
+  g.layer_ops_seconds = 36.7e-6;
+  g.layer_ops_prompt_seconds = 0.892e-3;
+  auto plan = make_plan(llama8, hw, Budgets{});
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  EXPECT_EQ(plan->mode, Mode::FullGpu);
+  for (const TensorPlacement& t : plan->tensors) EXPECT_EQ(t.tier, Tier::Gpu) << t.name;
+}
+
 }  // namespace
 }  // namespace strata::planner

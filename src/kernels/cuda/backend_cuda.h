@@ -42,6 +42,7 @@ class CudaBackend final : public Backend {
                        std::span<const AttentionSeq> seqs, ActView out) override;
   void glu(GluKind kind, ActView gate, ActView up, ActView out) override;
   void add(ActView x, ActView y) override;
+  void add_rms_norm(ActView x, ActView y, const TensorView& weight, float eps, ActView out) override;
   void fill(ActView x, float value) override;
   void moe_route(ActView logits, const RouteParams& p, std::span<int32_t> ids, std::span<float> weights) override;
   void gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) override;

@@ -323,6 +323,21 @@ void CudaBackend::add(ActView x, ActView y) {
   cuda::add_inplace(x.data, y.data, x.n_elements(), stream_.get());
 }
 
+void CudaBackend::add_rms_norm(ActView x, ActView y, const TensorView& weight, float eps, ActView out) {
+  forget_q8();
+  check_mine(x);
+  check_mine(y);
+  check_mine(out);
+  STRATA_CHECK(x.rows == y.rows && x.cols == y.cols && x.rows == out.rows && x.cols == out.cols);
+  STRATA_CHECK(out.data != x.data);  // out may be y: the kernel reads all of y before its barrier, then writes out
+  const float* w = floats_of(weight, x.cols, norm_w_);
+  if (q8_feeds_products(out)) {
+    cuda::add_rms_norm_q8(x.data, y.data, w, x.rows, x.cols, eps, out.data, q8_workspace(out), stream_.get());
+    return;
+  }
+  cuda::add_rms_norm(x.data, y.data, w, x.rows, x.cols, eps, out.data, stream_.get());
+}
+
 void CudaBackend::fill(ActView x, float value) {
   forget_q8();
   check_mine(x);

@@ -40,6 +40,10 @@ void quantize_q8(const float* x, int64_t n_tok, int64_t k, void* workspace, cuda
 // output is the same as theirs.
 void rms_norm_q8(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
                  void* workspace, cudaStream_t stream);
+// x += y, then rms_norm_q8 of the updated x (the residual add and the next block's norm in one kernel).
+// out may be y (every read of y precedes the block's barrier), not x.
+void add_rms_norm_q8(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
+                     void* workspace, cudaStream_t stream);
 void glu_q8(const float* gate, const float* up, int64_t n_tok, int64_t n, bool use_gelu, float* out, void* workspace,
             cudaStream_t stream);
 bool has_matvec_q8(DType type);
@@ -57,6 +61,9 @@ void weight_to_f16(DType type, const void* w, int64_t k, int64_t r0, int64_t n, 
 // out[t, i] = x[t, i] / sqrt(mean_i(x[t]^2) + eps) * weight[i]; out may alias x. weight may be null (no scale).
 void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
               cudaStream_t stream);
+// x += y, then rms_norm of the updated x into out (which may be y, not x).
+void add_rms_norm(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
+                  cudaStream_t stream);
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n, cudaStream_t stream);
 // out[t, i] = silu(gate[t, i]) * up[t, i]  (gelu when use_gelu); out may alias gate.

@@ -13,10 +13,13 @@ namespace {
 
 // ---- kernels -------------------------------------------------------------------------------------------
 
-// One block per row (rms_scale, row_reduce.cuh), then each element scaled.
+// One block per row (rms_scale, row_reduce.cuh), then each element scaled. With a residual y, the row is
+// first updated in place, x += y (add_residual_row).
 __global__ void __launch_bounds__(kNormThreads)
-    rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t n, float eps, float* out) {
-  const float* xr = x + blockIdx.x * n;
+    rms_norm_kernel(float* x, const float* y, const float* __restrict__ weight, int64_t n, float eps,
+                    float* out) {
+  float* xr = x + blockIdx.x * n;
+  if (y != nullptr) add_residual_row(xr, y + blockIdx.x * n, n);
   float* orow = out + blockIdx.x * n;
   const float scale = rms_scale(xr, n, eps);
   for (int64_t i = threadIdx.x; i < n; i += kNormThreads) orow[i] = xr[i] * scale * (weight ? weight[i] : 1.0f);
@@ -84,7 +87,17 @@ void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, fl
               cudaStream_t stream) {
   STRATA_CHECK(x != nullptr && out != nullptr && n > 0 && n_rows >= 0 && n_rows <= 0x7fffffff);
   if (n_rows == 0) return;
-  rms_norm_kernel<<<static_cast<unsigned>(n_rows), kNormThreads, 0, stream>>>(x, weight, n, eps, out);
+  // The kernel writes x only when given a residual.
+  rms_norm_kernel<<<static_cast<unsigned>(n_rows), kNormThreads, 0, stream>>>(const_cast<float*>(x), nullptr, weight,
+                                                                             n, eps, out);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void add_rms_norm(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
+                  cudaStream_t stream) {
+  STRATA_CHECK(x != nullptr && y != nullptr && out != nullptr && n > 0 && n_rows >= 0 && n_rows <= 0x7fffffff);
+  if (n_rows == 0) return;
+  rms_norm_kernel<<<static_cast<unsigned>(n_rows), kNormThreads, 0, stream>>>(x, y, weight, n, eps, out);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 

@@ -40,9 +40,10 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t n_blocks
 // rms_norm_kernel (norm.cu) that also writes its output's 8-bit form: one block per row, a warp per
 // 32-element block in the second pass. The same rms_scale as rms_norm_kernel, so `out` is identical.
 __global__ void __launch_bounds__(kNormThreads)
-    rms_norm_q8_kernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t n, float eps,
+    rms_norm_q8_kernel(float* x, const float* y, const float* __restrict__ weight, int64_t n, float eps,
                        float* out, int8_t* __restrict__ q, float4* __restrict__ meta) {
-  const float* xr = x + blockIdx.x * n;
+  float* xr = x + blockIdx.x * n;
+  if (y != nullptr) add_residual_row(xr, y + blockIdx.x * n, n);  // the residual first (add_rms_norm_q8)
   const float scale = rms_scale(xr, n, eps);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 #pragma unroll 4
@@ -91,7 +92,18 @@ void rms_norm_q8(const float* x, const float* weight, int64_t n_rows, int64_t n,
                n_rows <= 0x7fffffff);
   auto* q = static_cast<int8_t*>(workspace);
   auto* meta = reinterpret_cast<float4*>(q + n_rows * n);
-  rms_norm_q8_kernel<<<static_cast<unsigned>(n_rows), kNormThreads, 0, stream>>>(x, weight, n, eps, out, q, meta);
+  rms_norm_q8_kernel<<<static_cast<unsigned>(n_rows), kNormThreads, 0, stream>>>(const_cast<float*>(x), nullptr,
+                                                                                weight, n, eps, out, q, meta);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
+void add_rms_norm_q8(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
+                     void* workspace, cudaStream_t stream) {
+  STRATA_CHECK(x != nullptr && y != nullptr && out != nullptr && workspace != nullptr && n > 0 && n % 32 == 0 &&
+               n_rows > 0 && n_rows <= 0x7fffffff);
+  auto* q = static_cast<int8_t*>(workspace);
+  auto* meta = reinterpret_cast<float4*>(q + n_rows * n);
+  rms_norm_q8_kernel<<<static_cast<unsigned>(n_rows), kNormThreads, 0, stream>>>(x, y, weight, n, eps, out, q, meta);
   STRATA_CUDA_CHECK_LAUNCH();
 }
 

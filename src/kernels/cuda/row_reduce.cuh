@@ -11,6 +11,11 @@ namespace strata::cuda {
 // H100, 0.9 ms of a 5.3 ms Llama-3-8B decode step).
 inline constexpr int kNormThreads = 1024;
 
+// xr[i] += yr[i] over the row, each thread on the elements rms_scale then reads back (no barrier needed there).
+__device__ __forceinline__ void add_residual_row(float* xr, const float* yr, int64_t n) {
+  for (int64_t i = threadIdx.x; i < n; i += kNormThreads) xr[i] += yr[i];
+}
+
 // 1 / sqrt(mean(xr[0..n)^2) + eps), computed by one block of kNormThreads threads; every thread gets it.
 // The sum of squares in float per thread, then the warps' tree (rows are <= 16k wide).
 __device__ __forceinline__ float rms_scale(const float* __restrict__ xr, int64_t n, float eps) {
