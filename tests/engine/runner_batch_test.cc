@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/job_wait.h"
 #include "engine/scheduler.h"
 #include "model/synth.h"
 #include "support/test_support.h"
@@ -15,15 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-JobEvent finish(Job& job) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto e = job.next_event(100ms);
-    if (e && e->kind != JobEvent::Kind::Text) return *e;
-  }
-  ADD_FAILURE() << "the job did not end";
-  return {};
-}
+using testing::finish;
 
 std::shared_ptr<Job> generate_job(const std::string& text, int32_t n, int64_t num_ctx = 128) {
   auto job = std::make_shared<Job>();

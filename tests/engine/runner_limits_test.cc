@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "model/synth.h"
+#include "engine/job_wait.h"
 #include "engine/scheduler.h"
 #include "support/test_support.h"
 
@@ -23,16 +24,7 @@ SchedulerOptions one_thread() {
   return o;
 }
 
-// Waits for the job's final event (Done or Error).
-JobEvent finish(Job& job) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto e = job.next_event(100ms);
-    if (e && e->kind != JobEvent::Kind::Text) return *e;
-  }
-  ADD_FAILURE() << "the job did not end";
-  return {};
-}
+using testing::finish;
 
 std::shared_ptr<Job> generate_job(int64_t num_ctx) {
   auto job = std::make_shared<Job>();

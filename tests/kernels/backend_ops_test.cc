@@ -202,20 +202,31 @@ struct Heads {
   int64_t n_head, n_head_kv, head_dim;
 };
 
+// n Gaussian values as F16 bits (a cache's rows), one draw each in order.
+std::vector<uint16_t> random_halves(int64_t n, std::mt19937& rng) {
+  std::vector<uint16_t> h(static_cast<size_t>(n));
+  for (auto& x : h) x = f32_to_fp16(gaussian(1, rng)[0]);
+  return h;
+}
+
+// n_head Gaussian sink logits as F32 bytes, for a weight view.
+std::vector<uint8_t> random_sinks(int64_t n_head, std::mt19937& rng) {
+  const auto sk = gaussian(n_head, rng);
+  std::vector<uint8_t> bytes(sk.size() * 4);
+  std::memcpy(bytes.data(), sk.data(), bytes.size());
+  return bytes;
+}
+
 // One attention op on `on` against the twin: a cache of n_rows rows for n_ctx positions (fewer rows: a
 // sliding-window ring, position p in row p % n_rows) filled with random halves, then a pass of n_tok at pos0.
 double attention_case(OnBackend& on, std::mt19937& rng, AttentionParams p, Heads h, int64_t n_ctx, int64_t n_rows,
                       int64_t pos0, int64_t n_tok, bool sinks) {
   if (!on.backend().supports(p)) return 0.0;
   const int64_t kv_dim = h.n_head_kv * h.head_dim;
-  std::vector<uint16_t> kc(n_rows * kv_dim), vc(n_rows * kv_dim);
-  for (auto& x : kc) x = f32_to_fp16(gaussian(1, rng)[0]);
-  for (auto& x : vc) x = f32_to_fp16(gaussian(1, rng)[0]);
+  std::vector<uint16_t> kc = random_halves(n_rows * kv_dim, rng), vc = random_halves(n_rows * kv_dim, rng);
   const auto q = gaussian(n_tok * h.n_head * h.head_dim, rng);
   const auto k = gaussian(n_tok * kv_dim, rng), v = gaussian(n_tok * kv_dim, rng);
-  const auto sk = gaussian(h.n_head, rng);
-  std::vector<uint8_t> sk_bytes(sk.size() * 4);
-  std::memcpy(sk_bytes.data(), sk.data(), sk_bytes.size());
+  const std::vector<uint8_t> sk_bytes = random_sinks(h.n_head, rng);
   AttentionParams hp = p;
   if (sinks) hp.sinks = testing::host_view(sk_bytes, DType::F32, h.n_head, 1);
   std::vector<uint16_t> hk = kc, hv = vc;
@@ -287,9 +298,7 @@ double attention_batch_case(OnBackend& on, std::mt19937& rng, AttentionParams p,
   rope.freq_base = 10000.0f;
   const auto q = gaussian(n_tok * q_dim, rng);
   const auto k = gaussian(n_tok * kv_dim, rng), v = gaussian(n_tok * kv_dim, rng);
-  const auto sk = gaussian(h.n_head, rng);
-  std::vector<uint8_t> sk_bytes(sk.size() * 4);
-  std::memcpy(sk_bytes.data(), sk.data(), sk_bytes.size());
+  const std::vector<uint8_t> sk_bytes = random_sinks(h.n_head, rng);
   AttentionParams hp = p;
   if (sinks) hp.sinks = testing::host_view(sk_bytes, DType::F32, h.n_head, 1);
   if (sinks) p.sinks = on.weight(sk_bytes, DType::F32, h.n_head, 1);
@@ -299,9 +308,7 @@ double attention_batch_case(OnBackend& on, std::mt19937& rng, AttentionParams p,
   std::vector<AttentionSeq> batch;
   int64_t row0 = 0;
   for (const BatchSeq& s : seqs) {
-    std::vector<uint16_t> kc(s.n_rows * kv_dim), vc(s.n_rows * kv_dim);
-    for (auto& x : kc) x = f32_to_fp16(gaussian(1, rng)[0]);
-    for (auto& x : vc) x = f32_to_fp16(gaussian(1, rng)[0]);
+    std::vector<uint16_t> kc = random_halves(s.n_rows * kv_dim, rng), vc = random_halves(s.n_rows * kv_dim, rng);
     caches.push_back(on.kv(kc, vc, s.n_ctx, kv_dim));
     caches.back().n_slots = s.n_rows;
     reference::rope(want_q.data() + row0 * q_dim, s.n, h.n_head, h.head_dim, s.pos0, rope);

@@ -14,6 +14,7 @@
 #include "core/fp16.h"
 #include "gguf/gguf_file.h"
 #include "kernels/cpu/backend_cpu.h"
+#include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "support/test_support.h"
@@ -23,22 +24,6 @@ namespace strata::model {
 namespace {
 
 using Vec = std::vector<double>;
-
-class BufferWeights final : public WeightSource, public ExpertSource {
- public:
-  BufferWeights(const Model& m, const std::vector<uint8_t>& bytes) : m_(m), bytes_(bytes) {}
-  Result<WeightRef> acquire(TensorId id) override {
-    return WeightRef(make_view(m_, id, bytes_.data() + m_.tensors[id].file_offset));
-  }
-  Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t e) override {
-    STRATA_ASSIGN_OR_RETURN(WeightRef whole, acquire(m_.layers[layer].ffn_exps[static_cast<int>(which)]));
-    return WeightRef(whole.view().slice_last(e));
-  }
-
- private:
-  const Model& m_;
-  const std::vector<uint8_t>& bytes_;
-};
 
 double f16(double x) { return fp16_to_f32(f32_to_fp16(static_cast<float>(x))); }
 

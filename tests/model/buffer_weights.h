@@ -11,7 +11,8 @@
 
 namespace strata::model {
 
-class BufferWeights final : public WeightSource, public ExpertSource {
+// Tests that also watch the routing derive from it (on_route, acquire_expert).
+class BufferWeights : public WeightSource, public ExpertSource {
  public:
   BufferWeights(const Model& m, std::vector<uint8_t> bytes) : m_(m), bytes_(std::move(bytes)) {}
   Result<WeightRef> acquire(TensorId id) override {

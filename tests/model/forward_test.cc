@@ -12,6 +12,7 @@
 #include "core/fp16.h"
 #include "gguf/gguf_file.h"
 #include "kernels/cpu/backend_cpu.h"
+#include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "support/test_support.h"
@@ -21,25 +22,17 @@ namespace strata::model {
 namespace {
 
 // The whole file in memory; views into it. Also records which experts the forward pass asked for.
-class BufferWeights final : public WeightSource, public ExpertSource {
+class RecordingWeights final : public BufferWeights {
  public:
-  BufferWeights(const Model& m, std::vector<uint8_t> bytes) : m_(m), bytes_(std::move(bytes)) {}
-  Result<WeightRef> acquire(TensorId id) override {
-    return WeightRef(make_view(m_, id, bytes_.data() + m_.tensors[id].file_offset));
-  }
+  using BufferWeights::BufferWeights;
   Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t e) override {
     acquired[layer].insert(e);
-    STRATA_ASSIGN_OR_RETURN(WeightRef whole, acquire(m_.layers[layer].ffn_exps[static_cast<int>(which)]));
-    return WeightRef(whole.view().slice_last(e));
+    return BufferWeights::acquire_expert(layer, which, e);
   }
   void on_route(int layer, std::span<const int32_t> experts) override {
     routed[layer].insert(experts.begin(), experts.end());
   }
   std::map<int, std::set<int32_t>> acquired, routed;
-
- private:
-  const Model& m_;
-  std::vector<uint8_t> bytes_;
 };
 
 std::vector<uint8_t> slurp(const std::string& path) {
@@ -201,7 +194,7 @@ Loaded load(const std::string& path) {
 }
 
 // Runs the engine: the prompt as one batch, then the rest one token at a time; logits of every position.
-std::vector<std::vector<float>> run_engine(Loaded& l, BufferWeights& w, const std::vector<int32_t>& tokens,
+std::vector<std::vector<float>> run_engine(Loaded& l, RecordingWeights& w, const std::vector<int32_t>& tokens,
                                            size_t n_batch, int threads) {
   ThreadPool pool(threads);
   kernels::CpuBackend backend(pool);
@@ -228,7 +221,7 @@ void check_against_reference(const SynthSpec& spec, double tolerance) {
   Reference ref(l.file, l.bytes, l.model.hp);
   auto want = ref.run(tokens);
   for (int threads : {1, 3}) {
-    BufferWeights w(l.model, l.bytes);
+    RecordingWeights w(l.model, l.bytes);
     auto got = run_engine(l, w, tokens, 5, threads);
     ASSERT_EQ(got.size(), want.size());
     for (size_t p = 0; p < want.size(); ++p) {
@@ -311,7 +304,7 @@ TEST(Forward, OnlyRoutedExpertsContribute) {
   Reference ref(l.file, l.bytes, l.model.hp);
   ref.run(tokens, &ref_routed);
 
-  BufferWeights clean(l.model, l.bytes);
+  RecordingWeights clean(l.model, l.bytes);
   auto base = run_engine(l, clean, tokens, tokens.size(), 2);
   EXPECT_EQ(clean.routed, ref_routed);
   EXPECT_EQ(clean.acquired, ref_routed);
@@ -329,14 +322,14 @@ TEST(Forward, OnlyRoutedExpertsContribute) {
   for (int layer = 0; layer < spec.layers; ++layer)
     for (int32_t e = 0; e < spec.experts; ++e)
       if (!ref_routed[layer].count(e)) poison(poisoned, layer, e);
-  BufferWeights dirty(l.model, poisoned);
+  RecordingWeights dirty(l.model, poisoned);
   auto after = run_engine(l, dirty, tokens, tokens.size(), 2);
   for (size_t p = 0; p < base.size(); ++p)
     EXPECT_EQ(0, std::memcmp(base[p].data(), after[p].data(), base[p].size() * sizeof(float))) << "position " << p;
 
   std::vector<uint8_t> hit = l.bytes;
   poison(hit, 1, *ref_routed[1].begin());
-  BufferWeights touched(l.model, hit);
+  RecordingWeights touched(l.model, hit);
   auto changed = run_engine(l, touched, tokens, tokens.size(), 2);
   bool any_nan = false;
   for (float v : changed.back()) any_nan |= std::isnan(v);
@@ -349,7 +342,7 @@ TEST(Forward, RejectsTokensOutsideVocabAndFullContext) {
   const std::string path = testing::temp_dir() + "/small.gguf";
   ASSERT_TRUE(write_synth_model(spec, path).is_ok());
   Loaded l = load(path);
-  BufferWeights w(l.model, l.bytes);
+  RecordingWeights w(l.model, l.bytes);
   ThreadPool pool(1);
   kernels::CpuBackend backend(pool);
   Forward fwd(l.model, w, &w, backend);

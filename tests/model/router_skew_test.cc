@@ -12,6 +12,7 @@
 
 #include "gguf/gguf_file.h"
 #include "kernels/cpu/backend_cpu.h"
+#include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "model/synth_skew.h"
@@ -25,24 +26,13 @@ constexpr int64_t kExperts = 16;
 constexpr int kTokens = 400;
 
 // The whole file in memory; counts the experts the router picks for each (single-token) pass.
-class CountingWeights final : public WeightSource, public ExpertSource {
+class CountingWeights final : public BufferWeights {
  public:
-  CountingWeights(const Model& m, std::vector<uint8_t> bytes) : m_(m), bytes_(std::move(bytes)) {}
-  Result<WeightRef> acquire(TensorId id) override {
-    return WeightRef(make_view(m_, id, bytes_.data() + m_.tensors[id].file_offset));
-  }
-  Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t e) override {
-    STRATA_ASSIGN_OR_RETURN(WeightRef whole, acquire(m_.layers[layer].ffn_exps[static_cast<int>(which)]));
-    return WeightRef(whole.view().slice_last(e));
-  }
+  using BufferWeights::BufferWeights;
   void on_route(int layer, std::span<const int32_t> experts) override {
     for (int32_t e : experts) ++counts[layer][e];
   }
   std::map<int, std::map<int32_t, int>> counts;  // layer -> expert -> tokens routed to it
-
- private:
-  const Model& m_;
-  std::vector<uint8_t> bytes_;
 };
 
 // Per layer: how many tokens chose each rank (index 0: the most popular rank's expert).

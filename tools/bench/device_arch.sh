@@ -19,12 +19,7 @@ fi
   -DSTRATA_CUDA=OFF "${pre[@]}" > "$OUT/configure.log" 2>&1 &&
   ninja -C "$B" -j"$T" strata > "$OUT/build.log" 2>&1; } || { tail -20 "$OUT/build.log"; exit 1; }
 [ -f "$PROFILE" ] || $S profile --json --dir "$MODELS" > "$PROFILE"
-in_cgroup() {  # in_cgroup NAME LIMIT CMD...: runs CMD in a fresh cgroup with memory.max LIMIT and no swap
-  local cg=/sys/fs/cgroup/$1; mkdir -p "$cg"; echo "$2" > "$cg/memory.max"; echo 0 > "$cg/memory.swap.max" 2>/dev/null
-  shift 2; (echo $BASHPID > "$cg/cgroup.procs"; exec "$@")
-  local rc=$?; echo "   cgroup peak $(( $(cat "$cg/memory.peak" 2>/dev/null || echo 0) / 1048576 )) MiB, rc $rc"
-}
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+source "$(dirname "${BASH_SOURCE[0]}")/cgroup.sh"  # in_cgroup, drop
 
 if [[ " $PARTS " == *" qwen "* ]]; then
   Q="$MODELS/qwen3-30b-a3b-q4km.gguf"

@@ -13,12 +13,7 @@ PARTS=${PARTS:-stream gpu}
 [ -x "$S" ] || { cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF -DSTRATA_BENCH=OFF \
   -DSTRATA_CUDA_ARCHS=90 >/dev/null && ninja -C "$B" -j"$T" strata >/dev/null; } || exit 1
 [ -f "$PROFILE" ] || $S profile --json --dir "$MODELS" > "$PROFILE"
-in_cgroup() {  # in_cgroup NAME LIMIT CMD...: runs CMD in a fresh cgroup with memory.max LIMIT and no swap
-  local cg=/sys/fs/cgroup/$1; mkdir -p "$cg"; echo "$2" > "$cg/memory.max"; echo 0 > "$cg/memory.swap.max" 2>/dev/null
-  shift 2; (echo $BASHPID > "$cg/cgroup.procs"; exec "$@")
-  local rc=$?; echo "   cgroup peak $(( $(cat "$cg/memory.peak" 2>/dev/null || echo 0) / 1048576 )) MiB, rc $rc"
-}
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+source "$(dirname "${BASH_SOURCE[0]}")/cgroup.sh"  # in_cgroup, drop
 M8="$MODELS/llama3-8b-q4km.gguf"
 [ -f "$M8" ] || $S synth "$M8" --layers 32 --dim 4096 --ff 14336 --heads 32 --kv-heads 8 --vocab 128256 --ctx 8192 --type Q4_K_M
 if [[ " $PARTS " == *" stream "* ]]; then

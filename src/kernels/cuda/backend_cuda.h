@@ -12,6 +12,10 @@
 #include "kernels/cuda/cublas_gemm.h"
 #include "kernels/cuda/device.h"
 
+namespace strata::cuda {
+struct KvTok;  // kernels/cuda/launchers.h
+}  // namespace strata::cuda
+
 namespace strata::kernels {
 
 class CudaBackend final : public Backend {
@@ -97,6 +101,11 @@ class CudaBackend final : public Backend {
   // attention() of one sequence, with q and k rotated first when rope is given (one launch with the stores).
   void attention_one(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
                      const KvLayer& cache, int64_t pos0, ActView out);
+  // The launches both share: RoPE + KV stores (or the stores), then split and merge in token groups, against
+  // one cache (cache, pos0, pos_dev) or each token's own (toks, a device array; cache null).
+  void attention_kernels(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                         const KvLayer* cache, int64_t pos0, const int64_t* pos_dev, int64_t pos_bound,
+                         const cuda::KvTok* toks, ActView out);
   // The dequantized F16 slice of a prompt product's weight is at most this large (the planner reserves it).
   static constexpr int64_t kF16SliceBytes = int64_t{64} << 20;
   // A device float copy of a small weight (norm scale, bias, sinks) of any type, or its own pointer for F32.

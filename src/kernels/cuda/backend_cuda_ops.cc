@@ -223,15 +223,24 @@ void CudaBackend::attention_one(const AttentionParams& p, const RopeParams* rope
     pos_bound = std::min(cache.n_ctx, (pos0 + n + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
     cap_.valid_until = std::min(cap_.valid_until, pos_bound);
   }
-  if (rope != nullptr) {  // rotation and cache store in one launch
+  attention_kernels(p, rope, q, k, v, &cache, pos0, pos_dev, pos_bound, nullptr, out);
+}
+
+void CudaBackend::attention_kernels(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                                    const KvLayer* cache, int64_t pos0, const int64_t* pos_dev, int64_t pos_bound,
+                                    const cuda::KvTok* toks, ActView out) {
+  const int64_t n = q.rows, kv_dim = p.n_head_kv * p.head_dim;
+  uint16_t* kc = cache ? cache->k : nullptr;
+  uint16_t* vc = cache ? cache->v : nullptr;
+  const int64_t n_rows = cache ? cache->rows() : 1;  // with toks, each token's descriptor has its cache's
+  if (rope != nullptr) {  // rotation and cache stores in one launch
     STRATA_CHECK(rope->n_rot > 0 && rope->n_rot <= p.head_dim);
     float mscale = 1.0f;
     const double* rate = rope_table(*rope, mscale);
     cuda::rope_kv_store_f16(q.data, k.data, v.data, n, p.n_head, p.n_head_kv, p.head_dim, rope->n_rot, rate, mscale,
-                            rope->layout == RopeLayout::Halves, cache.rows(), pos0, cache.k, cache.v, stream_.get(),
-                            pos_dev);
+                            rope->layout == RopeLayout::Halves, n_rows, pos0, kc, vc, stream_.get(), pos_dev, toks);
   } else {
-    cuda::kv_store_f16(k.data, v.data, n, kv_dim, cache.rows(), pos0, cache.k, cache.v, stream_.get(), pos_dev);
+    cuda::kv_store_f16(k.data, v.data, n, kv_dim, n_rows, pos0, kc, vc, stream_.get(), pos_dev, toks);
   }
   const float* sinks = floats_of(p.sinks, p.n_head, sinks_);
   // Tokens in groups, so the split workspace stays bounded on long prompts (64 MiB of floats at most).
@@ -240,8 +249,8 @@ void CudaBackend::attention_one(const AttentionParams& p, const RopeParams* rope
   float* ws = static_cast<float*>(scratch(attn_ws_, std::min(group, n) * per_token * sizeof(float)));
   for (int64_t t0 = 0; t0 < n; t0 += group) {
     const int64_t m = std::min(group, n - t0);
-    cuda::attention_f16(q.row(t0), cache.k, cache.v, kv_dim, cache.rows(), m, p.n_head, p.n_head_kv, p.head_dim,
-                        pos0 + t0, p.window, p.scale, sinks, ws, out.row(t0), stream_.get(), pos_dev, pos_bound);
+    cuda::attention_f16(q.row(t0), kc, vc, kv_dim, n_rows, m, p.n_head, p.n_head_kv, p.head_dim, pos0 + t0, p.window,
+                        p.scale, sinks, ws, out.row(t0), stream_.get(), pos_dev, pos_bound, toks ? toks + t0 : nullptr);
   }
 }
 
@@ -278,24 +287,7 @@ void CudaBackend::attention_batch(const AttentionParams& p, const RopeParams* ro
   }
   for (bool c : covered) STRATA_CHECK_MSG(c, "a row of the batch belongs to no sequence");
   const cuda::KvTok* dtoks = upload(std::span<const cuda::KvTok>(toks), attn_toks_);
-  if (rope != nullptr) {  // rotation and cache stores in one launch
-    STRATA_CHECK(rope->n_rot > 0 && rope->n_rot <= p.head_dim);
-    float mscale = 1.0f;
-    const double* rate = rope_table(*rope, mscale);
-    cuda::rope_kv_store_f16(q.data, k.data, v.data, n, p.n_head, p.n_head_kv, p.head_dim, rope->n_rot, rate, mscale,
-                            rope->layout == RopeLayout::Halves, 1, 0, nullptr, nullptr, stream_.get(), nullptr, dtoks);
-  } else {
-    cuda::kv_store_f16(k.data, v.data, n, kv_dim, 1, 0, nullptr, nullptr, stream_.get(), nullptr, dtoks);
-  }
-  const float* sinks = floats_of(p.sinks, p.n_head, sinks_);
-  const int64_t per_token = cuda::attention_workspace_floats(1, p.n_head, p.head_dim, pos_bound);
-  const int64_t group = std::clamp<int64_t>((int64_t{16} << 20) / std::max<int64_t>(per_token, 1), 1, 4096);
-  float* ws = static_cast<float*>(scratch(attn_ws_, std::min(group, n) * per_token * sizeof(float)));
-  for (int64_t t0 = 0; t0 < n; t0 += group) {
-    const int64_t m = std::min(group, n - t0);
-    cuda::attention_f16(q.row(t0), nullptr, nullptr, kv_dim, 1, m, p.n_head, p.n_head_kv, p.head_dim, 0, p.window,
-                        p.scale, sinks, ws, out.row(t0), stream_.get(), nullptr, pos_bound, dtoks + t0);
-  }
+  attention_kernels(p, rope, q, k, v, nullptr, 0, nullptr, pos_bound, dtoks, out);
 }
 
 void CudaBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {

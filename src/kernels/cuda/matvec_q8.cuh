@@ -36,6 +36,48 @@ STRATA_HD int dot4_i8(uint32_t a, uint32_t b, int c) {
 #endif
 }
 
+// acc[i][t] += chunk j of row i (its integer form: q, and per 16-half the scale a and offset m) dotted with
+// token t's 8-bit chunk j, by dp4a: the inner step both mat-vec kernels below share.
+template <int R, int kTok>
+__device__ __forceinline__ void dot_chunk_q8(const uint32_t (&q)[R][8], const float (&a)[R][2], const float (&m)[R][2],
+                                             const int8_t* __restrict__ xq, const float4* __restrict__ xm, int64_t k,
+                                             int64_t n_chunks, int64_t j, float (&acc)[R][kTok]) {
+#pragma unroll
+  for (int t = 0; t < kTok; ++t) {
+    const int4* xp = reinterpret_cast<const int4*>(xq + t * k + j * 32);
+    const int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+    const float4 xs = __ldg(xm + t * n_chunks + j);
+#pragma unroll
+    for (int i = 0; i < R; ++i) {
+      int s0 = dot4_i8(q[i][0], x0.x, 0);
+      s0 = dot4_i8(q[i][1], x0.y, s0);
+      s0 = dot4_i8(q[i][2], x0.z, s0);
+      s0 = dot4_i8(q[i][3], x0.w, s0);
+      int s1 = dot4_i8(q[i][4], x1.x, 0);
+      s1 = dot4_i8(q[i][5], x1.y, s1);
+      s1 = dot4_i8(q[i][6], x1.z, s1);
+      s1 = dot4_i8(q[i][7], x1.w, s1);
+      acc[i][t] += xs.x * (a[i][0] * static_cast<float>(s0) + a[i][1] * static_cast<float>(s1)) + m[i][0] * xs.y +
+                   m[i][1] * xs.z;
+    }
+  }
+}
+
+// Each lane's partial sums reduced across the warp; lane 0 writes the R rows of every token (+ bias).
+template <int R, int kTok>
+__device__ __forceinline__ void store_rows_q8(const float (&acc)[R][kTok], int lane, int64_t r0, int64_t rows,
+                                              const float* __restrict__ bias, float* __restrict__ y) {
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+#pragma unroll
+    for (int t = 0; t < kTok; ++t) {
+      float v = acc[i][t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0 && r0 + i < rows) y[t * rows + r0 + i] = v + (bias ? bias[r0 + i] : 0.0f);
+    }
+}
+
 // grid: ceil(rows / (kMatvecWarps * R)) blocks; a warp owns R rows, and each lane has U chunks of each row in
 // flight per step (R * U independent weight loads: memory-level parallelism is what a mat-vec at batch 1
 // lives on). The x chunk a lane loads serves all R rows.
@@ -63,37 +105,10 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
     for (int u = 0; u < U; ++u) {
       const int64_t j = j0 + 32 * u;
       if (j >= n_chunks) break;
-#pragma unroll
-      for (int t = 0; t < kTok; ++t) {
-        const int4* xp = reinterpret_cast<const int4*>(xq + t * k + j * 32);
-        const int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
-        const float4 xs = __ldg(xm + t * n_chunks + j);
-#pragma unroll
-        for (int i = 0; i < R; ++i) {
-          const uint32_t* qi = q[u][i];
-          int s0 = dot4_i8(qi[0], x0.x, 0);
-          s0 = dot4_i8(qi[1], x0.y, s0);
-          s0 = dot4_i8(qi[2], x0.z, s0);
-          s0 = dot4_i8(qi[3], x0.w, s0);
-          int s1 = dot4_i8(qi[4], x1.x, 0);
-          s1 = dot4_i8(qi[5], x1.y, s1);
-          s1 = dot4_i8(qi[6], x1.z, s1);
-          s1 = dot4_i8(qi[7], x1.w, s1);
-          acc[i][t] += xs.x * (a[u][i][0] * static_cast<float>(s0) + a[u][i][1] * static_cast<float>(s1)) +
-                       m[u][i][0] * xs.y + m[u][i][1] * xs.z;
-        }
-      }
+      dot_chunk_q8<R, kTok>(q[u], a[u], m[u], xq, xm, k, n_chunks, j, acc);
     }
   }
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-#pragma unroll
-    for (int t = 0; t < kTok; ++t) {
-      float v = acc[i][t];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0 && r0 + i < rows) y[t * rows + r0 + i] = v + (bias ? bias[r0 + i] : 0.0f);
-    }
+  store_rows_q8<R, kTok>(acc, lane, r0, rows, bias, y);
 }
 
 // One launch of the kernel above with R rows a warp and U chunks a lane in flight.
@@ -184,36 +199,10 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
       float a[R][2], m[R][2];
 #pragma unroll
       for (int i = 0; i < R; ++i) D::chunk_int(mine + i * kSlot + skew[i], jl, q[i], a[i], m[i]);
-#pragma unroll
-      for (int t = 0; t < kTok; ++t) {
-        const int4* xp = reinterpret_cast<const int4*>(xq + t * k + j * 32);
-        const int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
-        const float4 xs = __ldg(xm + t * n_chunks + j);
-#pragma unroll
-        for (int i = 0; i < R; ++i) {
-          int s0 = dot4_i8(q[i][0], x0.x, 0);
-          s0 = dot4_i8(q[i][1], x0.y, s0);
-          s0 = dot4_i8(q[i][2], x0.z, s0);
-          s0 = dot4_i8(q[i][3], x0.w, s0);
-          int s1 = dot4_i8(q[i][4], x1.x, 0);
-          s1 = dot4_i8(q[i][5], x1.y, s1);
-          s1 = dot4_i8(q[i][6], x1.z, s1);
-          s1 = dot4_i8(q[i][7], x1.w, s1);
-          acc[i][t] += xs.x * (a[i][0] * static_cast<float>(s0) + a[i][1] * static_cast<float>(s1)) +
-                       m[i][0] * xs.y + m[i][1] * xs.z;
-        }
-      }
+      dot_chunk_q8<R, kTok>(q, a, m, xq, xm, k, n_chunks, j, acc);
     }
   }
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-#pragma unroll
-    for (int t = 0; t < kTok; ++t) {
-      float v = acc[i][t];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0 && r0 + i < rows) y[t * rows + r0 + i] = v + (bias ? bias[r0 + i] : 0.0f);
-    }
+  store_rows_q8<R, kTok>(acc, lane, r0, rows, bias, y);
 }
 
 template <typename D, int kTok, int R, int U>
