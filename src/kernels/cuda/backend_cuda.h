@@ -11,10 +11,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/cublas_gemm.h"
 #include "kernels/cuda/device.h"
-
-namespace strata::cuda {
-struct KvTok;  // kernels/cuda/launchers.h
-}  // namespace strata::cuda
+#include "kernels/cuda/launchers.h"
 
 namespace strata::kernels {
 
@@ -137,6 +134,7 @@ class CudaBackend final : public Backend {
   cuda::Stream stream_;
   // Scratch per call site; guarded by the single-caller rule (one thread issues a backend's ops at a time).
   Scratch ids_, norm_w_, bias_, sinks_, attn_ws_, attn_toks_, route_ids_, route_w_, rows_, scale_, factors_host_;
+  std::vector<cuda::KvTok> toks_host_;  // attention_batch's per-row descriptors before their upload
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
   Scratch x16_, w16_;               // a prompt product's F16 activations and weight slice
   cuda::CublasGemm gemm_;           // its GEMM (ok() false without cuBLAS: the own kernel runs)

@@ -270,8 +270,8 @@ void CudaBackend::attention_batch(const AttentionParams& p, const RopeParams* ro
   STRATA_CHECK(q.cols == p.n_head * p.head_dim && out.cols == q.cols && out.rows == n);
   STRATA_CHECK(k.rows == n && v.rows == n && k.cols == kv_dim && v.cols == kv_dim);
   // One descriptor per row (its sequence's cache and its position), so that each kernel runs once for all.
-  std::vector<cuda::KvTok> toks(static_cast<size_t>(n), cuda::KvTok{nullptr, nullptr, 1, 0});
-  std::vector<bool> covered(static_cast<size_t>(n), false);
+  std::vector<cuda::KvTok>& toks = toks_host_;  // reused: a batched step calls this once a layer
+  toks.assign(static_cast<size_t>(n), cuda::KvTok{nullptr, nullptr, 0, 0});
   int64_t pos_bound = 1;
   for (const AttentionSeq& s : seqs) {
     STRATA_CHECK(s.cache != nullptr && s.row0 >= 0 && s.n >= 0 && s.row0 + s.n <= n);
@@ -279,13 +279,12 @@ void CudaBackend::attention_batch(const AttentionParams& p, const RopeParams* ro
     STRATA_CHECK_MSG(c.device == device_, "KV cache not on this CUDA device");
     STRATA_CHECK(c.kv_dim == kv_dim && s.pos0 >= 0 && s.pos0 + s.n <= c.n_ctx && c.holds_pass(s.n, p.window));
     for (int64_t i = 0; i < s.n; ++i) {
-      STRATA_CHECK_MSG(!covered[s.row0 + i], "two sequences of a batch share a row");
-      covered[s.row0 + i] = true;
+      STRATA_CHECK_MSG(toks[s.row0 + i].n_rows == 0, "two sequences of a batch share a row");
       toks[s.row0 + i] = {c.k, c.v, c.rows(), s.pos0 + i};
     }
     pos_bound = std::max(pos_bound, s.pos0 + s.n);
   }
-  for (bool c : covered) STRATA_CHECK_MSG(c, "a row of the batch belongs to no sequence");
+  for (const cuda::KvTok& t : toks) STRATA_CHECK_MSG(t.n_rows > 0, "a row of the batch belongs to no sequence");
   const cuda::KvTok* dtoks = upload(std::span<const cuda::KvTok>(toks), attn_toks_);
   attention_kernels(p, rope, q, k, v, nullptr, 0, nullptr, pos_bound, dtoks, out);
 }
