@@ -428,6 +428,14 @@ std::string peer_address(const sockaddr_storage& addr) {
 
 }  // namespace
 
+int HttpServer::idle_connections() const {
+  std::lock_guard lock(conns_mutex_);
+  int n = 0;
+  for (const auto& c : conns_)
+    if (!c->finished.load() && !c->reclaimed && c->status.phase.load() == static_cast<int>(ConnPhase::Idle)) ++n;
+  return n;
+}
+
 bool HttpServer::admit(const std::string& peer) {
   std::lock_guard lock(conns_mutex_);
   int total = 0, mine = 0;

@@ -103,6 +103,8 @@ class HttpServer {
   void stop();
 
   int active_connections() const { return n_active_.load(); }
+  // Connections waiting for their next request on a kept-alive socket (the first ones reclaimed).
+  int idle_connections() const;
 
  private:
   struct ConnSlot;
@@ -119,7 +121,7 @@ class HttpServer {
   std::thread accept_thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> n_active_{0};
-  std::mutex conns_mutex_;  // guards conns_
+  mutable std::mutex conns_mutex_;  // guards conns_
   std::list<std::unique_ptr<ConnSlot>> conns_;
 };
 

@@ -39,6 +39,9 @@ class Server {
   // Stops accepting, ends connections, stops runners. Idempotent.
   void stop();
 
+  // Kept-alive connections waiting for their next request (what a connection cap reclaims first).
+  int idle_connections() const { return http_ ? http_->idle_connections() : 0; }
+
  private:
   explicit Server(ServerOptions options);
   void handle(http::HttpExchange& ex);

@@ -245,14 +245,16 @@ TEST_F(ServerTest, ConnectionCap) {
   o.http.max_connections = 2;
   start(o);
   // Two idle keep-alives hold both slots: a third client reclaims the older one and is served.
+  // A connection's thread marks it idle just after its response's last write, which the client may read first:
+  // each is confirmed idle before the next step, so `a` is idle first (the older) and both are idle, not busy,
+  // when the third client arrives, however loaded the machine.
   Client a(port_), b(port_);
   a.send("GET /api/version HTTP/1.1\r\n\r\n");
   ASSERT_TRUE(a.read_until("version"));
+  ASSERT_TRUE(wait_for([&] { return server_->idle_connections() == 1; }));
   b.send("GET /api/version HTTP/1.1\r\n\r\n");
   ASSERT_TRUE(b.read_until("version"));
-  // A connection's thread marks it idle just after its response's last write, which the client may read first:
-  // under load, `a` could still count as busy (never reclaimed) when the third client arrives.
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(wait_for([&] { return server_->idle_connections() == 2; }));
   std::string r = request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
   EXPECT_NE(r.find("Ollama is running"), std::string::npos) << r;
   EXPECT_TRUE(a.read_to_eof(2000ms)) << "the oldest idle keep-alive was closed to make room";
