@@ -97,12 +97,14 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     STRATA_RETURN_IF_ERROR(session.eval(prompt, logits, false));
     const double t1 = now_s();
     const auto s1 = lm.stream_stats();
+    const uint64_t dispatches0 = lm.backend().pool().dispatches();
     for (int i = 0; i < o.n_gen; ++i) {
       int32_t next = engine::Sampler::argmax(logits);
       STRATA_RETURN_IF_ERROR(session.eval(std::span(&next, 1), logits, false));
     }
     const double t2 = now_s();
     const auto s2 = lm.stream_stats();
+    const uint64_t dispatches = lm.backend().pool().dispatches() - dispatches0;
     progress.report(items_progress("bench", rep < 0 ? "warm-up" : "repetition", run_index + 1, n_runs,
                                    run_index + 1 == n_runs));
     if (rep < 0) continue;  // warm-up
@@ -111,6 +113,8 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     r["decode_tokens_per_s"] = o.n_gen / (t2 - t1);
     pp_tps.push_back(o.n_prompt / (t1 - t0));
     tg_tps.push_back(o.n_gen / (t2 - t1));
+    // What a CPU-computed token pays beyond its bytes: each dispatch wakes and joins every pool thread.
+    r["decode_cpu_dispatches_per_token"] = static_cast<double>(dispatches) / std::max(o.n_gen, 1);
     if (s0 && s1 && s2) {
       const double decode_bytes = static_cast<double>(s2->bytes_read - s1->bytes_read);
       r["prompt_bytes_read"] = s1->bytes_read - s0->bytes_read;
@@ -231,6 +235,8 @@ int run_bench(const BenchOptions& o) {
       std::printf(" (%.0f%% of the measured GPU bandwidth)", 100.0 * v["share_of_gpu_bandwidth"].get<double>());
     std::printf("\n");
   }
+  if (const double d = rec["runs"].empty() ? 0.0 : rec["runs"].back()["decode_cpu_dispatches_per_token"].get<double>(); d > 0)
+    std::printf("decode CPU thread-pool dispatches a token: %.0f\n", d);
   if (rec.contains("decode_bound_tokens_per_s"))
     std::printf("decode bound (bytes a token / measured GPU bandwidth): %.1f tok/s; achieved %.0f%% of it\n",
                 rec["decode_bound_tokens_per_s"].get<double>(),

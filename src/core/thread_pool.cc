@@ -64,6 +64,7 @@ void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
     return;
   }
   STRATA_CHECK(pending_.load() == 0);
+  n_dispatches_.fetch_add(1, std::memory_order_relaxed);
   job_ = &fn;
   pending_.store(n_threads_ - 1, std::memory_order_release);
   {

@@ -28,6 +28,10 @@ class ThreadPool {
   // Splits [0, n) into contiguous chunks of at least `grain` items, one per thread, and waits.
   void parallel_for(size_t n, size_t grain, const std::function<void(size_t begin, size_t end)>& fn);
 
+  // How many times work went out to the workers (calls that ran on the caller alone are not counted): what a
+  // small op costs beyond its arithmetic is about one dispatch, so tests and benchmarks count them.
+  uint64_t dispatches() const { return n_dispatches_.load(std::memory_order_relaxed); }
+
   // The number of hardware threads, at least 1.
   static int hardware_threads();
 
@@ -42,6 +46,7 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> n_dispatches_{0};
   const std::function<void(int)>* job_ = nullptr;  // written before generation_ is bumped
 };
 

@@ -24,6 +24,9 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   Result<model::WeightRef> acquire(model::TensorId id) override;
   void on_route(int layer, std::span<const int32_t> experts) override;
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;
+  int max_held_experts() const override {
+    return base_experts_ ? base_experts_->max_held_experts() : model::ExpertSource::max_held_experts();
+  }
   uint64_t device_bytes() const { return device_bytes_; }
 
  private:

@@ -35,6 +35,10 @@ void Backend::copy(ActView src, ActView dst) {
   copy(src.data, src.device, dst.data, dst.device, static_cast<uint64_t>(src.n_elements()) * sizeof(float));
 }
 
+void Backend::matmul_many(std::span<const MatmulItem> items) {
+  for (const MatmulItem& it : items) matmul(it.w, it.x, it.y, it.bias);
+}
+
 void Backend::attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
                               std::span<const AttentionSeq> seqs, ActView out) {
   for (const AttentionSeq& s : seqs) {

@@ -149,6 +149,14 @@ struct RouteParams {
   bool norm_topk = false;     // SoftmaxAll only: divide the k kept weights by their sum
 };
 
+// One product of Backend::matmul_many: y = w x (+ bias), as matmul(w, x, y, bias).
+struct MatmulItem {
+  TensorView w;
+  ActView x;
+  ActView y;
+  TensorView bias;  // data == nullptr: none
+};
+
 // ---------------------------------------------------------------------------------------------------------
 // The backend
 
@@ -187,6 +195,9 @@ class Backend {
   // y[t, r] = sum_i w[r, i] * x[t, i] (+ bias[r]).  w: [k, rows] any DType; x: [n, k]; y: [n, rows];
   // bias: [rows] (data == nullptr: none). y must not alias x.
   virtual void matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias = {}) = 0;
+  // Several independent matmuls (a MoE layer's routed experts), each meeting matmul()'s contract; no item's y
+  // overlaps another item's x or y. The default runs them in order; the CPU backend runs them as one dispatch.
+  virtual void matmul_many(std::span<const MatmulItem> items);
 
   // Rotates each head of x [n, n_head * head_dim] in place, token t at position pos0 + t.
   virtual void rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) = 0;

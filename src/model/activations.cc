@@ -27,6 +27,17 @@ Activations::Activations(const HParams& hp, const Placement& placement)
   set(Act::ExpUp, hp.n_ff_expert);
   set(Act::ExpOut, d);
   set(Act::Logits, hp.n_vocab);
+  n_expert_used_ = std::max<int64_t>(hp.n_expert_used, 1);
+}
+
+int64_t Activations::capacity(Act a) const {
+  switch (a) {
+    case Act::ExpIn: case Act::ExpGate: case Act::ExpUp: case Act::ExpOut:
+      // Every routed row of a small batch (a decode step's k experts run as one group); a prompt's experts
+      // go in groups of at most its own row count.
+      return std::max(capacity_, std::min(capacity_ * n_expert_used_, kExpertGroupRows));
+    default: return capacity_;
+  }
 }
 
 void Activations::begin(int64_t n) {
@@ -45,12 +56,13 @@ void Activations::begin(int64_t n) {
 
 Result<kernels::ActView> Activations::view(Act a, int b, int64_t rows) {
   const int i = static_cast<int>(a);
-  STRATA_CHECK(rows >= 0 && rows <= capacity_);
+  const int64_t cap = capacity(a);
+  STRATA_CHECK(rows >= 0 && rows <= cap);
   auto& buf = per_backend_[b].buf[i];
   kernels::Backend& be = *p_.backends[b];
   if (!buf) {
-    buf = be.alloc(static_cast<uint64_t>(capacity_ * width_[i]) * sizeof(float), kernels::BufferUse::Activations);
-    if (!buf) return error("{}: out of memory for activations ({} x {} floats)", be.name(), capacity_, width_[i]);
+    buf = be.alloc(static_cast<uint64_t>(cap * width_[i]) * sizeof(float), kernels::BufferUse::Activations);
+    if (!buf) return error("{}: out of memory for activations ({} x {} floats)", be.name(), cap, width_[i]);
   }
   return kernels::ActView{be.device(), reinterpret_cast<float*>(buf->data()), rows, width_[i]};
 }

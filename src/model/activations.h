@@ -33,6 +33,10 @@ class Activations {
   Result<kernels::ActView> out(Act a, int b, int64_t rows);
   // ... to update in place (read, then write): in() and then out().
   Result<kernels::ActView> inout(Act a, int b, int64_t rows);
+  // Rows each matrix of `a` holds for the current batch size: the batch's, and for the expert matrices
+  // (ExpIn .. ExpOut) up to kExpertGroupRows more, so a small batch's routed experts fit all at once.
+  int64_t capacity(Act a) const;
+  static constexpr int64_t kExpertGroupRows = 64;
   const HandoffCounters& counters() const { return counters_; }
   // Changes whenever the buffers are replaced (a batch larger than any before), so a recorded step that
   // holds their addresses knows it is stale.
@@ -45,7 +49,8 @@ class Activations {
 
   const Placement& p_;
   std::array<int64_t, kN> width_{};
-  int64_t capacity_ = 0;  // rows every allocated buffer holds
+  int64_t capacity_ = 0;  // rows of the largest batch begun (capacity() derives each matrix's rows from it)
+  int64_t n_expert_used_ = 1;
   uint64_t generation_ = 0;
   struct PerBackend {
     std::array<std::unique_ptr<kernels::Buffer>, kN> buf;

@@ -438,10 +438,22 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
     STRATA_RETURN_IF_ERROR(check_readable(exp_bias_[p], be));
     if (exp_bias_[p].ready()) be.wait(*exp_bias_[p].ready());
   }
-  for (int32_t e : selected) {
-    const auto begin = static_cast<size_t>(expert_begin_[e]), end = static_cast<size_t>(expert_begin_[e + 1]);
-    STRATA_RETURN_IF_ERROR(expert(l, n, e, std::span(rows_).subspan(begin, end - begin),
-                                  std::span(scale_).subspan(begin, end - begin)));
+  // The routed experts run in groups (a decode step's experts in one): consecutive experts, whose rows are
+  // contiguous in rows_, while the group's rows fit the expert activations and the weight source can hold
+  // all of them at once. A group is a few ops, whatever its size: on the CPU a few pool dispatches a layer
+  // rather than six per expert.
+  const int64_t cap = acts_.capacity(Act::ExpIn);
+  const size_t most_held = static_cast<size_t>(std::max(experts_->max_held_experts(), 1));
+  for (size_t i = 0; i < selected.size();) {
+    size_t j = i;
+    int64_t group_rows = 0;
+    for (; j < selected.size(); ++j) {
+      const int64_t m = expert_begin_[selected[j] + 1] - expert_begin_[selected[j]];
+      if (j > i && (group_rows + m > cap || j - i >= most_held)) break;
+      group_rows += m;  // one expert's rows never exceed the batch's, which the capacity holds
+    }
+    STRATA_RETURN_IF_ERROR(expert_group(l, n, std::span(selected).subspan(i, j - i)));
+    i = j;
   }
   for (int p = 0; p < 3; ++p)
     if (L.ffn_exps_bias[p] != kNoTensor) exp_bias_[p].release_after(on(site(L.ffn_exps[p])).record());
@@ -449,43 +461,76 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   return Status::ok();
 }
 
-// ffn_out[rows[i]] += scale[i] * down(glu(gate(xb[rows[i]]), up(xb[rows[i]]))) for the tokens routed to e
-// (each projection plus its expert's bias row where the row has expert biases).
-Status Forward::expert(int64_t l, int64_t n, int32_t e, std::span<const int32_t> rows, std::span<const float> scale) {
+// For the tokens routed to each expert e of `group`:
+//   ffn_out[rows[i]] += scale[i] * down_e(glu(gate_e(xb[rows[i]]), up_e(xb[rows[i]])))
+// (each projection plus its expert's bias row where the row has expert biases), every expert's product of
+// one projection in one matmul_many.
+Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> group) {
   const LayerTensors& L = m_.layers[l];
-  const int64_t m = static_cast<int64_t>(rows.size());
-  const int g = site(L.ffn_exps[0]), d = site(L.ffn_exps[2]);
+  const int g = site(L.ffn_exps[static_cast<int>(ExpertTensor::Gate)]);
+  const int d = site(L.ffn_exps[static_cast<int>(ExpertTensor::Down)]);
+  const int64_t r0 = expert_begin_[group.front()], m = expert_begin_[group.back() + 1] - r0;
+  const auto rows = std::span<const int32_t>(rows_).subspan(static_cast<size_t>(r0), static_cast<size_t>(m));
+  const auto scale = std::span<const float>(scale_).subspan(static_cast<size_t>(r0), static_cast<size_t>(m));
+
+  // Every slice of the group is held from here to the end: a streamed expert's entry stays put between its
+  // gate/up product and its down product.
+  held_.clear();
+  for (int32_t e : group)
+    for (ExpertTensor which : {ExpertTensor::Gate, ExpertTensor::Up, ExpertTensor::Down}) {
+      STRATA_ASSIGN_OR_RETURN(WeightRef w, experts_->acquire_expert(static_cast<int>(l), which, e));
+      kernels::Backend& be = on(which == ExpertTensor::Down ? d : g);
+      if (w.ready()) be.wait(*w.ready());
+      held_.push_back(std::move(w));
+    }
+  auto bias = [&](ExpertTensor which, int32_t e) {
+    TensorView v;
+    if (const WeightRef& all = exp_bias_[static_cast<int>(which)]; all->data != nullptr) {
+      v = all.view();  // [n_out, n_expert]: expert e's row
+      v.ne[1] = 1;
+      v.data = all->row(e);
+    }
+    return v;
+  };
   {
     STRATA_ACT(xb, acts_.in(Act::XB, g, n));
     STRATA_ACT(xe, acts_.out(Act::ExpIn, g, m));
     on(g).gather_rows(xb, rows, xe);  // xe [m, d]
   }
-  STRATA_RETURN_IF_ERROR(expert_matmul(l, ExpertTensor::Gate, e, Act::ExpIn, Act::ExpGate, m));  // [m, n_ff]
-  STRATA_RETURN_IF_ERROR(expert_matmul(l, ExpertTensor::Up, e, Act::ExpIn, Act::ExpUp, m));      // [m, n_ff]
+  {
+    STRATA_ACT(xe, acts_.in(Act::ExpIn, g, m));
+    STRATA_ACT(ge, acts_.out(Act::ExpGate, g, m));  // [m, n_ff]
+    STRATA_ACT(ue, acts_.out(Act::ExpUp, g, m));    // [m, n_ff]
+    items_.clear();
+    for (size_t i = 0; i < group.size(); ++i) {
+      const int64_t at = expert_begin_[group[i]] - r0, me = expert_begin_[group[i] + 1] - expert_begin_[group[i]];
+      items_.push_back({held_[3 * i].view(), xe.rows_from(at, me), ge.rows_from(at, me), bias(ExpertTensor::Gate, group[i])});
+      items_.push_back({held_[3 * i + 1].view(), xe.rows_from(at, me), ue.rows_from(at, me), bias(ExpertTensor::Up, group[i])});
+    }
+    on(g).matmul_many(items_);
+  }
   {
     STRATA_ACT(ge, acts_.inout(Act::ExpGate, g, m));
     STRATA_ACT(ue, acts_.in(Act::ExpUp, g, m));
     on(g).glu(glu_, ge, ue, ge);
   }
-  STRATA_RETURN_IF_ERROR(expert_matmul(l, ExpertTensor::Down, e, Act::ExpGate, Act::ExpOut, m));  // [m, d]
+  {
+    STRATA_ACT(ge, acts_.in(Act::ExpGate, d, m));
+    STRATA_ACT(ye, acts_.out(Act::ExpOut, d, m));  // [m, d]
+    items_.clear();
+    for (size_t i = 0; i < group.size(); ++i) {
+      const int64_t at = expert_begin_[group[i]] - r0, me = expert_begin_[group[i] + 1] - expert_begin_[group[i]];
+      items_.push_back({held_[3 * i + 2].view(), ge.rows_from(at, me), ye.rows_from(at, me), bias(ExpertTensor::Down, group[i])});
+    }
+    on(d).matmul_many(items_);
+  }
   STRATA_ACT(ye, acts_.in(Act::ExpOut, d, m));
   STRATA_ACT(acc, acts_.inout(Act::FfnOut, d, n));
   on(d).scatter_add(ye, rows, scale, acc);
+  const kernels::EventPtr gate_done = on(g).record(), down_done = on(d).record();
+  for (size_t i = 0; i < held_.size(); ++i) held_[i].release_after(i % 3 == 2 ? down_done : gate_done);
+  held_.clear();
   return Status::ok();
-}
-
-Status Forward::expert_matmul(int64_t l, ExpertTensor which, int32_t e, Act x, Act y, int64_t m) {
-  const int b = site(m_.layers[l].ffn_exps[static_cast<int>(which)]);
-  STRATA_ACT(xv, acts_.in(x, b, m));
-  STRATA_ACT(yv, acts_.out(y, b, m));
-  TensorView bias;
-  if (const WeightRef& all = exp_bias_[static_cast<int>(which)]; all->data != nullptr) {
-    bias = all.view();  // [n_out, n_expert]: expert e's row
-    bias.ne[1] = 1;
-    bias.data = all->row(e);
-  }
-  return with_weight(experts_->acquire_expert(static_cast<int>(l), which, e), on(b),
-                     [&](const TensorView& w) { on(b).matmul(w, xv, yv, bias); });
 }
 
 }  // namespace strata::model

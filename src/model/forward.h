@@ -70,8 +70,7 @@ class Forward {
   Status attention_block(int64_t layer, int64_t n_tok);
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);
-  Status expert(int64_t layer, int64_t n_tok, int32_t e, std::span<const int32_t> rows, std::span<const float> scale);
-  Status expert_matmul(int64_t layer, ExpertTensor which, int32_t e, Act x, Act y, int64_t m);
+  Status expert_group(int64_t layer, int64_t n_tok, std::span<const int32_t> experts);
   // One weight op: acquire, wait for its bytes, enqueue, give the bytes back behind the op.
   Status matmul(TensorId id, Act x, Act y, int64_t n_tok, TensorId bias = kNoTensor);
   Status head_norm(TensorId id, Act a, int64_t n_heads, int64_t n_tok);
@@ -109,6 +108,8 @@ class Forward {
   std::vector<int32_t> route_ids_, rows_;
   std::vector<float> route_w_, scale_;
   std::vector<int64_t> expert_begin_;
+  std::vector<WeightRef> held_;                 // an expert group's slices (gate, up, down per expert)
+  std::vector<kernels::MatmulItem> items_;      // an expert group's products of one projection
   std::vector<float> last_hidden_;
   std::vector<Segment> segments_;      // this pass's sequences
   std::vector<kernels::AttentionSeq> attn_seqs_;  // their caches at the layer being computed

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <utility>
 
@@ -86,6 +87,9 @@ class ExpertSource {
   // before any of them is acquired: it may start reads for all of them at once.
   virtual void on_route(int layer, std::span<const int32_t> experts) {}
   virtual Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t expert) = 0;
+  // How many distinct experts may be held (acquired, not yet released) at once; the forward pass runs a
+  // layer's routed experts in groups of at most this many. A cache of n entries answers n.
+  virtual int max_held_experts() const { return std::numeric_limits<int>::max(); }
 };
 
 }  // namespace strata::model

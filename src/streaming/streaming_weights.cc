@@ -112,6 +112,10 @@ Result<model::WeightRef> StreamingWeights::acquire_expert(int layer, model::Expe
   return model::WeightRef(a->view, this, make_handle(kExpertHandle, a->entry));
 }
 
+int StreamingWeights::max_held_experts() const {
+  return experts_ ? experts_->n_entries() : model::ExpertSource::max_held_experts();
+}
+
 void StreamingWeights::release(uint64_t handle, kernels::EventPtr consumed) {
   const int index = static_cast<int>(handle & 0xffffffffu);
   switch (handle >> 32) {

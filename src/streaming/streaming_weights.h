@@ -35,6 +35,7 @@ class StreamingWeights final : public model::WeightSource, public model::ExpertS
   Result<model::WeightRef> acquire(model::TensorId id) override;
   void on_route(int layer, std::span<const int32_t> experts) override;
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;
+  int max_held_experts() const override;
 
   StreamStats stats() const;
   const MemoryPlan& memory() const { return plan_; }

@@ -123,6 +123,54 @@ void add_matmul(std::vector<OpCase>& cases) {
       }
 }
 
+// A MoE layer's experts in one call: each expert's gate and up read the same rows of one gathered input and
+// write their own rows of two outputs (as the forward pass issues them), with several experts of one type, or
+// of mixed types and widths in one call; some products carry a bias.
+void add_matmul_many(std::vector<OpCase>& cases) {
+  struct Mix {
+    std::string name;
+    std::vector<DType> types;  // one per expert (gate and up share it)
+  };
+  const std::vector<Mix> mixes = {{"Q4_K", {DType::Q4_K, DType::Q4_K, DType::Q4_K, DType::Q4_K}},
+                                  {"Q8_0", {DType::Q8_0, DType::Q8_0, DType::Q8_0}},
+                                  {"F32", {DType::F32, DType::F32}},
+                                  {"mixed", {DType::Q4_K, DType::Q6_K, DType::F16, DType::MXFP4, DType::IQ4_NL}}};
+  for (const Mix& mix : mixes)
+    for (int64_t per_expert : {1, 3}) {
+      double bound = 0;
+      for (DType t : mix.types) bound = std::max(bound, matmul_bound(t));
+      cases.push_back({"matmul_many " + mix.name + " rows/expert<=" + std::to_string(per_expert), bound,
+                       [=](OnBackend& on, std::mt19937& rng) {
+                         const int64_t k = 512, rows = 72, n_exp = static_cast<int64_t>(mix.types.size());
+                         std::vector<int64_t> first(n_exp + 1, 0);  // expert e's input rows [first[e], first[e+1])
+                         for (int64_t e = 0; e < n_exp; ++e) first[e + 1] = first[e] + 1 + (e * 7 + 2) % per_expert;
+                         const int64_t m = first[n_exp];
+                         const auto x = gaussian(m * k, rng);
+                         const auto b = quantized(DType::F32, rows, 1, rng);
+                         std::vector<std::vector<uint8_t>> w;
+                         for (int64_t i = 0; i < 2 * n_exp; ++i) w.push_back(quantized(mix.types[i / 2], k, rows, rng));
+                         std::vector<float> want(2 * m * rows);
+                         ActView xv = on.act(x, m, k), y1 = on.empty(m, rows), y2 = on.empty(m, rows);
+                         std::vector<MatmulItem> items;
+                         for (int64_t i = 0; i < 2 * n_exp; ++i) {
+                           const int64_t e = i / 2, at = first[e], me = first[e + 1] - first[e];
+                           const DType t = mix.types[e];
+                           const bool bias = i % 3 == 1;
+                           float* out = want.data() + (i % 2) * m * rows + at * rows;
+                           reference::matmul(testing::host_view(w[i], t, k, rows), x.data() + at * k, me, out,
+                                             bias ? testing::host_view(b, DType::F32, rows, 1) : TensorView{});
+                           items.push_back({on.weight(w[i], t, k, rows), xv.rows_from(at, me),
+                                            (i % 2 == 0 ? y1 : y2).rows_from(at, me),
+                                            bias ? on.weight(b, DType::F32, rows, 1) : TensorView{}});
+                         }
+                         on.backend().matmul_many(items);
+                         std::vector<float> got = on.read(y1), got2 = on.read(y2);
+                         got.insert(got.end(), got2.begin(), got2.end());
+                         return rel_error(got, want);
+                       }});
+    }
+}
+
 // Products in a decode step's order: a backend may keep a product's input in another form between products
 // (the CUDA backend quantizes it to 8 bits once); a write to that input (a copy, a GLU) must be seen: a stale
 // input gives an error near 1. Twice the product bound: the GLU's output (a product of two Gaussians) is
@@ -444,6 +492,7 @@ const std::vector<OpCase>& all_cases() {
     add_residual_norm(c);
     add_matmul(c);
     add_matmul_chain(c);
+    add_matmul_many(c);
     add_rope(c);
     add_attention(c);
     add_attention_batch(c);
@@ -500,7 +549,7 @@ TEST(BackendOps, SecondCpuInstance) {
 
 TEST(BackendOps, TableCoversEveryOp) {
   // A new op adds its cases here; this keeps the list honest.
-  for (const char* op : {"get_rows", "rms_norm", "add_rms_norm", "matmul", "rope", "attention", "glu", "add", "fill", "moe_route",
+  for (const char* op : {"get_rows", "rms_norm", "add_rms_norm", "matmul", "matmul_many", "rope", "attention", "glu", "add", "fill", "moe_route",
                          "gather_rows"}) {
     const bool found = std::any_of(all_cases().begin(), all_cases().end(),
                                    [&](const OpCase& c) { return c.name.rfind(op, 0) == 0; });

@@ -336,6 +336,58 @@ TEST(Forward, OnlyRoutedExpertsContribute) {
   EXPECT_TRUE(any_nan) << "poisoning a routed expert must reach the logits";
 }
 
+// An expert source that holds at most `most` experts at once (a small streamed cache), which says so.
+class FewHeldWeights final : public BufferWeights {
+ public:
+  FewHeldWeights(const Model& m, std::vector<uint8_t> bytes, int most) : BufferWeights(m, std::move(bytes)), most_(most) {}
+  int max_held_experts() const override { return most_; }
+
+ private:
+  int most_;
+};
+
+// A decode step's routed experts run as one group: its pool dispatches do not grow with the experts routed
+// (six more a layer for each, before). Logits are bit-identical whatever the group size (each product is
+// computed alone or with others bit for bit, and the experts add into the output in the same order).
+TEST(Forward, MoeDecodeGroupsTheRoutedExperts) {
+  auto decode_dispatches = [](int experts_used, int most_held, std::vector<float>* last_logits) {
+    SynthSpec spec;
+    spec.layers = 2;
+    spec.dim = 64;
+    spec.heads = 4;
+    spec.vocab = 400;
+    spec.experts = 16;
+    spec.experts_used = experts_used;
+    spec.type = "Q8_0";
+    spec.seed = 31;
+    const std::string path = testing::temp_dir() + "/moe-group-" + std::to_string(experts_used) + ".gguf";
+    EXPECT_TRUE(write_synth_model(spec, path).is_ok());
+    Loaded l = load(path);
+    FewHeldWeights w(l.model, l.bytes, most_held);
+    ThreadPool pool(2);
+    kernels::CpuBackend backend(pool);
+    Forward fwd(l.model, w, &w, backend);
+    KvCache cache(l.model.hp, 64);
+    const std::vector<int32_t> prompt = {1, 300, 17}, next = {42};
+    std::vector<float> logits(prompt.size() * l.model.hp.n_vocab);
+    EXPECT_TRUE(fwd.eval(prompt, cache, logits, false).is_ok());
+    const uint64_t before = pool.dispatches();
+    EXPECT_TRUE(fwd.eval(next, cache, logits, false).is_ok());
+    *last_logits = std::vector<float>(logits.begin(), logits.begin() + l.model.hp.n_vocab);
+    return pool.dispatches() - before;
+  };
+  std::vector<float> two, eight, eight_one_by_one, eight_in_threes;
+  const uint64_t with_two = decode_dispatches(2, 1 << 20, &two);
+  const uint64_t with_eight = decode_dispatches(8, 1 << 20, &eight);
+  EXPECT_GT(with_two, 0u);
+  EXPECT_EQ(with_eight, with_two);
+  // A source that holds fewer experts at once gets groups of that many: more dispatches, the same logits.
+  EXPECT_GT(decode_dispatches(8, 1, &eight_one_by_one), with_eight);
+  decode_dispatches(8, 3, &eight_in_threes);
+  EXPECT_EQ(0, std::memcmp(eight.data(), eight_one_by_one.data(), eight.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(eight.data(), eight_in_threes.data(), eight.size() * sizeof(float)));
+}
+
 TEST(Forward, RejectsTokensOutsideVocabAndFullContext) {
   SynthSpec spec;
   spec.vocab = 300;

@@ -27,6 +27,7 @@ class DropEvents final : public model::WeightSource, public model::ExpertSource,
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t e) override {
     return wrap(base_.acquire_expert(layer, which, e));
   }
+  int max_held_experts() const override { return base_.max_held_experts(); }
 
  private:
   Result<model::WeightRef> wrap(Result<model::WeightRef> r) {

@@ -90,18 +90,35 @@ void CpuBackend::rms_norm(ActView x, const TensorView& weight, float eps, ActVie
   for (int64_t t = 0; t < x.rows; ++t) kernels::rms_norm(x.row(t), w, x.cols, eps, out.row(t));
 }
 
-void CpuBackend::matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias) {
+void CpuBackend::check_matmul(const TensorView& w, ActView x, ActView y) const {
   check_mine(x);
   check_mine(y);
   STRATA_CHECK(can_read(w.device) && x.cols == w.ne[0] && y.cols == w.n_rows() && y.rows == x.rows);
+}
+
+void CpuBackend::add_bias(const TensorView& bias, ActView y) {
+  if (bias.data == nullptr) return;
+  STRATA_CHECK(bias.ne[0] == y.cols);
+  float* b = scratch(bias_, y.cols);
+  dequantize_row(bias, 0, b);
+  for (int64_t t = 0; t < y.rows; ++t)
+    for (int64_t r = 0; r < y.cols; ++r) y.row(t)[r] += b[r];
+}
+
+void CpuBackend::matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias) {
+  check_matmul(w, x, y);
   kernels::matmul(w, x.data, x.rows, y.data, pool_);
-  if (bias.data != nullptr) {
-    STRATA_CHECK(bias.ne[0] == y.cols);
-    float* b = scratch(bias_, y.cols);
-    dequantize_row(bias, 0, b);
-    for (int64_t t = 0; t < y.rows; ++t)
-      for (int64_t r = 0; r < y.cols; ++r) y.row(t)[r] += b[r];
+  add_bias(bias, y);
+}
+
+void CpuBackend::matmul_many(std::span<const MatmulItem> items) {
+  jobs_.clear();
+  for (const MatmulItem& it : items) {
+    check_matmul(it.w, it.x, it.y);
+    jobs_.push_back({it.w, it.x.data, it.x.rows, it.y.data});
   }
+  kernels::matmul_many(jobs_, pool_);
+  for (const MatmulItem& it : items) add_bias(it.bias, it.y);
 }
 
 void CpuBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) {

@@ -7,6 +7,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/ops_cpu.h"
 
 namespace strata::kernels {
 
@@ -35,6 +36,7 @@ class CpuBackend final : public Backend {
   void get_rows(const TensorView& table, std::span<const int32_t> ids, ActView out) override;
   void rms_norm(ActView x, const TensorView& weight, float eps, ActView out) override;
   void matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias = {}) override;
+  void matmul_many(std::span<const MatmulItem> items) override;
   void rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) override;
   void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache, int64_t pos0,
                  ActView out) override;
@@ -48,6 +50,8 @@ class CpuBackend final : public Backend {
 
  private:
   void check_mine(const ActView& a) const;
+  void check_matmul(const TensorView& w, ActView x, ActView y) const;
+  void add_bias(const TensorView& bias, ActView y);  // y[t, :] += bias (none when bias.data is null)
   // A small float vector per call site, grown once and reused: no allocation per op in the steady state.
   // Guarded by the single-caller rule: one thread issues a backend's ops at a time.
   float* scratch(std::vector<float>& v, int64_t n);
@@ -58,6 +62,7 @@ class CpuBackend final : public Backend {
   std::string name_;
   std::vector<float> norm_w_, factors_, sinks_, route_, bias_;
   std::vector<int32_t> order_;
+  std::vector<MatmulJob> jobs_;  // matmul_many's products, reused (the single-caller rule guards it)
 };
 
 }  // namespace strata::kernels

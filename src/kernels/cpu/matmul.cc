@@ -42,15 +42,30 @@ void matmul_generic(const TensorView& w, const float* x, int64_t n_tok, float* y
   });
 }
 
+// The table's kernels need whole blocks; a row length no kernel can take goes the generic way.
+const CpuTypeKernels* table_kernels(const TensorView& w) {
+  const CpuTypeKernels* k = find_cpu_kernels(w.type);
+  return k != nullptr && w.ne[0] % dtype_traits(w.type).block_elems == 0 ? k : nullptr;
+}
+
 }  // namespace
 
 void matmul(const TensorView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
-  // The table's kernels need whole blocks; a row length no kernel can take goes the generic way.
-  if (const CpuTypeKernels* k = find_cpu_kernels(w.type); k && w.ne[0] % dtype_traits(w.type).block_elems == 0) {
+  if (const CpuTypeKernels* k = table_kernels(w)) {
     matmul_with(*k, best_cpu_isa(), w, x, n_tok, y, pool);
     return;
   }
   matmul_generic(w, x, n_tok, y, pool);
+}
+
+void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
+  std::vector<CpuMatmul> fast;
+  fast.reserve(jobs.size());
+  for (const MatmulJob& j : jobs) {
+    if (const CpuTypeKernels* k = table_kernels(j.w)) fast.push_back({k, j.w, j.x, j.n_tok, j.y});
+    else matmul_generic(j.w, j.x, j.n_tok, j.y, pool);
+  }
+  if (!fast.empty()) matmul_many_with(fast, best_cpu_isa(), pool);
 }
 
 }  // namespace strata::kernels

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/thread_pool.h"
 #include "kernels/backend.h"
@@ -12,6 +13,17 @@ namespace strata::kernels {
 // y[t, r] = sum_i W[r, i] * x[t, i].  W: [k, rows] in any DType; x: [n_tok, k]; y: [n_tok, rows].
 // Dispatched by weight type and CPU features (the kernel table), rows split across the pool.
 void matmul(const TensorView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool);
+
+// One product of matmul_many: matmul(w, x, n_tok, y).
+struct MatmulJob {
+  TensorView w;
+  const float* x;
+  int64_t n_tok;
+  float* y;
+};
+// Several independent products: those the kernel table takes run as one pool dispatch (a MoE layer's
+// experts: a few dispatches a layer instead of several per expert), the rest one by one.
+void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool);
 
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i]   (out may alias x)
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);

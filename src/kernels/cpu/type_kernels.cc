@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <vector>
 
 #include "core/aligned_buffer.h"
 #include "core/check.h"
@@ -88,60 +90,125 @@ const CpuTypeKernels* find_cpu_kernels(DType type) {
 
 void matmul_with(const CpuTypeKernels& kernels, CpuIsa isa, const TensorView& w, const float* x, int64_t n_tok,
                  float* y, ThreadPool& pool) {
-  STRATA_CHECK(w.type == kernels.type);
-  STRATA_CHECK(cpu_supports(isa));
-  const int64_t k = w.ne[0];
-  const int64_t rows = w.n_rows();
-  STRATA_CHECK(k % dtype_traits(w.type).block_elems == 0);
-  if (n_tok <= 0 || rows <= 0) return;
-  const DotFn dot = kernels.dot_for(isa);
+  const CpuMatmul one{&kernels, w, x, n_tok, y};
+  matmul_many_with(std::span(&one, 1), isa, pool);
+}
 
-  // Activations: the caller's floats as they are, or quantized once here for every row to share.
-  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
-  const size_t stride = act_row_bytes(kernels.act, k);
+void matmul_many_with(std::span<const CpuMatmul> items, CpuIsa isa, ThreadPool& pool) {
+  STRATA_CHECK(cpu_supports(isa));
+  // What each product needs in the row loop, prepared once.
+  struct Prepared {
+    DotFn dot = nullptr;
+    const uint8_t* act = nullptr;  // its activations: the caller's floats, or their quantized copy
+    size_t stride = 0;             // bytes per token of act
+    int64_t tile = 1, token_block = 1;
+    size_t chunk_rows = 1;
+    size_t first_chunk = 0;  // this product's chunks are [first_chunk, next product's first_chunk)
+  };
+  std::vector<Prepared> prep(items.size());
+  // Activations are quantized once per distinct input: an expert's gate and up share theirs.
+  struct QuantRow {
+    const float* src;
+    uint8_t* dst;
+    ActFormat act;
+    int64_t k;
+  };
+  std::vector<QuantRow> quant_rows;
+  size_t quant_bytes = 0, total_rows = 0;
+  std::vector<size_t> quant_offset(items.size(), SIZE_MAX);  // into `quantized`, per product that owns one
+  std::vector<size_t> shares(items.size(), SIZE_MAX);        // the earlier product whose activations it reuses
+  for (size_t i = 0; i < items.size(); ++i) {
+    const CpuMatmul& m = items[i];
+    STRATA_CHECK(m.kernels != nullptr && m.w.type == m.kernels->type);
+    STRATA_CHECK(m.w.ne[0] % dtype_traits(m.w.type).block_elems == 0);
+    Prepared& p = prep[i];
+    p.dot = m.kernels->dot_for(isa);
+    p.stride = act_row_bytes(m.kernels->act, m.w.ne[0]);
+    p.act = reinterpret_cast<const uint8_t*>(m.x);
+    if (m.n_tok > 0 && m.w.n_rows() > 0) total_rows += static_cast<size_t>(m.w.n_rows());
+    if (m.kernels->act == ActFormat::F32 || m.n_tok <= 0) continue;
+    for (size_t j = 0; j < i && shares[i] == SIZE_MAX; ++j)
+      if (quant_offset[j] != SIZE_MAX && items[j].x == m.x && items[j].n_tok == m.n_tok &&
+          items[j].kernels->act == m.kernels->act && items[j].w.ne[0] == m.w.ne[0])
+        shares[i] = j;
+    if (shares[i] != SIZE_MAX) continue;
+    quant_offset[i] = quant_bytes;
+    quant_bytes += p.stride * static_cast<size_t>(m.n_tok);
+    quant_bytes = (quant_bytes + 63) / 64 * 64;
+  }
   AlignedBuffer quantized;
-  if (kernels.act != ActFormat::F32) {
-    quantized.reset(stride * static_cast<size_t>(n_tok), 64);
-    auto quantize_tokens = [&](size_t t0, size_t t1) {
-      for (size_t t = t0; t < t1; ++t) quantize_act_row(kernels.act, isa, x + t * k, quantized.data() + t * stride, k);
+  if (quant_bytes > 0) {
+    quantized.reset(quant_bytes, 64);
+    size_t floats = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (quant_offset[i] == SIZE_MAX) continue;
+      const CpuMatmul& m = items[i];
+      uint8_t* dst = quantized.data() + quant_offset[i];
+      for (int64_t t = 0; t < m.n_tok; ++t)
+        quant_rows.push_back({m.x + t * m.w.ne[0], dst + static_cast<size_t>(t) * prep[i].stride, m.kernels->act, m.w.ne[0]});
+      floats += static_cast<size_t>(m.n_tok * m.w.ne[0]);
+    }
+    auto quantize = [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) quantize_act_row(quant_rows[r].act, isa, quant_rows[r].src, quant_rows[r].dst, quant_rows[r].k);
     };
-    if (n_tok == 1)
-      quantize_tokens(0, 1);
+    // A decode step's few rows quantize faster here than a dispatch to the pool takes.
+    constexpr size_t kInlineQuantizeFloats = 1 << 15;
+    if (quant_rows.size() == 1 || floats <= kInlineQuantizeFloats)
+      quantize(0, quant_rows.size());
     else
-      pool.parallel_for(static_cast<size_t>(n_tok), 1, quantize_tokens);
-    act = quantized.data();
+      pool.parallel_for(quant_rows.size(), 1, quantize);
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (quant_offset[i] != SIZE_MAX) prep[i].act = quantized.data() + quant_offset[i];
+      else if (shares[i] != SIZE_MAX) prep[i].act = prep[shares[i]].act;
+    }
   }
 
-  const int64_t tile = kernels.kernel_isa(isa) == CpuIsa::Avx512 ? kDotTokensAvx512 : kDotTokensOther;
-  const int64_t token_block = std::max<int64_t>(tile, static_cast<int64_t>(kTokenBlockBytes / stride) / tile * tile);
-  // Rows go out in chunks from a shared counter rather than one fixed share per thread: under memory
-  // load some cores stream slower than others, and fixed shares leave the fast ones idle at the end.
-  const uint64_t row_bytes = w.row_bytes();
-  const size_t chunk_rows = std::clamp<size_t>(
-      std::min<size_t>(kChunkBytes / std::max<uint64_t>(row_bytes, 1), static_cast<size_t>(rows) / (4 * pool.size())),
-      1, static_cast<size_t>(rows));
-  std::atomic<size_t> next_row{0};
+  // Rows go out in chunks from one shared counter over every product, rather than one fixed share per thread:
+  // under memory load some cores stream slower than others, and fixed shares leave the fast ones idle at the end.
+  size_t n_chunks = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const CpuMatmul& m = items[i];
+    Prepared& p = prep[i];
+    p.first_chunk = n_chunks;
+    const int64_t rows = m.w.n_rows();
+    if (m.n_tok <= 0 || rows <= 0) continue;
+    p.tile = m.kernels->kernel_isa(isa) == CpuIsa::Avx512 ? kDotTokensAvx512 : kDotTokensOther;
+    p.token_block = std::max<int64_t>(p.tile, static_cast<int64_t>(kTokenBlockBytes / p.stride) / p.tile * p.tile);
+    p.chunk_rows = std::clamp<size_t>(std::min<size_t>(kChunkBytes / std::max<uint64_t>(m.w.row_bytes(), 1),
+                                                       total_rows / (4 * static_cast<size_t>(pool.size()))),
+                                      1, static_cast<size_t>(rows));
+    n_chunks += (static_cast<size_t>(rows) + p.chunk_rows - 1) / p.chunk_rows;
+  }
+  if (n_chunks == 0) return;
+  std::atomic<size_t> next_chunk{0};
   pool.run_on_all([&](int) {
     float out[kMaxDotTokens];
+    size_t i = 0;  // chunks are taken in increasing order: the product only moves forward
     for (;;) {
-      const size_t r0 = next_row.fetch_add(chunk_rows, std::memory_order_relaxed);
-      if (r0 >= static_cast<size_t>(rows)) break;
-      const size_t r1 = std::min<size_t>(static_cast<size_t>(rows), r0 + chunk_rows);
-      const uint8_t* chunk_end = w.row(static_cast<int64_t>(r1));
-      for (int64_t tb = 0; tb < n_tok; tb += token_block) {
-        const int64_t tb_end = std::min(n_tok, tb + token_block);
+      const size_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+      if (c >= n_chunks) break;
+      while (i + 1 < items.size() && prep[i + 1].first_chunk <= c) ++i;
+      const CpuMatmul& m = items[i];
+      const Prepared& p = prep[i];
+      const int64_t rows = m.w.n_rows();
+      const uint64_t row_bytes = m.w.row_bytes();
+      const size_t r0 = (c - p.first_chunk) * p.chunk_rows;
+      const size_t r1 = std::min<size_t>(static_cast<size_t>(rows), r0 + p.chunk_rows);
+      const uint8_t* chunk_end = m.w.row(static_cast<int64_t>(r1));
+      for (int64_t tb = 0; tb < m.n_tok; tb += p.token_block) {
+        const int64_t tb_end = std::min(m.n_tok, tb + p.token_block);
         for (size_t r = r0; r < r1; ++r) {
-          const uint8_t* row = w.row(static_cast<int64_t>(r));
+          const uint8_t* row = m.w.row(static_cast<int64_t>(r));
           // Ask now for the bytes this row's successors need (never past this chunk, another thread's).
           const uint64_t left = static_cast<uint64_t>(chunk_end - row);
           for (uint64_t o = 0; o < row_bytes; o += 64) {
             if (kPrefetchNearBytes + o < left) __builtin_prefetch(row + kPrefetchNearBytes + o, 0, 3);
             if (kPrefetchFarBytes + o < left) __builtin_prefetch(row + kPrefetchFarBytes + o, 0, 1);
           }
-          for (int64_t t = tb; t < tb_end; t += tile) {
-            const int n = static_cast<int>(std::min<int64_t>(tile, tb_end - t));
-            dot(row, act + static_cast<size_t>(t) * stride, stride, n, k, out);
-            for (int i = 0; i < n; ++i) y[(t + i) * rows + static_cast<int64_t>(r)] = out[i];
+          for (int64_t t = tb; t < tb_end; t += p.tile) {
+            const int n = static_cast<int>(std::min<int64_t>(p.tile, tb_end - t));
+            p.dot(row, p.act + static_cast<size_t>(t) * p.stride, p.stride, n, m.w.ne[0], out);
+            for (int j = 0; j < n; ++j) m.y[(t + j) * rows + static_cast<int64_t>(r)] = out[j];
           }
         }
       }

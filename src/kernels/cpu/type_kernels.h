@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/act_quant.h"
@@ -32,5 +33,21 @@ const CpuTypeKernels* find_cpu_kernels(DType type);
 // REQUIRES: cpu_supports(isa); w.type == kernels.type; w.ne[0] is a multiple of the type's block.
 void matmul_with(const CpuTypeKernels& kernels, CpuIsa isa, const TensorView& w, const float* x, int64_t n_tok,
                  float* y, ThreadPool& pool);
+
+// One product of matmul_many_with: y [n_tok, w rows] = x [n_tok, w.ne[0]] times w's rows, with `kernels` its
+// type's row (products of one call may differ in type and shape).
+struct CpuMatmul {
+  const CpuTypeKernels* kernels;
+  TensorView w;
+  const float* x;
+  int64_t n_tok;
+  float* y;
+};
+
+// Several independent products as one pool dispatch (a MoE layer's routed experts): each product's
+// activations are quantized once (products that read the same x share them), and every thread takes row
+// chunks of any product from one counter. matmul_with is this with one product.
+// REQUIRES: as matmul_with, for each product; no y overlaps another product's x or y.
+void matmul_many_with(std::span<const CpuMatmul> items, CpuIsa isa, ThreadPool& pool);
 
 }  // namespace strata::kernels
