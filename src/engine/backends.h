@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/device_weights.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/backend_cpu.h"
 #include "model/model.h"
@@ -25,8 +26,17 @@ std::string missing_gpu_backend(const planner::HardwareProfile& profile);
 // The profile with its GPUs removed, `note` saying why.
 planner::HardwareProfile without_gpus(planner::HardwareProfile profile, std::string note);
 
-// backends[0] = host; Site::Gpu → gpu (REQUIRES: gpu when the plan uses one). Without a plan: all on host.
+// The RAM-tier products the plan computes on the GPU, uploaded per use through device staging: for each kind
+// of pass, the products whose site for it is the GPU, held in RAM (pinned or not; disk-tier tensors are read
+// by the streamer and stay on their host site), in pass order; slots as large as the largest of them, as
+// many as the plan's GPU staging holds (2 to 8). A product larger than half the staging stays on the host.
+// Empty orders: nothing to stage.
+StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m);
+
+// backends[0] = host; Site::Gpu → gpu (REQUIRES: gpu when the plan uses one). A GPU site whose tensor is not
+// in GPU memory computes on the GPU only where `staging` uploads it for that kind of pass (else on the host).
+// Without a plan: all on host.
 model::Placement placement_from_plan(const planner::Plan* plan, const model::Model& m, kernels::Backend& host,
-                                     kernels::Backend* gpu);
+                                     kernels::Backend* gpu, const StagingSetup* staging = nullptr);
 
 }  // namespace strata::engine

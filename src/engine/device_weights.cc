@@ -6,8 +6,8 @@ namespace strata::engine {
 Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m, model::WeightSource& base,
                                                            model::ExpertSource* base_experts,
                                                            const std::vector<bool>& on_device,
-                                                           kernels::Backend& device) {
-  std::unique_ptr<DeviceWeights> dw(new DeviceWeights(m, base, base_experts));
+                                                           kernels::Backend& device, const StagingSetup* staging) {
+  std::unique_ptr<DeviceWeights> dw(new DeviceWeights(m, base, base_experts, device));
   dw->views_.resize(m.tensors.size());
   for (size_t id = 0; id < m.tensors.size() && id < on_device.size(); ++id) {
     if (!on_device[id]) continue;
@@ -26,12 +26,41 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m
     dw->buffers_.push_back(std::move(buf));
   }
   device.synchronize();
+  if (staging != nullptr && (!staging->orders.prefill.empty() || !staging->orders.decode.empty())) {
+    model::WeightSource* base_source = &base;
+    STRATA_ASSIGN_OR_RETURN(dw->staging_,
+                            DeviceStaging::make(m, device, staging->copier ? *staging->copier : device, staging->n_slots,
+                                                staging->slot_bytes, staging->orders,
+                                                [base_source](model::TensorId id) { return base_source->acquire(id); }));
+    dw->device_bytes_ += static_cast<uint64_t>(staging->n_slots) * staging->slot_bytes;
+  }
   return dw;
+}
+
+void DeviceWeights::begin_pass(bool decode) {
+  decode_ = decode;
+  if (staging_) staging_->begin_pass(decode);
+  base_.begin_pass(decode);
 }
 
 Result<model::WeightRef> DeviceWeights::acquire(model::TensorId id) {
   if (id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data) return model::WeightRef(views_[id]);
   return base_.acquire(id);
+}
+
+Result<model::WeightRef> DeviceWeights::acquire_for(model::TensorId id, Device where) {
+  if (id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data) return model::WeightRef(views_[id]);
+  if (staging_ && where == device_.device() && staging_->stages(id, decode_)) {
+    int slot = -1;
+    kernels::EventPtr ready;
+    STRATA_ASSIGN_OR_RETURN(TensorView v, staging_->acquire(id, slot, ready));
+    return model::WeightRef(v, this, static_cast<uint64_t>(slot), std::move(ready));
+  }
+  return base_.acquire_for(id, where);
+}
+
+void DeviceWeights::release(uint64_t handle, kernels::EventPtr consumed) {
+  staging_->release(static_cast<int>(handle), std::move(consumed));
 }
 
 void DeviceWeights::on_route(int layer, std::span<const int32_t> experts) {

@@ -1,44 +1,65 @@
-// engine/device_weights.h: the tensors a plan keeps in GPU memory, copied there once at load; every other tensor
-// comes from the wrapped source (resident RAM or streaming).
+// engine/device_weights.h: the tensors a plan keeps in GPU memory, copied there once at load; the RAM-tier
+// tensors it computes on the GPU, uploaded per use through device staging; every other tensor from the wrapped
+// source (resident RAM or streaming).
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "core/status.h"
+#include "engine/device_staging.h"
 #include "kernels/backend.h"
 #include "model/model.h"
 #include "model/weight_source.h"
 
 namespace strata::engine {
 
-class DeviceWeights final : public model::WeightSource, public model::ExpertSource {
+// What device staging the plan asks for: the tensors each kind of pass uploads, in pass order, and the ring.
+struct StagingSetup {
+  kernels::Backend* copier = nullptr;  // the copy stream (null: the device backend itself)
+  int n_slots = 0;
+  uint64_t slot_bytes = 0;
+  DeviceStaging::Orders orders;
+};
+
+class DeviceWeights final : public model::WeightSource, public model::ExpertSource, private model::WeightReleaser {
  public:
-  // Copies every tensor with on_device[id] from `base` into Weights buffers of `device`.
+  // Copies every tensor with on_device[id] from `base` into Weights buffers of `device`; with `staging`, the
+  // tensors it lists are uploaded per use for products on `device`.
   static Result<std::unique_ptr<DeviceWeights>> make(const model::Model& m, model::WeightSource& base,
                                                      model::ExpertSource* base_experts,
-                                                     const std::vector<bool>& on_device, kernels::Backend& device);
+                                                     const std::vector<bool>& on_device, kernels::Backend& device,
+                                                     const StagingSetup* staging = nullptr);
 
   void begin_layer(int layer) override { base_.begin_layer(layer); }
   void end_layer(int layer) override { base_.end_layer(layer); }
+  void begin_pass(bool decode) override;
   Result<model::WeightRef> acquire(model::TensorId id) override;
+  Result<model::WeightRef> acquire_for(model::TensorId id, Device where) override;
   void on_route(int layer, std::span<const int32_t> experts) override;
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;
   int max_held_experts() const override {
     return base_experts_ ? base_experts_->max_held_experts() : model::ExpertSource::max_held_experts();
   }
   uint64_t device_bytes() const { return device_bytes_; }
+  // Null without staging.
+  const DeviceStaging* staging() const { return staging_.get(); }
 
  private:
-  DeviceWeights(const model::Model& m, model::WeightSource& base, model::ExpertSource* base_experts)
-      : m_(m), base_(base), base_experts_(base_experts) {}
+  DeviceWeights(const model::Model& m, model::WeightSource& base, model::ExpertSource* base_experts,
+                kernels::Backend& device)
+      : m_(m), base_(base), base_experts_(base_experts), device_(device) {}
+  void release(uint64_t handle, kernels::EventPtr consumed) override;
 
   const model::Model& m_;
   model::WeightSource& base_;
   model::ExpertSource* base_experts_;
+  kernels::Backend& device_;
   std::vector<std::unique_ptr<kernels::Buffer>> buffers_;
   std::vector<TensorView> views_;  // per tensor id; data == nullptr where the base source serves it
   uint64_t device_bytes_ = 0;
+  std::unique_ptr<DeviceStaging> staging_;
+  bool decode_ = false;
 };
 
 }  // namespace strata::engine

@@ -74,6 +74,7 @@ class LoadedModel {
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<kernels::CpuBackend> backend_;
   std::unique_ptr<kernels::Backend> gpu_;  // when the plan uses a GPU
+  std::unique_ptr<kernels::Backend> gpu_copier_;  // a second stream of that GPU, for staging uploads
   std::optional<planner::Plan> plan_;
   std::string backend_note_;
   std::unique_ptr<model::WeightSource> weights_;

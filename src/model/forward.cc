@@ -79,8 +79,8 @@ Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* expert
   }
 }
 
-Result<WeightRef> Forward::acquire(TensorId id) {
-  Result<WeightRef> w = weights_.acquire(id);
+Result<WeightRef> Forward::acquire(TensorId id, int for_site) {
+  Result<WeightRef> w = for_site < 0 ? weights_.acquire(id) : weights_.acquire_for(id, on(for_site).device());
   if (w && (w->owned() || w->ready())) unsafe_ = true;  // bytes that move cannot be replayed from
   return w;
 }
@@ -89,7 +89,7 @@ Status Forward::matmul(TensorId id, Act x, Act y, int64_t n, TensorId bias) {
   const int b = site(id);
   STRATA_ACT(xv, acts_.in(x, b, n));
   STRATA_ACT(yv, acts_.out(y, b, n));
-  return with_weight_and(acquire(id), [this](TensorId t) { return acquire(t); }, bias, on(b),
+  return with_weight_and(acquire(id, b), [this](TensorId t) { return acquire(t); }, bias, on(b),
                          [&](const TensorView& w, const TensorView& bv) { on(b).matmul(w, xv, yv, bv); });
 }
 
@@ -227,6 +227,7 @@ Status Forward::eval_batch(std::span<const SeqInput> seqs) {
     tokens = batch_tokens_;
   }
   decode_ = all_single;
+  weights_.begin_pass(decode_);
   acts_.begin(n);
   if (!rope_loaded_) STRATA_RETURN_IF_ERROR(load_rope_factors());  // a weight: its bytes never change
 
@@ -325,7 +326,7 @@ Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
   if (on(b).device() != kHostDevice) {
     STRATA_ASSIGN_OR_RETURN(out, acts_.out(Act::Logits, b, n_out));
   }
-  STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.output), on(b), [&](const TensorView& w) {
+  STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.output, b), on(b), [&](const TensorView& w) {
     on(b).matmul(w, xb, out);
   }));
   weights_.end_layer(WeightSource::kGlobalLayer);

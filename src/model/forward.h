@@ -66,7 +66,8 @@ class Forward {
   // A decode step by replaying its recording (recording it first when there is none): false when the step
   // must run op by op (no single recording backend, or the step turned out not to be recordable).
   bool replay_step(int32_t token, int64_t pos0, KvCache& cache);
-  Result<WeightRef> acquire(TensorId id);
+  // for_site >= 0: the weight of a product on that backend (a source may upload it there); -1: as it is.
+  Result<WeightRef> acquire(TensorId id, int for_site = -1);
   Status attention_block(int64_t layer, int64_t n_tok);
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);

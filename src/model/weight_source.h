@@ -74,7 +74,13 @@ class WeightSource {
   static constexpr int kGlobalLayer = -1;
   virtual void begin_layer(int layer) {}
   virtual void end_layer(int layer) {}
+  // A pass begins: one token for every sequence (decode) or a prompt batch. Sites, and so what a source is
+  // asked to bring where, differ between the two.
+  virtual void begin_pass(bool decode) {}
   virtual Result<WeightRef> acquire(TensorId id) = 0;
+  // The weight of a product that runs on a backend reading memory of `where`: a source that can bring the
+  // bytes there (an upload through device staging) does; the default serves acquire(id) wherever they are.
+  virtual Result<WeightRef> acquire_for(TensorId id, Device where) { return acquire(id); }
 };
 
 // One expert's slice of a stacked expert tensor: [k, rows] out of [k, rows, n_expert].

@@ -1,0 +1,151 @@
+// tests/engine/device_staging_test.cc: RAM-tier products the plan computes on the GPU are uploaded per use
+// through the staging ring, on a copy stream of their own, ahead in pass order: run across a late stand-in
+// device (ops and copies queued on worker threads, so a slot refilled before its reader ran is caught), the
+// model's logits equal the one-backend run bit for bit, for prompts and decode, and most uploads were issued
+// ahead of their product.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "engine/backends.h"
+#include "engine/device_weights.h"
+#include "engine/runtime.h"
+#include "kernels/late_backend.h"
+#include "model/forward.h"
+#include "model/synth.h"
+#include "streaming/schedule.h"
+#include "support/test_support.h"
+
+namespace strata::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<LoadedModel> load_synth(const std::string& name, const std::string& type) {
+  const std::string path = testing::temp_dir() + "/" + name;
+  model::SynthSpec spec;
+  spec.layers = 4;
+  spec.dim = 128;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.type = type;
+  EXPECT_TRUE(model::write_synth_model(spec, path).is_ok());
+  EngineOptions o;
+  o.model_path = path;
+  o.n_threads = 1;
+  auto lm = LoadedModel::load(o);
+  EXPECT_TRUE(lm.is_ok()) << lm.status().message();
+  return std::move(lm).value();
+}
+
+// Layer 1 and the output in GPU memory; the FFN products of layers 0, 2 and 3 held in RAM (pinned) and computed
+// on the GPU for prompts; layer 3's up also in decode (a per-token copy over PCIe); the rest on the host.
+planner::Plan staged_plan(const model::Model& m) {
+  planner::Plan plan;
+  plan.tensors.resize(m.tensors.size());
+  for (size_t i = 0; i < m.tensors.size(); ++i) plan.tensors[i].size_bytes = m.tensors[i].size_bytes;
+  plan.kv_tiers.assign(m.layers.size(), planner::Tier::Ram);
+  auto gpu = [&](model::TensorId id) {
+    plan.tensors[id].tier = planner::Tier::Gpu;
+    plan.tensors[id].decode_site = plan.tensors[id].prefill_site = planner::Site::Gpu;
+  };
+  const model::LayerTensors& L1 = m.layers[1];
+  for (model::TensorId id : {L1.attn_norm, L1.attn_q, L1.attn_k, L1.attn_v, L1.attn_output, L1.ffn_norm, L1.ffn_gate,
+                             L1.ffn_up, L1.ffn_down})
+    gpu(id);
+  plan.kv_tiers[1] = planner::Tier::Gpu;
+  gpu(m.output);
+  gpu(m.output_norm);
+  uint64_t largest = 0;
+  for (int l : {0, 2, 3}) {
+    const model::LayerTensors& L = m.layers[l];
+    for (model::TensorId id : {L.ffn_gate, L.ffn_up, L.ffn_down}) {
+      plan.tensors[id].tier = planner::Tier::PinnedRam;
+      plan.tensors[id].prefill_site = planner::Site::Gpu;
+      largest = std::max(largest, m.tensors[id].size_bytes);
+    }
+  }
+  plan.tensors[m.layers[3].ffn_up].decode_site = planner::Site::Gpu;
+  plan.memory.gpu_staging = 3 * largest;
+  return plan;
+}
+
+TEST(DeviceStaging, PlanListsTheRamTierProductsOfEachPassInOrder) {
+  auto lm = load_synth("staging-plan.gguf", "F32");
+  const model::Model& m = lm->model();
+  planner::Plan plan = staged_plan(m);
+  const StagingSetup s = staging_from_plan(plan, m);
+  ASSERT_EQ(s.orders.prefill.size(), 9u);
+  ASSERT_EQ(s.orders.decode.size(), 1u);
+  EXPECT_EQ(s.orders.decode[0], m.layers[3].ffn_up);
+  EXPECT_EQ(s.orders.prefill.front(), m.layers[0].ffn_gate);
+  EXPECT_EQ(s.orders.prefill.back(), m.layers[3].ffn_down);
+  EXPECT_EQ(s.n_slots, 3);
+  // Pass order: each one comes later in the pass than the one before.
+  std::vector<int> at(m.tensors.size(), -1);
+  const auto reads = streaming::pass_reads(m);
+  for (size_t i = 0; i < reads.size(); ++i) at[reads[i].tensor] = static_cast<int>(i);
+  for (size_t i = 1; i < s.orders.prefill.size(); ++i) EXPECT_LT(at[s.orders.prefill[i - 1]], at[s.orders.prefill[i]]);
+  // Disk-tier products are the streamer's; a staging too small for a product keeps it on the host.
+  plan.tensors[m.layers[0].ffn_gate].tier = planner::Tier::Disk;
+  plan.memory.gpu_staging = m.tensors[m.layers[0].ffn_up].size_bytes;  // half of it holds none of them
+  EXPECT_TRUE(staging_from_plan(plan, m).orders.prefill.empty());
+  plan.memory.gpu_staging = 0;
+  EXPECT_EQ(staging_from_plan(plan, m).n_slots, 0);
+}
+
+TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
+  for (const char* type : {"F32", "Q8_0"}) {
+    SCOPED_TRACE(type);
+    auto lm = load_synth(std::string("staging-") + type + ".gguf", type);
+    const model::Model& m = lm->model();
+    const planner::Plan plan = staged_plan(m);
+    kernels::testing::LateBackend late(1, 200us), copier(1, 300us);
+    StagingSetup staging = staging_from_plan(plan, m);
+    staging.copier = &copier;
+    std::vector<bool> on_device(m.tensors.size(), false);
+    for (size_t i = 0; i < m.tensors.size(); ++i) on_device[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+    auto dw = DeviceWeights::make(m, lm->weights(), lm->experts(), on_device, late, &staging);
+    ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+    ASSERT_NE(dw.value()->staging(), nullptr);
+    const model::Placement p = placement_from_plan(&plan, m, lm->backend(), &late, &staging);
+    EXPECT_EQ(p.site(m.layers[0].ffn_up, false), 1);  // staged for prompts
+    EXPECT_EQ(p.site(m.layers[0].ffn_up, true), 0);   // computed on the host in decode
+    EXPECT_EQ(p.site(m.layers[3].ffn_up, true), 1);   // staged in decode too
+    EXPECT_EQ(p.site(m.layers[0].attn_q, false), 0);
+
+    const std::vector<int32_t> tokens = {1, 20, 30, 40, 50, 60, 70, 80, 90};
+    auto run = [&](model::WeightSource& w, model::ExpertSource* e, const model::Placement& pl) {
+      model::Forward fwd(m, w, e, pl);
+      model::KvCache cache(m.hp, 32, pl);
+      const int64_t V = m.hp.n_vocab;
+      std::vector<float> all, logits(5 * V);
+      // Two prompt batches (the second continues the first), then decode steps.
+      EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(0, 3), cache, logits, true).is_ok());
+      all.insert(all.end(), logits.begin(), logits.begin() + 3 * V);
+      EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(3, 2), cache, logits, true).is_ok());
+      all.insert(all.end(), logits.begin(), logits.begin() + 2 * V);
+      for (size_t i = 5; i < tokens.size(); ++i) {
+        EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(i, 1), cache, logits, false).is_ok());
+        all.insert(all.end(), logits.begin(), logits.begin() + V);
+      }
+      return all;
+    };
+    const auto one = run(lm->weights(), lm->experts(), lm->placement());
+    const auto staged = run(*dw.value(), dw.value().get(), p);
+    ASSERT_EQ(one.size(), staged.size());
+    EXPECT_EQ(std::memcmp(one.data(), staged.data(), one.size() * sizeof(float)), 0);
+    late.synchronize();
+    EXPECT_EQ(late.stale_weights(), 0) << "a staging slot was refilled before its product read it";
+    const StagingCounters& c = dw.value()->staging()->counters();
+    // 2 prompt passes x 9 staged products + 4 decode steps x 1.
+    EXPECT_EQ(c.ahead + c.on_demand, 2u * 9u + 4u);
+    EXPECT_GE(c.uploads, 9u);
+    EXPECT_GT(c.bytes, 0u);
+    EXPECT_GT(c.ahead, c.on_demand) << "uploads are issued ahead of their products";
+  }
+}
+
+}  // namespace
+}  // namespace strata::engine
