@@ -93,10 +93,12 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     if (o.cold) drop_page_cache(o.model);
     session.truncate(0);
     const auto s0 = lm.stream_stats();
+    const auto u0 = lm.staging_counters();
     const double t0 = now_s();
     STRATA_RETURN_IF_ERROR(session.eval(prompt, logits, false));
     const double t1 = now_s();
     const auto s1 = lm.stream_stats();
+    const auto u1 = lm.staging_counters();
     const uint64_t dispatches0 = lm.backend().pool().dispatches();
     for (int i = 0; i < o.n_gen; ++i) {
       int32_t next = engine::Sampler::argmax(logits);
@@ -105,6 +107,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     const double t2 = now_s();
     const auto s2 = lm.stream_stats();
     const uint64_t dispatches = lm.backend().pool().dispatches() - dispatches0;
+    const auto u2 = lm.staging_counters();
     progress.report(items_progress("bench", rep < 0 ? "warm-up" : "repetition", run_index + 1, n_runs,
                                    run_index + 1 == n_runs));
     if (rep < 0) continue;  // warm-up
@@ -124,6 +127,15 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
       if (hits + misses) r["decode_expert_hit_rate"] = static_cast<double>(hits) / (hits + misses);
       bytes_per_tok.push_back(decode_bytes / o.n_gen);
       disk_gbps.push_back(decode_bytes / (t2 - t1) / 1e9);
+    }
+    if (u0 && u1 && u2) {
+      // RAM-tier weights uploaded to the GPU (device staging): what crossed PCIe, and how fast.
+      r["prompt_upload_bytes"] = u1->bytes - u0->bytes;
+      r["prompt_upload_gb_per_s"] = static_cast<double>(u1->bytes - u0->bytes) / (t1 - t0) / 1e9;
+      r["decode_upload_bytes_per_token"] = static_cast<double>(u2->bytes - u1->bytes) / std::max(o.n_gen, 1);
+      r["decode_upload_gb_per_s"] = static_cast<double>(u2->bytes - u1->bytes) / (t2 - t1) / 1e9;
+      const uint64_t ahead = u2->ahead - u0->ahead, asked = ahead + (u2->on_demand - u0->on_demand);
+      r["upload_issued_ahead"] = asked ? static_cast<double>(ahead) / asked : 0.0;
     }
     reps.push_back(r);
   }
@@ -185,6 +197,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     rec["parallel"] = p;
   }
   rec["peak_rss_bytes"] = engine::peak_rss_bytes();
+  rec["pinned_bytes"] = lm.pinned_bytes();
   rec["decode_steps_replayed"] = session.forward().replayed_steps();  // CUDA graphs (warm-up included)
   rec["decode_steps"] = (o.warmup + o.repetitions) * o.n_gen;
   if (gpu_mem && gpu_mem->available()) {
@@ -234,6 +247,15 @@ int run_bench(const BenchOptions& o) {
     if (v.contains("share_of_gpu_bandwidth"))
       std::printf(" (%.0f%% of the measured GPU bandwidth)", 100.0 * v["share_of_gpu_bandwidth"].get<double>());
     std::printf("\n");
+  }
+  if (!rec["runs"].empty() && rec["runs"].back().contains("prompt_upload_bytes")) {
+    const auto& r = rec["runs"].back();
+    std::printf("GPU uploads of RAM-tier weights: prompt %s at %.1f GB/s, decode %s a token at %.1f GB/s; %.0f%% issued "
+                "ahead; %s pinned\n",
+                format_bytes(r["prompt_upload_bytes"].get<uint64_t>()).c_str(), r["prompt_upload_gb_per_s"].get<double>(),
+                format_bytes(static_cast<uint64_t>(r["decode_upload_bytes_per_token"].get<double>())).c_str(),
+                r["decode_upload_gb_per_s"].get<double>(), 100.0 * r["upload_issued_ahead"].get<double>(),
+                format_bytes(rec["pinned_bytes"].get<uint64_t>()).c_str());
   }
   if (const double d = rec["runs"].empty() ? 0.0 : rec["runs"].back()["decode_cpu_dispatches_per_token"].get<double>(); d > 0)
     std::printf("decode CPU thread-pool dispatches a token: %.0f\n", d);

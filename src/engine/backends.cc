@@ -54,8 +54,13 @@ StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m)
     if (staged(r.tensor, false)) s.orders.prefill.push_back(r.tensor);
     if (staged(r.tensor, true)) s.orders.decode.push_back(r.tensor);
   }
+  std::vector<bool> listed(m.tensors.size(), false);
   for (const auto* order : {&s.orders.prefill, &s.orders.decode})
-    for (model::TensorId id : *order) s.slot_bytes = std::max(s.slot_bytes, m.tensors[id].size_bytes);
+    for (model::TensorId id : *order) {
+      s.slot_bytes = std::max(s.slot_bytes, m.tensors[id].size_bytes);
+      if (plan.tensors[id].tier == planner::Tier::PinnedRam && !listed[id]) s.pin.push_back(id);
+      listed[id] = true;
+    }
   if (s.slot_bytes == 0) return s;
   s.n_slots = static_cast<int>(std::clamp<uint64_t>(plan.memory.gpu_staging / s.slot_bytes, 2, 8));
   return s;

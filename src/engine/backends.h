@@ -30,6 +30,7 @@ planner::HardwareProfile without_gpus(planner::HardwareProfile profile, std::str
 // of pass, the products whose site for it is the GPU, held in RAM (pinned or not; disk-tier tensors are read
 // by the streamer and stay on their host site), in pass order; slots as large as the largest of them, as
 // many as the plan's GPU staging holds (2 to 8). A product larger than half the staging stays on the host.
+// Those the plan holds in pinned RAM are listed to be page-locked.
 // Empty orders: nothing to stage.
 StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m);
 

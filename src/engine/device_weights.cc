@@ -1,6 +1,10 @@
 // engine/device_weights.cc: the one-time upload of GPU-tier tensors and the lookups that serve them.
 #include "engine/device_weights.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
 namespace strata::engine {
 
 Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m, model::WeightSource& base,
@@ -33,8 +37,40 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m
                                                 staging->slot_bytes, staging->orders,
                                                 [base_source](model::TensorId id) { return base_source->acquire(id); }));
     dw->device_bytes_ += static_cast<uint64_t>(staging->n_slots) * staging->slot_bytes;
+    STRATA_RETURN_IF_ERROR(dw->pin(staging->pin));
   }
   return dw;
+}
+
+DeviceWeights::~DeviceWeights() {
+  if (staging_) device_.synchronize();  // no upload still reads a range about to be unpinned
+  for (uint8_t* p : pinned_) device_.unpin_host(p);
+}
+
+// Page-locks the host bytes of `ids` (whole pages, overlapping ranges merged), so their uploads run at the
+// link's full speed. Bytes a source moves (a streaming slot) are not pinned.
+Status DeviceWeights::pin(const std::vector<model::TensorId>& ids) {
+  constexpr uintptr_t kPage = 4096;
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
+  for (model::TensorId id : ids) {
+    STRATA_ASSIGN_OR_RETURN(model::WeightRef w, base_.acquire(id));
+    if (w.owned() || !w->device.is_host() || w->data == nullptr) continue;
+    const auto begin = reinterpret_cast<uintptr_t>(w->data);
+    ranges.emplace_back(begin / kPage * kPage, (begin + w.view().size_bytes() + kPage - 1) / kPage * kPage);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<uintptr_t, uintptr_t>> merged;
+  for (const auto& r : ranges) {
+    if (!merged.empty() && r.first <= merged.back().second) merged.back().second = std::max(merged.back().second, r.second);
+    else merged.push_back(r);
+  }
+  for (const auto& [begin, end] : merged) {
+    auto* p = reinterpret_cast<uint8_t*>(begin);
+    if (!device_.pin_host(p, end - begin)) continue;
+    pinned_.push_back(p);
+    pinned_bytes_ += end - begin;
+  }
+  return Status::ok();
 }
 
 void DeviceWeights::begin_pass(bool decode) {

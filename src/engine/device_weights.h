@@ -20,6 +20,7 @@ struct StagingSetup {
   int n_slots = 0;
   uint64_t slot_bytes = 0;
   DeviceStaging::Orders orders;
+  std::vector<model::TensorId> pin;  // staged tensors the plan holds in pinned RAM: page-locked at load
 };
 
 class DeviceWeights final : public model::WeightSource, public model::ExpertSource, private model::WeightReleaser {
@@ -41,7 +42,10 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   int max_held_experts() const override {
     return base_experts_ ? base_experts_->max_held_experts() : model::ExpertSource::max_held_experts();
   }
+  ~DeviceWeights() override;
   uint64_t device_bytes() const { return device_bytes_; }
+  // Host bytes page-locked for staging uploads (0 where the backend or the system declined).
+  uint64_t pinned_bytes() const { return pinned_bytes_; }
   // Null without staging.
   const DeviceStaging* staging() const { return staging_.get(); }
 
@@ -50,6 +54,7 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
                 kernels::Backend& device)
       : m_(m), base_(base), base_experts_(base_experts), device_(device) {}
   void release(uint64_t handle, kernels::EventPtr consumed) override;
+  Status pin(const std::vector<model::TensorId>& ids);
 
   const model::Model& m_;
   model::WeightSource& base_;
@@ -60,6 +65,8 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   uint64_t device_bytes_ = 0;
   std::unique_ptr<DeviceStaging> staging_;
   bool decode_ = false;
+  std::vector<uint8_t*> pinned_;  // page-locked ranges, unpinned at destruction
+  uint64_t pinned_bytes_ = 0;
 };
 
 }  // namespace strata::engine

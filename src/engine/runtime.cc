@@ -166,6 +166,11 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
   return lm;
 }
 
+std::optional<StagingCounters> LoadedModel::staging_counters() const {
+  if (!device_weights_ || !device_weights_->staging()) return std::nullopt;
+  return device_weights_->staging()->counters();
+}
+
 uint64_t peak_rss_bytes() {
   FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return 0;

@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "engine/device_weights.h"
 #include "gguf/gguf_file.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/backend_cpu.h"
@@ -65,6 +66,10 @@ class LoadedModel {
   // Disk streaming figures since load; absent when every weight is resident.
   std::optional<streaming::StreamStats> stream_stats() const;
   uint64_t resident_bytes() const { return resident_bytes_; }
+  // Uploads of RAM-tier weights to the GPU so far; absent when nothing is staged.
+  std::optional<StagingCounters> staging_counters() const;
+  // Host bytes page-locked for those uploads.
+  uint64_t pinned_bytes() const { return device_weights_ ? device_weights_->pinned_bytes() : 0; }
 
  private:
   LoadedModel() = default;
@@ -78,7 +83,7 @@ class LoadedModel {
   std::optional<planner::Plan> plan_;
   std::string backend_note_;
   std::unique_ptr<model::WeightSource> weights_;
-  std::unique_ptr<model::WeightSource> device_weights_;  // wraps weights_ when a GPU holds some tensors
+  std::unique_ptr<DeviceWeights> device_weights_;  // wraps weights_ when a GPU holds some tensors
   model::ExpertSource* experts_ = nullptr;  // points into weights_ or device_weights_ (every source serves experts)
   model::Placement placement_;
   bool record_decode_steps_ = true;

@@ -180,6 +180,11 @@ class Backend {
 
   // --- copies (enqueued on this stream; one side is this backend's device, the other host or this device)
   virtual void copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) = 0;
+  // Page-locks host memory this backend will copy from again and again, so those copies run at the link's full
+  // speed and asynchronously. A hint: false where the backend has no use for it or the system refuses (copies
+  // work either way). REQUIRES: p and bytes page-aligned; unpin_host(p) before the memory is freed.
+  virtual bool pin_host(void* /*p*/, uint64_t /*bytes*/) { return false; }
+  virtual void unpin_host(void* /*p*/) {}
   void copy(ActView src, ActView dst);  // REQUIRES: equal shapes
 
   // --- ops. Activations (ActView) must be on device(); weights (TensorView) on a device can_read() accepts.

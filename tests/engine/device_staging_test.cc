@@ -82,6 +82,7 @@ TEST(DeviceStaging, PlanListsTheRamTierProductsOfEachPassInOrder) {
   EXPECT_EQ(s.orders.prefill.front(), m.layers[0].ffn_gate);
   EXPECT_EQ(s.orders.prefill.back(), m.layers[3].ffn_down);
   EXPECT_EQ(s.n_slots, 3);
+  EXPECT_EQ(s.pin.size(), 9u);  // every staged product is in pinned RAM here
   // Pass order: each one comes later in the pass than the one before.
   std::vector<int> at(m.tensors.size(), -1);
   const auto reads = streaming::pass_reads(m);
@@ -144,6 +145,14 @@ TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
     EXPECT_GE(c.uploads, 9u);
     EXPECT_GT(c.bytes, 0u);
     EXPECT_GT(c.ahead, c.on_demand) << "uploads are issued ahead of their products";
+    // The pinned-RAM products were page-locked (whole pages covering each) and are unlocked with the weights.
+    uint64_t staged_bytes = 0;
+    for (model::TensorId id : staging.pin) staged_bytes += m.tensors[id].size_bytes;
+    EXPECT_GE(late.pinned_bytes(), staged_bytes);
+    EXPECT_EQ(dw.value()->pinned_bytes(), late.pinned_bytes());
+    dw.value().reset();
+    EXPECT_EQ(late.pinned_bytes(), 0u);
+    EXPECT_EQ(late.bad_pins(), 0);
   }
 }
 

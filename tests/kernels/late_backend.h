@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -53,6 +54,28 @@ class LateBackend final : public Backend {
     push([=, this] { cpu_.copy(src, sd, dst, dd, bytes); });
   }
   using Backend::copy;
+  // Pinning is recorded (page-aligned ranges, each unpinned once), not done.
+  bool pin_host(void* p, uint64_t bytes) override {
+    std::lock_guard lock(mu_);
+    const bool aligned = reinterpret_cast<uintptr_t>(p) % 4096 == 0 && bytes % 4096 == 0;
+    if (!aligned || pins_.count(p)) ++bad_pins_;
+    pins_[p] = bytes;
+    return true;
+  }
+  void unpin_host(void* p) override {
+    std::lock_guard lock(mu_);
+    if (pins_.erase(p) == 0) ++bad_pins_;
+  }
+  uint64_t pinned_bytes() {
+    std::lock_guard lock(mu_);
+    uint64_t n = 0;
+    for (const auto& [p, bytes] : pins_) n += bytes;
+    return n;
+  }
+  int bad_pins() {
+    std::lock_guard lock(mu_);
+    return bad_pins_;
+  }
 
   void get_rows(const TensorView& t, std::span<const int32_t> ids, ActView out) override {
     push([=, this, ids = std::vector<int32_t>(ids.begin(), ids.end())] { cpu_.get_rows(t, ids, out); });
@@ -147,10 +170,12 @@ class LateBackend final : public Backend {
   };
   CpuBackend cpu_;  // runs each op, on the worker thread only
   const std::chrono::microseconds delay_;
-  std::mutex mu_;  // guards queue_ and stop_
+  std::mutex mu_;  // guards queue_, stop_, pins_ and bad_pins_
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stop_ = false;
+  std::map<void*, uint64_t> pins_;
+  int bad_pins_ = 0;  // unaligned, repeated or unknown pin/unpin calls
   std::atomic<int> stale_{0}, ops_{0};
   std::thread worker_;  // last: starts after every other member exists
 };

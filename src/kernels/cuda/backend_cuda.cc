@@ -119,6 +119,17 @@ void CudaBackend::copy(const void* src, Device src_device, void* dst, Device dst
   STRATA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_.get()));
 }
 
+bool CudaBackend::pin_host(void* p, uint64_t bytes) {
+  const cudaError_t err = cudaHostRegister(p, bytes, cudaHostRegisterDefault);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();  // refused (locked-memory limits, an unsupported mapping): copies stay pageable
+    return false;
+  }
+  return true;
+}
+
+void CudaBackend::unpin_host(void* p) { STRATA_CUDA_CHECK(cudaHostUnregister(p)); }
+
 // ---- recorded decode steps
 
 CudaBackend::StepGraph::~StepGraph() {

@@ -30,6 +30,8 @@ class CudaBackend final : public Backend {
   void wait(const Event& e) override;
   void synchronize() override;
   void copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) override;
+  bool pin_host(void* p, uint64_t bytes) override;
+  void unpin_host(void* p) override;
   using Backend::copy;
 
   void get_rows(const TensorView& table, std::span<const int32_t> ids, ActView out) override;
