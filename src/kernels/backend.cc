@@ -1,6 +1,8 @@
 // kernels/backend.cc: the backend-independent pieces of the interface: names, the completed event, copies of views.
 #include "kernels/backend.h"
 
+#include <vector>
+
 #include "core/check.h"
 
 namespace strata::kernels {
@@ -37,6 +39,33 @@ void Backend::copy(ActView src, ActView dst) {
 
 void Backend::matmul_many(std::span<const MatmulItem> items) {
   for (const MatmulItem& it : items) matmul(it.w, it.x, it.y, it.bias);
+}
+
+void Backend::moe_decode(ActView logits, const RouteParams& p, const MoeWeights& w, ActView x, ActView out) {
+  const int64_t k = p.n_expert_used, n_ff = w.gate.ne[1];
+  STRATA_CHECK(logits.rows == 1 && x.rows == 1 && out.rows == 1 && out.cols == w.down.ne[1] && k > 0);
+  std::vector<int32_t> ids(static_cast<size_t>(k));
+  std::vector<float> weights(static_cast<size_t>(k));
+  moe_route(logits, p, ids, weights);
+  record()->synchronize();
+  // Scratch in this backend's memory: [k, n_ff] gate and up, [k, d] down outputs.
+  auto g = alloc(static_cast<uint64_t>(k * n_ff) * sizeof(float), BufferUse::Activations);
+  auto u = alloc(static_cast<uint64_t>(k * n_ff) * sizeof(float), BufferUse::Activations);
+  auto y = alloc(static_cast<uint64_t>(k * out.cols) * sizeof(float), BufferUse::Activations);
+  STRATA_CHECK_MSG(g && u && y, "out of memory for MoE scratch");
+  const ActView gv{device(), reinterpret_cast<float*>(g->data()), k, n_ff};
+  const ActView uv{device(), reinterpret_cast<float*>(u->data()), k, n_ff};
+  const ActView yv{device(), reinterpret_cast<float*>(y->data()), k, out.cols};
+  for (int64_t j = 0; j < k; ++j) {
+    matmul(w.gate.slice_last(ids[j]), x, gv.rows_from(j, 1));
+    matmul(w.up.slice_last(ids[j]), x, uv.rows_from(j, 1));
+  }
+  glu(w.glu, gv, uv, gv);
+  for (int64_t j = 0; j < k; ++j) matmul(w.down.slice_last(ids[j]), gv.rows_from(j, 1), yv.rows_from(j, 1));
+  fill(out, 0.0f);
+  const std::vector<int32_t> rows(static_cast<size_t>(k), 0);
+  scatter_add(yv, rows, weights, out);
+  record()->synchronize();  // the scratch is freed on return
 }
 
 void Backend::attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,

@@ -149,6 +149,13 @@ struct RouteParams {
   bool norm_topk = false;     // SoftmaxAll only: divide the k kept weights by their sum
 };
 
+// One MoE layer's stacked expert weights, every expert whole, for Backend::moe_decode.
+struct MoeWeights {
+  TensorView gate, up;  // [d, n_ff, n_expert]
+  TensorView down;      // [n_ff, d, n_expert]
+  GluKind glu = GluKind::SwiGlu;
+};
+
 // One product of Backend::matmul_many: y = w x (+ bias), as matmul(w, x, y, bias).
 struct MatmulItem {
   TensorView w;
@@ -240,6 +247,14 @@ class Backend {
   }
   // x[:] = value (clears the accumulator that scatter_add adds the experts into).
   virtual void fill(ActView x, float value) = 0;
+
+  // A MoE layer's FFN for one token: routes logits [1, n_expert] as moe_route does (experts e_j, weights w_j),
+  //   out[0, :] = sum_j w_j * down_{e_j}(glu(gate_{e_j}(x), up_{e_j}(x)))
+  // x, out: [1, d]; out must not alias x. The default routes through the host (moe_route, a wait, then the
+  // products of each chosen expert); a backend whose moe_decode_on_device() is true routes and indexes the
+  // experts on the device, never waiting for the host, so a recorded decode step can hold it.
+  virtual void moe_decode(ActView logits, const RouteParams& p, const MoeWeights& w, ActView x, ActView out);
+  virtual bool moe_decode_on_device() const { return false; }
 
   // MoE routing: for each token t of logits [n, n_expert], the k chosen experts ids[t * k + j] (by
   // descending logit, ties to the lower id) and their weights[t * k + j]. ids and weights are HOST arrays

@@ -68,12 +68,14 @@ Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* expert
   route_.gating = hp_.norm_topk ? kernels::RouterGating::SoftmaxSelected : kernels::RouterGating::SoftmaxAll;
   route_.n_expert_used = hp_.n_expert_used;
   STRATA_CHECK(placement_.decode_site.size() == m_.tensors.size() && placement_.kv_site.size() == m_.layers.size());
-  // Decode steps can be recorded when one device backend runs all of a dense model's decode ops and holds its
-  // cache (a MoE step reads its routing on the host).
-  if (!hp_.is_moe() && !placement_.kv_site.empty()) {
+  // Decode steps can be recorded when one device backend runs all of a model's decode ops and holds its cache
+  // (a MoE model's too where that backend routes on the device; a step that needs the host anyway, as expert
+  // biases do, discards its recording and runs op by op).
+  if (!placement_.kv_site.empty()) {
     const int b = placement_.kv_site.front();
     const auto same = [b](uint8_t s) { return s == b; };
-    if (!on(b).device().is_host() && std::all_of(placement_.kv_site.begin(), placement_.kv_site.end(), same) &&
+    if (!on(b).device().is_host() && (!hp_.is_moe() || on(b).moe_decode_on_device()) &&
+        std::all_of(placement_.kv_site.begin(), placement_.kv_site.end(), same) &&
         std::all_of(placement_.decode_site.begin(), placement_.decode_site.end(), same))
       graph_site_ = b;
   }
@@ -393,6 +395,10 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
   const int64_t n_exp = hp_.n_expert, k = hp_.n_expert_used;
   STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate_inp, Act::XB, Act::Router, n, L.ffn_gate_inp_bias));  // [n, n_expert]
+  if (n == 1) {
+    STRATA_ASSIGN_OR_RETURN(bool done, moe_decode_on_device(l));
+    if (done) return Status::ok();
+  }
 
   // Per token: the top-k experts by router logit, weighted by a softmax over the selected logits (or, without
   // norm_topk, their share of a softmax over all experts). The choices come back to the host, which groups
@@ -460,6 +466,32 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
     if (L.ffn_exps_bias[p] != kNoTensor) exp_bias_[p].release_after(on(site(L.ffn_exps[p])).record());
   residual(Act::FfnOut, b, n);  // x += moe_out (with the next layer's norm)
   return Status::ok();
+}
+
+// One token's MoE FFN routed and computed on the device, where the router and every expert of the layer live in
+// the memory of one backend that routes on the device (no expert biases): true when it ran.
+Result<bool> Forward::moe_decode_on_device(int64_t l) {
+  const LayerTensors& L = m_.layers[l];
+  const int b = site(L.ffn_gate_inp);
+  if (!on(b).moe_decode_on_device()) return false;
+  for (int p = 0; p < 3; ++p)
+    if (site(L.ffn_exps[p]) != b || L.ffn_exps_bias[p] != kNoTensor) return false;
+  // A device site holds its tensors whole (placement sends a product there only where its bytes are).
+  std::array<WeightRef, 3> w;
+  for (int p = 0; p < 3; ++p) {
+    STRATA_ASSIGN_OR_RETURN(w[p], acquire(L.ffn_exps[p]));
+    if (w[p]->device != on(b).device()) return false;  // served from elsewhere: the host-routed path
+  }
+  for (const WeightRef& r : w)
+    if (r.ready()) on(b).wait(*r.ready());
+  STRATA_ACT(logits, acts_.in(Act::Router, b, 1));
+  STRATA_ACT(xb, acts_.in(Act::XB, b, 1));
+  STRATA_ACT(out, acts_.out(Act::FfnOut, b, 1));
+  on(b).moe_decode(logits, route_, {w[0].view(), w[1].view(), w[2].view(), glu_}, xb, out);
+  const kernels::EventPtr done = on(b).record();
+  for (WeightRef& r : w) r.release_after(done);
+  residual(Act::FfnOut, b, 1);  // x += moe_out (with the next layer's norm)
+  return true;
 }
 
 // For the tokens routed to each expert e of `group`:

@@ -484,6 +484,60 @@ void add_moe(std::vector<OpCase>& cases) {
                    }});
 }
 
+// One token's MoE FFN (routing, the chosen experts' gate/up/GLU/down, the weighted sum) against the reference
+// ops composed. Twice the product bound: the GLU's heavy-tailed output feeds the down product (as the matmul chain).
+// A width not a multiple of 4 takes a GPU backend's host-routed fallback.
+void add_moe_decode(std::vector<OpCase>& cases) {
+  struct Shape {
+    DType gate_up, down;
+    int64_t d, n_ff, n_exp, k;
+    RouterGating gating;
+    bool norm_topk;
+  };
+  const Shape shapes[] = {{DType::Q4_K, DType::Q6_K, 256, 512, 8, 2, RouterGating::SoftmaxSelected, false},
+                          {DType::Q8_0, DType::Q8_0, 64, 96, 60, 8, RouterGating::SoftmaxAll, true},
+                          {DType::F32, DType::F32, 40, 30, 16, 4, RouterGating::SoftmaxAll, false},
+                          {DType::MXFP4, DType::MXFP4, 64, 128, 32, 4, RouterGating::SoftmaxSelected, false}};
+  for (const Shape& s : shapes)
+    for (GluKind glu : {GluKind::SwiGlu, GluKind::SwiGluClamped}) {
+      const double bound = 2 * std::max(matmul_bound(s.gate_up), matmul_bound(s.down));
+      cases.push_back({"moe_decode " + std::string(dtype_traits(s.gate_up).name) + "/" + std::string(dtype_traits(s.down).name) +
+                           " experts=" + std::to_string(s.n_exp) + " k=" + std::to_string(s.k) + " ff=" +
+                           std::to_string(s.n_ff) + (glu == GluKind::SwiGluClamped ? " clamped" : ""),
+                       bound, [=](OnBackend& on, std::mt19937& rng) {
+                         const RouteParams p{s.k, s.gating, s.norm_topk};
+                         const auto logits = gaussian(s.n_exp, rng, 2.0f), x = gaussian(s.d, rng);
+                         const auto wg = quantized(s.gate_up, s.d, s.n_ff * s.n_exp, rng);
+                         const auto wu = quantized(s.gate_up, s.d, s.n_ff * s.n_exp, rng);
+                         const auto wd = quantized(s.down, s.n_ff, s.d * s.n_exp, rng);
+                         auto stacked = [&](TensorView v, int64_t rows) {
+                           v.ne[1] = rows;
+                           v.ne[2] = s.n_exp;
+                           return v;
+                         };
+                         const TensorView hg = stacked(testing::host_view(wg, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff);
+                         const TensorView hu = stacked(testing::host_view(wu, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff);
+                         const TensorView hd = stacked(testing::host_view(wd, s.down, s.n_ff, s.d * s.n_exp), s.d);
+                         std::vector<int32_t> ids(s.k);
+                         std::vector<float> w(s.k), want(s.d, 0.0f), g(s.n_ff), u(s.n_ff), y(s.d);
+                         reference::moe_route(logits.data(), 1, s.n_exp, p, ids.data(), w.data());
+                         for (int64_t j = 0; j < s.k; ++j) {
+                           reference::matmul(hg.slice_last(ids[j]), x.data(), 1, g.data());
+                           reference::matmul(hu.slice_last(ids[j]), x.data(), 1, u.data());
+                           reference::glu(glu, g.data(), u.data(), s.n_ff, g.data());
+                           reference::matmul(hd.slice_last(ids[j]), g.data(), 1, y.data());
+                           for (int64_t i = 0; i < s.d; ++i) want[i] += w[j] * y[i];
+                         }
+                         const MoeWeights mw{stacked(on.weight(wg, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff),
+                                             stacked(on.weight(wu, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff),
+                                             stacked(on.weight(wd, s.down, s.n_ff, s.d * s.n_exp), s.d), glu};
+                         ActView out = on.empty(1, s.d);
+                         on.backend().moe_decode(on.act(logits, 1, s.n_exp), p, mw, on.act(x, 1, s.d), out);
+                         return rel_error(on.read(out), want);
+                       }});
+    }
+}
+
 const std::vector<OpCase>& all_cases() {
   static const std::vector<OpCase> cases = [] {
     std::vector<OpCase> c;
@@ -498,6 +552,7 @@ const std::vector<OpCase>& all_cases() {
     add_attention_batch(c);
     add_elementwise(c);
     add_moe(c);
+    add_moe_decode(c);
     return c;
   }();
   return cases;
@@ -549,7 +604,7 @@ TEST(BackendOps, SecondCpuInstance) {
 
 TEST(BackendOps, TableCoversEveryOp) {
   // A new op adds its cases here; this keeps the list honest.
-  for (const char* op : {"get_rows", "rms_norm", "add_rms_norm", "matmul", "matmul_many", "rope", "attention", "glu", "add", "fill", "moe_route",
+  for (const char* op : {"get_rows", "rms_norm", "add_rms_norm", "matmul", "matmul_many", "rope", "attention", "glu", "add", "fill", "moe_route", "moe_decode",
                          "gather_rows"}) {
     const bool found = std::any_of(all_cases().begin(), all_cases().end(),
                                    [&](const OpCase& c) { return c.name.rfind(op, 0) == 0; });

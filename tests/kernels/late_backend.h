@@ -20,7 +20,10 @@ namespace strata::kernels::testing {
 
 class LateBackend final : public Backend {
  public:
-  LateBackend(int index, std::chrono::microseconds delay) : cpu_(1, index), delay_(delay), worker_([this] { loop(); }) {}
+  // routes_on_device: claims moe_decode_on_device (its moe_decode is the interface's host-routed default), so
+  // the forward pass's device MoE path can run here.
+  LateBackend(int index, std::chrono::microseconds delay, bool routes_on_device = false)
+      : cpu_(1, index), delay_(delay), routes_on_device_(routes_on_device), worker_([this] { loop(); }) {}
   ~LateBackend() override {
     synchronize();
     {
@@ -98,6 +101,12 @@ class LateBackend final : public Backend {
     push([=, this] { cpu_.attention(p, q, k, v, c, pos0, out); });
   }
   bool supports(const AttentionParams& p) const override { return cpu_.supports(p); }
+  bool moe_decode_on_device() const override { return routes_on_device_; }
+  int moe_decodes() const { return moe_decodes_.load(); }
+  void moe_decode(ActView logits, const RouteParams& p, const MoeWeights& w, ActView x, ActView out) override {
+    ++moe_decodes_;
+    Backend::moe_decode(logits, p, w, x, out);
+  }
   void glu(GluKind kind, ActView g, ActView u, ActView out) override { push([=, this] { cpu_.glu(kind, g, u, out); }); }
   void add(ActView x, ActView y) override { push([=, this] { cpu_.add(x, y); }); }
   void fill(ActView x, float value) override { push([=, this] { cpu_.fill(x, value); }); }
@@ -170,6 +179,8 @@ class LateBackend final : public Backend {
   };
   CpuBackend cpu_;  // runs each op, on the worker thread only
   const std::chrono::microseconds delay_;
+  const bool routes_on_device_;
+  std::atomic<int> moe_decodes_{0};
   std::mutex mu_;  // guards queue_, stop_, pins_ and bad_pins_
   std::condition_variable cv_;
   std::deque<Item> queue_;

@@ -31,6 +31,8 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   void copy(const void* src, Device src_device, void* dst, Device dst_device, uint64_t bytes) override;
   bool pin_host(void* p, uint64_t bytes) override;
+  void moe_decode(ActView logits, const RouteParams& p, const MoeWeights& w, ActView x, ActView out) override;
+  bool moe_decode_on_device() const override { return true; }
   void unpin_host(void* p) override;
   using Backend::copy;
 
@@ -136,6 +138,7 @@ class CudaBackend final : public Backend {
   cuda::Stream stream_;
   // Scratch per call site; guarded by the single-caller rule (one thread issues a backend's ops at a time).
   Scratch ids_, norm_w_, bias_, sinks_, attn_ws_, attn_toks_, route_ids_, route_w_, rows_, scale_, factors_host_;
+  Scratch moe_ids_, moe_w_, moe_rows_, moe_g_, moe_u_, moe_y_;  // moe_decode's routing and per-expert outputs
   std::vector<cuda::KvTok> toks_host_;  // attention_batch's per-row descriptors before their upload
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
   Scratch x16_, w16_;               // a prompt product's F16 activations and weight slice

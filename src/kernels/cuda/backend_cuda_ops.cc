@@ -350,6 +350,41 @@ void CudaBackend::moe_route(ActView logits, const RouteParams& p, std::span<int3
   STRATA_CUDA_CHECK(cudaMemcpyAsync(weights.data(), dw, weights.size_bytes(), cudaMemcpyDeviceToHost, stream_.get()));
 }
 
+// Routing, expert indexing and the weighted sum all on the device: the chosen experts' ids stay in device memory,
+// where the expert mat-vecs read them, so the step needs no host round trip (and can be recorded).
+void CudaBackend::moe_decode(ActView logits, const RouteParams& p, const MoeWeights& w, ActView x, ActView out) {
+  check_mine(logits);
+  check_mine(x);
+  check_mine(out);
+  const int64_t k = p.n_expert_used, n_exp = logits.cols, d = x.cols, n_ff = w.gate.ne[1], d_out = out.cols;
+  STRATA_CHECK(logits.rows == 1 && x.rows == 1 && out.rows == 1 && k > 0 && k <= n_exp && n_exp <= cuda::kMoeMaxExperts);
+  STRATA_CHECK(w.gate.ne[0] == d && w.up.ne[0] == d && w.up.ne[1] == n_ff && w.down.ne[0] == n_ff && w.down.ne[1] == d_out);
+  STRATA_CHECK(w.gate.ne[2] == n_exp && w.up.ne[2] == n_exp && w.down.ne[2] == n_exp);
+  STRATA_CHECK(w.gate.device == device_ && w.up.device == device_ && w.down.device == device_);
+  if (n_ff % 4 != 0) {  // the down product reads its inputs k slots apart, 16-byte aligned
+    Backend::moe_decode(logits, p, w, x, out);
+    return;
+  }
+  forget_q8();
+  auto* ids = static_cast<int32_t*>(scratch(moe_ids_, static_cast<uint64_t>(k) * sizeof(int32_t)));
+  auto* weights = static_cast<float*>(scratch(moe_w_, static_cast<uint64_t>(k) * sizeof(float)));
+  auto* rows = static_cast<int32_t*>(scratch(moe_rows_, static_cast<uint64_t>(k) * sizeof(int32_t)));
+  auto* g = static_cast<float*>(scratch(moe_g_, static_cast<uint64_t>(k * n_ff) * sizeof(float)));
+  auto* u = static_cast<float*>(scratch(moe_u_, static_cast<uint64_t>(k * n_ff) * sizeof(float)));
+  auto* y = static_cast<float*>(scratch(moe_y_, static_cast<uint64_t>(k * d_out) * sizeof(float)));
+  cudaStream_t s = stream_.get();
+  cuda::moe_route(logits.data, 1, n_exp, k, p.gating == RouterGating::SoftmaxAll, p.norm_topk, ids, weights, s);
+  cuda::matvec_experts(w.gate.type, w.gate.data, d, n_ff, n_exp, ids, k, x.data, 0, g, s);
+  cuda::matvec_experts(w.up.type, w.up.data, d, n_ff, n_exp, ids, k, x.data, 0, u, s);
+  const cuda::Glu op = w.glu == GluKind::GeGlu ? cuda::Glu::Gelu
+                      : w.glu == GluKind::SwiGluClamped ? cuda::Glu::SiluClamped : cuda::Glu::Silu;
+  cuda::glu(g, u, k * n_ff, op, kSwiGluClampedAlpha, kSwiGluClampedLimit, g, s);
+  cuda::matvec_experts(w.down.type, w.down.data, n_ff, d_out, n_exp, ids, k, g, n_ff, y, s);
+  STRATA_CUDA_CHECK(cudaMemsetAsync(rows, 0, static_cast<size_t>(k) * sizeof(int32_t), s));  // every slot adds into row 0
+  cuda::fill(out.data, out.n_elements(), 0.0f, s);
+  cuda::scatter_add(y, d_out, rows, weights, k, out.data, s);
+}
+
 void CudaBackend::gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) {
   forget_q8();
   check_mine(src);
