@@ -69,12 +69,15 @@ Forward::Forward(const Model& model, WeightSource& weights, ExpertSource* expert
   route_.n_expert_used = hp_.n_expert_used;
   STRATA_CHECK(placement_.decode_site.size() == m_.tensors.size() && placement_.kv_site.size() == m_.layers.size());
   // Decode steps can be recorded when one device backend runs all of a model's decode ops and holds its cache
-  // (a MoE model's too where that backend routes on the device; a step that needs the host anyway, as expert
-  // biases do, discards its recording and runs op by op).
+  // (a MoE model's too where that backend routes on the device and no layer has expert biases, which route
+  // through the host).
+  const bool expert_biases = std::any_of(m_.layers.begin(), m_.layers.end(), [](const LayerTensors& L) {
+    return std::any_of(L.ffn_exps_bias.begin(), L.ffn_exps_bias.end(), [](TensorId id) { return id != kNoTensor; });
+  });
   if (!placement_.kv_site.empty()) {
     const int b = placement_.kv_site.front();
     const auto same = [b](uint8_t s) { return s == b; };
-    if (!on(b).device().is_host() && (!hp_.is_moe() || on(b).moe_decode_on_device()) &&
+    if (!on(b).device().is_host() && (!hp_.is_moe() || (on(b).moe_decode_on_device() && !expert_biases)) &&
         std::all_of(placement_.kv_site.begin(), placement_.kv_site.end(), same) &&
         std::all_of(placement_.decode_site.begin(), placement_.decode_site.end(), same))
       graph_site_ = b;
