@@ -43,9 +43,11 @@ Status with_weight_and(Result<WeightRef> acquired, Acquire&& acquire, TensorId b
   if (w.ready()) be.wait(*w.ready());
   if (b.ready()) be.wait(*b.ready());
   op(w.view(), b.view());
-  kernels::EventPtr done = be.record();
-  w.release_after(done);
-  b.release_after(done);
+  if (w.owned() || b.owned()) {  // an event only for bytes a source moves (recording breaks a recorded step)
+    kernels::EventPtr done = be.record();
+    w.release_after(done);
+    b.release_after(done);
+  }
   return Status::ok();
 }
 
@@ -374,7 +376,7 @@ Status Forward::attention_block(int64_t l, int64_t n) {
   attn_seqs_.clear();
   for (const Segment& g : segments_) attn_seqs_.push_back({&g.cache->layer(l), g.pos0, g.row0, g.n});
   on(kb).attention_batch(attn, &rope_, q, k, v, attn_seqs_, att);  // every sequence at once
-  if (L.attn_sinks != kNoTensor) sinks.release_after(on(kb).record());
+  if (L.attn_sinks != kNoTensor && sinks.owned()) sinks.release_after(on(kb).record());
 
   STRATA_RETURN_IF_ERROR(matmul(L.attn_output, Act::Att, Act::XB, n, L.attn_output_bias));  // [n, d] (+ bo)
   residual(Act::XB, site(L.attn_output), n);  // x += attn_out (with the next norm)
@@ -491,8 +493,13 @@ Result<bool> Forward::moe_decode_on_device(int64_t l) {
   STRATA_ACT(xb, acts_.in(Act::XB, b, 1));
   STRATA_ACT(out, acts_.out(Act::FfnOut, b, 1));
   on(b).moe_decode(logits, route_, {w[0].view(), w[1].view(), w[2].view(), glu_}, xb, out);
-  const kernels::EventPtr done = on(b).record();
-  for (WeightRef& r : w) r.release_after(done);
+  // An event only for bytes a source moves: recording one would break a recorded decode step.
+  kernels::EventPtr done;
+  for (WeightRef& r : w)
+    if (r.owned()) {
+      if (!done) done = on(b).record();
+      r.release_after(done);
+    }
   residual(Act::FfnOut, b, 1);  // x += moe_out (with the next layer's norm)
   return true;
 }

@@ -486,7 +486,7 @@ void add_moe(std::vector<OpCase>& cases) {
 
 // One token's MoE FFN (routing, the chosen experts' gate/up/GLU/down, the weighted sum) against the reference
 // ops composed. Twice the product bound: the GLU's heavy-tailed output feeds the down product (as the matmul chain).
-// A width not a multiple of 4 takes a GPU backend's host-routed fallback.
+// Row lengths are multiples of 32, as every GPU product needs.
 void add_moe_decode(std::vector<OpCase>& cases) {
   struct Shape {
     DType gate_up, down;
@@ -496,7 +496,7 @@ void add_moe_decode(std::vector<OpCase>& cases) {
   };
   const Shape shapes[] = {{DType::Q4_K, DType::Q6_K, 256, 512, 8, 2, RouterGating::SoftmaxSelected, false},
                           {DType::Q8_0, DType::Q8_0, 64, 96, 60, 8, RouterGating::SoftmaxAll, true},
-                          {DType::F32, DType::F32, 40, 30, 16, 4, RouterGating::SoftmaxAll, false},
+                          {DType::F32, DType::F32, 96, 32, 16, 4, RouterGating::SoftmaxAll, false},
                           {DType::MXFP4, DType::MXFP4, 64, 128, 32, 4, RouterGating::SoftmaxSelected, false}};
   for (const Shape& s : shapes)
     for (GluKind glu : {GluKind::SwiGlu, GluKind::SwiGluClamped}) {

@@ -90,7 +90,11 @@ std::unique_ptr<Buffer> CudaBackend::alloc(uint64_t size_bytes, BufferUse use) {
 }
 
 EventPtr CudaBackend::record() {
-  capture_breaks(true);  // a recorded event would complete at each replay, not when the caller expects
+  // A recorded event would complete at each replay, not when the caller expects, so recording breaks the
+  // capture: it is discarded and nothing in it runs. The caller gets an event that is already complete (what
+  // it would order after never runs), never one inside the discarded graph, which another stream waiting on
+  // it later (a staging upload behind its reader) could not use.
+  if (capture_breaks(true)) return completed_event();
   return std::make_shared<CudaEvent>(stream_.get());
 }
 

@@ -361,10 +361,9 @@ void CudaBackend::moe_decode(ActView logits, const RouteParams& p, const MoeWeig
   STRATA_CHECK(w.gate.ne[0] == d && w.up.ne[0] == d && w.up.ne[1] == n_ff && w.down.ne[0] == n_ff && w.down.ne[1] == d_out);
   STRATA_CHECK(w.gate.ne[2] == n_exp && w.up.ne[2] == n_exp && w.down.ne[2] == n_exp);
   STRATA_CHECK(w.gate.device == device_ && w.up.device == device_ && w.down.device == device_);
-  if (n_ff % 4 != 0) {  // the down product reads its inputs k slots apart, 16-byte aligned
-    Backend::moe_decode(logits, p, w, x, out);
-    return;
-  }
+  // The expert products take rows of a multiple of 32 and their blocks (as matmul does); the down product
+  // reads its inputs n_ff floats apart, which that keeps 16-byte aligned.
+  STRATA_CHECK_MSG(d % 32 == 0 && n_ff % 32 == 0, "moe_decode row lengths must be multiples of 32");
   forget_q8();
   auto* ids = static_cast<int32_t*>(scratch(moe_ids_, static_cast<uint64_t>(k) * sizeof(int32_t)));
   auto* weights = static_cast<float*>(scratch(moe_w_, static_cast<uint64_t>(k) * sizeof(float)));
