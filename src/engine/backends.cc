@@ -36,7 +36,8 @@ planner::HardwareProfile without_gpus(planner::HardwareProfile p, std::string no
 StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m) {
   StagingSetup s;
   if (plan.tensors.size() != m.tensors.size() || plan.memory.gpu_staging == 0) return s;
-  // Products: the weights the forward pass multiplies by (streaming::pass_reads has the order).
+  // Products: the weights the forward pass multiplies by (streaming::pass_reads has the order), and the
+  // stacked expert tensors, staged a slice at a time.
   std::vector<bool> product(m.tensors.size(), false);
   for (const model::LayerTensors& L : m.layers)
     for (model::TensorId id : {L.attn_q, L.attn_k, L.attn_v, L.attn_output, L.ffn_gate, L.ffn_up, L.ffn_down,
@@ -44,25 +45,48 @@ StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m)
       if (id != model::kNoTensor) product[id] = true;
   if (m.output != model::kNoTensor && m.output != m.token_embd) product[m.output] = true;
   const uint64_t largest_allowed = plan.memory.gpu_staging / 2;
-  auto staged = [&](model::TensorId id, bool decode) {
-    const planner::TensorPlacement& t = plan.tensors[id];
+  auto staged = [&](StageKey k, bool decode) {
+    const planner::TensorPlacement& t = plan.tensors[k.id];
     const bool in_ram = t.tier == planner::Tier::PinnedRam || t.tier == planner::Tier::Ram;
-    return product[id] && in_ram && (decode ? t.decode_site : t.prefill_site) == planner::Site::Gpu &&
-           m.tensors[id].size_bytes <= largest_allowed;
+    return (k.expert >= 0 || product[k.id]) && in_ram &&
+           (decode ? t.decode_site : t.prefill_site) == planner::Site::Gpu &&
+           DeviceStaging::unit_bytes(m, k) <= largest_allowed;
   };
-  for (const streaming::PassRead& r : streaming::pass_reads(m)) {
-    if (staged(r.tensor, false)) s.orders.prefill.push_back(r.tensor);
-    if (staged(r.tensor, true)) s.orders.decode.push_back(r.tensor);
-  }
-  std::vector<bool> listed(m.tensors.size(), false);
-  for (const auto* order : {&s.orders.prefill, &s.orders.decode})
-    for (model::TensorId id : *order) {
-      s.slot_bytes = std::max(s.slot_bytes, m.tensors[id].size_bytes);
-      if (plan.tensors[id].tier == planner::Tier::PinnedRam && !listed[id]) s.pin.push_back(id);
-      listed[id] = true;
+  // Pass order; a layer's experts follow its router, expert by expert (gate, up, down), as the groups take them.
+  std::vector<int> router_layer(m.tensors.size(), -1);
+  for (size_t l = 0; l < m.layers.size(); ++l)
+    if (m.layers[l].ffn_gate_inp != model::kNoTensor) router_layer[m.layers[l].ffn_gate_inp] = static_cast<int>(l);
+  auto build = [&](bool with_experts) {
+    s.orders = {};
+    for (const streaming::PassRead& r : streaming::pass_reads(m)) {
+      std::vector<StageKey> keys = {{r.tensor, -1}};
+      if (const int l = router_layer[r.tensor]; l >= 0 && with_experts)
+        for (int32_t e = 0; e < m.hp.n_expert; ++e)
+          for (model::TensorId id : m.layers[l].ffn_exps)
+            if (id != model::kNoTensor) keys.push_back({id, e});
+      for (const StageKey& k : keys) {
+        if (staged(k, false)) s.orders.prefill.push_back(k);
+        if (staged(k, true)) s.orders.decode.push_back(k);
+      }
     }
-  if (s.slot_bytes == 0) return s;
-  s.n_slots = static_cast<int>(std::clamp<uint64_t>(plan.memory.gpu_staging / s.slot_bytes, 2, 8));
+    s.slot_bytes = 0;
+    s.pin.clear();
+    std::vector<bool> listed(m.tensors.size(), false);
+    bool experts = false;
+    for (const auto* order : {&s.orders.prefill, &s.orders.decode})
+      for (const StageKey& k : *order) {
+        s.slot_bytes = std::max(s.slot_bytes, DeviceStaging::unit_bytes(m, k));
+        experts |= k.expert >= 0;
+        if (plan.tensors[k.id].tier == planner::Tier::PinnedRam && !listed[k.id]) s.pin.push_back(k.id);
+        listed[k.id] = true;
+      }
+    s.n_slots = s.slot_bytes == 0 ? 0 : static_cast<int>(std::clamp<uint64_t>(plan.memory.gpu_staging / s.slot_bytes, 2, 8));
+    return experts;
+  };
+  // An expert group holds three slices an expert while a fourth slot receives: with fewer slots than that, the
+  // experts stay on their host site.
+  if (build(true) && s.n_slots < 4) build(false);
+  if (s.slot_bytes == 0) s = StagingSetup{};
   return s;
 }
 
@@ -76,8 +100,8 @@ model::Placement placement_from_plan(const planner::Plan* plan, const model::Mod
   // kind of pass; other RAM-tier (and disk-tier) tensors stay on the host.
   std::vector<bool> staged_prefill(m.tensors.size(), false), staged_decode(m.tensors.size(), false);
   if (staging != nullptr) {
-    for (model::TensorId id : staging->orders.prefill) staged_prefill[id] = true;
-    for (model::TensorId id : staging->orders.decode) staged_decode[id] = true;
+    for (const StageKey& k : staging->orders.prefill) staged_prefill[k.id] = true;
+    for (const StageKey& k : staging->orders.decode) staged_decode[k.id] = true;
   }
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const auto& t = plan->tensors[i];

@@ -1,12 +1,15 @@
 // engine/device_staging.h: a ring of device slots through which weights held in RAM reach the GPU for the
 // products the plan computes there (prompt batches, and decode where a copy over PCIe beats the CPU): each
-// upload runs on a copy stream, issued ahead in the pass's order so the next tensors' copies overlap this
-// product, and a slot is refilled only after the last op that reads it.
+// upload runs on a copy stream, issued ahead in the pass's order so the next weights' copies overlap this
+// product, and a slot is refilled only after the last op that reads it. A staged unit is a whole tensor or
+// one expert's slice of a stacked expert tensor.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -17,33 +20,47 @@
 namespace strata::engine {
 
 struct StagingCounters {
-  uint64_t uploads = 0;       // tensors copied into a slot
+  uint64_t uploads = 0;       // units copied into a slot
   uint64_t bytes = 0;         // their bytes
   uint64_t ahead = 0;         // acquisitions whose upload had been issued ahead (prefetched)
   uint64_t on_demand = 0;     // acquisitions that had to start their own upload
 };
 
+// A whole tensor (expert < 0) or expert `expert`'s [k, rows] slice of a stacked expert tensor.
+struct StageKey {
+  model::TensorId id = model::kNoTensor;
+  int32_t expert = -1;
+  bool operator==(const StageKey&) const = default;
+};
+
 class DeviceStaging {
  public:
-  // The staged tensors of each kind of pass, in the order the pass acquires them (a tensor may be in both).
+  // The staged units of each kind of pass, in the order the pass acquires them (a unit may be in both). A
+  // layer's expert slices go expert by expert, gate, up and down each, as the forward pass's groups take them.
   struct Orders {
-    std::vector<model::TensorId> prefill, decode;
+    std::vector<StageKey> prefill, decode;
   };
-  // Where a staged tensor's host bytes come from (held until its upload completes).
-  using HostSource = std::function<Result<model::WeightRef>(model::TensorId)>;
+  // Where a staged unit's host bytes come from (held until its upload completes).
+  using HostSource = std::function<Result<model::WeightRef>(StageKey)>;
 
   // n_slots slots of slot_bytes on `device`; uploads are issued on `copier` (a second stream of the same
   // device, or `device` itself: then copies and products take turns). REQUIRES: n_slots >= 2; every staged
-  // tensor fits a slot.
+  // unit fits a slot.
   static Result<std::unique_ptr<DeviceStaging>> make(const model::Model& m, kernels::Backend& device,
                                                      kernels::Backend& copier, int n_slots, uint64_t slot_bytes,
                                                      Orders orders, HostSource host);
+  // A unit's bytes (a slice: the stacked tensor's over its expert count).
+  static uint64_t unit_bytes(const model::Model& m, StageKey key);
 
-  bool stages(model::TensorId id, bool decode) const;
+  bool stages(StageKey key, bool decode) const;
+  // Whether any expert slice is staged for this kind of pass (then a group of experts holds 3 slots each).
+  bool stages_experts(bool decode) const { return decode ? decode_experts_ : prefill_experts_; }
   void begin_pass(bool decode) { decode_ = decode; }
-  // The tensor in a slot (its upload's event as the ref's ready event), then uploads of the tensors after it.
+  // The experts the router picked for `layer` in this pass: uploads ahead skip that layer's other slices.
+  void on_route(int layer, std::span<const int32_t> experts);
+  // The unit in a slot (its upload's event as the ref's ready event), then uploads of the units after it.
   // `slot` receives the slot index, for release().
-  Result<TensorView> acquire(model::TensorId id, int& slot, kernels::EventPtr& ready);
+  Result<TensorView> acquire(StageKey key, int& slot, kernels::EventPtr& ready);
   // The slot's reader is done after `consumed` (null: now).
   void release(int slot, kernels::EventPtr consumed);
 
@@ -54,25 +71,32 @@ class DeviceStaging {
  private:
   struct Slot {
     std::unique_ptr<kernels::Buffer> buf;
-    model::TensorId id = -1;        // whose bytes it holds or is receiving (-1: none)
+    StageKey key;                   // whose bytes it holds or is receiving (id kNoTensor: none)
     kernels::EventPtr uploaded;     // the upload's completion, on the copy stream
     kernels::EventPtr read_done;    // the last reader's op, on the device stream
     int refs = 0;
   };
   DeviceStaging(const model::Model& m, kernels::Backend& device, kernels::Backend& copier, HostSource host)
       : m_(m), device_(device), copier_(copier), host_(std::move(host)) {}
-  int slot_of(model::TensorId id) const;
-  // Copies `id` into the next slot of the ring; false when that slot is still held by an op being issued.
-  Result<bool> upload(model::TensorId id);
-  const std::vector<model::TensorId>& order() const { return decode_ ? orders_.decode : orders_.prefill; }
-  const std::vector<int32_t>& position() const { return decode_ ? decode_pos_ : prefill_pos_; }
+  static uint64_t hash(StageKey k) { return static_cast<uint64_t>(k.id) << 32 | static_cast<uint32_t>(k.expert + 1); }
+  int slot_of(StageKey key) const;
+  // Copies `key` into the next slot of the ring; false when that slot is still held by an op being issued.
+  Result<bool> upload(StageKey key);
+  // Whether an upload ahead of `key` is wasted: an expert slice of the routed layer the router did not pick.
+  bool skipped(StageKey key) const;
+  const std::vector<StageKey>& order() const { return decode_ ? orders_.decode : orders_.prefill; }
+  const std::unordered_map<uint64_t, size_t>& position() const { return decode_ ? decode_pos_ : prefill_pos_; }
 
   const model::Model& m_;
   kernels::Backend& device_;
   kernels::Backend& copier_;
   HostSource host_;
   Orders orders_;
-  std::vector<int32_t> prefill_pos_, decode_pos_;  // per tensor id: its index in the order, or -1
+  std::unordered_map<uint64_t, size_t> prefill_pos_, decode_pos_;  // a unit's index in each order
+  bool prefill_experts_ = false, decode_experts_ = false;
+  std::vector<int> layer_of_;  // per tensor id: the layer of a stacked expert tensor, else -1
+  int routed_layer_ = -1;
+  std::vector<bool> routed_;   // per expert of routed_layer_
   std::vector<Slot> slots_;
   uint64_t slot_bytes_ = 0;
   int next_ = 0;  // the slot the next upload fills

@@ -31,11 +31,18 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m
   }
   device.synchronize();
   if (staging != nullptr && (!staging->orders.prefill.empty() || !staging->orders.decode.empty())) {
-    model::WeightSource* base_source = &base;
+    DeviceWeights* self = dw.get();
+    auto host = [self](StageKey key) -> Result<model::WeightRef> {
+      if (key.expert < 0) return self->base_.acquire(key.id);
+      for (size_t l = 0; l < self->m_.layers.size(); ++l)
+        for (int p = 0; p < 3; ++p)
+          if (self->m_.layers[l].ffn_exps[p] == key.id && self->base_experts_)
+            return self->base_experts_->acquire_expert(static_cast<int>(l), static_cast<model::ExpertTensor>(p), key.expert);
+      return error("internal: no expert source for '{}'", self->m_.tensors[key.id].name);
+    };
     STRATA_ASSIGN_OR_RETURN(dw->staging_,
                             DeviceStaging::make(m, device, staging->copier ? *staging->copier : device, staging->n_slots,
-                                                staging->slot_bytes, staging->orders,
-                                                [base_source](model::TensorId id) { return base_source->acquire(id); }));
+                                                staging->slot_bytes, staging->orders, host));
     dw->device_bytes_ += static_cast<uint64_t>(staging->n_slots) * staging->slot_bytes;
     STRATA_RETURN_IF_ERROR(dw->pin(staging->pin));
   }
@@ -86,13 +93,31 @@ Result<model::WeightRef> DeviceWeights::acquire(model::TensorId id) {
 
 Result<model::WeightRef> DeviceWeights::acquire_for(model::TensorId id, Device where) {
   if (id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data) return model::WeightRef(views_[id]);
-  if (staging_ && where == device_.device() && staging_->stages(id, decode_)) {
-    int slot = -1;
-    kernels::EventPtr ready;
-    STRATA_ASSIGN_OR_RETURN(TensorView v, staging_->acquire(id, slot, ready));
-    return model::WeightRef(v, this, static_cast<uint64_t>(slot), std::move(ready));
-  }
+  if (staging_ && where == device_.device() && staging_->stages({id, -1}, decode_)) return staged({id, -1});
   return base_.acquire_for(id, where);
+}
+
+Result<model::WeightRef> DeviceWeights::staged(StageKey key) {
+  int slot = -1;
+  kernels::EventPtr ready;
+  STRATA_ASSIGN_OR_RETURN(TensorView v, staging_->acquire(key, slot, ready));
+  return model::WeightRef(v, this, static_cast<uint64_t>(slot), std::move(ready));
+}
+
+Result<model::WeightRef> DeviceWeights::acquire_expert_for(int layer, model::ExpertTensor which, int32_t expert,
+                                                           Device where) {
+  const model::TensorId id = m_.layers[layer].ffn_exps[static_cast<int>(which)];
+  const bool resident = id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data;
+  if (!resident && staging_ && where == device_.device() && staging_->stages({id, expert}, decode_))
+    return staged({id, expert});
+  return acquire_expert(layer, which, expert);
+}
+
+int DeviceWeights::max_held_experts() const {
+  int most = base_experts_ ? base_experts_->max_held_experts() : model::ExpertSource::max_held_experts();
+  // A group holds its experts' three slices each until its last product; one slot stays free to receive.
+  if (staging_ && staging_->stages_experts(decode_)) most = std::min(most, std::max(1, (staging_->n_slots() - 1) / 3));
+  return most;
 }
 
 void DeviceWeights::release(uint64_t handle, kernels::EventPtr consumed) {
@@ -100,6 +125,7 @@ void DeviceWeights::release(uint64_t handle, kernels::EventPtr consumed) {
 }
 
 void DeviceWeights::on_route(int layer, std::span<const int32_t> experts) {
+  if (staging_) staging_->on_route(layer, experts);
   if (base_experts_) base_experts_->on_route(layer, experts);
 }
 

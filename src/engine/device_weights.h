@@ -39,9 +39,10 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   Result<model::WeightRef> acquire_for(model::TensorId id, Device where) override;
   void on_route(int layer, std::span<const int32_t> experts) override;
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;
-  int max_held_experts() const override {
-    return base_experts_ ? base_experts_->max_held_experts() : model::ExpertSource::max_held_experts();
-  }
+  Result<model::WeightRef> acquire_expert_for(int layer, model::ExpertTensor which, int32_t expert,
+                                              Device where) override;
+  // The base's, and in a pass that stages expert slices, what the ring can hold beside one slot receiving.
+  int max_held_experts() const override;
   ~DeviceWeights() override;
   uint64_t device_bytes() const { return device_bytes_; }
   // Host bytes page-locked for staging uploads (0 where the backend or the system declined).
@@ -55,6 +56,7 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
       : m_(m), base_(base), base_experts_(base_experts), device_(device) {}
   void release(uint64_t handle, kernels::EventPtr consumed) override;
   Status pin(const std::vector<model::TensorId>& ids);
+  Result<model::WeightRef> staged(StageKey key);
 
   const model::Model& m_;
   model::WeightSource& base_;

@@ -521,8 +521,9 @@ Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> grou
   held_.clear();
   for (int32_t e : group)
     for (ExpertTensor which : {ExpertTensor::Gate, ExpertTensor::Up, ExpertTensor::Down}) {
-      STRATA_ASSIGN_OR_RETURN(WeightRef w, experts_->acquire_expert(static_cast<int>(l), which, e));
       kernels::Backend& be = on(which == ExpertTensor::Down ? d : g);
+      STRATA_ASSIGN_OR_RETURN(WeightRef w, experts_->acquire_expert_for(static_cast<int>(l), which, e, be.device()));
+      if (w.owned() || w.ready()) unsafe_ = true;  // bytes that move cannot be replayed from
       if (w.ready()) be.wait(*w.ready());
       held_.push_back(std::move(w));
     }

@@ -93,6 +93,10 @@ class ExpertSource {
   // before any of them is acquired: it may start reads for all of them at once.
   virtual void on_route(int layer, std::span<const int32_t> experts) {}
   virtual Result<WeightRef> acquire_expert(int layer, ExpertTensor which, int32_t expert) = 0;
+  // The slice for a product on a backend reading memory of `where` (see WeightSource::acquire_for).
+  virtual Result<WeightRef> acquire_expert_for(int layer, ExpertTensor which, int32_t expert, Device where) {
+    return acquire_expert(layer, which, expert);
+  }
   // How many distinct experts may be held (acquired, not yet released) at once; the forward pass runs a
   // layer's routed experts in groups of at most this many. A cache of n entries answers n.
   virtual int max_held_experts() const { return std::numeric_limits<int>::max(); }

@@ -78,16 +78,17 @@ TEST(DeviceStaging, PlanListsTheRamTierProductsOfEachPassInOrder) {
   const StagingSetup s = staging_from_plan(plan, m);
   ASSERT_EQ(s.orders.prefill.size(), 9u);
   ASSERT_EQ(s.orders.decode.size(), 1u);
-  EXPECT_EQ(s.orders.decode[0], m.layers[3].ffn_up);
-  EXPECT_EQ(s.orders.prefill.front(), m.layers[0].ffn_gate);
-  EXPECT_EQ(s.orders.prefill.back(), m.layers[3].ffn_down);
+  EXPECT_EQ(s.orders.decode[0], (StageKey{m.layers[3].ffn_up, -1}));
+  EXPECT_EQ(s.orders.prefill.front(), (StageKey{m.layers[0].ffn_gate, -1}));
+  EXPECT_EQ(s.orders.prefill.back(), (StageKey{m.layers[3].ffn_down, -1}));
   EXPECT_EQ(s.n_slots, 3);
   EXPECT_EQ(s.pin.size(), 9u);  // every staged product is in pinned RAM here
   // Pass order: each one comes later in the pass than the one before.
   std::vector<int> at(m.tensors.size(), -1);
   const auto reads = streaming::pass_reads(m);
   for (size_t i = 0; i < reads.size(); ++i) at[reads[i].tensor] = static_cast<int>(i);
-  for (size_t i = 1; i < s.orders.prefill.size(); ++i) EXPECT_LT(at[s.orders.prefill[i - 1]], at[s.orders.prefill[i]]);
+  for (size_t i = 1; i < s.orders.prefill.size(); ++i)
+    EXPECT_LT(at[s.orders.prefill[i - 1].id], at[s.orders.prefill[i].id]);
   // Disk-tier products are the streamer's; a staging too small for a product keeps it on the host.
   plan.tensors[m.layers[0].ffn_gate].tier = planner::Tier::Disk;
   plan.memory.gpu_staging = m.tensors[m.layers[0].ffn_up].size_bytes;  // half of it holds none of them
@@ -154,6 +155,95 @@ TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
     EXPECT_EQ(late.pinned_bytes(), 0u);
     EXPECT_EQ(late.bad_pins(), 0);
   }
+}
+
+// A MoE model whose routers and experts of layers 0 and 2 are in pinned RAM and computed on the GPU for prompts:
+// each routed expert's gate, up and down slices are uploaded per batch, a group of experts at a time (what the
+// ring holds), and only the experts the router picked are uploaded ahead.
+TEST(DeviceStaging, ExpertSlicesOfPromptsMatchOneBackendBitForBit) {
+  const std::string path = testing::temp_dir() + "/staging-moe.gguf";
+  model::SynthSpec spec;
+  spec.layers = 3;
+  spec.dim = 64;
+  spec.heads = 4;
+  spec.vocab = 400;
+  spec.experts = 8;
+  spec.experts_used = 2;
+  spec.type = "Q8_0";
+  spec.seed = 17;
+  ASSERT_TRUE(model::write_synth_model(spec, path).is_ok());
+  EngineOptions o;
+  o.model_path = path;
+  o.n_threads = 1;
+  auto loaded = LoadedModel::load(o);
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+  LoadedModel& lm = *loaded.value();
+  const model::Model& m = lm.model();
+
+  planner::Plan plan;
+  plan.tensors.resize(m.tensors.size());
+  plan.kv_tiers.assign(m.layers.size(), planner::Tier::Ram);
+  uint64_t slice = 0;
+  for (int l : {0, 2}) {
+    const model::LayerTensors& L = m.layers[l];
+    for (model::TensorId id : {L.ffn_gate_inp, L.ffn_exps[0], L.ffn_exps[1], L.ffn_exps[2]}) {
+      plan.tensors[id].tier = planner::Tier::PinnedRam;
+      plan.tensors[id].prefill_site = planner::Site::Gpu;
+    }
+    for (model::TensorId id : L.ffn_exps) slice = std::max(slice, DeviceStaging::unit_bytes(m, {id, 0}));
+  }
+  plan.memory.gpu_staging = 8 * slice;
+  const StagingSetup staging0 = staging_from_plan(plan, m);
+  // Layer 0's router, then its 8 experts x 3 slices; the same for layer 2.
+  ASSERT_EQ(staging0.orders.prefill.size(), 2u * (1 + 8 * 3));
+  EXPECT_EQ(staging0.orders.prefill[0], (StageKey{m.layers[0].ffn_gate_inp, -1}));
+  EXPECT_EQ(staging0.orders.prefill[1], (StageKey{m.layers[0].ffn_exps[0], 0}));
+  EXPECT_EQ(staging0.orders.prefill[3], (StageKey{m.layers[0].ffn_exps[2], 0}));
+  EXPECT_EQ(staging0.orders.prefill[4], (StageKey{m.layers[0].ffn_exps[0], 1}));
+  EXPECT_TRUE(staging0.orders.decode.empty());
+  EXPECT_EQ(staging0.n_slots, 8);
+
+  kernels::testing::LateBackend late(1, 100us), copier(1, 150us);
+  StagingSetup staging = staging0;
+  staging.copier = &copier;
+  const std::vector<bool> on_device(m.tensors.size(), false);
+  auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late, &staging);
+  ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+  dw.value()->begin_pass(false);
+  EXPECT_EQ(dw.value()->max_held_experts(), 2);  // (8 slots - 1 receiving) / 3 slices
+  dw.value()->begin_pass(true);
+  EXPECT_GT(dw.value()->max_held_experts(), 2);  // decode stages no experts
+  const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late, &staging);
+  EXPECT_EQ(p.site(m.layers[0].ffn_exps[1], false), 1);
+  EXPECT_EQ(p.site(m.layers[0].ffn_exps[1], true), 0);
+  EXPECT_EQ(p.site(m.layers[1].ffn_exps[1], false), 0);
+
+  const std::vector<int32_t> tokens = {1, 300, 17, 299, 42, 301, 7, 99, 120, 3};
+  auto run = [&](model::WeightSource& w, model::ExpertSource* e, const model::Placement& pl) {
+    model::Forward fwd(m, w, e, pl);
+    model::KvCache cache(m.hp, 32, pl);
+    const int64_t V = m.hp.n_vocab;
+    std::vector<float> all, logits(8 * V);
+    EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(0, 8), cache, logits, true).is_ok());
+    all.insert(all.end(), logits.begin(), logits.end());
+    for (size_t i = 8; i < tokens.size(); ++i) {
+      EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(i, 1), cache, logits, false).is_ok());
+      all.insert(all.end(), logits.begin(), logits.begin() + V);
+    }
+    return all;
+  };
+  const auto one = run(lm.weights(), lm.experts(), lm.placement());
+  const auto staged = run(*dw.value(), dw.value().get(), p);
+  ASSERT_EQ(one.size(), staged.size());
+  EXPECT_EQ(std::memcmp(one.data(), staged.data(), one.size() * sizeof(float)), 0);
+  late.synchronize();
+  EXPECT_EQ(late.stale_weights(), 0) << "a staging slot was refilled before its product read it";
+  const StagingCounters& c = dw.value()->staging()->counters();
+  EXPECT_GT(c.ahead, c.on_demand);
+  // Uploads: the 2 routers and the routed experts' slices (at most 8 of 8 experts a layer), never an unrouted
+  // layer's whole set twice.
+  EXPECT_LE(c.uploads, 2u * (1 + 8 * 3) + 8u);
+  EXPECT_GE(c.uploads, 2u + 2u * 2 * 3);  // at least the routers and two experts' slices a layer
 }
 
 }  // namespace
