@@ -8,11 +8,8 @@
 
 #include "engine/backends.h"
 #include "engine/device_weights.h"
-#include "engine/runtime.h"
+#include "engine/synth_run.h"
 #include "kernels/late_backend.h"
-#include "model/forward.h"
-#include "model/synth.h"
-#include "support/test_support.h"
 
 namespace strata::engine {
 namespace {
@@ -29,23 +26,11 @@ double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
-  const std::string path = testing::temp_dir() + "/device-moe.gguf";
-  model::SynthSpec spec;
-  spec.layers = 3;
-  spec.dim = 64;
-  spec.heads = 4;
-  spec.vocab = 400;
-  spec.experts = 8;
-  spec.experts_used = 2;
-  spec.type = "Q8_0";
+  model::SynthSpec spec = testing::small_spec(3, "Q8_0", 8);
   spec.seed = 5;
-  ASSERT_TRUE(model::write_synth_model(spec, path).is_ok());
-  EngineOptions o;
-  o.model_path = path;
-  o.n_threads = 1;
-  auto loaded = LoadedModel::load(o);
-  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
-  LoadedModel& lm = *loaded.value();
+  auto loaded = testing::load_synth("device-moe.gguf", spec);
+  ASSERT_NE(loaded, nullptr);
+  LoadedModel& lm = *loaded;
   const model::Model& m = lm.model();
 
   // Every tensor but the token embedding in device memory, every op there except the embedding's gather;
@@ -69,17 +54,8 @@ TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
     auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late);
     EXPECT_TRUE(dw.is_ok()) << dw.status().message();
     const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late);
-    model::Forward fwd(m, *dw.value(), dw.value().get(), p);
-    model::KvCache cache(m.hp, 32, p);
-    const std::vector<int32_t> tokens = {1, 300, 17, 299, 42, 301, 7};
-    const int64_t V = m.hp.n_vocab;
-    std::vector<float> all, logits(3 * V);
-    EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(0, 3), cache, logits, false).is_ok());
-    all.insert(all.end(), logits.begin(), logits.begin() + V);
-    for (size_t i = 3; i < tokens.size(); ++i) {
-      EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(i, 1), cache, logits, false).is_ok());
-      all.insert(all.end(), logits.begin(), logits.begin() + V);
-    }
+    const auto all = testing::run_prompt_then_decode(m, *dw.value(), dw.value().get(), p,
+                                                     {1, 300, 17, 299, 42, 301, 7}, {3});
     late.synchronize();
     EXPECT_EQ(late.stale_weights(), 0);
     *moe_decodes = late.moe_decodes();

@@ -10,33 +10,26 @@
 
 #include "engine/backends.h"
 #include "engine/device_weights.h"
-#include "engine/runtime.h"
+#include "engine/synth_run.h"
 #include "kernels/late_backend.h"
-#include "model/forward.h"
-#include "model/synth.h"
 #include "streaming/schedule.h"
-#include "support/test_support.h"
 
 namespace strata::engine {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::unique_ptr<LoadedModel> load_synth(const std::string& name, const std::string& type) {
-  const std::string path = testing::temp_dir() + "/" + name;
-  model::SynthSpec spec;
-  spec.layers = 4;
-  spec.dim = 128;
-  spec.heads = 4;
-  spec.kv_heads = 2;
-  spec.type = type;
-  EXPECT_TRUE(model::write_synth_model(spec, path).is_ok());
-  EngineOptions o;
-  o.model_path = path;
-  o.n_threads = 1;
-  auto lm = LoadedModel::load(o);
-  EXPECT_TRUE(lm.is_ok()) << lm.status().message();
-  return std::move(lm).value();
+using testing::load_synth;
+using testing::run_prompt_then_decode;
+using testing::small_spec;
+
+// The staged run's logits equal the one-backend run's bit for bit, and no slot was refilled before its reader ran.
+void expect_same_logits_no_early_refill(const std::vector<float>& one, const std::vector<float>& staged,
+                                        kernels::testing::LateBackend& late) {
+  ASSERT_EQ(one.size(), staged.size());
+  EXPECT_EQ(std::memcmp(one.data(), staged.data(), one.size() * sizeof(float)), 0);
+  late.synchronize();
+  EXPECT_EQ(late.stale_weights(), 0) << "a staging slot was refilled before its product read it";
 }
 
 // Layer 1 and the output in GPU memory; the FFN products of layers 0, 2 and 3 held in RAM (pinned) and computed
@@ -72,7 +65,7 @@ planner::Plan staged_plan(const model::Model& m) {
 }
 
 TEST(DeviceStaging, PlanListsTheRamTierProductsOfEachPassInOrder) {
-  auto lm = load_synth("staging-plan.gguf", "F32");
+  auto lm = load_synth("staging-plan.gguf", small_spec(4, "F32"));
   const model::Model& m = lm->model();
   planner::Plan plan = staged_plan(m);
   const StagingSetup s = staging_from_plan(plan, m);
@@ -100,7 +93,7 @@ TEST(DeviceStaging, PlanListsTheRamTierProductsOfEachPassInOrder) {
 TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
   for (const char* type : {"F32", "Q8_0"}) {
     SCOPED_TRACE(type);
-    auto lm = load_synth(std::string("staging-") + type + ".gguf", type);
+    auto lm = load_synth(std::string("staging-") + type + ".gguf", small_spec(4, type));
     const model::Model& m = lm->model();
     const planner::Plan plan = staged_plan(m);
     kernels::testing::LateBackend late(1, 200us), copier(1, 300us);
@@ -117,29 +110,13 @@ TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
     EXPECT_EQ(p.site(m.layers[3].ffn_up, true), 1);   // staged in decode too
     EXPECT_EQ(p.site(m.layers[0].attn_q, false), 0);
 
+    // Two prompt batches (the second continues the first), then decode steps.
     const std::vector<int32_t> tokens = {1, 20, 30, 40, 50, 60, 70, 80, 90};
     auto run = [&](model::WeightSource& w, model::ExpertSource* e, const model::Placement& pl) {
-      model::Forward fwd(m, w, e, pl);
-      model::KvCache cache(m.hp, 32, pl);
-      const int64_t V = m.hp.n_vocab;
-      std::vector<float> all, logits(5 * V);
-      // Two prompt batches (the second continues the first), then decode steps.
-      EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(0, 3), cache, logits, true).is_ok());
-      all.insert(all.end(), logits.begin(), logits.begin() + 3 * V);
-      EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(3, 2), cache, logits, true).is_ok());
-      all.insert(all.end(), logits.begin(), logits.begin() + 2 * V);
-      for (size_t i = 5; i < tokens.size(); ++i) {
-        EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(i, 1), cache, logits, false).is_ok());
-        all.insert(all.end(), logits.begin(), logits.begin() + V);
-      }
-      return all;
+      return run_prompt_then_decode(m, w, e, pl, tokens, {3, 2});
     };
-    const auto one = run(lm->weights(), lm->experts(), lm->placement());
-    const auto staged = run(*dw.value(), dw.value().get(), p);
-    ASSERT_EQ(one.size(), staged.size());
-    EXPECT_EQ(std::memcmp(one.data(), staged.data(), one.size() * sizeof(float)), 0);
-    late.synchronize();
-    EXPECT_EQ(late.stale_weights(), 0) << "a staging slot was refilled before its product read it";
+    expect_same_logits_no_early_refill(run(lm->weights(), lm->experts(), lm->placement()),
+                                       run(*dw.value(), dw.value().get(), p), late);
     const StagingCounters& c = dw.value()->staging()->counters();
     // 2 prompt passes x 9 staged products + 4 decode steps x 1.
     EXPECT_EQ(c.ahead + c.on_demand, 2u * 9u + 4u);
@@ -161,23 +138,11 @@ TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
 // each routed expert's gate, up and down slices are uploaded per batch, a group of experts at a time (what the
 // ring holds), and only the experts the router picked are uploaded ahead.
 TEST(DeviceStaging, ExpertSlicesOfPromptsMatchOneBackendBitForBit) {
-  const std::string path = testing::temp_dir() + "/staging-moe.gguf";
-  model::SynthSpec spec;
-  spec.layers = 3;
-  spec.dim = 64;
-  spec.heads = 4;
-  spec.vocab = 400;
-  spec.experts = 8;
-  spec.experts_used = 2;
-  spec.type = "Q8_0";
+  model::SynthSpec spec = small_spec(3, "Q8_0", 8);
   spec.seed = 17;
-  ASSERT_TRUE(model::write_synth_model(spec, path).is_ok());
-  EngineOptions o;
-  o.model_path = path;
-  o.n_threads = 1;
-  auto loaded = LoadedModel::load(o);
-  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
-  LoadedModel& lm = *loaded.value();
+  auto loaded = load_synth("staging-moe.gguf", spec);
+  ASSERT_NE(loaded, nullptr);
+  LoadedModel& lm = *loaded;
   const model::Model& m = lm.model();
 
   planner::Plan plan;
@@ -220,24 +185,10 @@ TEST(DeviceStaging, ExpertSlicesOfPromptsMatchOneBackendBitForBit) {
 
   const std::vector<int32_t> tokens = {1, 300, 17, 299, 42, 301, 7, 99, 120, 3};
   auto run = [&](model::WeightSource& w, model::ExpertSource* e, const model::Placement& pl) {
-    model::Forward fwd(m, w, e, pl);
-    model::KvCache cache(m.hp, 32, pl);
-    const int64_t V = m.hp.n_vocab;
-    std::vector<float> all, logits(8 * V);
-    EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(0, 8), cache, logits, true).is_ok());
-    all.insert(all.end(), logits.begin(), logits.end());
-    for (size_t i = 8; i < tokens.size(); ++i) {
-      EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(i, 1), cache, logits, false).is_ok());
-      all.insert(all.end(), logits.begin(), logits.begin() + V);
-    }
-    return all;
+    return run_prompt_then_decode(m, w, e, pl, tokens, {8});
   };
-  const auto one = run(lm.weights(), lm.experts(), lm.placement());
-  const auto staged = run(*dw.value(), dw.value().get(), p);
-  ASSERT_EQ(one.size(), staged.size());
-  EXPECT_EQ(std::memcmp(one.data(), staged.data(), one.size() * sizeof(float)), 0);
-  late.synchronize();
-  EXPECT_EQ(late.stale_weights(), 0) << "a staging slot was refilled before its product read it";
+  expect_same_logits_no_early_refill(run(lm.weights(), lm.experts(), lm.placement()),
+                                     run(*dw.value(), dw.value().get(), p), late);
   const StagingCounters& c = dw.value()->staging()->counters();
   EXPECT_GT(c.ahead, c.on_demand);
   // Uploads: the 2 routers and the routed experts' slices (at most 8 of 8 experts a layer), never an unrouted
