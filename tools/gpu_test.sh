@@ -35,7 +35,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=ON -DS
   { tail -30 "$logs/configure.log"; echo "gpu_test: configure failed" >&2; exit 1; }
 grep -q "CUDA backend on" "$logs/configure.log" || { echo "gpu_test: no CUDA compiler found" >&2; exit 1; }
 
-tests=(decode_host_test matmul_cuda_test ops_cuda_test gpu_memory_test step_graph_test)
+tests=(decode_host_test matmul_cuda_test ops_cuda_test gpu_memory_test step_graph_test device_staging_test device_moe_test)
 [[ -f tests/kernels/backend_ops_test.cc ]] && tests+=(backend_ops_test)
 echo "== build ${tests[*]} cuda_kernel_bench"
 start=$(date +%s)

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "engine/backends.h"
@@ -195,6 +197,77 @@ TEST(DeviceStaging, ExpertSlicesOfPromptsMatchOneBackendBitForBit) {
   // layer's whole set twice.
   EXPECT_LE(c.uploads, 2u * (1 + 8 * 3) + 8u);
   EXPECT_GE(c.uploads, 2u + 2u * 2 * 3);  // at least the routers and two experts' slices a layer
+}
+
+// On a real GPU (tools/gpu_test.sh; skipped elsewhere): the same products staged through the ring on a copy
+// stream, from page-locked RAM, give the logits of the run with them resident in GPU memory, bit for bit (the
+// same kernels read the same bytes from other addresses).
+TEST(DeviceStaging, OnTheGpuStagedEqualsResident) {
+  const kernels::BackendKind* cuda = kernels::find_backend(DeviceKind::Cuda);
+  if (cuda == nullptr || cuda->device_count() == 0)
+    GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
+  model::SynthSpec spec = small_spec(4, "Q4_K_M", 8);
+  spec.dim = 256;
+  spec.ff = 512;
+  auto lm = load_synth("staging-gpu.gguf", spec);
+  ASSERT_NE(lm, nullptr);
+  const model::Model& m = lm->model();
+  auto gpu = cuda->make(0, {}), copier = cuda->make(0, {});
+  ASSERT_TRUE(gpu && copier);
+  // Everything on the GPU; in the staged plan the FFN products and experts of layers 0 and 2 in pinned RAM,
+  // computed on the GPU in both kinds of pass.
+  planner::Plan resident;
+  resident.tensors.resize(m.tensors.size());
+  resident.kv_tiers.assign(m.layers.size(), planner::Tier::Gpu);
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    resident.tensors[i].tier = planner::Tier::Gpu;
+    resident.tensors[i].decode_site = resident.tensors[i].prefill_site = planner::Site::Gpu;
+  }
+  resident.tensors[m.token_embd].tier = planner::Tier::Ram;
+  resident.tensors[m.token_embd].decode_site = resident.tensors[m.token_embd].prefill_site = planner::Site::Cpu;
+  planner::Plan staged = resident;
+  uint64_t largest = 0;
+  for (int l : {0, 2})
+    for (model::TensorId id : {m.layers[l].ffn_gate_inp, m.layers[l].ffn_exps[0], m.layers[l].ffn_exps[1],
+                               m.layers[l].ffn_exps[2]}) {
+      staged.tensors[id].tier = planner::Tier::PinnedRam;
+      largest = std::max(largest, m.tensors[id].size_bytes);
+    }
+  staged.memory.gpu_staging = 2 * largest;
+  auto run = [&](const planner::Plan& plan) {
+    StagingSetup staging = staging_from_plan(plan, m);
+    staging.copier = copier.get();
+    std::vector<bool> on_device(m.tensors.size(), false);
+    for (size_t i = 0; i < m.tensors.size(); ++i) on_device[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+    auto dw = DeviceWeights::make(m, lm->weights(), lm->experts(), on_device, *gpu, &staging);
+    EXPECT_TRUE(dw.is_ok()) << dw.status().message();
+    const model::Placement p = placement_from_plan(&plan, m, lm->backend(), gpu.get(), &staging);
+    auto logits = run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, {1, 300, 17, 299, 42, 301, 7, 99}, {5});
+    if (dw.value()->staging() != nullptr) {
+      EXPECT_GT(dw.value()->staging()->counters().uploads, 0u);
+      std::printf("[ staging  ] %llu uploads, %llu bytes, %llu of %llu issued ahead, %llu bytes pinned\n",
+                  static_cast<unsigned long long>(dw.value()->staging()->counters().uploads),
+                  static_cast<unsigned long long>(dw.value()->staging()->counters().bytes),
+                  static_cast<unsigned long long>(dw.value()->staging()->counters().ahead),
+                  static_cast<unsigned long long>(dw.value()->staging()->counters().ahead +
+                                                  dw.value()->staging()->counters().on_demand),
+                  static_cast<unsigned long long>(dw.value()->pinned_bytes()));
+    }
+    return logits;
+  };
+  const auto want = run(resident), got = run(staged);
+  ASSERT_EQ(want.size(), got.size());
+  // The prompt's positions: the same products in the same order, bit for bit.
+  const size_t prompt = 5 * static_cast<size_t>(m.hp.n_vocab);
+  EXPECT_EQ(std::memcmp(want.data(), got.data(), prompt * sizeof(float)), 0);
+  // Decode: resident experts route on the device (moe_decode, float inputs), staged slices go through the
+  // host-routed groups (8-bit inputs): equal within the GPU product bound.
+  double num = 0, den = 0;
+  for (size_t i = prompt; i < want.size(); ++i) {
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += want[i] * want[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 3e-3);
 }
 
 }  // namespace

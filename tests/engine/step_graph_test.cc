@@ -77,5 +77,40 @@ TEST(StepGraphs, ReplayedStepsMatchStepsRunOpByOp) {
   }
 }
 
+// A MoE model fully on the GPU routes each decode step on the device (moe_decode), so its steps are recorded too:
+// replayed steps give the logits of steps run op by op, bit for bit.
+TEST(StepGraphs, MoeStepsRouteOnTheDeviceAndReplay) {
+  if (!gpu_visible()) GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
+  model::SynthSpec spec;
+  spec.layers = 3;
+  spec.dim = 256;
+  spec.ff = 512;
+  spec.heads = 8;
+  spec.kv_heads = 2;
+  spec.vocab = 1000;
+  spec.experts = 8;
+  spec.experts_used = 2;
+  spec.type = "Q4_K_M";
+  const std::string path = testing::temp_dir() + "/step_graph_moe.gguf";
+  auto w = model::write_synth_model(spec, path);
+  ASSERT_TRUE(w.is_ok()) << w.status().message();
+  auto graphs = load(path, true), direct = load(path, false);
+  ASSERT_TRUE(graphs && direct);
+  ASSERT_NE(graphs->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
+  Session a(*graphs, 512), b(*direct, 512);
+  std::vector<float> la, lb;
+  const std::vector<int32_t> prompt = {1, 17, 300, 45, 900, 12};
+  ASSERT_TRUE(a.eval(prompt, la, false).is_ok());
+  ASSERT_TRUE(b.eval(prompt, lb, false).is_ok());
+  int32_t next = 5;
+  for (int step = 0; step < 64; ++step) {
+    ASSERT_TRUE(a.eval(std::span(&next, 1), la, false).is_ok());
+    ASSERT_TRUE(b.eval(std::span(&next, 1), lb, false).is_ok());
+    ASSERT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "step " << step;
+    next = static_cast<int32_t>((next * 37 + step) % 1000);
+  }
+  EXPECT_GT(a.forward().replayed_steps(), 60u) << "MoE decode steps were not recorded";
+}
+
 }  // namespace
 }  // namespace strata::engine
