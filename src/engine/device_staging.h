@@ -63,6 +63,11 @@ class DeviceStaging {
   Result<TensorView> acquire(StageKey key, int& slot, kernels::EventPtr& ready);
   // The slot's reader is done after `consumed` (null: now).
   void release(int slot, kernels::EventPtr consumed);
+  // Waits until every upload and every product issued so far has finished.
+  void synchronize() {
+    copier_.synchronize();
+    device_.synchronize();
+  }
 
   const StagingCounters& counters() const { return counters_; }
   int n_slots() const { return static_cast<int>(slots_.size()); }

@@ -50,7 +50,7 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m
 }
 
 DeviceWeights::~DeviceWeights() {
-  if (staging_) device_.synchronize();  // no upload still reads a range about to be unpinned
+  if (staging_) staging_->synchronize();  // no upload still reads a range about to be unpinned
   for (uint8_t* p : pinned_) device_.unpin_host(p);
 }
 

@@ -481,11 +481,12 @@ Result<bool> Forward::moe_decode_on_device(int64_t l) {
   if (!on(b).moe_decode_on_device()) return false;
   for (int p = 0; p < 3; ++p)
     if (site(L.ffn_exps[p]) != b || L.ffn_exps_bias[p] != kNoTensor) return false;
-  // A device site holds its tensors whole (placement sends a product there only where its bytes are).
+  // A device site's experts are whole in its memory, or in RAM and staged a slice at a time (placement sends
+  // them there only then): those come back as host views and take the host-routed groups, which stage them.
   std::array<WeightRef, 3> w;
   for (int p = 0; p < 3; ++p) {
     STRATA_ASSIGN_OR_RETURN(w[p], acquire(L.ffn_exps[p]));
-    if (w[p]->device != on(b).device()) return false;  // served from elsewhere: the host-routed path
+    if (w[p]->device != on(b).device()) return false;
   }
   for (const WeightRef& r : w)
     if (r.ready()) on(b).wait(*r.ready());
