@@ -239,6 +239,9 @@ int run_bench(const BenchOptions& o) {
     std::printf("disk: %s read per decoded token, %.2f GB/s median\n",
                 format_bytes(static_cast<uint64_t>(rec["decode_bytes_read_per_token"]["median"].get<double>())).c_str(),
                 rec["decode_disk_gb_per_s"]["median"].get<double>());
+  if (!rec["runs"].empty() && rec["runs"].back().contains("decode_expert_hit_rate"))
+    std::printf("expert cache (RAM, above the disk): %.1f%% of routed experts found in it while decoding\n",
+                100.0 * rec["runs"].back()["decode_expert_hit_rate"].get<double>());
   for (const char* st : {"weights", "kv", "activations", "total"}) {
     const auto& v = rec["decode_traffic"][st];
     std::printf("decode %-11s %10s a token, %7.1f GB/s", st,
