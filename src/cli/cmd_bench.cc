@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/plan_print.h"
 #include "core/units.h"
+#include "engine/backends.h"
 #include "engine/runtime.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
@@ -198,6 +199,11 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
   }
   rec["peak_rss_bytes"] = engine::peak_rss_bytes();
   rec["pinned_bytes"] = lm.pinned_bytes();
+  if (lm.plan()) {
+    const engine::HostedGpuSites h = engine::gpu_sites_on_host(*lm.plan(), lm.placement());
+    rec["gpu_sites_run_on_host"] = {{"decode_tensors", h.decode_tensors}, {"decode_bytes", h.decode_bytes},
+                                    {"prefill_tensors", h.prefill_tensors}, {"prefill_bytes", h.prefill_bytes}};
+  }
   rec["decode_steps_replayed"] = session.forward().replayed_steps();  // CUDA graphs (warm-up included)
   rec["decode_steps"] = (o.warmup + o.repetitions) * o.n_gen;
   if (gpu_mem && gpu_mem->available()) {
@@ -268,6 +274,11 @@ int run_bench(const BenchOptions& o) {
                 100.0 * tg_median / rec["decode_bound_tokens_per_s"].get<double>());
   if (measured->plan) {
     std::printf("%s\n", describe_plan(*measured->plan).c_str());
+    if (const auto& h = rec["gpu_sites_run_on_host"]; h["decode_tensors"].get<int>() + h["prefill_tensors"].get<int>() > 0)
+      std::printf("ran on the host though the plan computes them on the GPU (disk tier, or too large for a staging "
+                  "slot): decode %d tensors (%s), prompts %d tensors (%s)\n",
+                  h["decode_tensors"].get<int>(), format_bytes(h["decode_bytes"].get<uint64_t>()).c_str(),
+                  h["prefill_tensors"].get<int>(), format_bytes(h["prefill_bytes"].get<uint64_t>()).c_str());
     std::printf("achieved / predicted decode: %.2f\n", rec["decode_vs_prediction"].get<double>());
   }
   if (rec.contains("parallel")) {

@@ -90,6 +90,23 @@ StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m)
   return s;
 }
 
+HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placement& placement) {
+  HostedGpuSites h;
+  if (placement.backends.size() < 2) return h;  // no GPU in use: the plan was made for the host
+  for (size_t i = 0; i < plan.tensors.size() && i < placement.decode_site.size(); ++i) {
+    const planner::TensorPlacement& t = plan.tensors[i];
+    if (t.decode_site == planner::Site::Gpu && placement.decode_site[i] == 0) {
+      ++h.decode_tensors;
+      h.decode_bytes += t.size_bytes;
+    }
+    if (t.prefill_site == planner::Site::Gpu && placement.prefill_site[i] == 0) {
+      ++h.prefill_tensors;
+      h.prefill_bytes += t.size_bytes;
+    }
+  }
+  return h;
+}
+
 model::Placement placement_from_plan(const planner::Plan* plan, const model::Model& m, kernels::Backend& host,
                                      kernels::Backend* gpu, const StagingSetup* staging) {
   model::Placement p = model::Placement::single(host, m);

@@ -34,6 +34,15 @@ planner::HardwareProfile without_gpus(planner::HardwareProfile profile, std::str
 // Empty orders: nothing to stage.
 StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m);
 
+// What the plan computes on the GPU but the placement runs on the host (disk-tier weights, products too large for
+// a staging slot): tensors and bytes per kind of pass, so a prediction that assumed the GPU can be read against
+// what ran.
+struct HostedGpuSites {
+  int decode_tensors = 0, prefill_tensors = 0;
+  uint64_t decode_bytes = 0, prefill_bytes = 0;
+};
+HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placement& placement);
+
 // backends[0] = host; Site::Gpu → gpu (REQUIRES: gpu when the plan uses one). A GPU site whose tensor is not
 // in GPU memory computes on the GPU only where `staging` uploads it for that kind of pass (else on the host).
 // Without a plan: all on host.

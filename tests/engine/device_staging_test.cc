@@ -87,7 +87,18 @@ TEST(DeviceStaging, PlanListsTheRamTierProductsOfEachPassInOrder) {
   // Disk-tier products are the streamer's; a staging too small for a product keeps it on the host.
   plan.tensors[m.layers[0].ffn_gate].tier = planner::Tier::Disk;
   plan.memory.gpu_staging = m.tensors[m.layers[0].ffn_up].size_bytes;  // half of it holds none of them
-  EXPECT_TRUE(staging_from_plan(plan, m).orders.prefill.empty());
+  const StagingSetup none = staging_from_plan(plan, m);
+  EXPECT_TRUE(none.orders.prefill.empty());
+  // Those GPU sites run on the host, and the count says so (what a prediction assumed against what ran).
+  kernels::CpuBackend stand_in(lm->backend().pool(), 1);
+  const HostedGpuSites hosted = gpu_sites_on_host(plan, placement_from_plan(&plan, m, lm->backend(), &stand_in, &none));
+  EXPECT_EQ(hosted.prefill_tensors, 9);
+  EXPECT_EQ(hosted.decode_tensors, 1);
+  EXPECT_GT(hosted.prefill_bytes, hosted.decode_bytes);
+  // With the staging the plan asked for, every GPU site runs on the GPU.
+  const planner::Plan asked = staged_plan(m);
+  const HostedGpuSites all_run = gpu_sites_on_host(asked, placement_from_plan(&asked, m, lm->backend(), &stand_in, &s));
+  EXPECT_EQ(all_run.prefill_tensors + all_run.decode_tensors, 0);
   plan.memory.gpu_staging = 0;
   EXPECT_EQ(staging_from_plan(plan, m).n_slots, 0);
 }
