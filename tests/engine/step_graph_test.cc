@@ -31,8 +31,8 @@ std::unique_ptr<LoadedModel> load(const std::string& path, bool record) {
   return lm.is_ok() ? std::move(lm).value() : nullptr;
 }
 
-TEST(StepGraphs, ReplayedStepsMatchStepsRunOpByOp) {
-  if (!gpu_visible()) GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
+// The models of these tests: 3 layers of dim 256, Q4_K_M (MoE with 8 experts, top 2, where experts > 0).
+model::SynthSpec graph_spec(int64_t experts) {
   model::SynthSpec spec;
   spec.layers = 3;
   spec.dim = 256;
@@ -41,74 +41,72 @@ TEST(StepGraphs, ReplayedStepsMatchStepsRunOpByOp) {
   spec.kv_heads = 2;
   spec.vocab = 1000;
   spec.ctx = 2048;
-  spec.rope_freqs = true;
+  spec.rope_freqs = experts == 0;
+  spec.experts = experts;
+  spec.experts_used = experts > 0 ? 2 : 0;
   spec.type = "Q4_K_M";
-  const std::string path = testing::temp_dir() + "/step_graph.gguf";
-  auto w = model::write_synth_model(spec, path);
-  ASSERT_TRUE(w.is_ok()) << w.status().message();
-  auto graphs = load(path, true), direct = load(path, false);
-  ASSERT_TRUE(graphs && direct);
-  ASSERT_NE(graphs->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
+  return spec;
+}
 
-  Session a(*graphs, 2048), b(*direct, 2048);
+// `steps` decode steps on both sessions (recorded and op by op), the logits compared bit for bit each step.
+void step_both(Session& a, Session& b, int32_t& next, int steps, const char* when) {
+  std::vector<float> la, lb;
+  for (int step = 0; step < steps; ++step) {
+    ASSERT_TRUE(a.eval(std::span(&next, 1), la, false).is_ok());
+    ASSERT_TRUE(b.eval(std::span(&next, 1), lb, false).is_ok());
+    ASSERT_EQ(la.size(), lb.size());
+    ASSERT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << when << ", step " << step;
+    next = static_cast<int32_t>((next * 37 + step) % 1000);
+  }
+}
+
+// Both models loaded from the spec (one recording its steps), their sessions past the same prompt.
+struct Both {
+  std::unique_ptr<LoadedModel> graphs, direct;
+};
+Both load_both(const model::SynthSpec& spec, const std::string& name) {
+  const std::string path = testing::temp_dir() + "/" + name;
+  auto w = model::write_synth_model(spec, path);
+  EXPECT_TRUE(w.is_ok()) << w.status().message();
+  return {load(path, true), load(path, false)};
+}
+void prompt_both(Session& a, Session& b) {
   std::vector<float> la, lb;
   const std::vector<int32_t> prompt = {1, 17, 300, 45, 900, 12};
   ASSERT_TRUE(a.eval(prompt, la, false).is_ok());
   ASSERT_TRUE(b.eval(prompt, lb, false).is_ok());
+}
+
+TEST(StepGraphs, ReplayedStepsMatchStepsRunOpByOp) {
+  if (!gpu_visible()) GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
+  Both m = load_both(graph_spec(0), "step_graph.gguf");
+  ASSERT_TRUE(m.graphs && m.direct);
+  ASSERT_NE(m.graphs->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
+  Session a(*m.graphs, 2048), b(*m.direct, 2048);
+  prompt_both(a, b);
   int32_t next = 5;
   // Past 1,024 positions: the first recording's attention grid ends there and a second one is made.
-  for (int step = 0; step < 1100; ++step) {
-    ASSERT_TRUE(a.eval(std::span(&next, 1), la, false).is_ok());
-    ASSERT_TRUE(b.eval(std::span(&next, 1), lb, false).is_ok());
-    ASSERT_EQ(la.size(), lb.size());
-    ASSERT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "step " << step;
-    next = static_cast<int32_t>((next * 37 + step) % 1000);
-  }
+  step_both(a, b, next, 1100, "decoding");
   EXPECT_GT(a.forward().replayed_steps(), 1090u);
   EXPECT_EQ(b.forward().replayed_steps(), 0u);
 
   // A rewound history: the next steps overwrite cache rows the recording's earlier replays wrote.
   a.truncate(100);
   b.truncate(100);
-  for (int step = 0; step < 20; ++step) {
-    ASSERT_TRUE(a.eval(std::span(&next, 1), la, false).is_ok());
-    ASSERT_TRUE(b.eval(std::span(&next, 1), lb, false).is_ok());
-    ASSERT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "after truncation, step " << step;
-  }
+  step_both(a, b, next, 20, "after truncation");
 }
 
 // A MoE model fully on the GPU routes each decode step on the device (moe_decode), so its steps are recorded too:
 // replayed steps give the logits of steps run op by op, bit for bit.
 TEST(StepGraphs, MoeStepsRouteOnTheDeviceAndReplay) {
   if (!gpu_visible()) GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
-  model::SynthSpec spec;
-  spec.layers = 3;
-  spec.dim = 256;
-  spec.ff = 512;
-  spec.heads = 8;
-  spec.kv_heads = 2;
-  spec.vocab = 1000;
-  spec.experts = 8;
-  spec.experts_used = 2;
-  spec.type = "Q4_K_M";
-  const std::string path = testing::temp_dir() + "/step_graph_moe.gguf";
-  auto w = model::write_synth_model(spec, path);
-  ASSERT_TRUE(w.is_ok()) << w.status().message();
-  auto graphs = load(path, true), direct = load(path, false);
-  ASSERT_TRUE(graphs && direct);
-  ASSERT_NE(graphs->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
-  Session a(*graphs, 512), b(*direct, 512);
-  std::vector<float> la, lb;
-  const std::vector<int32_t> prompt = {1, 17, 300, 45, 900, 12};
-  ASSERT_TRUE(a.eval(prompt, la, false).is_ok());
-  ASSERT_TRUE(b.eval(prompt, lb, false).is_ok());
+  Both m = load_both(graph_spec(8), "step_graph_moe.gguf");
+  ASSERT_TRUE(m.graphs && m.direct);
+  ASSERT_NE(m.graphs->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
+  Session a(*m.graphs, 512), b(*m.direct, 512);
+  prompt_both(a, b);
   int32_t next = 5;
-  for (int step = 0; step < 64; ++step) {
-    ASSERT_TRUE(a.eval(std::span(&next, 1), la, false).is_ok());
-    ASSERT_TRUE(b.eval(std::span(&next, 1), lb, false).is_ok());
-    ASSERT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "step " << step;
-    next = static_cast<int32_t>((next * 37 + step) % 1000);
-  }
+  step_both(a, b, next, 64, "decoding");
   EXPECT_GT(a.forward().replayed_steps(), 60u) << "MoE decode steps were not recorded";
 }
 
