@@ -104,14 +104,15 @@ TEST(DeviceStaging, PlanListsTheRamTierProductsOfEachPassInOrder) {
 }
 
 TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
-  for (const char* type : {"F32", "Q8_0"}) {
-    SCOPED_TRACE(type);
+  for (const char* type : {"F32", "Q8_0"})
+  for (bool own_stream : {true, false}) {  // uploads on a copy stream, or on the device's own stream
+    SCOPED_TRACE(std::string(type) + (own_stream ? " copy stream" : " device stream"));
     auto lm = load_synth(std::string("staging-") + type + ".gguf", small_spec(4, type));
     const model::Model& m = lm->model();
     const planner::Plan plan = staged_plan(m);
     kernels::testing::LateBackend late(1, 200us), copier(1, 300us);
     StagingSetup staging = staging_from_plan(plan, m);
-    staging.copier = &copier;
+    staging.copier = own_stream ? &copier : nullptr;
     std::vector<bool> on_device(m.tensors.size(), false);
     for (size_t i = 0; i < m.tensors.size(); ++i) on_device[i] = plan.tensors[i].tier == planner::Tier::Gpu;
     auto dw = DeviceWeights::make(m, lm->weights(), lm->experts(), on_device, late, &staging);
@@ -145,6 +146,28 @@ TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
     EXPECT_EQ(late.pinned_bytes(), 0u);
     EXPECT_EQ(late.bad_pins(), 0);
   }
+}
+
+// A ring that cannot work is refused with an error naming why: fewer than two slots, a unit larger than a slot,
+// an expert the tensor does not have.
+TEST(DeviceStaging, ImpossibleRingsAreRefused) {
+  auto lm = load_synth("staging-errors.gguf", small_spec(2, "F32", 4));
+  const model::Model& m = lm->model();
+  kernels::testing::LateBackend late(1, 0us);
+  auto host = [&](StageKey) -> Result<model::WeightRef> { return error("not reached"); };
+  const model::TensorId gate = m.layers[0].ffn_exps[0];
+  const uint64_t slice = DeviceStaging::unit_bytes(m, {gate, 0});
+  EXPECT_EQ(slice * 4, m.tensors[gate].size_bytes);
+  auto one_slot = DeviceStaging::make(m, late, late, 1, slice, {{{gate, 0}}, {}}, host);
+  ASSERT_FALSE(one_slot.is_ok());
+  EXPECT_NE(one_slot.status().message().find("at least 2 slots"), std::string::npos);
+  auto small = DeviceStaging::make(m, late, late, 2, slice - 1, {{{gate, 0}}, {}}, host);
+  ASSERT_FALSE(small.is_ok());
+  EXPECT_NE(small.status().message().find("does not fit"), std::string::npos);
+  auto no_such = DeviceStaging::make(m, late, late, 2, slice, {{{gate, 4}}, {}}, host);
+  EXPECT_FALSE(no_such.is_ok());
+  auto fine = DeviceStaging::make(m, late, late, 2, slice, {{{gate, 3}}, {}}, host);
+  EXPECT_TRUE(fine.is_ok()) << fine.status().message();
 }
 
 // A MoE model whose routers and experts of layers 0 and 2 are in pinned RAM and computed on the GPU for prompts:
