@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/units.h"
+#include "engine/backends.h"
 #include "engine/runtime.h"
 #include "engine/session.h"
 
@@ -26,7 +27,21 @@ void print_run_report(const engine::LoadedModel& lm) {
     if (expert_total) std::fprintf(stderr, ", expert hit rate %.1f%%", 100.0 * st->expert_hits / expert_total);
     std::fprintf(stderr, "\n");
   }
-  if (lm.plan()) std::fprintf(stderr, "strata: %s\n", describe_plan(*lm.plan()).c_str());
+  if (auto up = lm.staging_counters(); up && up->uploads > 0) {
+    const uint64_t asked = up->ahead + up->on_demand;
+    std::fprintf(stderr, "strata: uploaded %s of RAM-tier weights to the GPU in %llu copies, %.0f%% issued ahead; %s pinned\n",
+                 format_bytes(up->bytes).c_str(), static_cast<unsigned long long>(up->uploads),
+                 asked ? 100.0 * static_cast<double>(up->ahead) / static_cast<double>(asked) : 0.0,
+                 format_bytes(lm.pinned_bytes()).c_str());
+  }
+  if (lm.plan()) {
+    std::fprintf(stderr, "strata: %s\n", describe_plan(*lm.plan()).c_str());
+    const engine::HostedGpuSites h = engine::gpu_sites_on_host(*lm.plan(), lm.placement());
+    if (h.decode_tensors + h.prefill_tensors > 0)
+      std::fprintf(stderr, "strata: ran on the host though the plan computes them on the GPU: decode %d tensors (%s), "
+                   "prompts %d (%s)\n", h.decode_tensors, format_bytes(h.decode_bytes).c_str(), h.prefill_tensors,
+                   format_bytes(h.prefill_bytes).c_str());
+  }
   std::fprintf(stderr, "strata: peak resident memory %s\n", format_bytes(engine::peak_rss_bytes()).c_str());
 }
 
