@@ -42,28 +42,30 @@ void Backend::matmul_many(std::span<const MatmulItem> items) {
 }
 
 void Backend::moe_decode(ActView logits, const RouteParams& p, const MoeWeights& w, ActView x, ActView out) {
-  const int64_t k = p.n_expert_used, n_ff = w.gate.ne[1];
-  STRATA_CHECK(logits.rows == 1 && x.rows == 1 && out.rows == 1 && out.cols == w.down.ne[1] && k > 0);
-  std::vector<int32_t> ids(static_cast<size_t>(k));
-  std::vector<float> weights(static_cast<size_t>(k));
+  const int64_t n = x.rows, k = p.n_expert_used, n_ff = w.gate.ne[1], slots = n * k;
+  STRATA_CHECK(n > 0 && logits.rows == n && out.rows == n && out.cols == w.down.ne[1] && k > 0);
+  std::vector<int32_t> ids(static_cast<size_t>(slots));
+  std::vector<float> weights(static_cast<size_t>(slots));
   moe_route(logits, p, ids, weights);
   record()->synchronize();
-  // Scratch in this backend's memory: [k, n_ff] gate and up, [k, d] down outputs.
-  auto g = alloc(static_cast<uint64_t>(k * n_ff) * sizeof(float), BufferUse::Activations);
-  auto u = alloc(static_cast<uint64_t>(k * n_ff) * sizeof(float), BufferUse::Activations);
-  auto y = alloc(static_cast<uint64_t>(k * out.cols) * sizeof(float), BufferUse::Activations);
+  // Scratch in this backend's memory, a row per (token, choice) slot: gate and up [slots, n_ff], down outputs
+  // [slots, d].
+  auto g = alloc(static_cast<uint64_t>(slots * n_ff) * sizeof(float), BufferUse::Activations);
+  auto u = alloc(static_cast<uint64_t>(slots * n_ff) * sizeof(float), BufferUse::Activations);
+  auto y = alloc(static_cast<uint64_t>(slots * out.cols) * sizeof(float), BufferUse::Activations);
   STRATA_CHECK_MSG(g && u && y, "out of memory for MoE scratch");
-  const ActView gv{device(), reinterpret_cast<float*>(g->data()), k, n_ff};
-  const ActView uv{device(), reinterpret_cast<float*>(u->data()), k, n_ff};
-  const ActView yv{device(), reinterpret_cast<float*>(y->data()), k, out.cols};
-  for (int64_t j = 0; j < k; ++j) {
-    matmul(w.gate.slice_last(ids[j]), x, gv.rows_from(j, 1));
-    matmul(w.up.slice_last(ids[j]), x, uv.rows_from(j, 1));
+  const ActView gv{device(), reinterpret_cast<float*>(g->data()), slots, n_ff};
+  const ActView uv{device(), reinterpret_cast<float*>(u->data()), slots, n_ff};
+  const ActView yv{device(), reinterpret_cast<float*>(y->data()), slots, out.cols};
+  std::vector<int32_t> rows(static_cast<size_t>(slots));
+  for (int64_t s = 0; s < slots; ++s) {
+    rows[static_cast<size_t>(s)] = static_cast<int32_t>(s / k);  // slot s serves token s / k
+    matmul(w.gate.slice_last(ids[s]), x.rows_from(s / k, 1), gv.rows_from(s, 1));
+    matmul(w.up.slice_last(ids[s]), x.rows_from(s / k, 1), uv.rows_from(s, 1));
   }
   glu(w.glu, gv, uv, gv);
-  for (int64_t j = 0; j < k; ++j) matmul(w.down.slice_last(ids[j]), gv.rows_from(j, 1), yv.rows_from(j, 1));
+  for (int64_t s = 0; s < slots; ++s) matmul(w.down.slice_last(ids[s]), gv.rows_from(s, 1), yv.rows_from(s, 1));
   fill(out, 0.0f);
-  const std::vector<int32_t> rows(static_cast<size_t>(k), 0);
   scatter_add(yv, rows, weights, out);
   record()->synchronize();  // the scratch is freed on return
 }

@@ -248,9 +248,10 @@ class Backend {
   // x[:] = value (clears the accumulator that scatter_add adds the experts into).
   virtual void fill(ActView x, float value) = 0;
 
-  // A MoE layer's FFN for one token: routes logits [1, n_expert] as moe_route does (experts e_j, weights w_j),
-  //   out[0, :] = sum_j w_j * down_{e_j}(glu(gate_{e_j}(x), up_{e_j}(x)))
-  // x, out: [1, d]; out must not alias x. The default routes through the host (moe_route, a wait, then the
+  // A MoE layer's FFN for a decode step's n tokens (one per sequence): routes logits [n, n_expert] as moe_route
+  // does (token t's experts e_tj, weights w_tj), then
+  //   out[t, :] = sum_j w_tj * down_{e_tj}(glu(gate_{e_tj}(x[t]), up_{e_tj}(x[t])))
+  // x, out: [n, d]; out must not alias x. The default routes through the host (moe_route, a wait, then the
   // products of each chosen expert); a backend whose moe_decode_on_device() is true routes and indexes the
   // experts on the device, never waiting for the host, so a recorded decode step can hold it.
   virtual void moe_decode(ActView logits, const RouteParams& p, const MoeWeights& w, ActView x, ActView out);

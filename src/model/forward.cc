@@ -400,8 +400,8 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
   const int64_t n_exp = hp_.n_expert, k = hp_.n_expert_used;
   STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate_inp, Act::XB, Act::Router, n, L.ffn_gate_inp_bias));  // [n, n_expert]
-  if (n == 1) {
-    STRATA_ASSIGN_OR_RETURN(bool done, moe_decode_on_device(l));
+  if (decode_) {  // one token a sequence
+    STRATA_ASSIGN_OR_RETURN(bool done, moe_decode_on_device(l, n));
     if (done) return Status::ok();
   }
 
@@ -473,9 +473,10 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   return Status::ok();
 }
 
-// One token's MoE FFN routed and computed on the device, where the router and every expert of the layer live in
-// the memory of one backend that routes on the device (no expert biases): true when it ran.
-Result<bool> Forward::moe_decode_on_device(int64_t l) {
+// A decode step's MoE FFN (one token a sequence) routed and computed on the device, where the router and every
+// expert of the layer live in the memory of one backend that routes on the device (no expert biases): true when
+// it ran.
+Result<bool> Forward::moe_decode_on_device(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
   const int b = site(L.ffn_gate_inp);
   if (!on(b).moe_decode_on_device()) return false;
@@ -490,9 +491,9 @@ Result<bool> Forward::moe_decode_on_device(int64_t l) {
   }
   for (const WeightRef& r : w)
     if (r.ready()) on(b).wait(*r.ready());
-  STRATA_ACT(logits, acts_.in(Act::Router, b, 1));
-  STRATA_ACT(xb, acts_.in(Act::XB, b, 1));
-  STRATA_ACT(out, acts_.out(Act::FfnOut, b, 1));
+  STRATA_ACT(logits, acts_.in(Act::Router, b, n));
+  STRATA_ACT(xb, acts_.in(Act::XB, b, n));
+  STRATA_ACT(out, acts_.out(Act::FfnOut, b, n));
   on(b).moe_decode(logits, route_, {w[0].view(), w[1].view(), w[2].view(), glu_}, xb, out);
   // An event only for bytes a source moves: recording one would break a recorded decode step.
   kernels::EventPtr done;
@@ -501,7 +502,7 @@ Result<bool> Forward::moe_decode_on_device(int64_t l) {
       if (!done) done = on(b).record();
       r.release_after(done);
     }
-  residual(Act::FfnOut, b, 1);  // x += moe_out (with the next layer's norm)
+  residual(Act::FfnOut, b, n);  // x += moe_out (with the next layer's norm)
   return true;
 }
 

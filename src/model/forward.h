@@ -72,7 +72,7 @@ class Forward {
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);
   Status expert_group(int64_t layer, int64_t n_tok, std::span<const int32_t> experts);
-  Result<bool> moe_decode_on_device(int64_t layer);
+  Result<bool> moe_decode_on_device(int64_t layer, int64_t n_tok);
   // One weight op: acquire, wait for its bytes, enqueue, give the bytes back behind the op.
   Status matmul(TensorId id, Act x, Act y, int64_t n_tok, TensorId bias = kNoTensor);
   Status head_norm(TensorId id, Act a, int64_t n_heads, int64_t n_tok);

@@ -1,6 +1,7 @@
 // tests/engine/device_moe_test.cc: a MoE model whose router and experts all live on a device that routes on the
-// device runs each decode step's MoE FFN as one moe_decode (no host round trip in the pass), and its logits
-// match the host-routed path; a layer whose experts are not all in device memory takes the host-routed path.
+// device runs each decode step's MoE FFN as one moe_decode (no host round trip in the pass), one sequence or
+// several decoding together, and its logits match the host-routed path; a layer whose experts are not all in
+// device memory takes the host-routed path.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -54,8 +55,22 @@ TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
     auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late);
     EXPECT_TRUE(dw.is_ok()) << dw.status().message();
     const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late);
-    const auto all = testing::run_prompt_then_decode(m, *dw.value(), dw.value().get(), p,
-                                                     {1, 300, 17, 299, 42, 301, 7}, {3});
+    auto all = testing::run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, {1, 300, 17, 299, 42, 301, 7}, {3});
+    // Two sequences decoding together (one pass a step, one token each): their logits follow the single run's.
+    model::Forward fwd(m, *dw.value(), dw.value().get(), p);
+    model::KvCache ca(m.hp, 32, p), cb(m.hp, 32, p);
+    const int64_t V = m.hp.n_vocab;
+    std::vector<float> la(static_cast<size_t>(V)), lb(static_cast<size_t>(V));
+    const std::vector<int32_t> pa = {1, 300, 17}, pb = {5, 77};
+    EXPECT_TRUE(fwd.eval(pa, ca, la, false).is_ok());
+    EXPECT_TRUE(fwd.eval(pb, cb, lb, false).is_ok());
+    for (int32_t step = 0; step < 3; ++step) {
+      const int32_t ta = 40 + step, tb = 90 + step;
+      std::vector<model::SeqInput> batch = {{std::span(&ta, 1), &ca, la, false}, {std::span(&tb, 1), &cb, lb, false}};
+      EXPECT_TRUE(fwd.eval_batch(batch).is_ok());
+      all.insert(all.end(), la.begin(), la.end());
+      all.insert(all.end(), lb.begin(), lb.end());
+    }
     late.synchronize();
     EXPECT_EQ(late.stale_weights(), 0);
     *moe_decodes = late.moe_decodes();
@@ -66,8 +81,9 @@ TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
   const auto got = run(true, -1, &device_routed);
   const auto part = run(true, 1, &mixed);
   EXPECT_EQ(host_routed, 0);
-  EXPECT_EQ(device_routed, 4 * 3) << "every decode step's every MoE layer, none of the prompt's";
-  EXPECT_EQ(mixed, 4 * 2) << "the layer whose experts are in RAM takes the host-routed path";
+  // Every decode step's every MoE layer (4 single steps, 3 batched steps of two sequences), none of the prompts'.
+  EXPECT_EQ(device_routed, (4 + 3) * 3);
+  EXPECT_EQ(mixed, (4 + 3) * 2) << "the layer whose experts are in RAM takes the host-routed path";
   // The experts' outputs add up in another order (routing order, not expert order): equal within rounding.
   EXPECT_LT(max_rel_diff(got, want), 1e-5);
   EXPECT_LT(max_rel_diff(part, want), 1e-5);

@@ -499,14 +499,15 @@ void add_moe_decode(std::vector<OpCase>& cases) {
                           {DType::F32, DType::F32, 96, 32, 16, 4, RouterGating::SoftmaxAll, false},
                           {DType::MXFP4, DType::MXFP4, 64, 128, 32, 4, RouterGating::SoftmaxSelected, false}};
   for (const Shape& s : shapes)
+    for (int64_t n : {1, 3})  // one sequence (a recorded step), or three decoding together
     for (GluKind glu : {GluKind::SwiGlu, GluKind::SwiGluClamped}) {
       const double bound = 2 * std::max(matmul_bound(s.gate_up), matmul_bound(s.down));
       cases.push_back({"moe_decode " + std::string(dtype_traits(s.gate_up).name) + "/" + std::string(dtype_traits(s.down).name) +
                            " experts=" + std::to_string(s.n_exp) + " k=" + std::to_string(s.k) + " ff=" +
-                           std::to_string(s.n_ff) + (glu == GluKind::SwiGluClamped ? " clamped" : ""),
+                           std::to_string(s.n_ff) + " n=" + std::to_string(n) + (glu == GluKind::SwiGluClamped ? " clamped" : ""),
                        bound, [=](OnBackend& on, std::mt19937& rng) {
                          const RouteParams p{s.k, s.gating, s.norm_topk};
-                         const auto logits = gaussian(s.n_exp, rng, 2.0f), x = gaussian(s.d, rng);
+                         const auto logits = gaussian(n * s.n_exp, rng, 2.0f), x = gaussian(n * s.d, rng);
                          const auto wg = quantized(s.gate_up, s.d, s.n_ff * s.n_exp, rng);
                          const auto wu = quantized(s.gate_up, s.d, s.n_ff * s.n_exp, rng);
                          const auto wd = quantized(s.down, s.n_ff, s.d * s.n_exp, rng);
@@ -518,21 +519,23 @@ void add_moe_decode(std::vector<OpCase>& cases) {
                          const TensorView hg = stacked(testing::host_view(wg, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff);
                          const TensorView hu = stacked(testing::host_view(wu, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff);
                          const TensorView hd = stacked(testing::host_view(wd, s.down, s.n_ff, s.d * s.n_exp), s.d);
-                         std::vector<int32_t> ids(s.k);
-                         std::vector<float> w(s.k), want(s.d, 0.0f), g(s.n_ff), u(s.n_ff), y(s.d);
-                         reference::moe_route(logits.data(), 1, s.n_exp, p, ids.data(), w.data());
-                         for (int64_t j = 0; j < s.k; ++j) {
-                           reference::matmul(hg.slice_last(ids[j]), x.data(), 1, g.data());
-                           reference::matmul(hu.slice_last(ids[j]), x.data(), 1, u.data());
-                           reference::glu(glu, g.data(), u.data(), s.n_ff, g.data());
-                           reference::matmul(hd.slice_last(ids[j]), g.data(), 1, y.data());
-                           for (int64_t i = 0; i < s.d; ++i) want[i] += w[j] * y[i];
-                         }
+                         std::vector<int32_t> ids(n * s.k);
+                         std::vector<float> w(n * s.k), want(n * s.d, 0.0f), g(s.n_ff), u(s.n_ff), y(s.d);
+                         reference::moe_route(logits.data(), n, s.n_exp, p, ids.data(), w.data());
+                         for (int64_t t = 0; t < n; ++t)
+                           for (int64_t j = 0; j < s.k; ++j) {
+                             const int32_t e = ids[t * s.k + j];
+                             reference::matmul(hg.slice_last(e), x.data() + t * s.d, 1, g.data());
+                             reference::matmul(hu.slice_last(e), x.data() + t * s.d, 1, u.data());
+                             reference::glu(glu, g.data(), u.data(), s.n_ff, g.data());
+                             reference::matmul(hd.slice_last(e), g.data(), 1, y.data());
+                             for (int64_t i = 0; i < s.d; ++i) want[t * s.d + i] += w[t * s.k + j] * y[i];
+                           }
                          const MoeWeights mw{stacked(on.weight(wg, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff),
                                              stacked(on.weight(wu, s.gate_up, s.d, s.n_ff * s.n_exp), s.n_ff),
                                              stacked(on.weight(wd, s.down, s.n_ff, s.d * s.n_exp), s.d), glu};
-                         ActView out = on.empty(1, s.d);
-                         on.backend().moe_decode(on.act(logits, 1, s.n_exp), p, mw, on.act(x, 1, s.d), out);
+                         ActView out = on.empty(n, s.d);
+                         on.backend().moe_decode(on.act(logits, n, s.n_exp), p, mw, on.act(x, n, s.d), out);
                          return rel_error(on.read(out), want);
                        }});
     }

@@ -138,7 +138,8 @@ class CudaBackend final : public Backend {
   cuda::Stream stream_;
   // Scratch per call site; guarded by the single-caller rule (one thread issues a backend's ops at a time).
   Scratch ids_, norm_w_, bias_, sinks_, attn_ws_, attn_toks_, route_ids_, route_w_, rows_, scale_, factors_host_;
-  Scratch moe_ids_, moe_w_, moe_rows_, moe_g_, moe_u_, moe_y_;  // moe_decode's routing and per-expert outputs
+  Scratch moe_ids_, moe_w_, moe_rows_, moe_x_, moe_g_, moe_u_, moe_y_;  // moe_decode's routing, inputs, outputs
+  std::vector<int32_t> moe_slot_rows_;  // moe_decode's token per slot, on the host, for several tokens
   std::vector<cuda::KvTok> toks_host_;  // attention_batch's per-row descriptors before their upload
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
   Scratch x16_, w16_;               // a prompt product's F16 activations and weight slice

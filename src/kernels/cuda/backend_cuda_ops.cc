@@ -356,8 +356,10 @@ void CudaBackend::moe_decode(ActView logits, const RouteParams& p, const MoeWeig
   check_mine(logits);
   check_mine(x);
   check_mine(out);
-  const int64_t k = p.n_expert_used, n_exp = logits.cols, d = x.cols, n_ff = w.gate.ne[1], d_out = out.cols;
-  STRATA_CHECK(logits.rows == 1 && x.rows == 1 && out.rows == 1 && k > 0 && k <= n_exp && n_exp <= cuda::kMoeMaxExperts);
+  const int64_t n = x.rows, k = p.n_expert_used, n_exp = logits.cols, d = x.cols, n_ff = w.gate.ne[1], d_out = out.cols;
+  const int64_t slots = n * k;  // slot s: token s / k's choice s % k
+  STRATA_CHECK(n > 0 && logits.rows == n && out.rows == n && k > 0 && k <= n_exp && n_exp <= cuda::kMoeMaxExperts);
+  STRATA_CHECK(slots <= 65535);
   STRATA_CHECK(w.gate.ne[0] == d && w.up.ne[0] == d && w.up.ne[1] == n_ff && w.down.ne[0] == n_ff && w.down.ne[1] == d_out);
   STRATA_CHECK(w.gate.ne[2] == n_exp && w.up.ne[2] == n_exp && w.down.ne[2] == n_exp);
   STRATA_CHECK(w.gate.device == device_ && w.up.device == device_ && w.down.device == device_);
@@ -365,23 +367,37 @@ void CudaBackend::moe_decode(ActView logits, const RouteParams& p, const MoeWeig
   // reads its inputs n_ff floats apart, which that keeps 16-byte aligned.
   STRATA_CHECK_MSG(d % 32 == 0 && n_ff % 32 == 0, "moe_decode row lengths must be multiples of 32");
   forget_q8();
-  auto* ids = static_cast<int32_t*>(scratch(moe_ids_, static_cast<uint64_t>(k) * sizeof(int32_t)));
-  auto* weights = static_cast<float*>(scratch(moe_w_, static_cast<uint64_t>(k) * sizeof(float)));
-  auto* rows = static_cast<int32_t*>(scratch(moe_rows_, static_cast<uint64_t>(k) * sizeof(int32_t)));
-  auto* g = static_cast<float*>(scratch(moe_g_, static_cast<uint64_t>(k * n_ff) * sizeof(float)));
-  auto* u = static_cast<float*>(scratch(moe_u_, static_cast<uint64_t>(k * n_ff) * sizeof(float)));
-  auto* y = static_cast<float*>(scratch(moe_y_, static_cast<uint64_t>(k * d_out) * sizeof(float)));
+  auto* ids = static_cast<int32_t*>(scratch(moe_ids_, static_cast<uint64_t>(slots) * sizeof(int32_t)));
+  auto* weights = static_cast<float*>(scratch(moe_w_, static_cast<uint64_t>(slots) * sizeof(float)));
+  auto* g = static_cast<float*>(scratch(moe_g_, static_cast<uint64_t>(slots * n_ff) * sizeof(float)));
+  auto* u = static_cast<float*>(scratch(moe_u_, static_cast<uint64_t>(slots * n_ff) * sizeof(float)));
+  auto* y = static_cast<float*>(scratch(moe_y_, static_cast<uint64_t>(slots * d_out) * sizeof(float)));
   cudaStream_t s = stream_.get();
-  cuda::moe_route(logits.data, 1, n_exp, k, p.gating == RouterGating::SoftmaxAll, p.norm_topk, ids, weights, s);
-  cuda::matvec_experts(w.gate.type, w.gate.data, d, n_ff, n_exp, ids, k, x.data, 0, g, s);
-  cuda::matvec_experts(w.up.type, w.up.data, d, n_ff, n_exp, ids, k, x.data, 0, u, s);
+  // The token of each slot, for its input and its sum: one token (a recorded step) needs no host array.
+  int32_t* rows = nullptr;
+  const float* xs = x.data;  // the slots' inputs, x_stride floats apart
+  int64_t x_stride = 0;      // one token: every slot reads it
+  if (n == 1) {
+    rows = static_cast<int32_t*>(scratch(moe_rows_, static_cast<uint64_t>(slots) * sizeof(int32_t)));
+    STRATA_CUDA_CHECK(cudaMemsetAsync(rows, 0, static_cast<size_t>(slots) * sizeof(int32_t), s));
+  } else {
+    moe_slot_rows_.resize(static_cast<size_t>(slots));
+    for (int64_t i = 0; i < slots; ++i) moe_slot_rows_[static_cast<size_t>(i)] = static_cast<int32_t>(i / k);
+    rows = upload(std::span<const int32_t>(moe_slot_rows_), moe_rows_);
+    auto* gathered = static_cast<float*>(scratch(moe_x_, static_cast<uint64_t>(slots * d) * sizeof(float)));
+    cuda::gather_rows(x.data, d, rows, slots, gathered, s);
+    xs = gathered;
+    x_stride = d;
+  }
+  cuda::moe_route(logits.data, n, n_exp, k, p.gating == RouterGating::SoftmaxAll, p.norm_topk, ids, weights, s);
+  cuda::matvec_experts(w.gate.type, w.gate.data, d, n_ff, n_exp, ids, slots, xs, x_stride, g, s);
+  cuda::matvec_experts(w.up.type, w.up.data, d, n_ff, n_exp, ids, slots, xs, x_stride, u, s);
   const cuda::Glu op = w.glu == GluKind::GeGlu ? cuda::Glu::Gelu
                       : w.glu == GluKind::SwiGluClamped ? cuda::Glu::SiluClamped : cuda::Glu::Silu;
-  cuda::glu(g, u, k * n_ff, op, kSwiGluClampedAlpha, kSwiGluClampedLimit, g, s);
-  cuda::matvec_experts(w.down.type, w.down.data, n_ff, d_out, n_exp, ids, k, g, n_ff, y, s);
-  STRATA_CUDA_CHECK(cudaMemsetAsync(rows, 0, static_cast<size_t>(k) * sizeof(int32_t), s));  // every slot adds into row 0
+  cuda::glu(g, u, slots * n_ff, op, kSwiGluClampedAlpha, kSwiGluClampedLimit, g, s);
+  cuda::matvec_experts(w.down.type, w.down.data, n_ff, d_out, n_exp, ids, slots, g, n_ff, y, s);
   cuda::fill(out.data, out.n_elements(), 0.0f, s);
-  cuda::scatter_add(y, d_out, rows, weights, k, out.data, s);
+  cuda::scatter_add(y, d_out, rows, weights, slots, out.data, s);
 }
 
 void CudaBackend::gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) {
