@@ -512,8 +512,12 @@ Result<bool> Forward::moe_decode_on_device(int64_t l, int64_t n) {
 // one projection in one matmul_many.
 Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> group) {
   const LayerTensors& L = m_.layers[l];
+  // Each projection computes on its own tensor's site (a plan may keep a layer's gate slices on the GPU and
+  // its up slices in RAM); the GLU runs where the gate's output is.
   const int g = site(L.ffn_exps[static_cast<int>(ExpertTensor::Gate)]);
+  const int u = site(L.ffn_exps[static_cast<int>(ExpertTensor::Up)]);
   const int d = site(L.ffn_exps[static_cast<int>(ExpertTensor::Down)]);
+  const std::array<int, 3> at_site = {g, u, d};
   const int64_t r0 = expert_begin_[group.front()], m = expert_begin_[group.back() + 1] - r0;
   const auto rows = std::span<const int32_t>(rows_).subspan(static_cast<size_t>(r0), static_cast<size_t>(m));
   const auto scale = std::span<const float>(scale_).subspan(static_cast<size_t>(r0), static_cast<size_t>(m));
@@ -523,7 +527,7 @@ Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> grou
   held_.clear();
   for (int32_t e : group)
     for (ExpertTensor which : {ExpertTensor::Gate, ExpertTensor::Up, ExpertTensor::Down}) {
-      kernels::Backend& be = on(which == ExpertTensor::Down ? d : g);
+      kernels::Backend& be = on(at_site[static_cast<int>(which)]);
       STRATA_ASSIGN_OR_RETURN(WeightRef w, experts_->acquire_expert_for(static_cast<int>(l), which, e, be.device()));
       if (w.owned() || w.ready()) unsafe_ = true;  // bytes that move cannot be replayed from
       if (w.ready()) be.wait(*w.ready());
@@ -543,17 +547,21 @@ Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> grou
     STRATA_ACT(xe, acts_.out(Act::ExpIn, g, m));
     on(g).gather_rows(xb, rows, xe);  // xe [m, d]
   }
-  {
-    STRATA_ACT(xe, acts_.in(Act::ExpIn, g, m));
-    STRATA_ACT(ge, acts_.out(Act::ExpGate, g, m));  // [m, n_ff]
-    STRATA_ACT(ue, acts_.out(Act::ExpUp, g, m));    // [m, n_ff]
+  // Gate and up: one matmul_many where they share a site, one each where they do not.
+  for (int k = 0; k < (g == u ? 1 : 2); ++k) {
+    const int s = k == 0 ? g : u;
+    STRATA_ACT(xe, acts_.in(Act::ExpIn, s, m));
     items_.clear();
-    for (size_t i = 0; i < group.size(); ++i) {
-      const int64_t at = expert_begin_[group[i]] - r0, me = expert_begin_[group[i] + 1] - expert_begin_[group[i]];
-      items_.push_back({held_[3 * i].view(), xe.rows_from(at, me), ge.rows_from(at, me), bias(ExpertTensor::Gate, group[i])});
-      items_.push_back({held_[3 * i + 1].view(), xe.rows_from(at, me), ue.rows_from(at, me), bias(ExpertTensor::Up, group[i])});
+    for (ExpertTensor which : {ExpertTensor::Gate, ExpertTensor::Up}) {
+      if (at_site[static_cast<int>(which)] != s) continue;
+      STRATA_ACT(y, acts_.out(which == ExpertTensor::Gate ? Act::ExpGate : Act::ExpUp, s, m));  // [m, n_ff]
+      for (size_t i = 0; i < group.size(); ++i) {
+        const int64_t at = expert_begin_[group[i]] - r0, me = expert_begin_[group[i] + 1] - expert_begin_[group[i]];
+        items_.push_back({held_[3 * i + static_cast<size_t>(which)].view(), xe.rows_from(at, me), y.rows_from(at, me),
+                          bias(which, group[i])});
+      }
     }
-    on(g).matmul_many(items_);
+    on(s).matmul_many(items_);
   }
   {
     STRATA_ACT(ge, acts_.inout(Act::ExpGate, g, m));
@@ -573,8 +581,10 @@ Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> grou
   STRATA_ACT(ye, acts_.in(Act::ExpOut, d, m));
   STRATA_ACT(acc, acts_.inout(Act::FfnOut, d, n));
   on(d).scatter_add(ye, rows, scale, acc);
-  const kernels::EventPtr gate_done = on(g).record(), down_done = on(d).record();
-  for (size_t i = 0; i < held_.size(); ++i) held_[i].release_after(i % 3 == 2 ? down_done : gate_done);
+  std::array<kernels::EventPtr, 3> done;
+  for (int p = 0; p < 3; ++p)
+    done[p] = p > 0 && at_site[p] == at_site[p - 1] ? done[p - 1] : on(at_site[p]).record();
+  for (size_t i = 0; i < held_.size(); ++i) held_[i].release_after(done[i % 3]);
   held_.clear();
   return Status::ok();
 }

@@ -1,7 +1,8 @@
 // tests/engine/device_moe_test.cc: a MoE model whose router and experts all live on a device that routes on the
 // device runs each decode step's MoE FFN as one moe_decode (no host round trip in the pass), one sequence or
 // several decoding together, and its logits match the host-routed path; a layer whose experts are not all in
-// device memory takes the host-routed path.
+// device memory takes the host-routed path; a layer whose gate slices are in device memory and whose up and down
+// slices are in RAM computes each projection where its bytes are.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -87,6 +88,51 @@ TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
   // The experts' outputs add up in another order (routing order, not expert order): equal within rounding.
   EXPECT_LT(max_rel_diff(got, want), 1e-5);
   EXPECT_LT(max_rel_diff(part, want), 1e-5);
+}
+
+
+// The shape of a plan that keeps a layer's gate experts in GPU memory and its up and down experts in RAM with CPU
+// sites (as Mixtral at --gpu-mem 14G): each projection runs where its bytes are, never on a device that would be
+// handed host bytes, and the logits match a run entirely on the host.
+TEST(DeviceMoe, ExpertProjectionsSplitAcrossSitesComputeWhereTheirBytesAre) {
+  model::SynthSpec spec = testing::small_spec(3, "Q8_0", 8);
+  spec.seed = 9;
+  auto loaded = testing::load_synth("device-moe-split.gguf", spec);
+  ASSERT_NE(loaded, nullptr);
+  LoadedModel& lm = *loaded;
+  const model::Model& m = lm.model();
+  const std::vector<int32_t> tokens = {1, 300, 17, 299, 42, 301, 7, 8};
+  const std::vector<size_t> prompt = {5};
+  const auto want = testing::run_prompt_then_decode(m, lm.weights(), lm.experts(), model::Placement::single(lm.backend(), m),
+                                                    tokens, prompt);
+  for (const bool device_routes : {false, true}) {
+    kernels::testing::LateBackend late(1, 20us, device_routes);
+    late.set_own_weights_only(true);
+    planner::Plan plan;
+    plan.tensors.resize(m.tensors.size());
+    plan.kv_tiers.assign(m.layers.size(), planner::Tier::Gpu);
+    std::vector<bool> on_device(m.tensors.size(), true);
+    for (size_t i = 0; i < m.tensors.size(); ++i) {
+      const auto id = static_cast<model::TensorId>(i);
+      const auto& L = m.layers[1];
+      const bool host = id == m.token_embd || id == L.ffn_exps[1] || id == L.ffn_exps[2];
+      on_device[i] = !host;
+      plan.tensors[i].tier = host ? planner::Tier::Ram : planner::Tier::Gpu;
+      plan.tensors[i].decode_site = plan.tensors[i].prefill_site = host ? planner::Site::Cpu : planner::Site::Gpu;
+    }
+    auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late);
+    ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+    const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late);
+    ASSERT_EQ(p.decode_site[m.layers[1].ffn_exps[0]], 1);
+    ASSERT_EQ(p.decode_site[m.layers[1].ffn_exps[1]], 0);
+    const auto got = testing::run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, tokens, prompt);
+    late.synchronize();
+    EXPECT_EQ(late.foreign_weights(), 0) << "a product on the device was handed RAM-tier expert bytes";
+    EXPECT_EQ(late.stale_weights(), 0);
+    EXPECT_GT(late.moe_decodes() + late.ops_run(), 0);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_LT(max_rel_diff(got, want), 1e-5) << "device_routes " << device_routes;
+  }
 }
 
 }  // namespace

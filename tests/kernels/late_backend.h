@@ -41,8 +41,16 @@ class LateBackend final : public Backend {
   std::string_view name() const override { return "late"; }
   Device device() const override { return cpu_.device(); }
   std::string describe() const override { return "late: ops run on a worker after a delay"; }
-  std::unique_ptr<Buffer> alloc(uint64_t size, BufferUse use) override { return cpu_.alloc(size, use); }
+  std::unique_ptr<Buffer> alloc(uint64_t size, BufferUse use) override {
+    auto inner = cpu_.alloc(size, use);
+    if (!inner || (use != BufferUse::Weights && use != BufferUse::Staging)) return inner;
+    return std::make_unique<OwnedWeights>(std::move(inner), this);
+  }
   bool can_read(Device d) const override { return d.is_host(); }
+  // With own_weights_only, this stand-in plays a device whose weights must be in memory it allocated (as a GPU
+  // cannot read an unpinned host page): a product handed any other weight bytes counts as foreign.
+  void set_own_weights_only(bool on) { own_weights_only_ = on; }
+  int foreign_weights() const { return foreign_.load(); }
 
   EventPtr record() override {
     auto e = std::make_shared<Flag>();
@@ -87,6 +95,7 @@ class LateBackend final : public Backend {
     push([=, this] { cpu_.rms_norm(x, w, eps, out); });
   }
   void matmul(const TensorView& w, ActView x, ActView y, const TensorView& bias = {}) override {
+    if (own_weights_only_ && !owns(w.data, w.size_bytes())) ++foreign_;
     const uint64_t h = hash(w);
     push([=, this] {
       if (hash(w) != h) ++stale_;
@@ -144,6 +153,34 @@ class LateBackend final : public Backend {
     bool done_ = false;
   };
 
+  // A weights or staging buffer of this backend: its range is known while it lives.
+  class OwnedWeights final : public Buffer {
+   public:
+    OwnedWeights(std::unique_ptr<Buffer> inner, LateBackend* owner) : inner_(std::move(inner)), owner_(owner) {
+      std::lock_guard lock(owner_->mu_);
+      owner_->owned_[inner_->data()] = inner_->size_bytes();
+    }
+    ~OwnedWeights() override {
+      std::lock_guard lock(owner_->mu_);
+      owner_->owned_.erase(inner_->data());
+    }
+    uint8_t* data() override { return inner_->data(); }
+    uint64_t size_bytes() const override { return inner_->size_bytes(); }
+    BufferUse use() const override { return inner_->use(); }
+    Device device() const override { return inner_->device(); }
+
+   private:
+    std::unique_ptr<Buffer> inner_;
+    LateBackend* owner_;
+  };
+  bool owns(const uint8_t* p, uint64_t bytes) {
+    std::lock_guard lock(mu_);
+    auto it = owned_.upper_bound(const_cast<uint8_t*>(p));
+    if (it == owned_.begin()) return false;
+    --it;
+    return p + bytes <= it->first + it->second;
+  }
+
   static uint64_t hash(const TensorView& w) {
     uint64_t h = 1469598103934665603ull;
     const uint64_t n = w.size_bytes();
@@ -181,13 +218,15 @@ class LateBackend final : public Backend {
   const std::chrono::microseconds delay_;
   const bool routes_on_device_;
   std::atomic<int> moe_decodes_{0};
-  std::mutex mu_;  // guards queue_, stop_, pins_ and bad_pins_
+  std::mutex mu_;  // guards queue_, stop_, pins_, bad_pins_ and owned_
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stop_ = false;
   std::map<void*, uint64_t> pins_;
   int bad_pins_ = 0;  // unaligned, repeated or unknown pin/unpin calls
-  std::atomic<int> stale_{0}, ops_{0};
+  std::map<uint8_t*, uint64_t> owned_;  // weights and staging buffers alive: start -> bytes
+  std::atomic<bool> own_weights_only_{false};
+  std::atomic<int> stale_{0}, ops_{0}, foreign_{0};
   std::thread worker_;  // last: starts after every other member exists
 };
 
