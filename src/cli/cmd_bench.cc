@@ -101,6 +101,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     const auto s1 = lm.stream_stats();
     const auto u1 = lm.staging_counters();
     const uint64_t dispatches0 = lm.backend().pool().dispatches();
+    const engine::ExpertCacheCounters c1 = lm.expert_cache() ? lm.expert_cache()->counters() : engine::ExpertCacheCounters{};
     for (int i = 0; i < o.n_gen; ++i) {
       int32_t next = engine::Sampler::argmax(logits);
       STRATA_RETURN_IF_ERROR(session.eval(std::span(&next, 1), logits, false));
@@ -137,6 +138,14 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
       r["decode_upload_gb_per_s"] = static_cast<double>(u2->bytes - u1->bytes) / (t2 - t1) / 1e9;
       const uint64_t ahead = u2->ahead - u0->ahead, asked = ahead + (u2->on_demand - u0->on_demand);
       r["upload_issued_ahead"] = asked ? static_cast<double>(ahead) / asked : 0.0;
+    }
+    if (lm.expert_cache()) {
+      // The GPU expert cache over this run's decode steps: routed experts computed from a slot, and admissions.
+      const engine::ExpertCacheCounters& c2 = lm.expert_cache()->counters();
+      const uint64_t hits = c2.hits - c1.hits, misses = c2.misses - c1.misses;
+      if (hits + misses) r["decode_gpu_expert_hit_rate"] = static_cast<double>(hits) / static_cast<double>(hits + misses);
+      r["decode_gpu_expert_admissions"] = c2.admissions - c1.admissions;
+      r["decode_gpu_expert_admitted_bytes"] = c2.admitted_bytes - c1.admitted_bytes;
     }
     reps.push_back(r);
   }
@@ -197,10 +206,16 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     p["decode_aggregate_vs_single"] = tg_median > 0 ? p["decode_tokens_per_s_aggregate"].get<double>() / tg_median : 0;
     rec["parallel"] = p;
   }
+  if (const engine::GpuExpertCache* c = lm.expert_cache()) {
+    rec["gpu_expert_cache"] = {{"slots", c->n_slots()}, {"slot_bytes", c->slot_bytes()}, {"bytes", c->device_bytes()},
+                               {"hits", c->counters().hits}, {"misses", c->counters().misses},
+                               {"admissions", c->counters().admissions}, {"admitted_bytes", c->counters().admitted_bytes},
+                               {"error", lm.expert_cache_error()}};
+  }
   rec["peak_rss_bytes"] = engine::peak_rss_bytes();
   rec["pinned_bytes"] = lm.pinned_bytes();
   if (lm.plan()) {
-    const engine::HostedGpuSites h = engine::gpu_sites_on_host(*lm.plan(), lm.placement());
+    const engine::HostedGpuSites h = engine::gpu_sites_on_host(*lm.executed_plan(), lm.placement());
     rec["gpu_sites_run_on_host"] = {{"decode_tensors", h.decode_tensors}, {"decode_bytes", h.decode_bytes},
                                     {"prefill_tensors", h.prefill_tensors}, {"prefill_bytes", h.prefill_bytes}};
   }
@@ -248,6 +263,19 @@ int run_bench(const BenchOptions& o) {
   if (!rec["runs"].empty() && rec["runs"].back().contains("decode_expert_hit_rate"))
     std::printf("expert cache (RAM, above the disk): %.1f%% of routed experts found in it while decoding\n",
                 100.0 * rec["runs"].back()["decode_expert_hit_rate"].get<double>());
+  if (rec.contains("gpu_expert_cache")) {
+    const auto& c = rec["gpu_expert_cache"];
+    const auto& r = rec["runs"].back();
+    std::printf("GPU expert cache: %d slots of %s (%s); last run's decode: %.1f%% of routed experts computed from a "
+                "slot, %llu admitted (%s)%s%s\n",
+                c["slots"].get<int>(), format_bytes(c["slot_bytes"].get<uint64_t>()).c_str(),
+                format_bytes(c["bytes"].get<uint64_t>()).c_str(),
+                r.contains("decode_gpu_expert_hit_rate") ? 100.0 * r["decode_gpu_expert_hit_rate"].get<double>() : 0.0,
+                static_cast<unsigned long long>(r["decode_gpu_expert_admissions"].get<uint64_t>()),
+                format_bytes(r["decode_gpu_expert_admitted_bytes"].get<uint64_t>()).c_str(),
+                c["error"].get<std::string>().empty() ? "" : "; stopped admitting: ",
+                c["error"].get<std::string>().c_str());
+  }
   for (const char* st : {"weights", "kv", "activations", "total"}) {
     const auto& v = rec["decode_traffic"][st];
     std::printf("decode %-11s %10s a token, %7.1f GB/s", st,

@@ -34,9 +34,17 @@ void print_run_report(const engine::LoadedModel& lm) {
                  asked ? 100.0 * static_cast<double>(up->ahead) / static_cast<double>(asked) : 0.0,
                  format_bytes(lm.pinned_bytes()).c_str());
   }
+  if (const engine::GpuExpertCache* c = lm.expert_cache()) {
+    const engine::ExpertCacheCounters& k = c->counters();
+    std::fprintf(stderr, "strata: GPU expert cache of %d experts (%s): %.1f%% of routed experts computed from it, "
+                 "%llu admitted (%s)%s%s\n", c->n_slots(), format_bytes(c->device_bytes()).c_str(),
+                 k.hits + k.misses ? 100.0 * static_cast<double>(k.hits) / static_cast<double>(k.hits + k.misses) : 0.0,
+                 static_cast<unsigned long long>(k.admissions), format_bytes(k.admitted_bytes).c_str(),
+                 lm.expert_cache_error().empty() ? "" : "; stopped admitting: ", lm.expert_cache_error().c_str());
+  }
   if (lm.plan()) {
     std::fprintf(stderr, "strata: %s\n", describe_plan(*lm.plan()).c_str());
-    const engine::HostedGpuSites h = engine::gpu_sites_on_host(*lm.plan(), lm.placement());
+    const engine::HostedGpuSites h = engine::gpu_sites_on_host(*lm.executed_plan(), lm.placement());
     if (h.decode_tensors + h.prefill_tensors > 0)
       std::fprintf(stderr, "strata: ran on the host though the plan computes them on the GPU: decode %d tensors (%s), "
                    "prompts %d (%s)\n", h.decode_tensors, format_bytes(h.decode_bytes).c_str(), h.prefill_tensors,

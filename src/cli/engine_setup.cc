@@ -74,6 +74,7 @@ Result<engine::EngineOptions> make_engine_options(const std::string& model_path,
   o.model_path = model_path;
   o.n_threads = threads;
   o.record_decode_steps = !f.no_graphs;
+  o.gpu_expert_cache = !f.static_experts;
   STRATA_ASSIGN_OR_RETURN(o.budgets, budgets_from_flags(f.gpu_mem, f.ram, f.ctx, f.mode));
   if (const char* s = env_or_null("XDG_STATE_HOME")) o.xdg_state_home = s;
   if (const char* h = env_or_null("HOME")) o.home = h;

@@ -16,6 +16,7 @@ struct PlanFlags {
   std::string mode;     // --mode NAME
   std::string profile;  // --profile FILE
   bool no_graphs = false;  // --no-graphs
+  bool static_experts = false;  // --static-experts
 };
 
 // Budgets from the flags; the hardware profile from --profile, the cache, or a measurement when the plan

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
     c->add_option("--mode", f.mode, "Force a mode: full-gpu, hybrid, expert-streaming, dense-streaming, cpu, cpu-streaming");
     c->add_option("--profile", f.profile, "Hardware profile JSON (default: the cached `strata profile`)");
     c->add_flag("--no-graphs", f.no_graphs, "Run GPU decode steps op by op instead of replaying CUDA graphs");
+    c->add_flag("--static-experts", f.static_experts,
+                "Keep a MoE plan's experts where it put them whole (no GPU expert cache), for A/B measurement");
   };
 
   // Progress on stderr: --quiet, and the plain-line interval (a testing aid) when stderr is not a terminal.

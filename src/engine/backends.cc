@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "engine/gpu_expert_cache.h"
 #include "streaming/schedule.h"
 
 namespace strata::engine {
@@ -88,6 +89,52 @@ StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m)
   if (build(true) && s.n_slots < 4) build(false);
   if (s.slot_bytes == 0) s = StagingSetup{};
   return s;
+}
+
+ExpertCacheSetup expert_cache_from_plan(planner::Plan& plan, const model::Model& m) {
+  ExpertCacheSetup c;
+  if (!m.hp.is_moe() || plan.tensors.size() != m.tensors.size()) return c;
+  uint64_t freed = 0, slot = 0;
+  bool in_ram = false;
+  std::vector<model::TensorId> on_gpu;
+  c.serves.assign(m.layers.size(), false);
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const model::LayerTensors& L = m.layers[l];
+    if (L.ffn_exps[0] == model::kNoTensor) continue;
+    for (model::TensorId b : L.ffn_exps_bias)
+      if (b != model::kNoTensor) return c;
+    c.serves[l] = true;
+    slot = std::max(slot, GpuExpertCache::slot_bytes_for(m, static_cast<int>(l)));
+    for (model::TensorId id : L.ffn_exps) {
+      if (id == model::kNoTensor) continue;
+      const planner::TensorPlacement& t = plan.tensors[id];
+      if (t.tier == planner::Tier::Disk) return c;
+      if (t.tier == planner::Tier::Gpu) {
+        freed += t.size_bytes;
+        on_gpu.push_back(id);
+      } else {
+        in_ram |= t.decode_site == planner::Site::Cpu;
+      }
+    }
+  }
+  if (on_gpu.empty() || !in_ram || slot == 0 || freed < slot) return c;
+  c.n_slots = static_cast<int>(freed / slot);
+  c.slot_bytes = slot;
+  for (int32_t e = 0; e < m.hp.n_expert && c.warm.size() < static_cast<size_t>(c.n_slots); ++e)
+    for (size_t l = 0; l < m.layers.size() && c.warm.size() < static_cast<size_t>(c.n_slots); ++l)
+      if (c.serves[l]) c.warm.emplace_back(static_cast<int>(l), e);
+  // Admissions copy from RAM while the pass goes on: from page-locked memory a copy is asynchronous (from
+  // pageable memory the host would wait for it), so the converted tensors are pinned as far as the budget allows.
+  uint64_t pinned = plan.memory.pinned;
+  for (model::TensorId id : on_gpu) {
+    planner::TensorPlacement& t = plan.tensors[id];
+    const bool pin = pinned + t.size_bytes <= plan.budgets.pinned_bytes;
+    if (pin) pinned += t.size_bytes;
+    t.tier = pin ? planner::Tier::PinnedRam : planner::Tier::Ram;
+    t.decode_site = planner::Site::Cpu;
+    if (pin) c.pin.push_back(id);
+  }
+  return c;
 }
 
 HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placement& placement) {

@@ -43,6 +43,15 @@ struct HostedGpuSites {
 };
 HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placement& placement);
 
+// A MoE plan that splits experts between GPU memory and RAM, executed with a GPU expert cache: the GPU bytes the
+// plan gives whole expert tensors become slots of single (layer, expert)s spread over every MoE layer (warmed
+// expert by expert across the layers), and every expert tensor is computed from RAM in decode where the cache
+// misses, on the host at the same time as the GPU computes the hits. `plan` is rewritten so: those expert
+// tensors become RAM-tier with a CPU decode site (their prefill sites are kept). No cache (n_slots 0, plan
+// unchanged) where the experts are not split, where some are on disk, where experts carry biases, or where no
+// slot fits.
+ExpertCacheSetup expert_cache_from_plan(planner::Plan& plan, const model::Model& m);
+
 // backends[0] = host; Site::Gpu → gpu (REQUIRES: gpu when the plan uses one). A GPU site whose tensor is not
 // in GPU memory computes on the GPU only where `staging` uploads it for that kind of pass (else on the host).
 // Without a plan: all on host.

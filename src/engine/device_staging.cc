@@ -61,7 +61,9 @@ void DeviceStaging::on_route(int layer, std::span<const int32_t> experts) {
 }
 
 bool DeviceStaging::skipped(StageKey key) const {
-  return key.expert >= 0 && layer_of_[key.id] == routed_layer_ && !routed_[static_cast<size_t>(key.expert)];
+  if (key.expert < 0) return false;
+  if (held_ && held_(layer_of_[key.id], key.expert)) return true;
+  return layer_of_[key.id] == routed_layer_ && !routed_[static_cast<size_t>(key.expert)];
 }
 
 int DeviceStaging::slot_of(StageKey key) const {

@@ -58,6 +58,8 @@ class DeviceStaging {
   void begin_pass(bool decode) { decode_ = decode; }
   // The experts the router picked for `layer` in this pass: uploads ahead skip that layer's other slices.
   void on_route(int layer, std::span<const int32_t> experts);
+  // Expert slices found in the device's memory elsewhere (a GPU expert cache): uploads ahead skip them.
+  void skip_held(std::function<bool(int layer, int32_t expert)> held) { held_ = std::move(held); }
   // The unit in a slot (its upload's event as the ref's ready event), then uploads of the units after it.
   // `slot` receives the slot index, for release().
   Result<TensorView> acquire(StageKey key, int& slot, kernels::EventPtr& ready);
@@ -100,6 +102,7 @@ class DeviceStaging {
   std::unordered_map<uint64_t, size_t> prefill_pos_, decode_pos_;  // a unit's index in each order
   bool prefill_experts_ = false, decode_experts_ = false;
   std::vector<int> layer_of_;  // per tensor id: the layer of a stacked expert tensor, else -1
+  std::function<bool(int, int32_t)> held_;
   int routed_layer_ = -1;
   std::vector<bool> routed_;   // per expert of routed_layer_
   std::vector<Slot> slots_;

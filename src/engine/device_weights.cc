@@ -10,7 +10,8 @@ namespace strata::engine {
 Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m, model::WeightSource& base,
                                                            model::ExpertSource* base_experts,
                                                            const std::vector<bool>& on_device,
-                                                           kernels::Backend& device, const StagingSetup* staging) {
+                                                           kernels::Backend& device, const StagingSetup* staging,
+                                                           const ExpertCacheSetup* cache) {
   std::unique_ptr<DeviceWeights> dw(new DeviceWeights(m, base, base_experts, device));
   dw->views_.resize(m.tensors.size());
   for (size_t id = 0; id < m.tensors.size() && id < on_device.size(); ++id) {
@@ -44,13 +45,42 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m
                             DeviceStaging::make(m, device, staging->copier ? *staging->copier : device, staging->n_slots,
                                                 staging->slot_bytes, staging->orders, host));
     dw->device_bytes_ += static_cast<uint64_t>(staging->n_slots) * staging->slot_bytes;
-    STRATA_RETURN_IF_ERROR(dw->pin(staging->pin));
   }
+  std::vector<model::TensorId> pins;
+  if (staging != nullptr) pins = staging->pin;
+  if (cache != nullptr && cache->n_slots > 0) {
+    if (base_experts == nullptr) return error("internal: a GPU expert cache needs an expert source");
+    auto host = [base_experts](int layer, model::ExpertTensor which, int32_t expert) {
+      return base_experts->acquire_expert(layer, which, expert);
+    };
+    kernels::Backend& copier = cache->copier ? *cache->copier : device;
+    STRATA_ASSIGN_OR_RETURN(dw->cache_, GpuExpertCache::make(m, device, copier, *cache, host));
+    dw->device_bytes_ += dw->cache_->device_bytes();
+    if (dw->staging_) {
+      const GpuExpertCache* held = dw->cache_.get();
+      dw->staging_->skip_held([held](int layer, int32_t expert) { return held->holds(layer, expert); });
+    }
+    pins.insert(pins.end(), cache->pin.begin(), cache->pin.end());
+  }
+  STRATA_RETURN_IF_ERROR(dw->pin(pins));
   return dw;
+}
+
+void DeviceWeights::end_layer(int layer) {
+  base_.end_layer(layer);
+  if (!cache_ || !decode_ || !cache_error_.empty()) return;
+  // An admission that fails leaves the cache as it is (every held expert still correct): it stops adapting,
+  // and the run reports why.
+  if (Status st = cache_->admit(layer); !st) cache_error_ = st.message();
+}
+
+bool DeviceWeights::holds_expert_on(int layer, int32_t expert, Device where) const {
+  return cache_ && where == device_.device() && cache_->holds(layer, expert);
 }
 
 DeviceWeights::~DeviceWeights() {
   if (staging_) staging_->synchronize();  // no upload still reads a range about to be unpinned
+  if (cache_) cache_->synchronize();
   for (uint8_t* p : pinned_) device_.unpin_host(p);
 }
 
@@ -108,6 +138,12 @@ Result<model::WeightRef> DeviceWeights::acquire_expert_for(int layer, model::Exp
                                                            Device where) {
   const model::TensorId id = m_.layers[layer].ffn_exps[static_cast<int>(which)];
   const bool resident = id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data;
+  if (!resident && cache_ && where == device_.device() && cache_->holds(layer, expert)) {
+    int slot = -1;
+    kernels::EventPtr ready;
+    TensorView v = cache_->acquire(layer, which, expert, slot, ready);
+    return model::WeightRef(v, this, kCacheHandle | static_cast<uint64_t>(slot), std::move(ready));
+  }
   if (!resident && staging_ && where == device_.device() && staging_->stages({id, expert}, decode_))
     return staged({id, expert});
   return acquire_expert(layer, which, expert);
@@ -121,11 +157,13 @@ int DeviceWeights::max_held_experts() const {
 }
 
 void DeviceWeights::release(uint64_t handle, kernels::EventPtr consumed) {
-  staging_->release(static_cast<int>(handle), std::move(consumed));
+  if (handle & kCacheHandle) cache_->release(static_cast<int>(handle & ~kCacheHandle), std::move(consumed));
+  else staging_->release(static_cast<int>(handle), std::move(consumed));
 }
 
 void DeviceWeights::on_route(int layer, std::span<const int32_t> experts) {
   if (staging_) staging_->on_route(layer, experts);
+  if (cache_ && decode_) cache_->on_route(layer, experts);
   if (base_experts_) base_experts_->on_route(layer, experts);
 }
 

@@ -1,13 +1,15 @@
 // engine/device_weights.h: the tensors a plan keeps in GPU memory, copied there once at load; the RAM-tier
-// tensors it computes on the GPU, uploaded per use through device staging; every other tensor from the wrapped
-// source (resident RAM or streaming).
+// tensors it computes on the GPU, uploaded per use through device staging; the MoE experts a GPU expert cache
+// holds; every other tensor from the wrapped source (resident RAM or streaming).
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "engine/device_staging.h"
+#include "engine/gpu_expert_cache.h"
 #include "kernels/backend.h"
 #include "model/model.h"
 #include "model/weight_source.h"
@@ -27,13 +29,16 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
  public:
   // Copies every tensor with on_device[id] from `base` into Weights buffers of `device`; with `staging`, the
   // tensors it lists are uploaded per use for products on `device`.
+  // With `cache`, experts of the layers it serves are held a (layer, expert) at a time in a GPU expert cache.
   static Result<std::unique_ptr<DeviceWeights>> make(const model::Model& m, model::WeightSource& base,
                                                      model::ExpertSource* base_experts,
                                                      const std::vector<bool>& on_device, kernels::Backend& device,
-                                                     const StagingSetup* staging = nullptr);
+                                                     const StagingSetup* staging = nullptr,
+                                                     const ExpertCacheSetup* cache = nullptr);
 
   void begin_layer(int layer) override { base_.begin_layer(layer); }
-  void end_layer(int layer) override { base_.end_layer(layer); }
+  // The layer's ops are issued: the expert cache may now copy in an expert its decode steps keep missing.
+  void end_layer(int layer) override;
   void begin_pass(bool decode) override;
   Result<model::WeightRef> acquire(model::TensorId id) override;
   Result<model::WeightRef> acquire_for(model::TensorId id, Device where) override;
@@ -41,6 +46,7 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;
   Result<model::WeightRef> acquire_expert_for(int layer, model::ExpertTensor which, int32_t expert,
                                               Device where) override;
+  bool holds_expert_on(int layer, int32_t expert, Device where) const override;
   // The base's, and in a pass that stages expert slices, what the ring can hold beside one slot receiving.
   int max_held_experts() const override;
   ~DeviceWeights() override;
@@ -49,6 +55,10 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   uint64_t pinned_bytes() const { return pinned_bytes_; }
   // Null without staging.
   const DeviceStaging* staging() const { return staging_.get(); }
+  // Null without an expert cache.
+  const GpuExpertCache* expert_cache() const { return cache_.get(); }
+  // Why the expert cache stopped admitting experts (empty while it works).
+  const std::string& expert_cache_error() const { return cache_error_; }
 
  private:
   DeviceWeights(const model::Model& m, model::WeightSource& base, model::ExpertSource* base_experts,
@@ -66,6 +76,10 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   std::vector<TensorView> views_;  // per tensor id; data == nullptr where the base source serves it
   uint64_t device_bytes_ = 0;
   std::unique_ptr<DeviceStaging> staging_;
+  std::unique_ptr<GpuExpertCache> cache_;
+  std::string cache_error_;
+  // WeightRef handles: a staging slot's index, or a cache slot's with this bit.
+  static constexpr uint64_t kCacheHandle = uint64_t{1} << 32;
   bool decode_ = false;
   std::vector<uint8_t*> pinned_;  // page-locked ranges, unpinned at destruction
   uint64_t pinned_bytes_ = 0;

@@ -145,23 +145,30 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
   }
   StagingSetup staging;
   if (lm->gpu_) {
+    ExpertCacheSetup cache;
+    if (options.gpu_expert_cache && !stream) {
+      planner::Plan exec = *lm->plan_;
+      cache = expert_cache_from_plan(exec, lm->model_);
+      if (cache.n_slots > 0) lm->executed_plan_ = std::move(exec);
+    }
+    const planner::Plan& plan = *lm->executed_plan();
     std::vector<bool> on_gpu(lm->model_.tensors.size(), false);
-    for (size_t i = 0; i < lm->plan_->tensors.size() && i < on_gpu.size(); ++i)
-      on_gpu[i] = lm->plan_->tensors[i].tier == planner::Tier::Gpu;
-    staging = staging_from_plan(*lm->plan_, lm->model_);
-    if (staging.n_slots > 0) {
+    for (size_t i = 0; i < plan.tensors.size() && i < on_gpu.size(); ++i)
+      on_gpu[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+    staging = staging_from_plan(plan, lm->model_);
+    if (staging.n_slots > 0 || cache.n_slots > 0) {
       // Uploads on a stream of their own, so the next tensors' copies overlap this one's product.
       lm->gpu_copier_ = kernels::find_backend(DeviceKind::Cuda)->make(0, {.n_threads = n_threads});
       if (!lm->gpu_copier_) return error("{}: the CUDA backend did not start a copy stream", options.model_path);
       staging.copier = lm->gpu_copier_.get();
+      cache.copier = lm->gpu_copier_.get();
     }
-    auto dw = DeviceWeights::make(lm->model_, *lm->weights_, lm->experts_, on_gpu, *lm->gpu_, &staging);
+    auto dw = DeviceWeights::make(lm->model_, *lm->weights_, lm->experts_, on_gpu, *lm->gpu_, &staging, &cache);
     if (!dw) return dw.status().with_context(options.model_path);
     lm->experts_ = dw.value().get();
     lm->device_weights_ = std::move(dw).value();
   }
-  lm->placement_ = placement_from_plan(lm->plan_ ? &*lm->plan_ : nullptr, lm->model_, *lm->backend_, lm->gpu_.get(),
-                                       &staging);
+  lm->placement_ = placement_from_plan(lm->executed_plan(), lm->model_, *lm->backend_, lm->gpu_.get(), &staging);
   lm->default_n_ctx_ = n_ctx;
   return lm;
 }

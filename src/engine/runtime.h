@@ -40,6 +40,10 @@ struct EngineOptions {
   // Decode steps replayed from a recording (CUDA graphs) where the plan puts a whole step on one GPU;
   // false runs every step op by op (`--no-graphs`, for A/B measurement).
   bool record_decode_steps = true;
+  // A MoE plan that splits experts between GPU memory and RAM runs with a GPU expert cache (hits on the GPU,
+  // misses on the CPU at once, often-routed experts copied in); false keeps the plan's whole-tensor placement
+  // (`--static-experts`, for A/B measurement).
+  bool gpu_expert_cache = true;
 };
 
 class LoadedModel {
@@ -63,6 +67,12 @@ class LoadedModel {
   int64_t default_n_ctx() const { return default_n_ctx_; }
   // The plan the model was loaded under (absent when it was loaded without a profile).
   const std::optional<planner::Plan>& plan() const { return plan_; }
+  // The plan as carried out: plan() with a GPU expert cache's rewrite of the expert tensors (see
+  // expert_cache_from_plan), or plan() itself.
+  const planner::Plan* executed_plan() const { return executed_plan_ ? &*executed_plan_ : plan_ ? &*plan_ : nullptr; }
+  // Null without a GPU expert cache.
+  const GpuExpertCache* expert_cache() const { return device_weights_ ? device_weights_->expert_cache() : nullptr; }
+  std::string expert_cache_error() const { return device_weights_ ? device_weights_->expert_cache_error() : ""; }
   // Disk streaming figures since load; absent when every weight is resident.
   std::optional<streaming::StreamStats> stream_stats() const;
   uint64_t resident_bytes() const { return resident_bytes_; }
@@ -81,6 +91,7 @@ class LoadedModel {
   std::unique_ptr<kernels::Backend> gpu_;  // when the plan uses a GPU
   std::unique_ptr<kernels::Backend> gpu_copier_;  // a second stream of that GPU, for staging uploads
   std::optional<planner::Plan> plan_;
+  std::optional<planner::Plan> executed_plan_;  // plan_ rewritten for a GPU expert cache, when there is one
   std::string backend_note_;
   std::unique_ptr<model::WeightSource> weights_;
   std::unique_ptr<DeviceWeights> device_weights_;  // wraps weights_ when a GPU holds some tensors

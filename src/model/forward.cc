@@ -416,29 +416,44 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
     on(r).moe_route(logits, route_, route_ids_, route_w_);
     on(r).record()->synchronize();
   }
-  expert_begin_.assign(static_cast<size_t>(n_exp + 1), 0);
-  for (int32_t e : route_ids_) ++expert_begin_[static_cast<size_t>(e) + 1];
-  for (int64_t e = 0; e < n_exp; ++e) expert_begin_[e + 1] += expert_begin_[e];
+  // The experts routed to, each with its rows (tokens) contiguous in rows_, in the order their groups run.
+  expert_rows_.assign(static_cast<size_t>(n_exp), 0);
+  for (int32_t e : route_ids_) ++expert_rows_[static_cast<size_t>(e)];
+  std::vector<int32_t>& selected = selected_;
+  selected.clear();
+  for (int32_t e = 0; e < n_exp; ++e)
+    if (expert_rows_[e] > 0) selected.push_back(e);
+  experts_->on_route(static_cast<int>(l), selected);
+  // A decode step whose experts are computed from RAM where a device holds some of them (a GPU expert cache):
+  // those run on that device, issued first, while the host computes the rest.
+  const std::array<int, 3> sites = {site(L.ffn_exps[0]), site(L.ffn_exps[1]), site(L.ffn_exps[2])};
+  const int hs = decode_ ? held_site(l, selected, sites) : -1;
+  size_t n_held = 0;
+  if (hs >= 0) {
+    const Device dev = on(hs).device();
+    n_held = static_cast<size_t>(std::stable_partition(selected.begin(), selected.end(), [&](int32_t e) {
+                                   return experts_->holds_expert_on(static_cast<int>(l), e, dev);
+                                 }) - selected.begin());
+  }
+  expert_begin_.assign(static_cast<size_t>(n_exp), 0);
+  int64_t at = 0;
+  for (int32_t e : selected) {
+    expert_begin_[e] = at;
+    at += expert_rows_[e];
+  }
   rows_.resize(route_ids_.size());
   scale_.resize(route_ids_.size());
   {
-    std::vector<int64_t>& next = expert_begin_;  // advanced while filling, restored below
+    std::vector<int64_t> next(expert_begin_);
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < k; ++j) {
-        const size_t at = static_cast<size_t>(next[route_ids_[t * k + j]]++);
-        rows_[at] = static_cast<int32_t>(t);
-        scale_[at] = route_w_[t * k + j];
+        const size_t pos = static_cast<size_t>(next[route_ids_[t * k + j]]++);
+        rows_[pos] = static_cast<int32_t>(t);
+        scale_[pos] = route_w_[t * k + j];
       }
-    for (int64_t e = n_exp; e > 0; --e) next[e] = next[e - 1];
-    next[0] = 0;
   }
-  std::vector<int32_t>& selected = route_ids_;  // reused: the ids are grouped into rows_ now
-  selected.clear();
-  for (int32_t e = 0; e < n_exp; ++e)
-    if (expert_begin_[e + 1] > expert_begin_[e]) selected.push_back(e);
-  experts_->on_route(static_cast<int>(l), selected);
 
-  const int b = site(L.ffn_exps[static_cast<int>(ExpertTensor::Down)]);
+  const int b = n_held > 0 ? hs : sites[2];
   STRATA_ACT(acc, acts_.out(Act::FfnOut, b, n));
   on(b).fill(acc, 0.0f);
   // gpt-oss: per-expert bias rows [n_out, n_expert], read whole once per layer and sliced per expert.
@@ -446,31 +461,50 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
     exp_bias_[p] = WeightRef();
     if (L.ffn_exps_bias[p] == kNoTensor) continue;
     STRATA_ASSIGN_OR_RETURN(exp_bias_[p], acquire(L.ffn_exps_bias[p]));
-    kernels::Backend& be = on(site(L.ffn_exps[p]));
+    kernels::Backend& be = on(sites[p]);
     STRATA_RETURN_IF_ERROR(check_readable(exp_bias_[p], be));
     if (exp_bias_[p].ready()) be.wait(*exp_bias_[p].ready());
   }
-  // The routed experts run in groups (a decode step's experts in one): consecutive experts, whose rows are
-  // contiguous in rows_, while the group's rows fit the expert activations and the weight source can hold
-  // all of them at once. A group is a few ops, whatever its size: on the CPU a few pool dispatches a layer
-  // rather than six per expert.
+  // The routed experts run in groups (a decode step's experts in one, or two where a device holds some):
+  // consecutive experts of `selected`, whose rows are contiguous in rows_, while the group's rows fit the expert
+  // activations and the weight source can hold all of them at once. A group is a few ops, whatever its size: on
+  // the CPU a few pool dispatches a layer rather than six per expert.
   const int64_t cap = acts_.capacity(Act::ExpIn);
   const size_t most_held = static_cast<size_t>(std::max(experts_->max_held_experts(), 1));
-  for (size_t i = 0; i < selected.size();) {
-    size_t j = i;
-    int64_t group_rows = 0;
-    for (; j < selected.size(); ++j) {
-      const int64_t m = expert_begin_[selected[j] + 1] - expert_begin_[selected[j]];
-      if (j > i && (group_rows + m > cap || j - i >= most_held)) break;
-      group_rows += m;  // one expert's rows never exceed the batch's, which the capacity holds
+  auto run_groups = [&](std::span<const int32_t> list, const std::array<int, 3>& at_sites) -> Status {
+    for (size_t i = 0; i < list.size();) {
+      size_t j = i;
+      int64_t group_rows = 0;
+      for (; j < list.size(); ++j) {
+        const int64_t m = expert_rows_[list[j]];
+        if (j > i && (group_rows + m > cap || j - i >= most_held)) break;
+        group_rows += m;  // one expert's rows never exceed the batch's, which the capacity holds
+      }
+      STRATA_RETURN_IF_ERROR(expert_group(l, n, list.subspan(i, j - i), at_sites));
+      i = j;
     }
-    STRATA_RETURN_IF_ERROR(expert_group(l, n, std::span(selected).subspan(i, j - i)));
-    i = j;
-  }
+    return Status::ok();
+  };
+  STRATA_RETURN_IF_ERROR(run_groups(std::span<const int32_t>(selected).first(n_held), {hs, hs, hs}));
+  STRATA_RETURN_IF_ERROR(run_groups(std::span<const int32_t>(selected).subspan(n_held), sites));
   for (int p = 0; p < 3; ++p)
-    if (L.ffn_exps_bias[p] != kNoTensor) exp_bias_[p].release_after(on(site(L.ffn_exps[p])).record());
+    if (L.ffn_exps_bias[p] != kNoTensor) exp_bias_[p].release_after(on(sites[p]).record());
   residual(Act::FfnOut, b, n);  // x += moe_out (with the next layer's norm)
   return Status::ok();
+}
+
+// The site of a device (other than the layer's expert sites) that holds some of `selected` whole in its memory,
+// or -1. Layers with expert biases keep to their sites.
+int Forward::held_site(int64_t l, std::span<const int32_t> selected, const std::array<int, 3>& sites) {
+  const LayerTensors& L = m_.layers[l];
+  for (TensorId bias : L.ffn_exps_bias)
+    if (bias != kNoTensor) return -1;
+  for (int b = 0; b < static_cast<int>(placement_.backends.size()); ++b) {
+    if (b == sites[0] && b == sites[1] && b == sites[2]) continue;
+    for (int32_t e : selected)
+      if (experts_->holds_expert_on(static_cast<int>(l), e, on(b).device())) return b;
+  }
+  return -1;
 }
 
 // A decode step's MoE FFN (one token a sequence) routed and computed on the device, where the router and every
@@ -510,15 +544,11 @@ Result<bool> Forward::moe_decode_on_device(int64_t l, int64_t n) {
 //   ffn_out[rows[i]] += scale[i] * down_e(glu(gate_e(xb[rows[i]]), up_e(xb[rows[i]])))
 // (each projection plus its expert's bias row where the row has expert biases), every expert's product of
 // one projection in one matmul_many.
-Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> group) {
-  const LayerTensors& L = m_.layers[l];
-  // Each projection computes on its own tensor's site (a plan may keep a layer's gate slices on the GPU and
-  // its up slices in RAM); the GLU runs where the gate's output is.
-  const int g = site(L.ffn_exps[static_cast<int>(ExpertTensor::Gate)]);
-  const int u = site(L.ffn_exps[static_cast<int>(ExpertTensor::Up)]);
-  const int d = site(L.ffn_exps[static_cast<int>(ExpertTensor::Down)]);
-  const std::array<int, 3> at_site = {g, u, d};
-  const int64_t r0 = expert_begin_[group.front()], m = expert_begin_[group.back() + 1] - r0;
+Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> group, const std::array<int, 3>& at_site) {
+  // Each projection computes on its site (a plan may keep a layer's gate slices on the GPU and its up slices in
+  // RAM); the GLU runs where the gate's output is.
+  const int g = at_site[0], u = at_site[1], d = at_site[2];
+  const int64_t r0 = expert_begin_[group.front()], m = expert_begin_[group.back()] + expert_rows_[group.back()] - r0;
   const auto rows = std::span<const int32_t>(rows_).subspan(static_cast<size_t>(r0), static_cast<size_t>(m));
   const auto scale = std::span<const float>(scale_).subspan(static_cast<size_t>(r0), static_cast<size_t>(m));
 
@@ -556,7 +586,7 @@ Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> grou
       if (at_site[static_cast<int>(which)] != s) continue;
       STRATA_ACT(y, acts_.out(which == ExpertTensor::Gate ? Act::ExpGate : Act::ExpUp, s, m));  // [m, n_ff]
       for (size_t i = 0; i < group.size(); ++i) {
-        const int64_t at = expert_begin_[group[i]] - r0, me = expert_begin_[group[i] + 1] - expert_begin_[group[i]];
+        const int64_t at = expert_begin_[group[i]] - r0, me = expert_rows_[group[i]];
         items_.push_back({held_[3 * i + static_cast<size_t>(which)].view(), xe.rows_from(at, me), y.rows_from(at, me),
                           bias(which, group[i])});
       }
@@ -573,7 +603,7 @@ Status Forward::expert_group(int64_t l, int64_t n, std::span<const int32_t> grou
     STRATA_ACT(ye, acts_.out(Act::ExpOut, d, m));  // [m, d]
     items_.clear();
     for (size_t i = 0; i < group.size(); ++i) {
-      const int64_t at = expert_begin_[group[i]] - r0, me = expert_begin_[group[i] + 1] - expert_begin_[group[i]];
+      const int64_t at = expert_begin_[group[i]] - r0, me = expert_rows_[group[i]];
       items_.push_back({held_[3 * i + 2].view(), ge.rows_from(at, me), ye.rows_from(at, me), bias(ExpertTensor::Down, group[i])});
     }
     on(d).matmul_many(items_);

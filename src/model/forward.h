@@ -71,7 +71,8 @@ class Forward {
   Status attention_block(int64_t layer, int64_t n_tok);
   Status dense_ffn(int64_t layer, int64_t n_tok);
   Status moe_ffn(int64_t layer, int64_t n_tok);
-  Status expert_group(int64_t layer, int64_t n_tok, std::span<const int32_t> experts);
+  Status expert_group(int64_t layer, int64_t n_tok, std::span<const int32_t> experts, const std::array<int, 3>& sites);
+  int held_site(int64_t layer, std::span<const int32_t> selected, const std::array<int, 3>& sites);
   Result<bool> moe_decode_on_device(int64_t layer, int64_t n_tok);
   // One weight op: acquire, wait for its bytes, enqueue, give the bytes back behind the op.
   Status matmul(TensorId id, Act x, Act y, int64_t n_tok, TensorId bias = kNoTensor);
@@ -109,7 +110,8 @@ class Forward {
   // Host-side routing, reused across layers: the router's choices and the tokens grouped per expert.
   std::vector<int32_t> route_ids_, rows_;
   std::vector<float> route_w_, scale_;
-  std::vector<int64_t> expert_begin_;
+  std::vector<int32_t> selected_;              // a layer's routed experts, in the order their groups run
+  std::vector<int64_t> expert_begin_, expert_rows_;  // per expert: its first row in rows_, and its row count
   std::vector<WeightRef> held_;                 // an expert group's slices (gate, up, down per expert)
   std::vector<kernels::MatmulItem> items_;      // an expert group's products of one projection
   std::vector<float> last_hidden_;

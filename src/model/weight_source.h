@@ -97,6 +97,9 @@ class ExpertSource {
   virtual Result<WeightRef> acquire_expert_for(int layer, ExpertTensor which, int32_t expert, Device where) {
     return acquire_expert(layer, which, expert);
   }
+  // Whether the expert's slices are whole in memory of `where` (a GPU expert cache): the forward pass then runs
+  // it there, beside the experts computed at their tensors' sites.
+  virtual bool holds_expert_on(int layer, int32_t expert, Device where) const { return false; }
   // How many distinct experts may be held (acquired, not yet released) at once; the forward pass runs a
   // layer's routed experts in groups of at most this many. A cache of n entries answers n.
   virtual int max_held_experts() const { return std::numeric_limits<int>::max(); }
