@@ -149,7 +149,11 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
     if (options.gpu_expert_cache && !stream) {
       planner::Plan exec = *lm->plan_;
       cache = expert_cache_from_plan(exec, lm->model_);
-      if (cache.n_slots > 0) lm->executed_plan_ = std::move(exec);
+      if (cache.n_slots > 0) {
+        exec.decode = planner::predict_decode_with_expert_cache(*lm->plan_, static_cast<int>(lm->model_.hp.n_expert),
+                                                                static_cast<int>(lm->model_.hp.n_expert_used));
+        lm->executed_plan_ = std::move(exec);
+      }
     }
     const planner::Plan& plan = *lm->executed_plan();
     std::vector<bool> on_gpu(lm->model_.tensors.size(), false);

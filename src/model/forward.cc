@@ -485,6 +485,10 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
     }
     return Status::ok();
   };
+  if (n_held > 0 && n_held < selected.size()) {
+    // The host's input first: a hand-off issued after the device's groups would wait for them to finish.
+    STRATA_RETURN_IF_ERROR(acts_.in(Act::XB, sites[0], n).status());
+  }
   STRATA_RETURN_IF_ERROR(run_groups(std::span<const int32_t>(selected).first(n_held), {hs, hs, hs}));
   STRATA_RETURN_IF_ERROR(run_groups(std::span<const int32_t>(selected).subspan(n_held), sites));
   for (int p = 0; p < 3; ++p)

@@ -1,5 +1,7 @@
 // planner/plan_assemble.cc: turns a solved assignment into a Plan: prefill sites, pinning, memory, mode, speeds.
 #include <algorithm>
+#include <cmath>
+#include <set>
 #include <map>
 
 #include "core/units.h"
@@ -362,6 +364,59 @@ Plan assemble_plan(const ModelRoles& roles, const HardwareProfile& profile, cons
                               pr->tokens_per_s, pr->bound, detail));
   }
   return plan;
+}
+
+Prediction predict_decode_with_expert_cache(const Plan& plan, int n_expert, int n_expert_used) {
+  const Prediction& was = plan.decode;
+  const BoundTerm *gpu = nullptr, *cpu = nullptr, *hand = nullptr;
+  for (const BoundTerm& t : was.terms) {
+    if (t.resource.starts_with("GPU ")) gpu = &t;
+    if (t.resource.starts_with("CPU ")) cpu = &t;
+    if (t.resource == "handoffs") hand = &t;
+  }
+  if (!gpu || !cpu || n_expert <= 0 || gpu->bytes_per_s <= 0 || cpu->bytes_per_s <= 0) return was;
+  const double share = static_cast<double>(n_expert_used) / n_expert;  // of an expert tensor read a token
+  double e_gpu = 0, e_cpu = 0, held = 0, all = 0;
+  std::set<int> moe_layers;
+  for (const TensorPlacement& t : plan.tensors) {
+    if (t.role != Role::ExpertGate && t.role != Role::ExpertUp && t.role != Role::ExpertDown) continue;
+    moe_layers.insert(t.layer);
+    all += static_cast<double>(t.size_bytes);
+    if (t.tier == Tier::Gpu) {
+      e_gpu += share * static_cast<double>(t.size_bytes);
+      held += static_cast<double>(t.size_bytes);
+    } else if (t.decode_site == Site::Cpu) {
+      e_cpu += share * static_cast<double>(t.size_bytes);
+    }
+  }
+  if (e_gpu <= 0 || e_cpu <= 0) return was;
+  const double g_e = e_gpu / gpu->bytes_per_s, c_e = e_cpu / cpu->bytes_per_s;
+  // A layer's step waits for the slower side; the GPU's experts show only in the layers with no miss.
+  const double hit = held / all;
+  const double experts_s = std::max(c_e, g_e) + std::min(c_e, g_e) * std::pow(hit, n_expert_used);
+  const double per_handoff = hand && hand->bytes > 0 ? hand->seconds / hand->bytes : 0;
+  // Every MoE layer brings its routing to the host; a layer with a miss hands its input over and the misses'
+  // sum back.
+  const double handoffs = static_cast<double>(moe_layers.size()) * (1.0 + 2.0 * (1.0 - std::pow(hit, n_expert_used)));
+  Prediction p;
+  p.formula = was.formula;
+  add_term(p, "GPU memory (no experts)", gpu->bytes - e_gpu, gpu->seconds - g_e, TermKind::Compute);
+  add_term(p, "CPU memory (no experts)", cpu->bytes - e_cpu, cpu->seconds - c_e, TermKind::Compute);
+  add_term(p, "experts: CPU misses beside GPU hits", e_gpu + e_cpu, experts_s, TermKind::Compute);
+  add_term(p, "handoffs", handoffs, handoffs * per_handoff, TermKind::Compute);
+  double compute = 0, overlapped = 0, serial = 0;
+  for (const BoundTerm& t : p.terms) compute += t.seconds;
+  for (const BoundTerm& t : was.terms) {
+    if (t.kind == TermKind::Overlapped) {
+      overlapped = std::max(overlapped, t.seconds);
+      p.terms.push_back(t);
+    } else if (t.kind == TermKind::Serial) {
+      serial += t.seconds;
+      p.terms.push_back(t);
+    }
+  }
+  finish_prediction(p, std::max(compute, overlapped) + serial, 1.0);
+  return p;
 }
 
 }  // namespace strata::planner

@@ -36,4 +36,13 @@ Result<Plan> make_plan(const ModelRoles& roles, const HardwareProfile& profile, 
 Plan assemble_plan(const ModelRoles& roles, const HardwareProfile& profile, const Problem& problem,
                    const std::vector<Option>& assignment, const PlanOptions& options, bool mode_forced);
 
+// The decode prediction of `plan` carried out with a GPU expert cache (engine::expert_cache_from_plan): the
+// cache holds as many experts as the plan's whole GPU-tier expert tensors, so under uniform routing the expert
+// bytes read on the GPU and on the CPU a token stay the plan's; but each layer's GPU hits and CPU misses
+// compute at once (the GPU's share is hidden wherever a layer has a miss), every MoE layer brings its routing to
+// the host, and a layer with a miss hands its input over and the misses' sum back. Under uniform routing that
+// can be slower than the plan (more handoffs than overlap); a skewed router raises the hit rate, which this does
+// not assume. Returns the plan's own prediction where it splits no experts.
+Prediction predict_decode_with_expert_cache(const Plan& plan, int n_expert, int n_expert_used);
+
 }  // namespace strata::planner

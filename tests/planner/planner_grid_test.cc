@@ -323,5 +323,50 @@ TEST(PlannerGrid, FixedCostsMeasuredOnAnH100KeepTheWhole8BOnIt) {
   for (const TensorPlacement& t : plan->tensors) EXPECT_EQ(t.tier, Tier::Gpu) << t.name;
 }
 
+// Mixtral on the H100's profile at a GPU budget below the model: the plan splits the experts between GPU memory
+// and the CPU; carried out with a GPU expert cache the same expert bytes are read, each layer's GPU hits hide
+// behind its CPU misses where it has one, and every MoE layer syncs its routing (two more handoffs where it
+// misses). A plan that keeps every expert on one side predicts as it did.
+TEST(PlannerGrid, AnExpertCachePredictsTheOverlapOfGpuHitsAndCpuMisses) {
+  const ModelRoles mix = roles_for(mixtral_8x7b());
+  HardwareProfile hw = host(125.8, 121.7, 117.2, 2626, 1.4, 80);
+  hw.gpus.push_back(gpu("H100", 79.2, 78.7, 2972, 55.4, 60));
+  hw.gpu_note.clear();
+  Budgets b;
+  b.gpu_bytes = uint64_t{22} << 30;
+  auto plan = make_plan(mix, hw, b);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  ASSERT_EQ(plan->mode, Mode::Hybrid);
+  const Prediction cached = predict_decode_with_expert_cache(*plan, 8, 2);
+  double held = 0, all = 0, g_e = 0, c_e = 0;
+  const BoundTerm *gpu = nullptr, *cpu = nullptr;
+  for (const BoundTerm& t : plan->decode.terms) {
+    if (t.resource.starts_with("GPU ")) gpu = &t;
+    if (t.resource.starts_with("CPU ")) cpu = &t;
+  }
+  ASSERT_TRUE(gpu && cpu);
+  for (const TensorPlacement& t : plan->tensors) {
+    if (t.role != Role::ExpertGate && t.role != Role::ExpertUp && t.role != Role::ExpertDown) continue;
+    all += t.size_bytes;
+    if (t.tier == Tier::Gpu) held += t.size_bytes, g_e += t.size_bytes / 4.0 / gpu->bytes_per_s;
+    else c_e += t.size_bytes / 4.0 / cpu->bytes_per_s;
+  }
+  const double h = held / all;
+  ASSERT_GT(h, 0.5);
+  ASSERT_LT(h, 1.0);
+  std::map<std::string, BoundTerm> by;
+  for (const BoundTerm& t : cached.terms) by[t.resource] = t;
+  ASSERT_TRUE(by.count("experts: CPU misses beside GPU hits"));
+  EXPECT_NEAR(by["experts: CPU misses beside GPU hits"].seconds, std::max(c_e, g_e) + std::min(c_e, g_e) * h * h, 1e-9);
+  EXPECT_NEAR(by["GPU memory (no experts)"].seconds + g_e, gpu->seconds, 1e-9);
+  EXPECT_NEAR(by["CPU memory (no experts)"].seconds + c_e, cpu->seconds, 1e-9);
+  EXPECT_NEAR(by["handoffs"].bytes, 32 * (1 + 2 * (1 - h * h)), 1e-9);
+  for (const BoundTerm& t : cached.terms) EXPECT_LE(t.seconds, cached.seconds * (1 + 1e-9)) << t.resource;
+  // Everything on the GPU: nothing to overlap.
+  auto full = make_plan(mix, hw, Budgets{});
+  ASSERT_TRUE(full.is_ok());
+  EXPECT_EQ(predict_decode_with_expert_cache(*full, 8, 2).tokens_per_s, full->decode.tokens_per_s);
+}
+
 }  // namespace
 }  // namespace strata::planner
