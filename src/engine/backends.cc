@@ -134,6 +134,11 @@ ExpertCacheSetup expert_cache_from_plan(planner::Plan& plan, const model::Model&
     t.decode_site = planner::Site::Cpu;
     if (pin) c.pin.push_back(id);
   }
+  // An admission from pageable memory would stall the pass for its copy: where some experts cannot be pinned,
+  // the warm set stays.
+  for (size_t l = 0; l < m.layers.size(); ++l)
+    for (model::TensorId id : m.layers[l].ffn_exps)
+      if (id != model::kNoTensor && plan.tensors[id].tier != planner::Tier::PinnedRam) c.adapt = false;
   return c;
 }
 

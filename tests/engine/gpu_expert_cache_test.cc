@@ -75,6 +75,11 @@ TEST(GpuExpertCache, ASplitPlanBecomesSlotsSpreadOverEveryLayer) {
     EXPECT_EQ(plan.tensors[id].prefill_site, planner::Site::Gpu);
   }
   EXPECT_EQ(c.pin.size(), 3u);
+  EXPECT_FALSE(c.adapt) << "layers 1 and 2's experts are in pageable RAM: admissions would stall the pass";
+  planner::Plan pinned = split_plan(m);
+  for (auto& t : pinned.tensors)
+    if (t.tier == planner::Tier::Ram) t.tier = planner::Tier::PinnedRam;
+  EXPECT_TRUE(expert_cache_from_plan(pinned, m).adapt);
 
   // No cache where the experts are not split, or some are on disk.
   planner::Plan all_gpu = split_plan(m);
