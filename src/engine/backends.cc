@@ -81,7 +81,7 @@ StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m)
         if (plan.tensors[k.id].tier == planner::Tier::PinnedRam && !listed[k.id]) s.pin.push_back(k.id);
         listed[k.id] = true;
       }
-    s.n_slots = s.slot_bytes == 0 ? 0 : static_cast<int>(std::clamp<uint64_t>(plan.memory.gpu_staging / s.slot_bytes, 2, 8));
+    s.n_slots = s.slot_bytes == 0 ? 0 : static_cast<int>(std::max<uint64_t>(plan.memory.gpu_staging / s.slot_bytes, 2));
     return experts;
   };
   // An expert group holds three slices an expert while a fourth slot receives: with fewer slots than that, the
@@ -140,6 +140,30 @@ ExpertCacheSetup expert_cache_from_plan(planner::Plan& plan, const model::Model&
     for (model::TensorId id : m.layers[l].ffn_exps)
       if (id != model::kNoTensor && plan.tensors[id].tier != planner::Tier::PinnedRam) c.adapt = false;
   return c;
+}
+
+int hold_small_gpu_sites(planner::Plan& plan, const model::Model& m, const StagingSetup& staging) {
+  if (plan.tensors.size() != m.tensors.size()) return 0;
+  constexpr uint64_t kSmall = uint64_t{1} << 20;
+  std::vector<bool> staged(m.tensors.size(), false);
+  for (const auto* order : {&staging.orders.prefill, &staging.orders.decode})
+    for (const StageKey& k : *order) staged[k.id] = true;
+  const uint64_t ring = static_cast<uint64_t>(staging.n_slots) * staging.slot_bytes;
+  uint64_t spare = plan.memory.gpu_staging > ring ? plan.memory.gpu_staging - ring : 0;
+  int held = 0;
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    planner::TensorPlacement& t = plan.tensors[i];
+    const bool on_gpu_site = t.decode_site == planner::Site::Gpu || t.prefill_site == planner::Site::Gpu;
+    const bool in_ram = t.tier == planner::Tier::Ram || t.tier == planner::Tier::PinnedRam;
+    const uint64_t bytes = m.tensors[i].size_bytes;
+    if (!on_gpu_site || !in_ram || staged[i] || bytes > kSmall || bytes > spare) continue;
+    spare -= (bytes + 255) / 256 * 256;
+    t.tier = planner::Tier::Gpu;
+    t.decode_site = planner::Site::Gpu;
+    t.prefill_site = planner::Site::Gpu;
+    ++held;
+  }
+  return held;
 }
 
 HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placement& placement) {

@@ -29,7 +29,7 @@ planner::HardwareProfile without_gpus(planner::HardwareProfile profile, std::str
 // The RAM-tier products the plan computes on the GPU, uploaded per use through device staging: for each kind
 // of pass, the products whose site for it is the GPU, held in RAM (pinned or not; disk-tier tensors are read
 // by the streamer and stay on their host site), in pass order; slots as large as the largest of them, as
-// many as the plan's GPU staging holds (2 to 8). A product larger than half the staging stays on the host.
+// many as the plan's GPU staging holds (at least 2). A product larger than half the staging stays on the host.
 // Those the plan holds in pinned RAM are listed to be page-locked.
 // Empty orders: nothing to stage.
 StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m);
@@ -51,6 +51,11 @@ HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placeme
 // unchanged) where the experts are not split, where some are on disk, where experts carry biases, or where no
 // slot fits.
 ExpertCacheSetup expert_cache_from_plan(planner::Plan& plan, const model::Model& m);
+
+// Small tensors the plan holds in RAM but computes on the GPU that staging does not upload (norms, biases: not
+// products) would run on the host, each a round trip: they are held in GPU memory instead, from the bytes the
+// plan gives staging beyond the ring, when they fit (their tier becomes Gpu in `plan`). Returns how many.
+int hold_small_gpu_sites(planner::Plan& plan, const model::Model& m, const StagingSetup& staging);
 
 // backends[0] = host; Site::Gpu → gpu (REQUIRES: gpu when the plan uses one). A GPU site whose tensor is not
 // in GPU memory computes on the GPU only where `staging` uploads it for that kind of pass (else on the host).

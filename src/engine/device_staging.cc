@@ -40,12 +40,10 @@ Result<std::unique_ptr<DeviceStaging>> DeviceStaging::make(const model::Model& m
   STRATA_RETURN_IF_ERROR(positions(orders.prefill, s->prefill_pos_, s->prefill_experts_));
   STRATA_RETURN_IF_ERROR(positions(orders.decode, s->decode_pos_, s->decode_experts_));
   s->orders_ = std::move(orders);
-  s->slots_.resize(static_cast<size_t>(n_slots));
-  for (Slot& slot : s->slots_) {
-    slot.buf = device.alloc(slot_bytes, kernels::BufferUse::Weights);
-    if (!slot.buf)
-      return error("{}: out of memory for {} device staging slots of {}", device.name(), n_slots, format_bytes(slot_bytes));
-  }
+  s->ring_bytes_ = static_cast<uint64_t>(n_slots) * slot_bytes;
+  s->ring_ = device.alloc(s->ring_bytes_, kernels::BufferUse::Weights);
+  if (!s->ring_)
+    return error("{}: out of memory for device staging of {}", device.name(), format_bytes(s->ring_bytes_));
   return s;
 }
 
@@ -66,70 +64,85 @@ bool DeviceStaging::skipped(StageKey key) const {
   return layer_of_[key.id] == routed_layer_ && !routed_[static_cast<size_t>(key.expert)];
 }
 
-int DeviceStaging::slot_of(StageKey key) const {
-  for (size_t s = 0; s < slots_.size(); ++s)
-    if (slots_[s].key == key) return static_cast<int>(s);
-  return -1;
+DeviceStaging::Region* DeviceStaging::find(StageKey key) {
+  const auto it = where_.find(hash(key));
+  if (it == where_.end() || it->second < front_handle_) return nullptr;
+  Region& r = regions_[static_cast<size_t>(it->second - front_handle_)];
+  return r.key == key ? &r : nullptr;
 }
 
 Result<bool> DeviceStaging::upload(StageKey key) {
-  Slot& slot = slots_[static_cast<size_t>(next_)];
-  if (slot.refs > 0) return false;  // the ring reached the slot an op is reading: nothing further ahead
   STRATA_ASSIGN_OR_RETURN(model::WeightRef host, host_(key));
   const TensorView& v = host.view();
   if (v.size_bytes() > slot_bytes_)
-    return error("tensor '{}' ({}) does not fit a device staging slot of {}", m_.tensors[key.id].name,
+    return error("tensor '{}' ({}) does not fit a device staging unit of {}", m_.tensors[key.id].name,
                  format_bytes(v.size_bytes()), format_bytes(slot_bytes_));
-  // The copy stream waits for the slot's last reader and for the host bytes, then overwrites the slot.
-  if (slot.read_done) copier_.wait(*slot.read_done);
+  const uint64_t bytes = aligned(v.size_bytes());
+  // After the newest region, or from the ring's start when the end is too near (the tail is then given up).
+  const bool wrap = head_ + bytes > ring_bytes_;
+  const uint64_t start = wrap ? 0 : head_;
+  // The oldest regions lie in the way (live regions run on from the oldest to head_): retire them, the copy
+  // stream waiting for each one's last reader.
+  while (!regions_.empty()) {
+    const Region& r = regions_.front();
+    const bool in_tail = wrap && r.offset >= head_;
+    const bool overlaps = r.offset < start + bytes && start < r.offset + r.bytes;
+    if (!in_tail && !overlaps) break;
+    if (r.refs > 0) return false;  // an op being issued still holds it: nothing further ahead
+    if (r.read_done) copier_.wait(*r.read_done);
+    if (auto it = where_.find(hash(r.key)); it != where_.end() && it->second == front_handle_) where_.erase(it);
+    regions_.pop_front();
+    ++front_handle_;
+  }
+  Region r;
+  r.key = key;
+  r.offset = start;
+  r.bytes = bytes;
   if (host.ready()) copier_.wait(*host.ready());
-  copier_.copy(v.data, v.device, slot.buf->data(), device_.device(), v.size_bytes());
-  slot.uploaded = copier_.record();
-  slot.read_done = nullptr;
-  slot.key = key;
-  host.release_after(slot.uploaded);
-  next_ = (next_ + 1) % n_slots();
+  copier_.copy(v.data, v.device, ring_->data() + start, device_.device(), v.size_bytes());
+  r.uploaded = copier_.record();
+  host.release_after(r.uploaded);
+  where_[hash(key)] = front_handle_ + regions_.size();
+  regions_.push_back(std::move(r));
+  head_ = start + bytes;
   ++counters_.uploads;
   counters_.bytes += v.size_bytes();
   return true;
 }
 
-Result<TensorView> DeviceStaging::acquire(StageKey key, int& slot_index, kernels::EventPtr& ready) {
-  int s = slot_of(key);
-  if (s >= 0) {
+Result<TensorView> DeviceStaging::acquire(StageKey key, uint64_t& handle, kernels::EventPtr& ready) {
+  if (find(key) != nullptr) {
     ++counters_.ahead;
   } else {
     ++counters_.on_demand;
-    // Ops release their weights once enqueued, so only a group's units are held: skip past them.
-    for (int tries = 0; tries < n_slots() && slots_[static_cast<size_t>(next_)].refs > 0; ++tries)
-      next_ = (next_ + 1) % n_slots();
     STRATA_ASSIGN_OR_RETURN(bool issued, upload(key));
-    if (!issued) return error("internal: every device staging slot is held");
-    s = slot_of(key);
+    if (!issued) return error("internal: the device staging ring is held whole by the ops being issued");
   }
-  Slot& slot = slots_[static_cast<size_t>(s)];
-  ++slot.refs;
-  slot_index = s;
-  ready = slot.uploaded;
-  TensorView v = model::make_view(m_, key.id, slot.buf->data());
+  Region& r = *find(key);
+  ++r.refs;
+  handle = where_[hash(key)];
+  ready = r.uploaded;
+  TensorView v = model::make_view(m_, key.id, ring_->data() + r.offset);
   if (key.expert >= 0) {
     v.ne[2] = 1;  // one expert's [k, rows] slice, as TensorView::slice_last makes it
     v.ne[3] = 1;
   }
   v.device = device_.device();
 
-  // Upload ahead: the units after this one in the pass's order (wrapping into the next pass), into the ring's
-  // next slots, which hold what was read longest ago.
+  // Upload ahead: the units after this one in the pass's order (wrapping into the next pass), while they and
+  // this one fit the ring beside room for one more unit of the largest size (an on-demand upload never has to
+  // wait for the units ahead to be read).
   const auto& ord = order();
   const auto at = position().find(hash(key));
   if (at != position().end()) {
-    int issued_ahead = 0;
-    for (size_t j = 1; j < ord.size() && issued_ahead < n_slots() - 1; ++j) {
+    uint64_t ahead = r.bytes;
+    for (size_t j = 1; j < ord.size(); ++j) {
       const StageKey next = ord[(at->second + j) % ord.size()];
       if (next == key) break;
       if (skipped(next)) continue;
-      ++issued_ahead;  // counts units already in a slot too: the lookahead is the ring's depth
-      if (slot_of(next) >= 0) continue;
+      ahead += aligned(unit_bytes(m_, next));
+      if (ahead + slot_bytes_ > ring_bytes_) break;
+      if (find(next) != nullptr) continue;
       STRATA_ASSIGN_OR_RETURN(bool issued, upload(next));
       if (!issued) break;
     }
@@ -137,10 +150,11 @@ Result<TensorView> DeviceStaging::acquire(StageKey key, int& slot_index, kernels
   return v;
 }
 
-void DeviceStaging::release(int slot_index, kernels::EventPtr consumed) {
-  Slot& slot = slots_[static_cast<size_t>(slot_index)];
-  if (slot.refs > 0) --slot.refs;
-  if (consumed) slot.read_done = std::move(consumed);
+void DeviceStaging::release(uint64_t handle, kernels::EventPtr consumed) {
+  if (handle < front_handle_ || handle - front_handle_ >= regions_.size()) return;
+  Region& r = regions_[static_cast<size_t>(handle - front_handle_)];
+  if (r.refs > 0) --r.refs;
+  if (consumed) r.read_done = std::move(consumed);
 }
 
 }  // namespace strata::engine

@@ -1,11 +1,13 @@
-// engine/device_staging.h: a ring of device slots through which weights held in RAM reach the GPU for the
+// engine/device_staging.h: a ring of device memory through which weights held in RAM reach the GPU for the
 // products the plan computes there (prompt batches, and decode where a copy over PCIe beats the CPU): each
 // upload runs on a copy stream, issued ahead in the pass's order so the next weights' copies overlap this
-// product, and a slot is refilled only after the last op that reads it. A staged unit is a whole tensor or
-// one expert's slice of a stacked expert tensor.
+// product, and bytes are overwritten only after the last op that read them. A staged unit is a whole tensor or
+// one expert's slice of a stacked expert tensor; units are packed by size (a 16 KiB norm takes 16 KiB, not a
+// slot the size of the largest unit), so small units do not starve the lookahead.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -43,9 +45,9 @@ class DeviceStaging {
   // Where a staged unit's host bytes come from (held until its upload completes).
   using HostSource = std::function<Result<model::WeightRef>(StageKey)>;
 
-  // n_slots slots of slot_bytes on `device`; uploads are issued on `copier` (a second stream of the same
-  // device, or `device` itself: then copies and products take turns). REQUIRES: n_slots >= 2; every staged
-  // unit fits a slot.
+  // A ring of n_slots * slot_bytes on `device` (slot_bytes: the largest unit); uploads are issued on `copier` (a
+  // second stream of the same device, or `device` itself: then copies and products take turns). REQUIRES:
+  // n_slots >= 2; every staged unit fits slot_bytes.
   static Result<std::unique_ptr<DeviceStaging>> make(const model::Model& m, kernels::Backend& device,
                                                      kernels::Backend& copier, int n_slots, uint64_t slot_bytes,
                                                      Orders orders, HostSource host);
@@ -53,18 +55,18 @@ class DeviceStaging {
   static uint64_t unit_bytes(const model::Model& m, StageKey key);
 
   bool stages(StageKey key, bool decode) const;
-  // Whether any expert slice is staged for this kind of pass (then a group of experts holds 3 slots each).
+  // Whether any expert slice is staged for this kind of pass (then a group of experts holds 3 units each).
   bool stages_experts(bool decode) const { return decode ? decode_experts_ : prefill_experts_; }
   void begin_pass(bool decode) { decode_ = decode; }
   // The experts the router picked for `layer` in this pass: uploads ahead skip that layer's other slices.
   void on_route(int layer, std::span<const int32_t> experts);
   // Expert slices found in the device's memory elsewhere (a GPU expert cache): uploads ahead skip them.
   void skip_held(std::function<bool(int layer, int32_t expert)> held) { held_ = std::move(held); }
-  // The unit in a slot (its upload's event as the ref's ready event), then uploads of the units after it.
-  // `slot` receives the slot index, for release().
-  Result<TensorView> acquire(StageKey key, int& slot, kernels::EventPtr& ready);
-  // The slot's reader is done after `consumed` (null: now).
-  void release(int slot, kernels::EventPtr consumed);
+  // The unit in the ring (its upload's event as the ref's ready event), then uploads of the units after it.
+  // `handle` receives its region's handle, for release().
+  Result<TensorView> acquire(StageKey key, uint64_t& handle, kernels::EventPtr& ready);
+  // The region's reader is done after `consumed` (null: now).
+  void release(uint64_t handle, kernels::EventPtr consumed);
   // Waits until every upload and every product issued so far has finished.
   void synchronize() {
     copier_.synchronize();
@@ -72,23 +74,28 @@ class DeviceStaging {
   }
 
   const StagingCounters& counters() const { return counters_; }
-  int n_slots() const { return static_cast<int>(slots_.size()); }
+  // How many units of the largest size the ring holds (its bytes over slot_bytes).
+  int n_slots() const { return static_cast<int>(ring_bytes_ / slot_bytes_); }
   uint64_t slot_bytes() const { return slot_bytes_; }
 
  private:
-  struct Slot {
-    std::unique_ptr<kernels::Buffer> buf;
-    StageKey key;                   // whose bytes it holds or is receiving (id kNoTensor: none)
-    kernels::EventPtr uploaded;     // the upload's completion, on the copy stream
-    kernels::EventPtr read_done;    // the last reader's op, on the device stream
+  // One unit's bytes in the ring. Regions are allocated in order and retired oldest first.
+  struct Region {
+    StageKey key;
+    uint64_t offset = 0, bytes = 0;
+    kernels::EventPtr uploaded;   // the upload's completion, on the copy stream
+    kernels::EventPtr read_done;  // the last reader's op, on the device stream
     int refs = 0;
   };
   DeviceStaging(const model::Model& m, kernels::Backend& device, kernels::Backend& copier, HostSource host)
       : m_(m), device_(device), copier_(copier), host_(std::move(host)) {}
   static uint64_t hash(StageKey k) { return static_cast<uint64_t>(k.id) << 32 | static_cast<uint32_t>(k.expert + 1); }
-  int slot_of(StageKey key) const;
-  // Copies `key` into the next slot of the ring; false when that slot is still held by an op being issued.
+  // The region holding `key`, or null.
+  Region* find(StageKey key);
+  // Copies `key` into the ring after the newest region, retiring the oldest ones in the way; false when one of
+  // them is still held by an op being issued.
   Result<bool> upload(StageKey key);
+  static uint64_t aligned(uint64_t bytes) { return (bytes + 255) / 256 * 256; }
   // Whether an upload ahead of `key` is wasted: an expert slice of the routed layer the router did not pick.
   bool skipped(StageKey key) const;
   const std::vector<StageKey>& order() const { return decode_ ? orders_.decode : orders_.prefill; }
@@ -105,9 +112,12 @@ class DeviceStaging {
   std::function<bool(int, int32_t)> held_;
   int routed_layer_ = -1;
   std::vector<bool> routed_;   // per expert of routed_layer_
-  std::vector<Slot> slots_;
-  uint64_t slot_bytes_ = 0;
-  int next_ = 0;  // the slot the next upload fills
+  std::unique_ptr<kernels::Buffer> ring_;
+  uint64_t ring_bytes_ = 0, slot_bytes_ = 0;
+  std::deque<Region> regions_;                 // live regions, oldest first
+  uint64_t front_handle_ = 0;                  // the handle of regions_.front(); handles count up
+  uint64_t head_ = 0;                          // where the next region starts (wrapping to 0)
+  std::unordered_map<uint64_t, uint64_t> where_;  // a unit's hash -> its region's handle
   bool decode_ = false;
   StagingCounters counters_;
 };

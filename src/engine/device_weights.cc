@@ -128,10 +128,10 @@ Result<model::WeightRef> DeviceWeights::acquire_for(model::TensorId id, Device w
 }
 
 Result<model::WeightRef> DeviceWeights::staged(StageKey key) {
-  int slot = -1;
+  uint64_t handle = 0;
   kernels::EventPtr ready;
-  STRATA_ASSIGN_OR_RETURN(TensorView v, staging_->acquire(key, slot, ready));
-  return model::WeightRef(v, this, static_cast<uint64_t>(slot), std::move(ready));
+  STRATA_ASSIGN_OR_RETURN(TensorView v, staging_->acquire(key, handle, ready));
+  return model::WeightRef(v, this, handle, std::move(ready));
 }
 
 Result<model::WeightRef> DeviceWeights::acquire_expert_for(int layer, model::ExpertTensor which, int32_t expert,
@@ -158,7 +158,7 @@ int DeviceWeights::max_held_experts() const {
 
 void DeviceWeights::release(uint64_t handle, kernels::EventPtr consumed) {
   if (handle & kCacheHandle) cache_->release(static_cast<int>(handle & ~kCacheHandle), std::move(consumed));
-  else staging_->release(static_cast<int>(handle), std::move(consumed));
+  else staging_->release(handle, std::move(consumed));
 }
 
 void DeviceWeights::on_route(int layer, std::span<const int32_t> experts) {

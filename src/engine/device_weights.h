@@ -78,8 +78,8 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   std::unique_ptr<DeviceStaging> staging_;
   std::unique_ptr<GpuExpertCache> cache_;
   std::string cache_error_;
-  // WeightRef handles: a staging slot's index, or a cache slot's with this bit.
-  static constexpr uint64_t kCacheHandle = uint64_t{1} << 32;
+  // WeightRef handles: a staging region's handle, or a cache slot's index with this bit.
+  static constexpr uint64_t kCacheHandle = uint64_t{1} << 63;
   bool decode_ = false;
   std::vector<uint8_t*> pinned_;  // page-locked ranges, unpinned at destruction
   uint64_t pinned_bytes_ = 0;

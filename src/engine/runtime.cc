@@ -145,21 +145,23 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
   }
   StagingSetup staging;
   if (lm->gpu_) {
+    // The plan as carried out: a GPU expert cache in place of whole expert tensors where the plan splits them,
+    // and small tensors with GPU sites held there rather than computed on the host.
+    planner::Plan exec = *lm->plan_;
     ExpertCacheSetup cache;
     if (options.gpu_expert_cache && !stream) {
-      planner::Plan exec = *lm->plan_;
       cache = expert_cache_from_plan(exec, lm->model_);
-      if (cache.n_slots > 0) {
+      if (cache.n_slots > 0)
         exec.decode = planner::predict_decode_with_expert_cache(*lm->plan_, static_cast<int>(lm->model_.hp.n_expert),
                                                                 static_cast<int>(lm->model_.hp.n_expert_used));
-        lm->executed_plan_ = std::move(exec);
-      }
     }
-    const planner::Plan& plan = *lm->executed_plan();
+    staging = staging_from_plan(exec, lm->model_);
+    hold_small_gpu_sites(exec, lm->model_, staging);
+    lm->executed_plan_ = std::move(exec);
+    const planner::Plan& plan = *lm->executed_plan_;
     std::vector<bool> on_gpu(lm->model_.tensors.size(), false);
     for (size_t i = 0; i < plan.tensors.size() && i < on_gpu.size(); ++i)
       on_gpu[i] = plan.tensors[i].tier == planner::Tier::Gpu;
-    staging = staging_from_plan(plan, lm->model_);
     if (staging.n_slots > 0 || cache.n_slots > 0) {
       // Uploads on a stream of their own, so the next tensors' copies overlap this one's product.
       lm->gpu_copier_ = kernels::find_backend(DeviceKind::Cuda)->make(0, {.n_threads = n_threads});

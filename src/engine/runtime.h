@@ -68,7 +68,8 @@ class LoadedModel {
   // The plan the model was loaded under (absent when it was loaded without a profile).
   const std::optional<planner::Plan>& plan() const { return plan_; }
   // The plan as carried out: plan() with a GPU expert cache's rewrite of the expert tensors (see
-  // expert_cache_from_plan), or plan() itself.
+  // expert_cache_from_plan) and its small GPU-site tensors held on the GPU (hold_small_gpu_sites), or plan()
+  // itself when no GPU is used.
   const planner::Plan* executed_plan() const { return executed_plan_ ? &*executed_plan_ : plan_ ? &*plan_ : nullptr; }
   // Null without a GPU expert cache.
   const GpuExpertCache* expert_cache() const { return device_weights_ ? device_weights_->expert_cache() : nullptr; }
@@ -91,7 +92,7 @@ class LoadedModel {
   std::unique_ptr<kernels::Backend> gpu_;  // when the plan uses a GPU
   std::unique_ptr<kernels::Backend> gpu_copier_;  // a second stream of that GPU, for staging uploads
   std::optional<planner::Plan> plan_;
-  std::optional<planner::Plan> executed_plan_;  // plan_ rewritten for a GPU expert cache, when there is one
+  std::optional<planner::Plan> executed_plan_;  // plan_ as carried out on a GPU
   std::string backend_note_;
   std::unique_ptr<model::WeightSource> weights_;
   std::unique_ptr<DeviceWeights> device_weights_;  // wraps weights_ when a GPU holds some tensors

@@ -148,6 +148,73 @@ TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
   }
 }
 
+// Units are packed by size: a ring two of its largest unit long holds many small units at once, so uploads
+// ahead are not limited to one unit whatever its size.
+TEST(DeviceStaging, SmallUnitsPackTheRing) {
+  auto lm = load_synth("staging-pack.gguf", small_spec(4, "Q8_0"));
+  const model::Model& m = lm->model();
+  DeviceStaging::Orders orders;
+  uint64_t largest = 0;
+  for (const model::LayerTensors& L : m.layers)
+    for (model::TensorId id : {L.attn_q, L.attn_k, L.attn_v, L.attn_output, L.ffn_up}) {
+      orders.prefill.push_back({id, -1});
+      largest = std::max(largest, m.tensors[id].size_bytes);
+    }
+  kernels::testing::LateBackend late(1, 50us);
+  model::WeightSource& w = lm->weights();
+  auto s = DeviceStaging::make(m, late, late, 2, largest, orders, [&w](StageKey k) { return w.acquire(k.id); });
+  ASSERT_TRUE(s.is_ok()) << s.status().message();
+  DeviceStaging& st = *s.value();
+  st.begin_pass(false);
+  uint64_t handle = 0;
+  kernels::EventPtr ready;
+  ASSERT_TRUE(st.acquire(orders.prefill[0], handle, ready).is_ok());
+  // The first unit and every unit after it that fits beside room for one more of the largest.
+  uint64_t want = 0, bytes = 0;
+  for (const StageKey& k : orders.prefill) {
+    bytes += (DeviceStaging::unit_bytes(m, k) + 255) / 256 * 256;
+    if (bytes + largest > 2 * largest) break;
+    ++want;
+  }
+  EXPECT_GT(want, 2u);
+  EXPECT_EQ(st.counters().uploads, want);
+  st.release(handle, late.record());
+  // The whole pass, each unit released after an op reads it: every acquisition served, the ring reused.
+  for (size_t i = 1; i < orders.prefill.size(); ++i) {
+    ASSERT_TRUE(st.acquire(orders.prefill[i], handle, ready).is_ok()) << i;
+    if (ready) late.wait(*ready);
+    st.release(handle, late.record());
+  }
+  st.synchronize();
+  EXPECT_EQ(st.counters().ahead + st.counters().on_demand, orders.prefill.size());
+  EXPECT_GT(st.counters().ahead, st.counters().on_demand);
+}
+
+// Norms the plan keeps in RAM with a GPU site are not staged products: they are held in GPU memory from the
+// staging bytes beyond the ring (else each would run on the host, a round trip a layer), and only while they fit.
+TEST(DeviceStaging, SmallGpuSitesAreHeldFromTheSpareStagingBytes) {
+  auto lm = load_synth("staging-small.gguf", small_spec(4, "Q8_0"));
+  const model::Model& m = lm->model();
+  planner::Plan plan = staged_plan(m);
+  for (const model::LayerTensors& L : m.layers) {
+    plan.tensors[L.attn_norm].tier = planner::Tier::PinnedRam;
+    plan.tensors[L.attn_norm].decode_site = plan.tensors[L.attn_norm].prefill_site = planner::Site::Gpu;
+  }
+  StagingSetup staging = staging_from_plan(plan, m);
+  ASSERT_GT(staging.n_slots, 0);
+  const uint64_t ring = static_cast<uint64_t>(staging.n_slots) * staging.slot_bytes;
+  planner::Plan tight = plan;
+  tight.memory.gpu_staging = ring;  // no spare bytes: the norms stay where they are
+  EXPECT_EQ(hold_small_gpu_sites(tight, m, staging), 0);
+  EXPECT_EQ(tight.tensors[m.layers[0].attn_norm].tier, planner::Tier::PinnedRam);
+  plan.memory.gpu_staging = ring + 4 * 4096;
+  EXPECT_EQ(hold_small_gpu_sites(plan, m, staging), 4);
+  for (const model::LayerTensors& L : m.layers) EXPECT_EQ(plan.tensors[L.attn_norm].tier, planner::Tier::Gpu);
+  EXPECT_NE(plan.tensors[m.layers[0].ffn_up].tier, planner::Tier::Gpu) << "staged products stay staged";
+  const model::Placement p = placement_from_plan(&plan, m, lm->backend(), &lm->backend(), &staging);
+  EXPECT_EQ(p.site(m.layers[2].attn_norm, true), 1);
+}
+
 // A ring that cannot work is refused with an error naming why: fewer than two slots, a unit larger than a slot,
 // an expert the tensor does not have.
 TEST(DeviceStaging, ImpossibleRingsAreRefused) {
