@@ -18,15 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
   model::SynthSpec spec = testing::small_spec(3, "Q8_0", 8);
   spec.seed = 5;
@@ -86,8 +77,8 @@ TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
   EXPECT_EQ(device_routed, (4 + 3) * 3);
   EXPECT_EQ(mixed, (4 + 3) * 2) << "the layer whose experts are in RAM takes the host-routed path";
   // The experts' outputs add up in another order (routing order, not expert order): equal within rounding.
-  EXPECT_LT(max_rel_diff(got, want), 1e-5);
-  EXPECT_LT(max_rel_diff(part, want), 1e-5);
+  EXPECT_LT(testing::rel_rms_diff(got, want), 1e-5);
+  EXPECT_LT(testing::rel_rms_diff(part, want), 1e-5);
 }
 
 
@@ -131,7 +122,7 @@ TEST(DeviceMoe, ExpertProjectionsSplitAcrossSitesComputeWhereTheirBytesAre) {
     EXPECT_EQ(late.stale_weights(), 0);
     EXPECT_GT(late.moe_decodes() + late.ops_run(), 0);
     ASSERT_EQ(got.size(), want.size());
-    EXPECT_LT(max_rel_diff(got, want), 1e-5) << "device_routes " << device_routes;
+    EXPECT_LT(testing::rel_rms_diff(got, want), 1e-5) << "device_routes " << device_routes;
   }
 }
 

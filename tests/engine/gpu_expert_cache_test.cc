@@ -21,15 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 // Layer 0's experts whole in GPU memory, the other layers' in RAM with CPU decode sites (the shape of Mixtral's
 // plan at --gpu-mem 22G); everything else on the GPU but the token embedding.
 planner::Plan split_plan(const model::Model& m) {
@@ -125,7 +116,7 @@ TEST(GpuExpertCache, HitsOnTheDeviceAndMissesOnTheHostMatchTheHostRun) {
   EXPECT_GT(cache.counters().misses, 0u);
   EXPECT_EQ(cache.counters().slices_read, 3 * cache.counters().hits) << "every hit computed from its slot";
   ASSERT_EQ(got.size(), want.size());
-  EXPECT_LT(rel_diff(got, want), 1e-5);
+  EXPECT_LT(testing::rel_rms_diff(got, want), 1e-5);
 }
 
 // Prompts stage the experts of RAM-tier tensors through the ring; those the cache holds are read from their slots
@@ -165,7 +156,7 @@ TEST(GpuExpertCache, PromptsReadHeldExpertsFromTheirSlotsAndStageOnlyTheOthers) 
   late.synchronize();
   EXPECT_EQ(late.foreign_weights(), 0);
   EXPECT_EQ(late.stale_weights(), 0);
-  EXPECT_LT(rel_diff(got, want), 1e-5);
+  EXPECT_LT(testing::rel_rms_diff(got, want), 1e-5);
   const GpuExpertCache& c = *dw.value()->expert_cache();
   EXPECT_GT(c.counters().slices_read, 3 * c.counters().hits) << "the prompt read held experts from their slots too";
   // The prompt staged at most the experts the cache does not hold, each once.

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <span>
 #include <string>
@@ -62,6 +64,16 @@ inline std::vector<float> run_prompt_then_decode(const model::Model& m, model::W
     all.insert(all.end(), logits.begin(), logits.begin() + V);
   }
   return all;
+}
+
+// The relative RMS difference of two logit runs: sqrt(sum((a - b)^2) / sum(b^2)).
+inline double rel_rms_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
 }
 
 }  // namespace strata::engine::testing
