@@ -145,30 +145,39 @@ void GpuExpertCache::on_route(int layer, std::span<const int32_t> experts) {
 Status GpuExpertCache::admit(int layer) {
   if (!adapt_ || layer != missed_layer_ || missed_.empty()) return Status::ok();
   // One copy in flight at a time: admissions take the link's spare time, never a step's.
-  for (const Slot& s : slots_)
-    if (s.uploaded && !s.uploaded->query()) return Status::ok();
+  for (Slot& s : slots_) {
+    if (!s.uploaded) continue;
+    if (!s.uploaded->query()) return Status::ok();
+    s.uploaded = nullptr;  // complete: not asked again
+  }
   int32_t best = -1;
   double best_score = 0;
   for (int32_t e : missed_)
-    if (const double s = score(layer, e); best < 0 || s > best_score) {
+    if (const double sc = score(layer, e); best < 0 || sc > best_score) {
       best = e;
-      best_score = s;
+      best_score = sc;
     }
-  Slot* victim = nullptr;
-  double victim_score = 0;
-  for (Slot& s : slots_) {
-    if (s.refs > 0 || (s.read_done && !s.read_done->query())) continue;  // an op may still read it
-    const double v = s.layer < 0 ? -1.0 : score(s.layer, s.expert);
-    if (!victim || v < victim_score) {
-      victim = &s;
-      victim_score = v;
-    }
-  }
   missed_.clear();
-  if (!victim || best_score <= kMarginFactor * victim_score + kMarginAbs) return Status::ok();
-  STRATA_RETURN_IF_ERROR(upload(*victim, layer, best));
-  ++counters_.admissions;
-  counters_.admitted_bytes += slot_bytes_for(m_, layer);
+  // The lowest-scored slots first; the first whose readers are done is the victim. Scores come first and
+  // events only for the candidates: asking every slot's event each layer would cost a query per slot.
+  victims_.clear();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& sl = slots_[i];
+    if (sl.refs == 0) victims_.emplace_back(sl.layer < 0 ? -1.0 : score(sl.layer, sl.expert), i);
+  }
+  std::sort(victims_.begin(), victims_.end());
+  for (const auto& [victim_score, i] : victims_) {
+    if (best_score <= kMarginFactor * victim_score + kMarginAbs) break;  // nor does any slot after it
+    Slot& victim = slots_[i];
+    if (victim.read_done) {
+      if (!victim.read_done->query()) continue;  // an op may still read it
+      victim.read_done = nullptr;
+    }
+    STRATA_RETURN_IF_ERROR(upload(victim, layer, best));
+    ++counters_.admissions;
+    counters_.admitted_bytes += slot_bytes_for(m_, layer);
+    break;
+  }
   return Status::ok();
 }
 

@@ -107,6 +107,7 @@ class GpuExpertCache {
   std::vector<uint64_t> last_step_;
   std::vector<uint64_t> step_;      // per layer: decode steps routed so far
   std::vector<int32_t> missed_;     // the current step's missed experts of the layer last routed
+  std::vector<std::pair<double, size_t>> victims_;  // admit()'s slots by score
   int missed_layer_ = -1;
   ExpertCacheCounters counters_;
 };
