@@ -444,7 +444,8 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   rows_.resize(route_ids_.size());
   scale_.resize(route_ids_.size());
   {
-    std::vector<int64_t> next(expert_begin_);
+    std::vector<int64_t>& next = expert_next_;  // each expert's next free row while filling
+    next = expert_begin_;
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < k; ++j) {
         const size_t pos = static_cast<size_t>(next[route_ids_[t * k + j]]++);

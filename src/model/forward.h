@@ -112,6 +112,7 @@ class Forward {
   std::vector<float> route_w_, scale_;
   std::vector<int32_t> selected_;              // a layer's routed experts, in the order their groups run
   std::vector<int64_t> expert_begin_, expert_rows_;  // per expert: its first row in rows_, and its row count
+  std::vector<int64_t> expert_next_;                 // per expert: scratch while rows_ is filled
   std::vector<WeightRef> held_;                 // an expert group's slices (gate, up, down per expert)
   std::vector<kernels::MatmulItem> items_;      // an expert group's products of one projection
   std::vector<float> last_hidden_;
