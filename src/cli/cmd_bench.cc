@@ -101,6 +101,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     const auto s1 = lm.stream_stats();
     const auto u1 = lm.staging_counters();
     const uint64_t dispatches0 = lm.backend().pool().dispatches();
+    const uint64_t handoffs0 = session.forward().handoffs().n_handoffs;
     const engine::ExpertCacheCounters c1 = lm.expert_cache() ? lm.expert_cache()->counters() : engine::ExpertCacheCounters{};
     for (int i = 0; i < o.n_gen; ++i) {
       int32_t next = engine::Sampler::argmax(logits);
@@ -109,6 +110,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     const double t2 = now_s();
     const auto s2 = lm.stream_stats();
     const uint64_t dispatches = lm.backend().pool().dispatches() - dispatches0;
+    const uint64_t handoffs = session.forward().handoffs().n_handoffs - handoffs0;
     const auto u2 = lm.staging_counters();
     progress.report(items_progress("bench", rep < 0 ? "warm-up" : "repetition", run_index + 1, n_runs,
                                    run_index + 1 == n_runs));
@@ -120,6 +122,8 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     tg_tps.push_back(o.n_gen / (t2 - t1));
     // What a CPU-computed token pays beyond its bytes: each dispatch wakes and joins every pool thread.
     r["decode_cpu_dispatches_per_token"] = static_cast<double>(dispatches) / std::max(o.n_gen, 1);
+    // Activation copies between backends (each one a wait for the producing stream): what a split step pays.
+    r["decode_handoffs_per_token"] = static_cast<double>(handoffs) / std::max(o.n_gen, 1);
     if (s0 && s1 && s2) {
       const double decode_bytes = static_cast<double>(s2->bytes_read - s1->bytes_read);
       r["prompt_bytes_read"] = s1->bytes_read - s0->bytes_read;
@@ -306,6 +310,8 @@ int run_bench(const BenchOptions& o) {
   }
   if (const double d = rec["runs"].empty() ? 0.0 : rec["runs"].back()["decode_cpu_dispatches_per_token"].get<double>(); d > 0)
     std::printf("decode CPU thread-pool dispatches a token: %.0f\n", d);
+  if (const double h = rec["runs"].empty() ? 0.0 : rec["runs"].back()["decode_handoffs_per_token"].get<double>(); h > 0)
+    std::printf("decode hand-offs between backends a token: %.1f\n", h);
   if (rec.contains("decode_bound_tokens_per_s"))
     std::printf("decode bound (bytes a token / measured GPU bandwidth): %.1f tok/s; achieved %.0f%% of it\n",
                 rec["decode_bound_tokens_per_s"].get<double>(),

@@ -16,7 +16,7 @@ PARTS=${PARTS:-8b mixtral}
 [ -x "$S" ] || { cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF -DSTRATA_BENCH=OFF \
   -DSTRATA_CUDA_ARCHS=90 >/dev/null && ninja -C "$B" -j"$T" strata >/dev/null; } || exit 1
 [ -f "$PROFILE" ] || $S profile --json --dir "$MODELS" > "$PROFILE"
-show='^prompt |^decode  |^plan:|^achieved|^GPU uploads|^ran on the host|^decode CPU|^expert cache|^GPU expert cache|^with the GPU|^GPU memory|replayed'
+show='^prompt |^decode  |^plan:|^achieved|^GPU uploads|^ran on the host|^decode CPU|^decode hand-offs|^expert cache|^GPU expert cache|^with the GPU|^GPU memory|replayed'
 bench() {  # name, model, args...
   local name="$1" model="$2"; shift 2
   echo "== $name"
