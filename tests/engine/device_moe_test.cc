@@ -19,9 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
-  model::SynthSpec spec = testing::small_spec(3, "Q8_0", 8);
-  spec.seed = 5;
-  auto loaded = testing::load_synth("device-moe.gguf", spec);
+  auto loaded = testing::load_small_moe("device-moe.gguf", 5);
   ASSERT_NE(loaded, nullptr);
   LoadedModel& lm = *loaded;
   const model::Model& m = lm.model();
@@ -81,14 +79,11 @@ TEST(DeviceMoe, DecodeStepsRouteOnTheDeviceAndMatchTheHostPath) {
   EXPECT_LT(testing::rel_rms_diff(part, want), 1e-5);
 }
 
-
 // The shape of a plan that keeps a layer's gate experts in GPU memory and its up and down experts in RAM with CPU
 // sites (as Mixtral at --gpu-mem 14G): each projection runs where its bytes are, never on a device that would be
 // handed host bytes, and the logits match a run entirely on the host.
 TEST(DeviceMoe, ExpertProjectionsSplitAcrossSitesComputeWhereTheirBytesAre) {
-  model::SynthSpec spec = testing::small_spec(3, "Q8_0", 8);
-  spec.seed = 9;
-  auto loaded = testing::load_synth("device-moe-split.gguf", spec);
+  auto loaded = testing::load_small_moe("device-moe-split.gguf", 9);
   ASSERT_NE(loaded, nullptr);
   LoadedModel& lm = *loaded;
   const model::Model& m = lm.model();

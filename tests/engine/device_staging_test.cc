@@ -113,8 +113,7 @@ TEST(DeviceStaging, StagedProductsMatchOneBackendBitForBit) {
     kernels::testing::LateBackend late(1, 200us), copier(1, 300us);
     StagingSetup staging = staging_from_plan(plan, m);
     staging.copier = own_stream ? &copier : nullptr;
-    std::vector<bool> on_device(m.tensors.size(), false);
-    for (size_t i = 0; i < m.tensors.size(); ++i) on_device[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+    const std::vector<bool> on_device = testing::gpu_tier_mask(plan);
     auto dw = DeviceWeights::make(m, lm->weights(), lm->experts(), on_device, late, &staging);
     ASSERT_TRUE(dw.is_ok()) << dw.status().message();
     ASSERT_NE(dw.value()->staging(), nullptr);
@@ -338,8 +337,7 @@ TEST(DeviceStaging, OnTheGpuStagedEqualsResident) {
   auto run = [&](const planner::Plan& plan) {
     StagingSetup staging = staging_from_plan(plan, m);
     staging.copier = copier.get();
-    std::vector<bool> on_device(m.tensors.size(), false);
-    for (size_t i = 0; i < m.tensors.size(); ++i) on_device[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+    const std::vector<bool> on_device = testing::gpu_tier_mask(plan);
     auto dw = DeviceWeights::make(m, lm->weights(), lm->experts(), on_device, *gpu, &staging);
     EXPECT_TRUE(dw.is_ok()) << dw.status().message();
     const model::Placement p = placement_from_plan(&plan, m, lm->backend(), gpu.get(), &staging);

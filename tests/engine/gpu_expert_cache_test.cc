@@ -83,9 +83,7 @@ TEST(GpuExpertCache, ASplitPlanBecomesSlotsSpreadOverEveryLayer) {
 }
 
 TEST(GpuExpertCache, HitsOnTheDeviceAndMissesOnTheHostMatchTheHostRun) {
-  model::SynthSpec spec = testing::small_spec(3, "Q8_0", 8);
-  spec.seed = 11;
-  auto loaded = testing::load_synth("cache-run.gguf", spec);
+  auto loaded = testing::load_small_moe("cache-run.gguf", 11);
   ASSERT_NE(loaded, nullptr);
   LoadedModel& lm = *loaded;
   const model::Model& m = lm.model();
@@ -99,8 +97,7 @@ TEST(GpuExpertCache, HitsOnTheDeviceAndMissesOnTheHostMatchTheHostRun) {
   ExpertCacheSetup setup = expert_cache_from_plan(plan, m);
   ASSERT_GT(setup.n_slots, 0);
   setup.copier = &copier;
-  std::vector<bool> on_device(m.tensors.size());
-  for (size_t i = 0; i < m.tensors.size(); ++i) on_device[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+  const std::vector<bool> on_device = testing::gpu_tier_mask(plan);
   auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late, nullptr, &setup);
   ASSERT_TRUE(dw.is_ok()) << dw.status().message();
   const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late);
@@ -122,9 +119,7 @@ TEST(GpuExpertCache, HitsOnTheDeviceAndMissesOnTheHostMatchTheHostRun) {
 // Prompts stage the experts of RAM-tier tensors through the ring; those the cache holds are read from their slots
 // and never uploaded again.
 TEST(GpuExpertCache, PromptsReadHeldExpertsFromTheirSlotsAndStageOnlyTheOthers) {
-  model::SynthSpec spec = testing::small_spec(3, "Q8_0", 8);
-  spec.seed = 12;
-  auto loaded = testing::load_synth("cache-prompt.gguf", spec);
+  auto loaded = testing::load_small_moe("cache-prompt.gguf", 12);
   ASSERT_NE(loaded, nullptr);
   LoadedModel& lm = *loaded;
   const model::Model& m = lm.model();
@@ -147,8 +142,7 @@ TEST(GpuExpertCache, PromptsReadHeldExpertsFromTheirSlotsAndStageOnlyTheOthers) 
   kernels::testing::LateBackend late(1, 20us), copier(2, 50us);
   late.set_own_weights_only(true);
   staging.copier = cache.copier = &copier;
-  std::vector<bool> on_device(m.tensors.size());
-  for (size_t i = 0; i < m.tensors.size(); ++i) on_device[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+  const std::vector<bool> on_device = testing::gpu_tier_mask(plan);
   auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late, &staging, &cache);
   ASSERT_TRUE(dw.is_ok()) << dw.status().message();
   const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late, &staging);

@@ -15,6 +15,7 @@
 #include "model/forward.h"
 #include "model/kv_cache.h"
 #include "model/synth.h"
+#include "planner/plan.h"
 #include "support/test_support.h"
 
 namespace strata::engine::testing {
@@ -42,6 +43,20 @@ inline model::SynthSpec small_spec(int layers, const std::string& type, int64_t 
   spec.experts = experts;
   spec.experts_used = experts > 0 ? 2 : 0;
   return spec;
+}
+
+// A 3-layer MoE of small_spec in Q8_0, 8 experts (top 2), its weights drawn from `seed`.
+inline std::unique_ptr<LoadedModel> load_small_moe(const std::string& name, uint64_t seed) {
+  model::SynthSpec spec = small_spec(3, "Q8_0", 8);
+  spec.seed = seed;
+  return load_synth(name, spec);
+}
+
+// Per tensor: whether the plan keeps it in GPU memory (what DeviceWeights::make uploads).
+inline std::vector<bool> gpu_tier_mask(const planner::Plan& plan) {
+  std::vector<bool> on(plan.tensors.size());
+  for (size_t i = 0; i < plan.tensors.size(); ++i) on[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+  return on;
 }
 
 // Runs `tokens`: the prompt batches of `prompt` sizes in turn (each continuing the last), then one token a step;
