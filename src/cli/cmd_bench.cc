@@ -21,6 +21,7 @@
 #include "engine/sampler.h"
 #include "engine/session.h"
 #include "hw/gpu_memory.h"
+#include "kernels/timed_backend.h"
 
 namespace strata::cli {
 
@@ -54,6 +55,33 @@ Summary summarise(std::vector<double> v) {
 }
 nlohmann::json to_json(const Summary& s) { return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}}; }
 
+nlohmann::json op_times_json(const std::vector<kernels::OpTime>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const kernels::OpTime& t : rows) out.push_back({{"op", t.key}, {"count", t.count}, {"seconds", t.seconds}});
+  return out;
+}
+
+// The last repetition's timed ops of one phase, longest first (at most 16 rows, the rest summed).
+void print_op_times(const char* phase, const nlohmann::json& rows, int n_tokens) {
+  double total = 0;
+  for (const auto& r : rows) total += r["seconds"].get<double>();
+  std::printf("op times, %s (serialized, every op waited for; %.1f ms in all, %.2f ms a token):\n", phase, total * 1e3,
+              total * 1e3 / std::max(n_tokens, 1));
+  double rest = 0;
+  int shown = 0;
+  for (const auto& r : rows) {
+    const double sec = r["seconds"].get<double>();
+    if (shown++ >= 16) {
+      rest += sec;
+      continue;
+    }
+    std::printf("  %-44s %7llu x %9.1f us = %8.2f ms  %5.1f%%\n", r["op"].get<std::string>().c_str(),
+                static_cast<unsigned long long>(r["count"].get<uint64_t>()),
+                sec * 1e6 / std::max<uint64_t>(r["count"].get<uint64_t>(), 1), sec * 1e3, 100 * sec / std::max(total, 1e-12));
+  }
+  if (rest > 0) std::printf("  %-44s %29s %8.2f ms  %5.1f%%\n", "(the rest)", "", rest * 1e3, 100 * rest / total);
+}
+
 }  // namespace
 
 Result<BenchRecord> measure_bench(const BenchOptions& o) {
@@ -61,6 +89,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     return error("--n-prompt, --n-gen and --repetitions must be at least 1, --warmup at least 0");
   if (o.parallel < 1 || o.parallel > 64) return error("--parallel must be 1 to 64");
   STRATA_ASSIGN_OR_RETURN(engine::EngineOptions eo, make_engine_options(o.model, o.threads, o.plan));
+  eo.time_ops = o.op_times;
   ProgressLine progress(o.progress);
   eo.progress = progress.callback();
   // Device memory is measured from before the load (the baseline: the CUDA context) to the end of the runs.
@@ -95,9 +124,12 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     session.truncate(0);
     const auto s0 = lm.stream_stats();
     const auto u0 = lm.staging_counters();
+    lm.reset_op_times();
     const double t0 = now_s();
     STRATA_RETURN_IF_ERROR(session.eval(prompt, logits, false));
     const double t1 = now_s();
+    const std::vector<kernels::OpTime> prompt_ops = lm.op_times();
+    lm.reset_op_times();
     const auto s1 = lm.stream_stats();
     const auto u1 = lm.staging_counters();
     const uint64_t dispatches0 = lm.backend().pool().dispatches();
@@ -151,6 +183,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
       r["decode_gpu_expert_admissions"] = c2.admissions - c1.admissions;
       r["decode_gpu_expert_admitted_bytes"] = c2.admitted_bytes - c1.admitted_bytes;
     }
+    if (o.op_times) r["op_times"] = {{"prompt", op_times_json(prompt_ops)}, {"decode", op_times_json(lm.op_times())}};
     reps.push_back(r);
   }
 
@@ -335,6 +368,11 @@ int run_bench(const BenchOptions& o) {
     if (p.contains("decode_bytes_read_per_step"))
       std::printf("parallel: %s read from disk a step (all sequences)\n",
                   format_bytes(static_cast<uint64_t>(p["decode_bytes_read_per_step"].get<double>())).c_str());
+  }
+  if (!rec["runs"].empty() && rec["runs"].back().contains("op_times")) {
+    const auto& ops = rec["runs"].back()["op_times"];
+    print_op_times("prompt", ops["prompt"], rec["n_prompt"].get<int>());
+    print_op_times("decode", ops["decode"], rec["n_gen"].get<int>());
   }
   std::printf("peak resident memory %s\n", format_bytes(rec["peak_rss_bytes"].get<uint64_t>()).c_str());
   if (rec["decode_steps_replayed"].get<uint64_t>() > 0)

@@ -96,6 +96,7 @@ struct BenchOptions {
   std::string out;         // write the JSON record here too
   std::string sweep;       // "gpu-mem=4G..24G[:2G]" or "ram=...": a run per budget, re-planned each time
   std::string svg;         // with sweep: the plot of tok/s against the budget (default: --out's name as .svg)
+  bool op_times = false;   // every op waited for and timed: where a pass's time goes (not a speed figure)
   int threads = 0;
   PlanFlags plan;
   ProgressFlags progress;

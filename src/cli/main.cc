@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
                       "Run at each budget of gpu-mem=LO..HI[:STEP] or ram=LO..HI[:STEP] (5 budgets without a step), "
                       "re-planning each time; a JSON record of them all and an SVG plot");
   c_bench->add_option("--svg", bench.svg, "With --sweep: the plot's file (default: --out with .svg)");
+  c_bench->add_flag("--op-times", bench.op_times,
+                    "Time every op to its completion (a serialized pass): the share of time by backend and op, "
+                    "for the last repetition's prompt and decode");
   c_bench->add_option("-t,--threads", bench.threads, "CPU threads (0: all)");
   c_bench->add_option("--parallel", bench.parallel,
                       "Also decode this many sequences together (one pass a step) and compare with one alone");

@@ -175,8 +175,27 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
     lm->device_weights_ = std::move(dw).value();
   }
   lm->placement_ = placement_from_plan(lm->executed_plan(), lm->model_, *lm->backend_, lm->gpu_.get(), &staging);
+  if (options.time_ops)
+    for (kernels::Backend*& b : lm->placement_.backends) {
+      lm->timed_.push_back(std::make_unique<kernels::TimedBackend>(*b));
+      b = lm->timed_.back().get();
+    }
   lm->default_n_ctx_ = n_ctx;
   return lm;
+}
+
+std::vector<kernels::OpTime> LoadedModel::op_times() const {
+  std::vector<kernels::OpTime> all;
+  for (const auto& t : timed_) {
+    std::vector<kernels::OpTime> rows = t->times();
+    all.insert(all.end(), rows.begin(), rows.end());
+  }
+  std::sort(all.begin(), all.end(), [](const kernels::OpTime& a, const kernels::OpTime& b) { return a.seconds > b.seconds; });
+  return all;
+}
+
+void LoadedModel::reset_op_times() {
+  for (const auto& t : timed_) t->reset();
 }
 
 std::optional<StagingCounters> LoadedModel::staging_counters() const {

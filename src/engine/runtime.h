@@ -12,6 +12,7 @@
 #include "engine/device_weights.h"
 #include "gguf/gguf_file.h"
 #include "kernels/backend.h"
+#include "kernels/timed_backend.h"
 #include "kernels/cpu/backend_cpu.h"
 #include "model/placement.h"
 #include "model/model.h"
@@ -44,6 +45,9 @@ struct EngineOptions {
   // misses on the CPU at once, often-routed experts copied in); false keeps the plan's whole-tensor placement
   // (`--static-experts`, for A/B measurement).
   bool gpu_expert_cache = true;
+  // Every op waited for and timed by backend, op and weight shape (`bench --op-times`): a serialized pass,
+  // for finding where time goes, never for speed figures.
+  bool time_ops = false;
 };
 
 class LoadedModel {
@@ -81,6 +85,9 @@ class LoadedModel {
   std::optional<StagingCounters> staging_counters() const;
   // Host bytes page-locked for those uploads.
   uint64_t pinned_bytes() const { return device_weights_ ? device_weights_->pinned_bytes() : 0; }
+  // With EngineOptions::time_ops: each backend's op times since load or the last reset (empty otherwise).
+  std::vector<kernels::OpTime> op_times() const;
+  void reset_op_times();
 
  private:
   LoadedModel() = default;
@@ -98,6 +105,7 @@ class LoadedModel {
   std::unique_ptr<DeviceWeights> device_weights_;  // wraps weights_ when a GPU holds some tensors
   model::ExpertSource* experts_ = nullptr;  // points into weights_ or device_weights_ (every source serves experts)
   model::Placement placement_;
+  std::vector<std::unique_ptr<kernels::TimedBackend>> timed_;  // placement_'s backends, when ops are timed
   bool record_decode_steps_ = true;
   const void* streaming_ = nullptr;         // weights_ as StreamingWeights, when streaming
   int64_t default_n_ctx_ = 0;

@@ -1,6 +1,6 @@
 // tests/cli/bench_cli_test.cc: `strata bench --out` on a small synthetic MoE on the CPU: each run's record carries
 // the per-token figures a split step is read by (CPU pool dispatches, hand-offs between backends), and the
-// printout names them.
+// printout names them; `--op-times` times every op of the last run and reports them by backend and op.
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -31,6 +31,37 @@ TEST(BenchCli, RunsRecordDispatchesAndHandoffsAToken) {
     EXPECT_EQ(run["decode_handoffs_per_token"].get<double>(), 0.0);
   }
   EXPECT_EQ(r.out.find("hand-offs between backends"), std::string::npos) << "printed only where there are some";
+}
+
+// The llama-shaped stories260K model (5 layers, vocab 512): a decode step is 7 products a layer plus the output.
+TEST(BenchCli, OpTimesCountEveryOpOfTheLastRun) {
+  const std::string dir = testing::temp_dir();
+  const std::string out = dir + "/bench-ops.json";
+  auto r = testing::run_command(testing::strata_binary() + " bench " + std::string(STRATA_SHARED_DIR) +
+                                "/models/stories260K.gguf -p 16 -n 6 -r 1 --warmup 0 -t 2 --quiet --op-times --out " +
+                                out);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("op times, prompt"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("op times, decode"), std::string::npos) << r.out;
+  std::ifstream in(out);
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["runs"].size(), 1u);
+  const auto& ops = j["runs"][0]["op_times"];
+  auto count = [&](const char* phase, const std::string& prefix, bool batch) {
+    uint64_t n = 0;
+    for (const auto& row : ops[phase]) {
+      const std::string op = row["op"].get<std::string>();
+      EXPECT_GE(row["seconds"].get<double>(), 0.0) << op;
+      if (op.rfind(prefix, 0) == 0 && (op.find("(batch)") != std::string::npos) == batch) n += row["count"].get<uint64_t>();
+    }
+    return n;
+  };
+  EXPECT_EQ(count("decode", "cpu matmul", false), 6u * (5 * 7 + 1));
+  EXPECT_EQ(count("decode", "cpu matmul", true), 0u);
+  // The prompt is one batch: 7 batched products a layer; the output product only for the last position.
+  EXPECT_EQ(count("prompt", "cpu matmul", true), 5u * 7);
+  EXPECT_EQ(count("prompt", "cpu matmul", false), 1u);
+  EXPECT_GT(count("decode", "cpu attention", false), 0u);
 }
 
 }  // namespace
