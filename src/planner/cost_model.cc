@@ -51,6 +51,7 @@ Machine machine_from_profile(const HardwareProfile& profile, const PlanOptions& 
   m.cpu_bw = profile.memory.read_bytes_per_s > 0 ? profile.memory.read_bytes_per_s : 10e9;
   const double fma = profile.cpu.fma_gflops > 0 ? profile.cpu.fma_gflops : 16.0 * std::max(1, profile.cpu.n_logical);
   m.cpu_flops = fma * 1e9 * options.cpu_matmul_efficiency;
+  m.cpu_attention_flops = fma * 1e9 * options.cpu_attention_efficiency;
   if (profile.has_gpu()) {
     const GpuInfo& g = profile.gpus.front();
     m.has_gpu = true;

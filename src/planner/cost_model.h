@@ -49,6 +49,7 @@ struct Machine {
   // prompt batch of kLayerOpsPromptTokens).
   double gpu_product_s = 0, gpu_layer_ops_s = 0, gpu_layer_ops_prompt_s = 0;
   double cpu_bw = 0, cpu_flops = 0;
+  double cpu_attention_flops = 0;  // a prompt's attention on the CPU (PlanOptions::cpu_attention_efficiency)
   double h2d_pinned = 0, h2d_pageable = 0;
   double disk_bw = 0, disk_latency_s = 0;
   double handoff_s = 0;

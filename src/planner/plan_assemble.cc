@@ -255,7 +255,7 @@ Plan assemble_plan(const ModelRoles& roles, const HardwareProfile& profile, cons
     } else {
       c_b += it.prefill_bytes;
       c_f += it.prefill_flops;
-      c_s += std::max(it.prefill_bytes / m.cpu_bw, it.prefill_flops / m.cpu_flops);
+      c_s += std::max(it.prefill_bytes / m.cpu_bw, it.prefill_flops / (it.is_kv ? m.cpu_attention_flops : m.cpu_flops));
     }
     if (tiers[i] == Tier::Disk) {
       const double miss = it.is_expert ? 1.0 - e.ram_hit : 1.0;
