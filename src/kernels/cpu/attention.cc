@@ -57,8 +57,8 @@ AttentionKernels attention_kernels(CpuIsa isa) {
   STRATA_CHECK(cpu_supports(isa));
   switch (isa) {
 #if defined(__x86_64__)
-    case CpuIsa::Avx512: return {attn_scores_f16_avx512, attn_values_f16_avx512};
-    case CpuIsa::Avx2: return {attn_scores_f16_avx2, attn_values_f16_avx2};
+    case CpuIsa::Avx512: return {attn_scores_f16_avx512, attn_values_f16_avx512, attn_block_f16_avx512};
+    case CpuIsa::Avx2: return {attn_scores_f16_avx2, attn_values_f16_avx2, attn_block_f16_avx2};
 #endif
     default: return {scores_portable, values_portable};
   }
@@ -76,10 +76,59 @@ void attention_values_f16(const float* w, const uint16_t* v, int64_t stride, int
   kernels.values(w, v, stride, n_pos, head_dim, out, accumulate);
 }
 
+namespace {
+
+// A prompt's attention in blocks: each item is one KV head and a run of tokens, all the head group's query heads
+// of those tokens in one block kernel call (AttnBlock), so each cache row is converted once a block rather than
+// once a query. Items go out latest tokens first (the costliest, their rows the most) from a shared counter.
+void attention_blocks(AttnBlockFn block, const AttentionParams& p, const float* q, const KvLayer& cache, int64_t pos0,
+                      int64_t n_tok, const float* sinks, float* out, ThreadPool& pool) {
+  const int64_t hd = p.head_dim, kv_dim = cache.kv_dim, q_dim = p.n_head * hd;
+  const int64_t group = p.n_head / p.n_head_kv;
+  const int64_t per_block = std::max<int64_t>(1, kAttnBlockQueries / group);  // tokens a block
+  const int64_t n_tok_blocks = (n_tok + per_block - 1) / per_block;
+  const size_t n_items = static_cast<size_t>(n_tok_blocks * p.n_head_kv);
+  std::atomic<size_t> next_item{0};
+  pool.run_on_all([&](int) {
+    AttnBlockScratch scratch;
+    std::vector<float> qr(static_cast<size_t>(kAttnBlockQueries * hd));
+    std::vector<float> sink(kAttnBlockQueries);
+    for (size_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
+      const int64_t tb = n_tok_blocks - 1 - static_cast<int64_t>(item) / p.n_head_kv;
+      const int64_t kvh = static_cast<int64_t>(item) % p.n_head_kv;
+      AttnBlock b;
+      b.k = cache.k + kvh * hd;
+      b.v = cache.v + kvh * hd;
+      b.stride = kv_dim;
+      b.head_dim = hd;
+      b.scale = p.scale;
+      for (int64_t t = tb * per_block; t < std::min(n_tok, (tb + 1) * per_block); ++t)
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+          float* qj = qr.data() + b.nq * hd;
+          const float* qh = q + t * q_dim + h * hd;
+          for (int64_t i = 0; i < hd; ++i) qj[i] = fp16_to_f32(f32_to_fp16(qh[i]));
+          b.q[b.nq] = qj;
+          b.out[b.nq] = out + t * q_dim + h * hd;
+          b.end[b.nq] = pos0 + t + 1;
+          if (sinks) sink[static_cast<size_t>(b.nq)] = sinks[h];
+          ++b.nq;
+        }
+      if (sinks) b.sink = sink.data();
+      block(b, scratch);
+    }
+  });
+}
+
+}  // namespace
+
 void attention_causal_f16(const AttentionParams& p, const float* q, const KvLayer& cache, int64_t pos0, int64_t n_tok,
                           const float* sinks, float* out, ThreadPool& pool) {
   const int64_t hd = p.head_dim, n_head = p.n_head, kv_dim = cache.kv_dim, q_dim = n_head * hd;
   const int64_t group = p.n_head / p.n_head_kv;
+  // Prompts (several tokens) over a cache whose rows are its positions (no window, no ring) go in blocks.
+  static const AttentionKernels kernels = attention_kernels(best_cpu_isa());
+  if (kernels.block && n_tok > 1 && p.window == 0 && cache.rows() >= pos0 + n_tok && group <= kAttnBlockQueries)
+    return attention_blocks(kernels.block, p, q, cache, pos0, n_tok, sinks, out, pool);
   // q and the probabilities are rounded to F16 before their products with the F16 cache, as the
   // reference engine does; it keeps our logits within its rounding.
   // Items go out from a shared counter, not in fixed shares: a causal token's cost grows with its

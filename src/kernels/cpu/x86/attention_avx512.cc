@@ -18,6 +18,15 @@ struct Vec16 {
   static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
   static float hsum(F v) { return _mm512_reduce_add_ps(v); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm512_div_ps(a, b); }
+  static F min(F a, F b) { return _mm512_min_ps(a, b); }
+  static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static F round(F a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F scale2(F a, F n) { return _mm512_scalef_ps(a, n); }  // a * 2^n
+  static F round_f16(F a) { return _mm512_cvtph_ps(_mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
 };
 
 }  // namespace
@@ -31,5 +40,7 @@ void attn_values_f16_avx512(const float* w, const uint16_t* v, int64_t stride, i
                             float* out, bool accumulate) {
   attn_values<Vec16>(w, v, stride, n_pos, head_dim, out, accumulate);
 }
+
+void attn_block_f16_avx512(const AttnBlock& b, AttnBlockScratch& scratch) { attn_block<Vec16>(b, scratch); }
 
 }  // namespace strata::kernels
