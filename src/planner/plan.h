@@ -51,13 +51,14 @@ struct PlanOptions {
   // Fractions of the FMA peak that quantized matmuls reach; calibrate with `strata bench`.
   double cpu_matmul_efficiency = 0.35;
   double gpu_matmul_efficiency = 0.5;
-  // The CPU's prompt attention (a batch's causal scores and values against its K/V) reaches far less: 107
-  // GFLOP/s of the 2,556 FMA GFLOP/s `strata profile` measured on the H100 machine's 16 cores (a Llama-3-8B
-  // prompt of 512, 20.1 ms a layer, `strata bench --op-times`, 2026-12-07).
-  double cpu_attention_efficiency = 0.042;
-  // Where the KV cache (and so attention) goes is judged on a whole request, not on decode alone: a prompt of
-  // one batch and this many generated tokens. Attention off the GPU costs a decode step little but a prompt
-  // most of its time.
+  // The CPU's prompt attention (a batch's causal scores and values against its K/V) reaches far less. On the
+  // H100 machine's 16 cores (2,556 FMA GFLOP/s by `strata profile`), `strata bench --op-times`, 2026-12-07: the
+  // block kernel 442 GFLOP/s at a prompt of 2048 (Llama-3-8B shape); at 512 it does about 0.62 of that on the
+  // 2-core development machine, so about 270 here (the query-by-query kernel before it: 107 at 512).
+  double cpu_attention_efficiency = 0.10;
+  // Where the KV cache (and so attention) goes is judged on a whole request, not on decode alone: a prompt that
+  // fills the context as far as decode is predicted at (decode_context_fill), then this many generated tokens.
+  // Attention off the GPU costs a decode step little but a long prompt most of its time.
   int request_gen_tokens = 128;
   double handoff_seconds = 30e-6;      // one GPU↔CPU switch: a sync plus an activation copy
   // Prefetch hides streams behind compute imperfectly (jitter, queue gaps): this fraction of the

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <numeric>
 #include <optional>
 
@@ -343,6 +344,26 @@ std::optional<Plan> with_kv_on_gpu(const ModelRoles& roles, const HardwareProfil
   return p;
 }
 
+// The seconds of a request under `plan`: a prompt filling the context as far as decode is predicted at
+// (PlanOptions::decode_context_fill, at least one batch), then request_gen_tokens decoded. A batch's attention
+// grows with the positions before it: batch b of n costs (2b + 1) times the first's, n^2 in all, where the
+// per-batch prediction counts n.
+double request_seconds(const Problem& p, const Plan& plan, const PlanOptions& options) {
+  const Machine& m = p.machine;
+  const double batch = plan.prefill_batch;
+  const double prompt = std::max(batch, p.budgets.ctx * std::clamp(options.decode_context_fill, 0.0, 1.0));
+  const double n = std::ceil(prompt / batch);
+  double attention = 0;  // the first batch's attention, every layer
+  for (const Item& it : p.items) {
+    if (!it.is_kv || it.layer < 0 || static_cast<size_t>(it.layer) >= plan.kv_tiers.size()) continue;
+    attention += plan.kv_tiers[it.layer] == Tier::Gpu
+                     ? it.prefill_flops / m.gpu_flops + m.gpu_layer_ops_prompt_s * batch / kLayerOpsPromptTokens
+                     : it.prefill_flops / m.cpu_attention_flops;
+  }
+  return n * batch / plan.prefill.tokens_per_s + (n * n - n) * attention +
+         options.request_gen_tokens / plan.decode.tokens_per_s;
+}
+
 }  // namespace
 
 Result<Plan> make_plan(const ModelRoles& roles, const HardwareProfile& profile, const Budgets& budgets,
@@ -355,16 +376,16 @@ Result<Plan> make_plan(const ModelRoles& roles, const HardwareProfile& profile, 
   if (!e.feasible) return shortfall(roles, problem, assignment, e, budgets);
   Plan plan = assemble_plan(roles, profile, problem, assignment, options, budgets.mode.has_value());
   if (std::optional<Plan> kv_on_gpu = with_kv_on_gpu(roles, profile, problem, assignment, options, budgets)) {
-    auto request_s = [&](const Plan& p) {
-      return p.prefill_batch / p.prefill.tokens_per_s + options.request_gen_tokens / p.decode.tokens_per_s;
-    };
-    if (request_s(*kv_on_gpu) < request_s(plan)) {
-      const double before = request_s(plan), after = request_s(*kv_on_gpu);
+    const double before = request_seconds(problem, plan, options);
+    const double after = request_seconds(problem, *kv_on_gpu, options);
+    if (after < before) {
+      const int prompt = static_cast<int>(std::max<double>(
+          plan.prefill_batch, problem.budgets.ctx * std::clamp(options.decode_context_fill, 0.0, 1.0)));
       plan = std::move(*kv_on_gpu);
       plan.reasons.push_back(fmt::format(
           "KV cache on the GPU: a request of a {}-token prompt and {} generated tokens takes {:.0f} ms predicted, "
           "against {:.0f} ms with attention on the CPU (the search weighs decode alone)",
-          plan.prefill_batch, options.request_gen_tokens, after * 1e3, before * 1e3));
+          prompt, options.request_gen_tokens, after * 1e3, before * 1e3));
     }
   }
   if (budgets.mode) plan.mode = *budgets.mode;
