@@ -303,20 +303,29 @@ TEST(PlannerGrid, MeasuredFixedCostsAddToTheGpuTerms) {
   EXPECT_NEAR(added_prefill, products * 4e-6 + 32 * 1e-3 * batch / kLayerOpsPromptTokens, 2e-4);
 }
 
+// The H100 test machine (125.8 GiB of RAM, 80 GiB card) with what one day's `strata profile` measured there.
+struct H100Figures {
+  double ram_gbs, fma_gflops, copy_gbs, h2d_gbs, matvec_bytes_per_s, gemm_flops_per_s, product_fixed_s, layer_ops_s;
+};
+HardwareProfile h100_profile(const H100Figures& f) {
+  HardwareProfile hw = host(125.8, 121.7, f.ram_gbs, f.fma_gflops, 1.4, 80);
+  hw.gpus.push_back(gpu("H100", 79.2, 78.7, f.copy_gbs, f.h2d_gbs, 60));
+  hw.gpu_note.clear();
+  GpuInfo& g = hw.gpus[0];
+  g.matvec_bytes_per_s = f.matvec_bytes_per_s;
+  g.gemm_flops_per_s = f.gemm_flops_per_s;
+  g.product_fixed_seconds = f.product_fixed_s;
+  g.layer_ops_seconds = f.layer_ops_s;
+  g.layer_ops_prompt_seconds = 0.892e-3;
+  return hw;
+}
+
 TEST(PlannerGrid, FixedCostsMeasuredOnAnH100KeepTheWhole8BOnIt) {
   // The H100's profile of 2026-12-06 (tools/bench: strata profile): with the layer ops spread over every item
   // of a layer, moving a norm or the embedding to the CPU looked like it saved a share of them, and the 8B
   // plan went hybrid (a host op in the step: no CUDA graph, 233 -> 197 tok/s measured).
   const ModelRoles llama8 = roles_for(llama3_8b());
-  HardwareProfile hw = host(125.8, 121.7, 117.2, 2626, 1.4, 80);
-  hw.gpus.push_back(gpu("H100", 79.2, 78.7, 2972, 55.4, 60));
-  hw.gpu_note.clear();
-  GpuInfo& g = hw.gpus[0];
-  g.matvec_bytes_per_s = 1.829e12;
-  g.gemm_flops_per_s = 310.4e12;
-  g.product_fixed_seconds = 3.49e-6;
-  g.layer_ops_seconds = 36.7e-6;
-  g.layer_ops_prompt_seconds = 0.892e-3;
+  const HardwareProfile hw = h100_profile({117.2, 2626, 2972, 55.4, 1.829e12, 310.4e12, 3.49e-6, 36.7e-6});
   auto plan = make_plan(llama8, hw, Budgets{});
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   EXPECT_EQ(plan->mode, Mode::FullGpu);
@@ -325,16 +334,7 @@ TEST(PlannerGrid, FixedCostsMeasuredOnAnH100KeepTheWhole8BOnIt) {
 
 // The H100 machine's profile of 2026-12-07 (`strata profile`; RAM read 112 GB/s, 16 cores).
 HardwareProfile h100_2026_12_07() {
-  HardwareProfile hw = host(125.8, 121.5, 112.0, 2556, 1.4, 80);
-  hw.gpus.push_back(gpu("H100", 79.2, 78.7, 2989, 55.3, 60));
-  hw.gpu_note.clear();
-  GpuInfo& g = hw.gpus[0];
-  g.matvec_bytes_per_s = 1.827e12;
-  g.gemm_flops_per_s = 310.0e12;
-  g.product_fixed_seconds = 3.16e-6;
-  g.layer_ops_seconds = 36.9e-6;
-  g.layer_ops_prompt_seconds = 0.892e-3;
-  return hw;
+  return h100_profile({112.0, 2556, 2989, 55.3, 1.827e12, 310.0e12, 3.16e-6, 36.9e-6});
 }
 
 // At --gpu-mem 2.5G the 8B's decode-only search kept the KV cache (512 MiB at 4096 positions) in RAM: attention
