@@ -152,7 +152,13 @@ Result<Problem> build_problem(const ModelRoles& roles, const HardwareProfile& pr
   // 64 MiB: kernels/cuda/backend_cuda.h).
   const double widest = 2.0 * hp.n_embd * std::max<double>({ff_eff, static_cast<double>(hp.n_vocab), 1.0 * hp.n_embd});
   const double f16_operands = batch * 2.0 * std::max<double>(hp.n_embd, ff_eff) + std::min(64.0 * kMiB, widest);
-  p.gpu_compute_bytes = static_cast<uint64_t>(act + f16_operands) + 32 * kMiB;
+  // GPU attention splits each query's positions into runs of 64 and keeps a partial result of head_dim + 2
+  // floats per (token, head, run), at most 16 Mi floats at a time (kernels/cuda: kAttentionSplit and the
+  // attention op's token groups). Measured on the H100, a plan without it ran 20-50 MiB over --gpu-mem once the
+  // KV cache was on the GPU.
+  const double attention_ws =
+      std::min(64.0 * kMiB, batch * static_cast<double>(hp.n_head) * std::ceil(ctx / 64.0) * (hp.head_dim + 2) * 4.0);
+  p.gpu_compute_bytes = static_cast<uint64_t>(act + f16_operands + attention_ws) + 32 * kMiB;
   p.host_compute_bytes = static_cast<uint64_t>(act) + 32 * kMiB;
 
   const Mode* forced = budgets.mode ? &*budgets.mode : nullptr;
