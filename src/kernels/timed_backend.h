@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/backend.h"
@@ -68,10 +69,15 @@ class TimedBackend final : public Backend {
   // begin_capture, end_capture and replay keep the base's false: a recorded step cannot be timed op by op.
 
  private:
-  using Clock = std::chrono::steady_clock;
-  // Synchronizes the wrapped backend and adds the time since `start` to the row `key`.
-  void done(const std::string& key, Clock::time_point start);
-  std::string key(std::string_view op) const;
+  // Runs `call` (one op on the wrapped backend), waits for it, and adds its time to the row of `op`.
+  template <typename Call>
+  void timed(std::string_view op, Call&& call) {
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    inner_.synchronize();
+    add_time(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  void add_time(std::string_view op, double seconds);
 
   Backend& inner_;
   mutable std::mutex mu_;                   // guards rows_

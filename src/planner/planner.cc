@@ -350,15 +350,20 @@ std::optional<Plan> with_kv_on_gpu(const ModelRoles& roles, const HardwareProfil
   return p;
 }
 
-// The seconds of a request under `plan`: a prompt filling the context as far as decode is predicted at
-// (PlanOptions::decode_context_fill, at least one batch), then request_gen_tokens decoded. A batch's attention
-// grows with the positions before it: batch b of n costs (2b + 1) times the first's, n^2 in all, where the
-// per-batch prediction counts n.
+// A request's prompt: the context filled as far as decode is predicted at (PlanOptions::decode_context_fill),
+// at least one batch.
+double request_prompt_tokens(const Problem& p, const Plan& plan, const PlanOptions& options) {
+  return std::max<double>(plan.prefill_batch, p.budgets.ctx * std::clamp(options.decode_context_fill, 0.0, 1.0));
+}
+
+// The seconds of a request under `plan`: its prompt, then request_gen_tokens decoded. A batch's attention grows
+// with the positions before it: batch b of n costs (2b + 1) times the first's, n^2 in all, where the per-batch
+// prediction counts n.
+
 double request_seconds(const Problem& p, const Plan& plan, const PlanOptions& options) {
   const Machine& m = p.machine;
   const double batch = plan.prefill_batch;
-  const double prompt = std::max(batch, p.budgets.ctx * std::clamp(options.decode_context_fill, 0.0, 1.0));
-  const double n = std::ceil(prompt / batch);
+  const double n = std::ceil(request_prompt_tokens(p, plan, options) / batch);
   double attention = 0;  // the first batch's attention, every layer
   for (const Item& it : p.items) {
     if (!it.is_kv || it.layer < 0 || static_cast<size_t>(it.layer) >= plan.kv_tiers.size()) continue;
@@ -385,8 +390,7 @@ Result<Plan> make_plan(const ModelRoles& roles, const HardwareProfile& profile, 
     const double before = request_seconds(problem, plan, options);
     const double after = request_seconds(problem, *kv_on_gpu, options);
     if (after < before) {
-      const int prompt = static_cast<int>(std::max<double>(
-          plan.prefill_batch, problem.budgets.ctx * std::clamp(options.decode_context_fill, 0.0, 1.0)));
+      const int prompt = static_cast<int>(request_prompt_tokens(problem, plan, options));
       plan = std::move(*kv_on_gpu);
       plan.reasons.push_back(fmt::format(
           "KV cache on the GPU: a request of a {}-token prompt and {} generated tokens takes {:.0f} ms predicted, "
