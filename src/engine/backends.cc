@@ -156,8 +156,9 @@ int hold_small_gpu_sites(planner::Plan& plan, const model::Model& m, const Stagi
     const bool on_gpu_site = t.decode_site == planner::Site::Gpu || t.prefill_site == planner::Site::Gpu;
     const bool in_ram = t.tier == planner::Tier::Ram || t.tier == planner::Tier::PinnedRam;
     const uint64_t bytes = m.tensors[i].size_bytes;
-    if (!on_gpu_site || !in_ram || staged[i] || bytes > kSmall || bytes > spare) continue;
-    spare -= (bytes + 255) / 256 * 256;
+    const uint64_t held_bytes = (bytes + 255) / 256 * 256;  // a device allocation is at least 256-byte aligned
+    if (!on_gpu_site || !in_ram || staged[i] || bytes > kSmall || held_bytes > spare) continue;
+    spare -= held_bytes;
     t.tier = planner::Tier::Gpu;
     t.decode_site = planner::Site::Gpu;
     t.prefill_site = planner::Site::Gpu;
