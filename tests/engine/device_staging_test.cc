@@ -192,7 +192,9 @@ TEST(DeviceStaging, SmallUnitsPackTheRing) {
 // Norms the plan keeps in RAM with a GPU site are not staged products: they are held in GPU memory from the
 // staging bytes beyond the ring (else each would run on the host, a round trip a layer), and only while they fit.
 TEST(DeviceStaging, SmallGpuSitesAreHeldFromTheSpareStagingBytes) {
-  auto lm = load_synth("staging-small.gguf", small_spec(4, "Q8_0"));
+  model::SynthSpec spec = small_spec(4, "Q8_0");
+  spec.dim = 96;  // norms of 384 bytes: not a whole number of 256-byte units
+  auto lm = load_synth("staging-small.gguf", spec);
   const model::Model& m = lm->model();
   planner::Plan plan = staged_plan(m);
   for (const model::LayerTensors& L : m.layers) {
@@ -206,6 +208,15 @@ TEST(DeviceStaging, SmallGpuSitesAreHeldFromTheSpareStagingBytes) {
   tight.memory.gpu_staging = ring;  // no spare bytes: the norms stay where they are
   EXPECT_EQ(hold_small_gpu_sites(tight, m, staging), 0);
   EXPECT_EQ(tight.tensors[m.layers[0].attn_norm].tier, planner::Tier::PinnedRam);
+  // Each held tensor counts in 256-byte units: one byte short of a norm's rounded size holds none, its rounded
+  // size exactly holds one.
+  const uint64_t norm = (m.tensors[m.layers[0].attn_norm].size_bytes + 255) / 256 * 256;
+  planner::Plan short_one = plan;
+  short_one.memory.gpu_staging = ring + norm - 1;
+  EXPECT_EQ(hold_small_gpu_sites(short_one, m, staging), 0);
+  planner::Plan exactly_one = plan;
+  exactly_one.memory.gpu_staging = ring + norm;
+  EXPECT_EQ(hold_small_gpu_sites(exactly_one, m, staging), 1);
   plan.memory.gpu_staging = ring + 4 * 4096;
   EXPECT_EQ(hold_small_gpu_sites(plan, m, staging), 4);
   for (const model::LayerTensors& L : m.layers) EXPECT_EQ(plan.tensors[L.attn_norm].tier, planner::Tier::Gpu);
