@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <string_view>
 #include <unordered_set>
@@ -226,23 +227,38 @@ Status Writer::write(const std::string& path, const WriteOptions& options) const
     if (std::fflush(f.get()) != 0 || ::ftruncate(::fileno(f.get()), static_cast<off_t>(header.size() + data_bytes)) != 0)
       st = error("cannot extend '{}' to {} bytes: {}", tmp, header.size() + data_bytes, std::strerror(errno));
   }
+  // Tensor i + 1 is generated while tensor i is written (a synthetic model's fill runs on every core, the
+  // write at the disk's pace once the page cache's dirty limit is reached): two buffers, one writer thread.
   uint64_t pos = 0;
-  std::vector<uint8_t> buf;
+  std::vector<uint8_t> bufs[2];
+  std::future<Status> pending;  // the write of the other buffer, when one is in flight
+  auto wait_pending = [&]() {
+    if (pending.valid()) {
+      Status w = pending.get();
+      if (st.is_ok()) st = w;
+    }
+  };
   static const uint8_t kZeros[64] = {};
   for (size_t i = 0; st.is_ok() && !options.sparse && i < tensors_.size(); ++i) {
-    while (st.is_ok() && pos < offsets[i]) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(kZeros), offsets[i] - pos));
-      st = write_all(kZeros, n);
-      pos += n;
-    }
-    if (!st.is_ok()) break;
+    std::vector<uint8_t>& buf = bufs[i % 2];
     buf.resize(tensors_[i].size_bytes);
     st = tensors_[i].fill(buf);
-    if (st.is_ok()) st = write_all(buf.data(), buf.size());
-    pos += tensors_[i].size_bytes;
-    progress.done = pos;
+    wait_pending();
+    if (!st.is_ok()) break;
+    const uint64_t pad = offsets[i] - pos;
+    pos = offsets[i] + tensors_[i].size_bytes;
+    pending = std::async(std::launch::async, [&write_all, &buf, pad]() -> Status {
+      for (uint64_t left = pad; left > 0;) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(kZeros), left));
+        STRATA_RETURN_IF_ERROR(write_all(kZeros, n));
+        left -= n;
+      }
+      return write_all(buf.data(), buf.size());
+    });
+    progress.done = offsets[i];
     report(options.progress, progress);
   }
+  wait_pending();
   if (st.is_ok() && std::fflush(f.get()) != 0) st = error("flush of '{}' failed: {}", tmp, std::strerror(errno));
   if (std::fclose(f.release()) != 0 && st.is_ok()) st = error("close of '{}' failed: {}", tmp, std::strerror(errno));
   if (!st.is_ok()) {

@@ -100,6 +100,44 @@ Status Forward::matmul(TensorId id, Act x, Act y, int64_t n, TensorId bias) {
                          [&](const TensorView& w, const TensorView& bv) { on(b).matmul(w, xv, yv, bv); });
 }
 
+Status Forward::products(Act x, std::initializer_list<Product> ps, int64_t n) {
+  const int b = site(ps.begin()->w);
+  const bool one_site = std::all_of(ps.begin(), ps.end(), [&](const Product& p) { return site(p.w) == b; });
+  // A device backend's matmul_many is its matmuls one by one (they share a quantized input either way), and
+  // holding several staged weights at once asks more of its ring: only the host takes them together.
+  if (!one_site || ps.size() == 1 || !on(b).device().is_host()) {
+    for (const Product& p : ps) STRATA_RETURN_IF_ERROR(matmul(p.w, x, p.y, n, p.bias));
+    return Status::ok();
+  }
+  STRATA_ACT(xv, acts_.in(x, b, n));
+  held_.clear();
+  items_.clear();
+  for (const Product& p : ps) {
+    STRATA_ASSIGN_OR_RETURN(WeightRef w, acquire(p.w, b));
+    WeightRef bias;
+    if (p.bias != kNoTensor) {
+      STRATA_ASSIGN_OR_RETURN(bias, acquire(p.bias));
+      STRATA_RETURN_IF_ERROR(check_readable(bias, on(b)));
+    }
+    STRATA_ACT(yv, acts_.out(p.y, b, n));
+    items_.push_back({w.view(), xv, yv, p.bias != kNoTensor ? bias.view() : TensorView{}});
+    held_.push_back(std::move(w));
+    if (p.bias != kNoTensor) held_.push_back(std::move(bias));
+  }
+  bool moved = false;
+  for (const WeightRef& w : held_) {
+    if (w.ready()) on(b).wait(*w.ready());
+    moved = moved || w.owned();
+  }
+  on(b).matmul_many(items_);
+  if (moved) {  // an event only for bytes a source moves (recording breaks a recorded step)
+    kernels::EventPtr done = on(b).record();
+    for (WeightRef& w : held_) w.release_after(done);
+  }
+  held_.clear();
+  return Status::ok();
+}
+
 // Per-head RMSNorm (Qwen3): each head of a [n, heads * hd] activation normalised over its hd values, i.e.
 // rms_norm on the [n * heads, hd] reshape. A no-op for rows without a QK norm.
 Status Forward::head_norm(TensorId id, Act a, int64_t n_heads, int64_t n) {
@@ -345,9 +383,10 @@ Status Forward::attention_block(int64_t l, int64_t n) {
   const int kb = placement_.kv_site[static_cast<size_t>(l)];  // the backend holding this layer's cache
 
   STRATA_RETURN_IF_ERROR(norm(L.attn_norm, Act::X, Act::XB, n));                    // xb [n, d]
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_q, Act::XB, Act::Q, n, L.attn_q_bias));       // q [n, n_head * hd] (+ bq)
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_k, Act::XB, Act::K, n, L.attn_k_bias));       // k [n, n_head_kv * hd] (+ bk)
-  STRATA_RETURN_IF_ERROR(matmul(L.attn_v, Act::XB, Act::V, n, L.attn_v_bias));       // v [n, n_head_kv * hd] (+ bv)
+  STRATA_RETURN_IF_ERROR(products(Act::XB, {{L.attn_q, Act::Q, L.attn_q_bias},     // q [n, n_head * hd] (+ bq)
+                                             {L.attn_k, Act::K, L.attn_k_bias},     // k [n, n_head_kv * hd] (+ bk)
+                                             {L.attn_v, Act::V, L.attn_v_bias}},    // v [n, n_head_kv * hd] (+ bv)
+                                    n));
   STRATA_RETURN_IF_ERROR(head_norm(L.attn_q_norm, Act::Q, hp_.n_head, n));           // q per head rms_norm (Qwen3)
   STRATA_RETURN_IF_ERROR(head_norm(L.attn_k_norm, Act::K, hp_.n_head_kv, n));        // k per head rms_norm (Qwen3)
 
@@ -385,8 +424,7 @@ Status Forward::attention_block(int64_t l, int64_t n) {
 
 Status Forward::dense_ffn(int64_t l, int64_t n) {
   const LayerTensors& L = m_.layers[l];
-  STRATA_RETURN_IF_ERROR(matmul(L.ffn_gate, Act::XB, Act::Gate, n));  // [n, n_ff]
-  STRATA_RETURN_IF_ERROR(matmul(L.ffn_up, Act::XB, Act::Up, n));      // [n, n_ff]
+  STRATA_RETURN_IF_ERROR(products(Act::XB, {{L.ffn_gate, Act::Gate}, {L.ffn_up, Act::Up}}, n));  // [n, n_ff] each
   const int g = site(L.ffn_gate);
   STRATA_ACT(gate, acts_.inout(Act::Gate, g, n));
   STRATA_ACT(up, acts_.in(Act::Up, g, n));

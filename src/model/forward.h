@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -76,6 +77,14 @@ class Forward {
   Result<bool> moe_decode_on_device(int64_t layer, int64_t n_tok);
   // One weight op: acquire, wait for its bytes, enqueue, give the bytes back behind the op.
   Status matmul(TensorId id, Act x, Act y, int64_t n_tok, TensorId bias = kNoTensor);
+  // Several products of one input, y_i = w_i x (+ bias_i): one matmul_many where every weight is on one host
+  // site (one pool dispatch for q, k and v instead of three), else one matmul each.
+  struct Product {
+    TensorId w;
+    Act y;
+    TensorId bias = kNoTensor;
+  };
+  Status products(Act x, std::initializer_list<Product> ps, int64_t n_tok);
   Status head_norm(TensorId id, Act a, int64_t n_heads, int64_t n_tok);
   Status load_rope_factors();
   Status norm(TensorId id, Act x, Act out, int64_t n_tok);
