@@ -103,8 +103,8 @@ Status Forward::matmul(TensorId id, Act x, Act y, int64_t n, TensorId bias) {
 Status Forward::products(Act x, std::initializer_list<Product> ps, int64_t n) {
   const int b = site(ps.begin()->w);
   const bool one_site = std::all_of(ps.begin(), ps.end(), [&](const Product& p) { return site(p.w) == b; });
-  // A device backend's matmul_many is its matmuls one by one (they share a quantized input either way), and
-  // holding several staged weights at once asks more of its ring: only the host takes them together.
+  // A device backend's matmul_many is its matmuls one by one (they share a quantized input either way): only
+  // the host takes them together.
   if (!one_site || ps.size() == 1 || !on(b).device().is_host()) {
     for (const Product& p : ps) STRATA_RETURN_IF_ERROR(matmul(p.w, x, p.y, n, p.bias));
     return Status::ok();
@@ -120,21 +120,26 @@ Status Forward::products(Act x, std::initializer_list<Product> ps, int64_t n) {
       STRATA_RETURN_IF_ERROR(check_readable(bias, on(b)));
     }
     STRATA_ACT(yv, acts_.out(p.y, b, n));
-    items_.push_back({w.view(), xv, yv, p.bias != kNoTensor ? bias.view() : TensorView{}});
+    const kernels::MatmulItem item{w.view(), xv, yv, p.bias != kNoTensor ? bias.view() : TensorView{}};
+    if (w.owned() || bias.owned()) {
+      // Streamed bytes are computed at once and handed back: a source's few staging slots are not held by
+      // one product while the next is read.
+      if (w.ready()) on(b).wait(*w.ready());
+      if (bias.ready()) on(b).wait(*bias.ready());
+      on(b).matmul_many(std::span(&item, 1));
+      kernels::EventPtr done = on(b).record();
+      w.release_after(done);
+      bias.release_after(done);
+      continue;
+    }
+    items_.push_back(item);
     held_.push_back(std::move(w));
     if (p.bias != kNoTensor) held_.push_back(std::move(bias));
   }
-  bool moved = false;
-  for (const WeightRef& w : held_) {
+  for (const WeightRef& w : held_)
     if (w.ready()) on(b).wait(*w.ready());
-    moved = moved || w.owned();
-  }
-  on(b).matmul_many(items_);
-  if (moved) {  // an event only for bytes a source moves (recording breaks a recorded step)
-    kernels::EventPtr done = on(b).record();
-    for (WeightRef& w : held_) w.release_after(done);
-  }
-  held_.clear();
+  if (!items_.empty()) on(b).matmul_many(items_);
+  held_.clear();  // resident weights: nothing to hand back behind an event
   return Status::ok();
 }
 
