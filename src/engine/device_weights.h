@@ -42,6 +42,15 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
   void begin_pass(bool decode) override;
   Result<model::WeightRef> acquire(model::TensorId id) override;
   Result<model::WeightRef> acquire_for(model::TensorId id, Device where) override;
+  // Row gathers are the base's (a streamed embedding, read on the host: the plan never ships it to the GPU);
+  // a tensor held on the device is served whole.
+  bool gathers_rows(model::TensorId id) const override {
+    const bool held = id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data;
+    return !held && base_.gathers_rows(id);
+  }
+  Result<model::WeightRef> acquire_rows(model::TensorId id, std::span<const int32_t> rows) override {
+    return base_.acquire_rows(id, rows);
+  }
   void on_route(int layer, std::span<const int32_t> experts) override;
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;
   Result<model::WeightRef> acquire_expert_for(int layer, model::ExpertTensor which, int32_t expert,

@@ -12,6 +12,7 @@
 #include "planner/tensor_roles.h"
 #include "streaming/expert_stats.h"
 #include "streaming/resident_weights.h"
+#include "streaming/schedule.h"
 #include "streaming/streaming_weights.h"
 #include "tensor/dtype.h"
 
@@ -29,11 +30,12 @@ streaming::StreamConfig stream_config_from_plan(const planner::Plan& plan, const
   for (model::TensorId id : streaming::used_tensors(m)) (on_disk[id] ? c.streamed : c.resident).push_back(id);
   // The plan's pool slot holds a layer's streamed bytes, the source's slot one tensor, and the source's
   // expert cache entry one expert's three slices: share the plan's pool + expert cache between them, with
-  // at least n_expert_used entries (fewer would re-read experts within a layer).
+  // at least n_expert_used entries (fewer would re-read experts within a layer). A streamed untied embedding
+  // is read a row per token beside them (the plan's stage bytes for it are those rows): no slot holds it.
   uint64_t largest_dense = 0, expert_entry = 0;
   for (model::TensorId id : c.streamed) {
     const auto& t = m.tensors[id];
-    if (t.dims.size() < 3) largest_dense = std::max(largest_dense, t.size_bytes);
+    if (t.dims.size() < 3 && !streaming::is_row_gather(m, id)) largest_dense = std::max(largest_dense, t.size_bytes);
   }
   if (m.hp.is_moe()) {
     for (model::TensorId id : m.layers[0].ffn_exps) expert_entry += m.tensors[id].size_bytes / m.hp.n_expert + 2 * 4096;

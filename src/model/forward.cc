@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "core/check.h"
 
@@ -339,8 +340,18 @@ Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
   {
     const int b = site(m_.token_embd);
     STRATA_ACT(x, acts_.out(Act::X, b, n));
-    STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.token_embd), on(b),
-                                       [&](const TensorView& embd) { on(b).get_rows(embd, tokens, x); }));
+    if (weights_.gathers_rows(m_.token_embd)) {
+      // The source reads just these tokens' rows (a streamed embedding): its view's row i is token i's.
+      gather_ids_.resize(static_cast<size_t>(n));
+      std::iota(gather_ids_.begin(), gather_ids_.end(), 0);
+      Result<WeightRef> rows = weights_.acquire_rows(m_.token_embd, tokens);
+      if (rows && (rows->owned() || rows->ready())) unsafe_ = true;  // bytes that move cannot be replayed from
+      STRATA_RETURN_IF_ERROR(with_weight(std::move(rows), on(b),
+                                         [&](const TensorView& embd) { on(b).get_rows(embd, gather_ids_, x); }));
+    } else {
+      STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.token_embd), on(b),
+                                         [&](const TensorView& embd) { on(b).get_rows(embd, tokens, x); }));
+    }
   }
 
   for (int64_t l = 0; l < hp_.n_layer; ++l) {

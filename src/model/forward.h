@@ -133,6 +133,7 @@ class Forward {
     int64_t n = 0;
   } pending_;
   std::vector<int32_t> batch_tokens_;  // their tokens, concatenated (more than one sequence)
+  std::vector<int32_t> gather_ids_;    // 0 .. n-1: rows of a gathered embedding view, one per token of the pass
   std::vector<float> batch_logits_;    // their logit rows before they go to each caller (more than one sequence)
 };
 

@@ -81,6 +81,15 @@ class WeightSource {
   // The weight of a product that runs on a backend reading memory of `where`: a source that can bring the
   // bytes there (an upload through device staging) does; the default serves acquire(id) wherever they are.
   virtual Result<WeightRef> acquire_for(TensorId id, Device where) { return acquire(id); }
+  // Whether the pass should ask for `id` a row at a time (acquire_rows) rather than whole: a source that
+  // streams an untied token embedding from disk reads the rows a pass's tokens pick, never the matrix.
+  virtual bool gathers_rows(TensorId id) const { return false; }
+  // A [k, rows.size()] view whose row i is row rows[i] of tensor `id` ([k, n]; a duplicate index repeats its
+  // row). Only for an id gathers_rows() answers true for: the default, behind a false answer, is an
+  // internal error (whole-tensor sources serve acquire(id), and a gather from it is the caller's get_rows).
+  virtual Result<WeightRef> acquire_rows(TensorId id, std::span<const int32_t> rows) {
+    return error(ErrorKind::Internal, "internal: this weight source does not gather rows (tensor id {})", id);
+  }
 };
 
 // One expert's slice of a stacked expert tensor: [k, rows] out of [k, rows, n_expert].

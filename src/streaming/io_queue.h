@@ -1,4 +1,4 @@
-// streaming/io_queue.h: one reader shared by the resident loader, the staging pool and the expert cache:
+// streaming/io_queue.h: one reader shared by the resident loader, the staging pool, the expert cache and row gathers:
 // tags that route each completion to its owner, and the I/O counters.
 #pragma once
 
@@ -23,7 +23,7 @@ struct IoCounters {
 
 class IoQueue {
  public:
-  enum class Client : uint8_t { Resident = 0, Staging = 1, Experts = 2 };
+  enum class Client : uint8_t { Resident = 0, Staging = 1, Experts = 2, Gather = 3 };
   // Called on the consumer thread with the token given at submit and the read's outcome.
   using Handler = std::function<void(uint64_t token, const Status& status)>;
 
@@ -54,7 +54,7 @@ class IoQueue {
   Status fail(Status s);
 
   std::unique_ptr<io::Reader> reader_;
-  std::array<Handler, 3> handlers_;
+  std::array<Handler, 4> handlers_;
   Status fatal_;
   IoCounters counters_;
   Clock::time_point busy_since_{};  // valid while in_flight() > 0

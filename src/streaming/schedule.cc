@@ -20,11 +20,15 @@ bool is_expert_tensor(const model::Model& m, model::TensorId id) {
   return false;
 }
 
+bool is_row_gather(const model::Model& m, model::TensorId id) {
+  return id != model::kNoTensor && id == m.token_embd && m.output != m.token_embd;
+}
+
 Schedule::Schedule(const model::Model& m, const std::vector<bool>& streamed)
     : n_positions_(static_cast<int>(m.layers.size()) + 2) {
   for (const PassRead& r : pass_reads(m)) {
     STRATA_CHECK(r.tensor >= 0 && static_cast<size_t>(r.tensor) < streamed.size());
-    if (streamed[r.tensor]) reads_.push_back(r);
+    if (streamed[r.tensor] && !is_row_gather(m, r.tensor)) reads_.push_back(r);
   }
   count_before_.assign(n_positions_, 0);
   for (int p = 0; p < n_positions_; ++p)

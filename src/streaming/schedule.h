@@ -25,7 +25,11 @@ std::vector<PassRead> pass_reads(const model::Model& m);
 // The expert tensors of a layer, indexed by model::ExpertTensor.
 bool is_expert_tensor(const model::Model& m, model::TensorId id);
 
-// The streamed subsequence of pass_reads(), numbered by an ever-growing sequence number: entry seq is
+// An untied token embedding: the pass reads one row per token (a gather), so a streamed one is read row by row
+// on demand (RowGather), outside the schedule and the staging slots. A tied one is also the lm head, read whole.
+bool is_row_gather(const model::Model& m, model::TensorId id);
+
+// The streamed subsequence of pass_reads() (row gathers left out), numbered by an ever-growing sequence number: entry seq is
 // reads[seq % size()] in pass seq / size(). Groups (a position in a given pass) are numbered the same way:
 // abs_group = pass * n_positions() + position.
 class Schedule {

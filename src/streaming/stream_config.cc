@@ -119,6 +119,7 @@ Result<MemoryPlan> plan_memory(const model::Model& m, const StreamConfig& c, uin
       any_streamed_experts = true;
       continue;
     }
+    if (is_row_gather(m, id)) continue;  // read a row per token into RowGather's buffers, never a slot
     const gguf::TensorInfo& t = m.tensors[id];
     const uint64_t len = io::align_span(t.file_offset, t.size_bytes, alignment).length;
     if (len > largest) largest = len, largest_tensor = &t;

@@ -13,7 +13,7 @@ struct StreamStats {
   bool direct_io = true;  // O_DIRECT; false: buffered reads whose pages are dropped right after
   // Memory held (allocated at load).
   uint64_t resident_bytes = 0;
-  uint64_t staging_bytes = 0;
+  uint64_t staging_bytes = 0;  // the staging slots, and the row-gather buffers as large as the largest pass made them
   uint64_t expert_cache_bytes = 0;
   // Loading the resident set.
   uint64_t load_bytes = 0;

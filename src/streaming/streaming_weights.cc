@@ -1,5 +1,5 @@
 // streaming/streaming_weights.cc: the streaming source: building it, routing acquires to the resident set,
-// the staging pool or the expert cache, tracking where the pass is, and reporting.
+// the staging pool, the row gather or the expert cache, tracking where the pass is, and reporting.
 #include "streaming/streaming_weights.h"
 
 #include <chrono>
@@ -9,13 +9,14 @@
 #include "streaming/expert_cache.h"
 #include "streaming/expert_stats.h"
 #include "io/memory_reader.h"
+#include "streaming/row_gather.h"
 #include "streaming/schedule.h"
 #include "streaming/staging_pool.h"
 
 namespace strata::streaming {
 
 namespace {
-enum HandleKind : uint64_t { kStagingHandle = 1, kExpertHandle = 2 };
+enum HandleKind : uint64_t { kStagingHandle = 1, kExpertHandle = 2, kGatherHandle = 3 };
 uint64_t make_handle(HandleKind kind, int index) { return (static_cast<uint64_t>(kind) << 32) | static_cast<uint32_t>(index); }
 }  // namespace
 
@@ -80,11 +81,23 @@ Result<model::WeightRef> StreamingWeights::acquire(model::TensorId id) {
   if (id < 0 || static_cast<size_t>(id) >= m_.tensors.size()) return error("internal: tensor id {} out of range", id);
   const uint64_t off = resident_layout_.tensor_offset[id];
   if (off != ResidentLayout::kNotResident) return model::WeightRef(model::make_view(m_, id, resident_.data() + off));
-  if (!streamed_[id] || is_expert_tensor(m_, id))
+  if (!streamed_[id] || gathered_[id] || is_expert_tensor(m_, id))
     return error("internal: tensor '{}' is not placed for whole-tensor reads", m_.tensors[id].name);
   auto a = staging_->acquire(id);
   if (!a.is_ok()) return context(a.status(), id);
   return model::WeightRef(a->view, this, make_handle(kStagingHandle, a->slot));
+}
+
+bool StreamingWeights::gathers_rows(model::TensorId id) const {
+  return id >= 0 && static_cast<size_t>(id) < gathered_.size() && gathered_[id];
+}
+
+Result<model::WeightRef> StreamingWeights::acquire_rows(model::TensorId id, std::span<const int32_t> rows) {
+  STRATA_RETURN_IF_ERROR(sticky_);
+  if (!gathers_rows(id)) return error(ErrorKind::Internal, "internal: tensor id {} is not placed for row gathers", id);
+  auto v = gather_->acquire(id, rows);
+  if (!v.is_ok()) return context(v.status(), id);
+  return model::WeightRef(*v, this, make_handle(kGatherHandle, 0));
 }
 
 void StreamingWeights::on_route(int layer, std::span<const int32_t> experts) {
@@ -121,6 +134,7 @@ void StreamingWeights::release(uint64_t handle, kernels::EventPtr consumed) {
   switch (handle >> 32) {
     case kStagingHandle: staging_->release(index, std::move(consumed)); break;
     case kExpertHandle: experts_->release(index, std::move(consumed)); break;
+    case kGatherHandle: gather_->release(std::move(consumed)); break;
     default: STRATA_CHECK_MSG(false, "unknown weight handle");
   }
 }
@@ -136,7 +150,7 @@ StreamStats StreamingWeights::stats() const {
   s.reader = std::string(io_->reader().kind_name());
   s.direct_io = io_->reader().direct();
   s.resident_bytes = resident_.size();
-  s.staging_bytes = staging_->bytes();
+  s.staging_bytes = staging_->bytes() + gather_->bytes();
   s.expert_cache_bytes = experts_ ? experts_->bytes() : 0;
   s.load_bytes = at_load_.bytes_read;
   s.load_seconds = load_seconds_;
@@ -185,9 +199,12 @@ Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::Ggu
   std::vector<bool> streamed(model.tensors.size(), false);
   for (model::TensorId id : config.streamed) streamed[id] = true;
   w->streamed_.assign(streamed.begin(), streamed.end());
+  w->gathered_.assign(model.tensors.size(), 0);
+  for (model::TensorId id : config.streamed) w->gathered_[id] = is_row_gather(model, id);
   w->resident_layout_ = layout_resident(model, config.resident, alignment);
   w->staging_ = std::make_unique<StagingPool>(model, Schedule(model, streamed), *w->io_, plan.n_slots, plan.slot_bytes,
                                               config.prefetch_depth);
+  w->gather_ = std::make_unique<RowGather>(model, *w->io_);
   if (plan.n_expert_entries > 0)
     w->experts_ = std::make_unique<ExpertCache>(model, streamed, *w->io_, plan.n_expert_entries, plan.expert_entry_bytes,
                                                 config.expert_decay);
@@ -201,6 +218,7 @@ Result<std::unique_ptr<StreamingWeights>> make_streaming_weights(const gguf::Ggu
     self->config_.progress(bytes_progress("loading", {}, std::min(self->resident_loaded_bytes_, total), total));
   });
   w->io_->set_handler(IoQueue::Client::Staging, [self](uint64_t token, const Status& s) { self->staging_->complete(token, s); });
+  w->io_->set_handler(IoQueue::Client::Gather, [self](uint64_t run, const Status& s) { self->gather_->complete(run, s); });
   w->io_->set_handler(IoQueue::Client::Experts, [self](uint64_t token, const Status& s) {
     STRATA_CHECK(self->experts_ != nullptr);
     self->experts_->complete(token, s);

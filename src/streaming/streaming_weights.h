@@ -19,13 +19,15 @@
 namespace strata::streaming {
 
 class StagingPool;
+class RowGather;
 class ExpertCache;
 class ExpertStats;
 
 // REQUIRES: one forward pass at a time, on one thread (the pass's acquire/release order drives the
 // prefetcher). Views stay valid until their WeightRef is released and the event it was released behind completes. Errors (a failed or short read, the file
-// changed on disk) come back from acquire()/acquire_expert() as a Status naming the tensor; a file that
-// changed keeps failing every later call.
+// changed on disk) come back from acquire()/acquire_rows()/acquire_expert() as a Status naming the tensor; a
+// file that changed keeps failing every later call. A streamed untied token embedding is served by
+// acquire_rows() alone (gathers_rows): the rows of the pass's tokens, read on demand, never the matrix.
 class StreamingWeights final : public model::WeightSource, public model::ExpertSource, private model::WeightReleaser {
  public:
   ~StreamingWeights() override;  // waits for reads in flight, then saves the statistics file if one is set
@@ -33,6 +35,8 @@ class StreamingWeights final : public model::WeightSource, public model::ExpertS
   void begin_layer(int layer) override;
   void end_layer(int layer) override;
   Result<model::WeightRef> acquire(model::TensorId id) override;
+  bool gathers_rows(model::TensorId id) const override;
+  Result<model::WeightRef> acquire_rows(model::TensorId id, std::span<const int32_t> rows) override;
   void on_route(int layer, std::span<const int32_t> experts) override;
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t expert) override;
   int max_held_experts() const override;
@@ -57,7 +61,9 @@ class StreamingWeights final : public model::WeightSource, public model::ExpertS
   ResidentLayout resident_layout_;
   AlignedBuffer resident_;
   std::vector<uint8_t> streamed_;  // per tensor id: 1 when streamed
+  std::vector<uint8_t> gathered_;  // per tensor id: 1 when streamed and read a row at a time (is_row_gather)
   std::unique_ptr<StagingPool> staging_;
+  std::unique_ptr<RowGather> gather_;
   std::unique_ptr<ExpertCache> experts_;
   std::unique_ptr<ExpertStats> expert_stats_;
   uint64_t identity_ = 0;
