@@ -70,6 +70,29 @@ TEST(StreamingFaults, ReadErrorsNameTheTensorAndTheRunRecovers) {
   EXPECT_TRUE(bitwise_equal(run_tokens(l.model, *f.w, f.w.get(), kTokens, 3), want));
 }
 
+TEST(StreamingFaults, GatherReadErrorsNameTheEmbeddingAndTheRunRecovers) {
+  Loaded l = load_model(write_synth(spec(0), testing::temp_dir(), "dense.gguf"));
+  const std::vector<float> want = run_resident(l, kTokens, 3);
+  Faulty f = make_faulty(l, streamed_config(l.model));
+  ASSERT_NE(f.w, nullptr);
+  ASSERT_TRUE(f.w->gathers_rows(l.model.token_embd));
+  // A bad byte inside the row of token 299 (decoded after the prompt): its gather fails, naming the tensor.
+  const gguf::TensorInfo& embd = l.model.tensors[l.model.token_embd];
+  const uint64_t row_bytes = model::make_view(l.model, l.model.token_embd, nullptr).row_bytes();
+  f.faults->eio_begin = embd.file_offset + 299 * row_bytes + row_bytes / 2;
+  f.faults->eio_end = f.faults->eio_begin + 1;
+  Status s;
+  run_tokens(l.model, *f.w, f.w.get(), kTokens, 3, &s);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_TRUE(contains(s, "Input/output error")) << s.message();
+  EXPECT_TRUE(contains(s, embd.name)) << s.message();
+  f.faults->eio_begin = f.faults->eio_end = UINT64_MAX;
+  EXPECT_TRUE(bitwise_equal(run_tokens(l.model, *f.w, f.w.get(), kTokens, 3), want));
+  // Short reads of rows are completed, not passed on.
+  f.faults->max_read_bytes = 100;
+  EXPECT_TRUE(bitwise_equal(run_tokens(l.model, *f.w, f.w.get(), kTokens, 3), want));
+}
+
 TEST(StreamingFaults, ShortReadsAreCompletedAndShrinkingIsAnError) {
   Loaded l = load_model(write_synth(spec(0), testing::temp_dir(), "dense.gguf"));
   const std::vector<float> want = run_resident(l, kTokens, 3);
@@ -136,6 +159,10 @@ class TruncateAt final : public model::WeightSource {
   }
   void end_layer(int layer) override { w_.end_layer(layer); }
   Result<model::WeightRef> acquire(model::TensorId id) override { return w_.acquire(id); }
+  bool gathers_rows(model::TensorId id) const override { return w_.gathers_rows(id); }
+  Result<model::WeightRef> acquire_rows(model::TensorId id, std::span<const int32_t> rows) override {
+    return w_.acquire_rows(id, rows);
+  }
 
  private:
   StreamingWeights& w_;

@@ -23,6 +23,10 @@ class DropEvents final : public model::WeightSource, public model::ExpertSource,
   void begin_layer(int layer) override { base_.begin_layer(layer); }
   void end_layer(int layer) override { base_.end_layer(layer); }
   Result<model::WeightRef> acquire(model::TensorId id) override { return wrap(base_.acquire(id)); }
+  bool gathers_rows(model::TensorId id) const override { return base_.gathers_rows(id); }
+  Result<model::WeightRef> acquire_rows(model::TensorId id, std::span<const int32_t> rows) override {
+    return wrap(base_.acquire_rows(id, rows));
+  }
   void on_route(int layer, std::span<const int32_t> experts) override { base_.on_route(layer, experts); }
   Result<model::WeightRef> acquire_expert(int layer, model::ExpertTensor which, int32_t e) override {
     return wrap(base_.acquire_expert(layer, which, e));

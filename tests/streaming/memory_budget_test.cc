@@ -132,6 +132,59 @@ TEST_F(MemoryBudget, PeakRssStaysWithinTheWeightBudget) {
   EXPECT_LE(static_cast<uint64_t>(streamed), limit);
 }
 
+TEST_F(MemoryBudget, AStreamedEmbeddingCostsRowsNotSlots) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine make resident-memory figures meaningless";
+#endif
+  // A vocabulary-heavy model whose embedding alone is far beyond the weight budget: streamed untied, it is
+  // read a row per token, so the budget holds the lm head (resident) and slots for the layer tensors.
+  model::SynthSpec s;
+  s.layers = 2;
+  s.dim = 256;
+  s.ff = 768;
+  s.heads = 4;
+  s.vocab = 32768;
+  s.type = "Q8_0";
+  Loaded l = load_model(write_synth(s, testing::temp_dir(), "vocab.gguf"));
+  const model::Model& m = l.model;
+  StreamConfig c = streamed_config(m);
+  std::erase(c.streamed, m.output);
+  c.resident.push_back(m.output);
+  const uint64_t embd_bytes = m.tensors[m.token_embd].size_bytes;
+  uint64_t largest_layer_tensor = 0;
+  for (const model::LayerTensors& L : m.layers)
+    for (model::TensorId id : {L.attn_q, L.attn_k, L.attn_v, L.attn_output, L.ffn_gate, L.ffn_up, L.ffn_down})
+      largest_layer_tensor = std::max(largest_layer_tensor, m.tensors[id].size_bytes);
+  const uint64_t budget = m.tensors[m.output].size_bytes + 2 * (largest_layer_tensor + 8192) + 8192;
+  ASSERT_LT(budget + 2 * kMiB, m.tensors[m.output].size_bytes + embd_bytes);
+  auto plan = plan_memory(m, c);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  EXPECT_LE(plan->total(), budget) << "staging slots of " << format_bytes(plan->slot_bytes) << " for an embedding of "
+                                   << format_bytes(embd_bytes);
+  const uint64_t kv = model::KvCache::bytes_needed(m.hp, kCtx);
+  const int64_t streamed = peak_growth_in_child([&] {
+    ThreadPool pool(2);
+    kernels::CpuBackend backend(pool);
+    model::KvCache cache(m.hp, kCtx);
+    auto w = make_streaming_weights(l.file, m, c);
+    if (!w.is_ok()) return false;
+    model::Forward fwd(m, **w, nullptr, backend);
+    std::vector<float> logits(4 * m.hp.n_vocab);
+    if (!fwd.eval(std::span(kTokens).subspan(0, 4), cache, logits, true).is_ok()) return false;
+    for (size_t i = 4; i < kTokens.size(); ++i)
+      if (!fwd.eval(std::span(kTokens).subspan(i, 1), cache, logits, false).is_ok()) return false;
+    return true;
+  });
+  if (peak_growth_in_child([] { return true; }) < 0) GTEST_SKIP() << "this kernel cannot reset the peak RSS";
+  ASSERT_GE(streamed, 0) << "the streamed run failed";
+  // The logits of 4 prompt tokens are the caller's, beside the budget, KV cache and stated overhead.
+  const uint64_t limit = budget + kv + 4 * m.hp.n_vocab * sizeof(float) + kStatedOverheadBytes;
+  std::printf("peak RSS growth %s with weights %s (budget %s, embedding %s) + KV %s\n", format_bytes(streamed).c_str(),
+              format_bytes(plan->total()).c_str(), format_bytes(budget).c_str(), format_bytes(embd_bytes).c_str(),
+              format_bytes(kv).c_str());
+  EXPECT_LE(static_cast<uint64_t>(streamed), limit);
+}
+
 TEST_F(MemoryBudget, InferenceWritesNothingButTheStatisticsFile) {
   if (io_field("write_bytes") < 0) GTEST_SKIP() << "no /proc/self/io accounting";
   const std::string dir = testing::temp_dir();

@@ -36,10 +36,11 @@ model::SynthSpec moe_spec(const std::string& type) {
   return s;
 }
 
+// The streamed tensors read whole through the staging slots (not expert slices, not a gathered embedding).
 std::vector<model::TensorId> streamed_dense(const model::Model& m, const StreamConfig& c) {
   std::vector<model::TensorId> out;
   for (model::TensorId id : c.streamed)
-    if (!is_expert_tensor(m, id)) out.push_back(id);
+    if (!is_expert_tensor(m, id) && !is_row_gather(m, id)) out.push_back(id);
   return out;
 }
 
@@ -55,10 +56,14 @@ StreamStats expect_same_logits(const Loaded& l, const StreamConfig& c, const std
   EXPECT_EQ(s.n_passes, kPasses);
   EXPECT_EQ(s.n_unscheduled, 0u) << "the prefetch schedule disagrees with the forward pass";
   EXPECT_EQ(s.n_failed_reads, 0u);
-  // Every pass reads every streamed dense tensor once; prefetch may run up to one pass ahead, no further.
+  // Every pass reads every streamed dense tensor once; prefetch may run up to one pass ahead, no further. A
+  // streamed untied embedding adds a row's aligned superset per token, never the matrix.
   const uint64_t dense = tensor_bytes(l.model, streamed_dense(l.model, c));
+  const bool gathers = std::any_of(c.streamed.begin(), c.streamed.end(),
+                                   [&](model::TensorId id) { return is_row_gather(l.model, id); });
+  const uint64_t rows = gathers ? kTokens.size() * (model::make_view(l.model, l.model.token_embd, nullptr).row_bytes() + 8192) : 0;
   EXPECT_GE(s.bytes_read, kPasses * dense);
-  EXPECT_LE(s.bytes_read, (kPasses + 1) * (dense + 8192 * c.streamed.size()) +
+  EXPECT_LE(s.bytes_read, (kPasses + 1) * (dense + 8192 * c.streamed.size()) + rows +
                               (s.expert_hits + s.expert_misses + s.expert_speculative_reads + 64) * w->memory().expert_entry_bytes);
   return s;
 }
@@ -181,7 +186,10 @@ TEST(Schedule, MatchesTheForwardPassReadOrder) {
 }
 
 TEST(StagingPool, HeldViewSurvivesSlotPressure) {
-  Loaded l = load_model(write_synth(dense_spec("F32"), testing::temp_dir(), "m.gguf"));
+  // Tied: the embedding is also the lm head, so it streams whole through a slot (an untied one is gathered).
+  model::SynthSpec tied = dense_spec("F32");
+  tied.tied = true;
+  Loaded l = load_model(write_synth(tied, testing::temp_dir(), "m.gguf"));
   StreamConfig c = streamed_config(l.model);
   c.n_slots = 2;
   c.prefetch_depth = 3;
@@ -225,7 +233,7 @@ TEST(StagingPool, ResynchronisesAfterAnAbortedPass) {
   ASSERT_NE(w, nullptr);
   // A pass that stops inside layer 1 (as an error would leave it), with prefetched reads outstanding.
   w->begin_layer(model::WeightSource::kGlobalLayer);
-  { auto r = w->acquire(l.model.token_embd); ASSERT_TRUE(r.is_ok()); }
+  { auto r = w->acquire_rows(l.model.token_embd, std::span(kTokens).subspan(0, kBatch)); ASSERT_TRUE(r.is_ok()); }
   w->begin_layer(0);
   { auto r = w->acquire(l.model.layers[0].attn_norm); ASSERT_TRUE(r.is_ok()); }
   const std::vector<float> got = run_tokens(l.model, *w, w.get(), kTokens, kBatch);
@@ -245,6 +253,7 @@ TEST(StreamingWeights, OutOfOrderAcquiresStillServeTheRightBytes) {
   // Reverse order: nothing the prefetcher expects.
   const auto reads = pass_reads(l.model);
   for (auto it = reads.rbegin(); it != reads.rend(); ++it) {
+    if (w->gathers_rows(it->tensor)) continue;  // the untied embedding is only ever gathered
     const gguf::TensorInfo& t = l.model.tensors[it->tensor];
     auto r = w->acquire(it->tensor);
     ASSERT_TRUE(r.is_ok()) << r.status().message();
