@@ -2,6 +2,9 @@
 #include "kernels/timed_backend.h"
 
 #include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -53,8 +56,29 @@ void TimedBackend::matmul(const TensorView& w, ActView x, ActView y, const Tenso
         [&] { inner_.matmul(w, x, y, bias); });
 }
 
+namespace {
+// "matmul_many Q4_K 2048x4096 + 2 Q4_K 2048x512 (batch)": each distinct weight shape with its count, in order.
+std::string many_name(std::span<const MatmulItem> items) {
+  std::vector<std::pair<std::string, int>> shapes;
+  bool batch = false;
+  for (const MatmulItem& it : items) {
+    std::string s = fmt::format("{} {}x{}", dtype_traits(it.w.type).name, it.w.ne[0], it.w.ne[1]);
+    if (!shapes.empty() && shapes.back().first == s) ++shapes.back().second;
+    else shapes.emplace_back(std::move(s), 1);
+    batch = batch || it.x.rows > 1;
+  }
+  std::string name = "matmul_many";
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    name += i == 0 ? " " : " + ";
+    if (shapes[i].second > 1) name += fmt::format("{} ", shapes[i].second);
+    name += shapes[i].first;
+  }
+  return batch ? name + " (batch)" : name;
+}
+}  // namespace
+
 void TimedBackend::matmul_many(std::span<const MatmulItem> items) {
-  timed("matmul_many", [&] { inner_.matmul_many(items); });
+  timed(many_name(items), [&] { inner_.matmul_many(items); });
 }
 
 void TimedBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) {

@@ -56,10 +56,12 @@ TEST(BenchCli, OpTimesCountEveryOpOfTheLastRun) {
     }
     return n;
   };
-  EXPECT_EQ(count("decode", "cpu matmul", false), 6u * (5 * 7 + 1));
+  // A layer's 7 products are 4 ops: q, k and v in one matmul_many, o, gate and up in one matmul_many, down.
+  EXPECT_EQ(count("decode", "cpu matmul", false), 6u * (5 * 4 + 1));
+  EXPECT_EQ(count("decode", "cpu matmul_many ", false), 6u * 5 * 2);
   EXPECT_EQ(count("decode", "cpu matmul", true), 0u);
-  // The prompt is one batch: 7 batched products a layer; the output product only for the last position.
-  EXPECT_EQ(count("prompt", "cpu matmul", true), 5u * 7);
+  // The prompt is one batch: 4 batched ops a layer; the output product only for the last position.
+  EXPECT_EQ(count("prompt", "cpu matmul", true), 5u * 4);
   EXPECT_EQ(count("prompt", "cpu matmul", false), 1u);
   EXPECT_GT(count("decode", "cpu attention", false), 0u);
 }
