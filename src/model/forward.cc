@@ -127,7 +127,7 @@ Status Forward::products(Act x, std::initializer_list<Product> ps, int64_t n) {
       // one product while the next is read.
       if (w.ready()) on(b).wait(*w.ready());
       if (bias.ready()) on(b).wait(*bias.ready());
-      on(b).matmul_many(std::span(&item, 1));
+      on(b).matmul(item.w, item.x, item.y, item.bias);
       kernels::EventPtr done = on(b).record();
       w.release_after(done);
       bias.release_after(done);
