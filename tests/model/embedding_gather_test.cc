@@ -13,32 +13,20 @@
 #include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
+#include "model/model_test_util.h"
 #include "support/test_support.h"
 #include "tensor/dtype.h"
 
 namespace strata::model {
 namespace {
 
-struct Loaded {
-  gguf::GgufFile file;
-  Model model;
-  std::vector<uint8_t> bytes;
-};
+using testing_util::Loaded;
 
 Loaded load(const SynthSpec& spec, const std::string& name) {
   const std::string path = testing::temp_dir() + "/" + name;
   auto written = write_synth_model(spec, path);
   EXPECT_TRUE(written.is_ok()) << written.status().message();
-  Loaded l;
-  auto f = gguf::read_file(path, gguf_type_lookup());
-  EXPECT_TRUE(f.is_ok()) << f.status().message();
-  l.file = std::move(f).value();
-  auto m = bind_model(l.file);
-  EXPECT_TRUE(m.is_ok()) << m.status().message();
-  l.model = std::move(m).value();
-  std::ifstream in(path, std::ios::binary);
-  l.bytes.assign(std::istreambuf_iterator<char>(in), {});
-  return l;
+  return testing_util::load(path);
 }
 
 // Serves the embedding a row at a time into its own packed buffer (a fresh one per pass, so a view of a

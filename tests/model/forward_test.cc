@@ -15,6 +15,7 @@
 #include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
+#include "model/model_test_util.h"
 #include "support/test_support.h"
 #include "tensor/dtype.h"
 
@@ -34,11 +35,6 @@ class RecordingWeights final : public BufferWeights {
   }
   std::map<int, std::set<int32_t>> acquired, routed;
 };
-
-std::vector<uint8_t> slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 double f16_round(double x) { return fp16_to_f32(f32_to_fp16(static_cast<float>(x))); }
 
@@ -175,23 +171,8 @@ double normalised_error(const std::vector<float>& got, const std::vector<double>
   return std::sqrt(num / den);
 }
 
-struct Loaded {
-  gguf::GgufFile file;
-  Model model;
-  std::vector<uint8_t> bytes;
-};
-
-Loaded load(const std::string& path) {
-  Loaded l;
-  auto f = gguf::read_file(path, gguf_type_lookup());
-  EXPECT_TRUE(f.is_ok()) << f.status().message();
-  l.file = std::move(f).value();
-  auto m = bind_model(l.file);
-  EXPECT_TRUE(m.is_ok()) << m.status().message();
-  l.model = std::move(m).value();
-  l.bytes = slurp(path);
-  return l;
-}
+using testing_util::Loaded;
+using testing_util::load;
 
 // Runs the engine: the prompt as one batch, then the rest one token at a time; logits of every position.
 std::vector<std::vector<float>> run_engine(Loaded& l, RecordingWeights& w, const std::vector<int32_t>& tokens,

@@ -14,30 +14,15 @@
 #include "model/buffer_weights.h"
 #include "model/forward.h"
 #include "model/synth.h"
+#include "model/model_test_util.h"
 #include "support/test_support.h"
 #include "tensor/dtype.h"
 
 namespace strata::model {
 namespace {
 
-struct Loaded {
-  gguf::GgufFile file;
-  Model model;
-  std::vector<uint8_t> bytes;
-};
-
-Loaded load(const std::string& path) {
-  Loaded l;
-  auto f = gguf::read_file(path, gguf_type_lookup());
-  EXPECT_TRUE(f.is_ok()) << f.status().message();
-  l.file = std::move(f).value();
-  auto m = bind_model(l.file);
-  EXPECT_TRUE(m.is_ok()) << m.status().message();
-  l.model = std::move(m).value();
-  std::ifstream in(path, std::ios::binary);
-  l.bytes.assign(std::istreambuf_iterator<char>(in), {});
-  return l;
-}
+using testing_util::Loaded;
+using testing_util::load;
 
 // A prompt as one batch (prefill sites), then single tokens (decode sites); every position's logits.
 std::vector<float> run(const Loaded& l, const Placement& p, const std::vector<int32_t>& tokens, size_t n_batch,
