@@ -5,30 +5,49 @@
 #include <cstdint>
 #include <utility>
 
+#include <fmt/format.h>
+
+#include "core/aligned_buffer.h"
+
 namespace strata::engine {
 
 Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m, model::WeightSource& base,
                                                            model::ExpertSource* base_experts,
                                                            const std::vector<bool>& on_device,
                                                            kernels::Backend& device, const StagingSetup* staging,
-                                                           const ExpertCacheSetup* cache) {
+                                                           const ExpertCacheSetup* cache,
+                                                           const DeviceUploadSource* upload) {
   std::unique_ptr<DeviceWeights> dw(new DeviceWeights(m, base, base_experts, device));
   dw->views_.resize(m.tensors.size());
-  for (size_t id = 0; id < m.tensors.size() && id < on_device.size(); ++id) {
-    if (!on_device[id]) continue;
-    STRATA_ASSIGN_OR_RETURN(model::WeightRef host, base.acquire(static_cast<model::TensorId>(id)));
-    TensorView v = host.view();
-    auto buf = device.alloc(v.size_bytes(), kernels::BufferUse::Weights);
+  std::vector<model::TensorId> ids;
+  for (size_t id = 0; id < m.tensors.size() && id < on_device.size(); ++id)
+    if (on_device[id]) ids.push_back(static_cast<model::TensorId>(id));
+  // In file order: the reads of an upload from the file then run forward through it.
+  std::sort(ids.begin(), ids.end(),
+            [&](model::TensorId a, model::TensorId b) { return m.tensors[a].file_offset < m.tensors[b].file_offset; });
+  std::vector<std::pair<model::TensorId, uint8_t*>> targets;  // in file order, each with its device bytes
+  for (model::TensorId id : ids) {
+    auto buf = device.alloc(m.tensors[id].size_bytes, kernels::BufferUse::Weights);
     if (!buf)
-      return error("{}: out of memory for tensor '{}' ({} bytes)", device.name(), m.tensors[id].name, v.size_bytes());
-    if (host.ready()) device.wait(*host.ready());
-    device.copy(v.data, v.device, buf->data(), device.device(), v.size_bytes());
-    host.release_after(device.record());
-    v.data = buf->data();
+      return error(ErrorKind::ResourceExhausted, "{}: out of memory for tensor '{}' ({} bytes)", device.name(),
+                   m.tensors[id].name, m.tensors[id].size_bytes);
+    TensorView v = model::make_view(m, id, buf->data());
     v.device = device.device();
     dw->views_[id] = v;
-    dw->device_bytes_ += v.size_bytes();
+    dw->device_bytes_ += m.tensors[id].size_bytes;
+    targets.emplace_back(id, buf->data());
     dw->buffers_.push_back(std::move(buf));
+  }
+  if (upload != nullptr) {
+    STRATA_RETURN_IF_ERROR(dw->upload_from_file(targets, *upload));
+  } else {
+    for (const auto& [id, dst] : targets) {
+      STRATA_ASSIGN_OR_RETURN(model::WeightRef host, base.acquire(id));
+      const TensorView& h = host.view();
+      if (host.ready()) device.wait(*host.ready());
+      device.copy(h.data, h.device, dst, device.device(), h.size_bytes());
+      host.release_after(device.record());
+    }
   }
   device.synchronize();
   if (staging != nullptr && (!staging->orders.prefill.empty() || !staging->orders.decode.empty())) {
@@ -64,6 +83,52 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m
   }
   STRATA_RETURN_IF_ERROR(dw->pin(pins));
   return dw;
+}
+
+// Two host bounce buffers, page-locked where the device allows: one fills from the file while the other's copy
+// runs, so the load moves at the slower of the disk and the link and holds 2 chunks of RAM, never a tensor.
+Status DeviceWeights::upload_from_file(std::span<const std::pair<model::TensorId, uint8_t*>> targets,
+                                       const DeviceUploadSource& src) {
+  uint64_t total = 0;
+  for (const auto& [id, dst] : targets) total += m_.tensors[id].size_bytes;
+  if (total == 0) return Status::ok();
+  const uint64_t chunk = std::max<uint64_t>(src.chunk_bytes, 4096);
+  AlignedBuffer bounce[2];
+  bool pinned[2] = {false, false};
+  kernels::EventPtr copied[2];
+  for (int b = 0; b < 2; ++b) {
+    bounce[b].reset((std::min(chunk, total) + 4095) / 4096 * 4096);  // whole pages, to be page-locked
+    pinned[b] = device_.pin_host(bounce[b].data(), bounce[b].size());
+  }
+  Progress p = bytes_progress("loading to the GPU", {}, 0, total);
+  report(src.progress, p);
+  Status st = Status::ok();
+  int b = 0;
+  for (const auto& [id, dst] : targets) {
+    const gguf::TensorInfo& t = m_.tensors[id];
+    for (uint64_t off = 0; off < t.size_bytes && st; off += chunk, b ^= 1) {
+      const uint64_t len = std::min(chunk, t.size_bytes - off);
+      if (copied[b]) copied[b]->synchronize();  // the copy out of this buffer has finished reading it
+      st = src.read(t.file_offset + off, {bounce[b].data(), len});
+      if (!st) {
+        st = st.with_context(fmt::format("uploading '{}' to {}", t.name, device_.name()));
+        break;
+      }
+      device_.copy(bounce[b].data(), kHostDevice, dst + off, device_.device(), len);
+      copied[b] = device_.record();
+      p.done += len;
+      report(src.progress, p);
+    }
+    if (!st) break;
+  }
+  device_.synchronize();  // no copy still reads a bounce buffer about to be freed
+  for (int b2 = 0; b2 < 2; ++b2)
+    if (pinned[b2]) device_.unpin_host(bounce[b2].data());
+  STRATA_RETURN_IF_ERROR(st);
+  p.done = total;
+  p.finished = true;
+  report(src.progress, p);
+  return Status::ok();
 }
 
 void DeviceWeights::end_layer(int layer) {

@@ -3,10 +3,13 @@
 // holds; every other tensor from the wrapped source (resident RAM or streaming).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "engine/device_staging.h"
 #include "engine/gpu_expert_cache.h"
@@ -25,16 +28,26 @@ struct StagingSetup {
   std::vector<model::TensorId> pin;  // staged tensors the plan holds in pinned RAM: page-locked at load
 };
 
+// Where the tensors kept in GPU memory come from when the host holds no copy of them: the model file, read a
+// bounded chunk at a time into host bounce buffers and copied on (RAM then holds only what its tier plans).
+struct DeviceUploadSource {
+  std::function<Status(uint64_t file_offset, std::span<uint8_t> out)> read;  // checked reads of the model file
+  ProgressFn progress;  // hears "loading to the GPU" in bytes
+  uint64_t chunk_bytes = 64ull << 20;
+};
+
 class DeviceWeights final : public model::WeightSource, public model::ExpertSource, private model::WeightReleaser {
  public:
-  // Copies every tensor with on_device[id] from `base` into Weights buffers of `device`; with `staging`, the
-  // tensors it lists are uploaded per use for products on `device`.
-  // With `cache`, experts of the layers it serves are held a (layer, expert) at a time in a GPU expert cache.
+  // Copies every tensor with on_device[id] into Weights buffers of `device`: from `upload`'s file where given
+  // (`base` then need not hold them), else from `base`. With `staging`, the tensors it lists are uploaded per
+  // use for products on `device`. With `cache`, experts of the layers it serves are held a (layer, expert) at
+  // a time in a GPU expert cache.
   static Result<std::unique_ptr<DeviceWeights>> make(const model::Model& m, model::WeightSource& base,
                                                      model::ExpertSource* base_experts,
                                                      const std::vector<bool>& on_device, kernels::Backend& device,
                                                      const StagingSetup* staging = nullptr,
-                                                     const ExpertCacheSetup* cache = nullptr);
+                                                     const ExpertCacheSetup* cache = nullptr,
+                                                     const DeviceUploadSource* upload = nullptr);
 
   void begin_layer(int layer) override { base_.begin_layer(layer); }
   // The layer's ops are issued: the expert cache may now copy in an expert its decode steps keep missing.
@@ -75,6 +88,8 @@ class DeviceWeights final : public model::WeightSource, public model::ExpertSour
       : m_(m), base_(base), base_experts_(base_experts), device_(device) {}
   void release(uint64_t handle, kernels::EventPtr consumed) override;
   Status pin(const std::vector<model::TensorId>& ids);
+  Status upload_from_file(std::span<const std::pair<model::TensorId, uint8_t*>> targets,
+                          const DeviceUploadSource& src);
   Result<model::WeightRef> staged(StageKey key);
 
   const model::Model& m_;

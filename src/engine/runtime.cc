@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "arch/ollama_compat.h"
+#include "core/file.h"
 #include "engine/backends.h"
 #include "engine/device_weights.h"
 #include "planner/planner.h"
@@ -22,12 +23,15 @@ namespace {
 
 // Maps the plan's disk-tier tensors onto the streaming source's configuration.
 streaming::StreamConfig stream_config_from_plan(const planner::Plan& plan, const model::Model& m,
-                                                const std::string& stats_path) {
+                                                const std::string& stats_path, const std::vector<bool>& gpu_only) {
   streaming::StreamConfig c;
   std::vector<bool> on_disk(m.tensors.size(), false);
   for (size_t i = 0; i < plan.tensors.size() && i < m.tensors.size(); ++i)
     on_disk[i] = plan.tensors[i].tier == planner::Tier::Disk;
-  for (model::TensorId id : streaming::used_tensors(m)) (on_disk[id] ? c.streamed : c.resident).push_back(id);
+  for (model::TensorId id : streaming::used_tensors(m)) {
+    if (static_cast<size_t>(id) < gpu_only.size() && gpu_only[id]) c.elsewhere.push_back(id);
+    else (on_disk[id] ? c.streamed : c.resident).push_back(id);
+  }
   // The plan's pool slot holds a layer's streamed bytes, the source's slot one tensor, and the source's
   // expert cache entry one expert's three slices: share the plan's pool + expert cache between them, with
   // at least n_expert_used entries (fewer would re-read experts within a layer). A streamed untied embedding
@@ -126,31 +130,14 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
       options.progress(named);
     };
   }
-  if (stream) {
-    std::string stats_path;
-    if (lm->model_.hp.is_moe() && (!options.xdg_state_home.empty() || !options.home.empty()))
-      stats_path = streaming::default_stats_path(lm->model_, options.model_path, options.xdg_state_home, options.home);
-    streaming::StreamConfig config = stream_config_from_plan(*lm->plan_, lm->model_, stats_path);
-    config.progress = progress;
-    auto sw = streaming::make_streaming_weights(lm->file_, lm->model_, config);
-    if (!sw) return sw.status().with_context(options.model_path);
-    lm->resident_bytes_ = sw.value()->memory().total();
-    lm->experts_ = sw.value().get();
-    lm->streaming_ = sw.value().get();
-    lm->weights_ = std::move(sw).value();
-  } else {
-    auto resident = streaming::ResidentWeights::load(lm->file_, lm->model_, progress);
-    if (!resident) return resident.status();
-    lm->resident_bytes_ = resident.value()->resident_bytes();
-    lm->experts_ = resident.value().get();
-    lm->weights_ = std::move(resident).value();
-  }
+  // The plan as carried out, settled before a byte is read: a GPU expert cache in place of whole expert
+  // tensors where the plan splits them, and small tensors with GPU sites held there rather than computed on
+  // the host. Its GPU tier is read from the file straight to the device: RAM holds only its own tiers.
   StagingSetup staging;
+  ExpertCacheSetup cache;
+  std::vector<bool> on_gpu(lm->model_.tensors.size(), false);
   if (lm->gpu_) {
-    // The plan as carried out: a GPU expert cache in place of whole expert tensors where the plan splits them,
-    // and small tensors with GPU sites held there rather than computed on the host.
     planner::Plan exec = *lm->plan_;
-    ExpertCacheSetup cache;
     if (options.gpu_expert_cache && !stream) {
       cache = expert_cache_from_plan(exec, lm->model_);
       if (cache.n_slots > 0)
@@ -161,9 +148,37 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
     hold_small_gpu_sites(exec, lm->model_, staging);
     lm->executed_plan_ = std::move(exec);
     const planner::Plan& plan = *lm->executed_plan_;
-    std::vector<bool> on_gpu(lm->model_.tensors.size(), false);
     for (size_t i = 0; i < plan.tensors.size() && i < on_gpu.size(); ++i)
       on_gpu[i] = plan.tensors[i].tier == planner::Tier::Gpu;
+  }
+  // Tensors only the GPU reads (its tier, computed there in both passes): no host copy.
+  std::vector<bool> gpu_only(on_gpu.size(), false);
+  if (lm->executed_plan_)
+    for (size_t i = 0; i < on_gpu.size(); ++i) {
+      const planner::TensorPlacement& t = lm->executed_plan_->tensors[i];
+      gpu_only[i] = on_gpu[i] && t.decode_site == planner::Site::Gpu && t.prefill_site == planner::Site::Gpu;
+    }
+
+  if (stream) {
+    std::string stats_path;
+    if (lm->model_.hp.is_moe() && (!options.xdg_state_home.empty() || !options.home.empty()))
+      stats_path = streaming::default_stats_path(lm->model_, options.model_path, options.xdg_state_home, options.home);
+    streaming::StreamConfig config = stream_config_from_plan(*lm->plan_, lm->model_, stats_path, gpu_only);
+    config.progress = progress;
+    auto sw = streaming::make_streaming_weights(lm->file_, lm->model_, config);
+    if (!sw) return sw.status().with_context(options.model_path);
+    lm->resident_bytes_ = sw.value()->memory().total();
+    lm->experts_ = sw.value().get();
+    lm->streaming_ = sw.value().get();
+    lm->weights_ = std::move(sw).value();
+  } else {
+    auto resident = streaming::ResidentWeights::load(lm->file_, lm->model_, progress, gpu_only);
+    if (!resident) return resident.status();
+    lm->resident_bytes_ = resident.value()->resident_bytes();
+    lm->experts_ = resident.value().get();
+    lm->weights_ = std::move(resident).value();
+  }
+  if (lm->gpu_) {
     if (staging.n_slots > 0 || cache.n_slots > 0) {
       // Uploads on a stream of their own, so the next tensors' copies overlap this one's product.
       lm->gpu_copier_ = kernels::find_backend(DeviceKind::Cuda)->make(0, {.n_threads = n_threads});
@@ -171,7 +186,11 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
       staging.copier = lm->gpu_copier_.get();
       cache.copier = lm->gpu_copier_.get();
     }
-    auto dw = DeviceWeights::make(lm->model_, *lm->weights_, lm->experts_, on_gpu, *lm->gpu_, &staging, &cache);
+    STRATA_ASSIGN_OR_RETURN(File f, File::open_read(lm->file_.path));
+    DeviceUploadSource upload;
+    upload.read = [&f](uint64_t offset, std::span<uint8_t> out) { return f.read_exact(offset, out); };
+    upload.progress = progress;
+    auto dw = DeviceWeights::make(lm->model_, *lm->weights_, lm->experts_, on_gpu, *lm->gpu_, &staging, &cache, &upload);
     if (!dw) return dw.status().with_context(options.model_path);
     lm->experts_ = dw.value().get();
     lm->device_weights_ = std::move(dw).value();

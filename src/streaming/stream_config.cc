@@ -81,7 +81,7 @@ ResidentLayout layout_resident(const model::Model& m, std::span<const model::Ten
 }
 
 Result<MemoryPlan> plan_memory(const model::Model& m, const StreamConfig& c, uint64_t alignment) {
-  enum Place : uint8_t { Unplaced, Resident, Streamed };
+  enum Place : uint8_t { Unplaced, Resident, Streamed, Elsewhere };
   std::vector<Place> place(m.tensors.size(), Unplaced);
   const auto mark = [&](const std::vector<model::TensorId>& ids, Place p) -> Status {
     for (model::TensorId id : ids) {
@@ -94,10 +94,11 @@ Result<MemoryPlan> plan_memory(const model::Model& m, const StreamConfig& c, uin
   };
   STRATA_RETURN_IF_ERROR(mark(c.resident, Resident));
   STRATA_RETURN_IF_ERROR(mark(c.streamed, Streamed));
+  STRATA_RETURN_IF_ERROR(mark(c.elsewhere, Elsewhere));
   std::vector<bool> used(m.tensors.size(), false);
   for (model::TensorId id : used_tensors(m)) {
     used[id] = true;
-    if (place[id] == Unplaced) return error("stream config places tensor '{}' neither resident nor streamed", m.tensors[id].name);
+    if (place[id] == Unplaced) return error("stream config places tensor '{}' neither resident, streamed nor elsewhere", m.tensors[id].name);
   }
   for (size_t id = 0; id < place.size(); ++id)
     if (place[id] != Unplaced && !used[id])

@@ -17,12 +17,15 @@
 namespace strata::streaming {
 
 struct StreamConfig {
-  // Every tensor the forward pass reads is in exactly one list. Resident tensors are read once at
+  // Every tensor the forward pass reads is in exactly one of the three lists. Resident tensors are read once at
   // start and never evicted; streamed dense tensors go through the staging slots; streamed expert
   // tensors (ffn_{gate,up,down}_exps) through the expert cache, one expert's slice at a time; a streamed
   // untied token embedding a row per token (is_row_gather), into buffers sized by the pass, not a slot.
   std::vector<model::TensorId> resident;
   std::vector<model::TensorId> streamed;
+  // Tensors another device holds (a plan's GPU tier, uploaded from the file at load): never read through
+  // this source, so neither RAM nor a slot holds them.
+  std::vector<model::TensorId> elsewhere;
   int n_slots = 2;                  // staging slots for streamed dense tensors
   uint64_t slot_bytes = 0;          // 0: the largest streamed dense tensor's aligned superset (gathers aside)
   int prefetch_depth = 1;           // reads are issued at most this many layers ahead of the pass

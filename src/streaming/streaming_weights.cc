@@ -119,7 +119,8 @@ Result<model::WeightRef> StreamingWeights::acquire_expert(int layer, model::Expe
   const uint64_t off = resident_layout_.tensor_offset[id];
   if (off != ResidentLayout::kNotResident)
     return model::WeightRef(model::make_view(m_, id, resident_.data() + off).slice_last(expert));
-  STRATA_CHECK(experts_ != nullptr);
+  if (!streamed_[id] || experts_ == nullptr)
+    return error(ErrorKind::Internal, "internal: '{}' is held in another device's memory, not read here", m_.tensors[id].name);
   auto a = experts_->acquire(layer, which, expert);
   if (!a.is_ok()) return a.status();  // names the expert and the tensor whose read failed
   return model::WeightRef(a->view, this, make_handle(kExpertHandle, a->entry));

@@ -1,0 +1,121 @@
+// tests/engine/device_weights_test.cc: a plan's GPU tier is read from the model file straight to the device,
+// through two bounded bounce buffers, and RAM holds no copy of it: across a late stand-in device (copies run on
+// a worker thread after the call returns, so a bounce buffer refilled before its copy ran is caught), the
+// logits equal the one-backend run bit for bit; the host source refuses the GPU tier's tensors by kind; a
+// failed read names the tensor.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "core/file.h"
+#include "engine/backends.h"
+#include "engine/device_weights.h"
+#include "engine/synth_run.h"
+#include "kernels/late_backend.h"
+#include "streaming/resident_weights.h"
+
+namespace strata::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::load_synth;
+using testing::run_prompt_then_decode;
+using testing::small_spec;
+
+// Layers 1 and 2, the output and its norm in GPU memory, computed there; the rest in RAM on the host.
+planner::Plan gpu_tier_plan(const model::Model& m) {
+  planner::Plan plan;
+  plan.tensors.resize(m.tensors.size());
+  for (size_t i = 0; i < m.tensors.size(); ++i) plan.tensors[i].size_bytes = m.tensors[i].size_bytes;
+  plan.kv_tiers.assign(m.layers.size(), planner::Tier::Ram);
+  auto gpu = [&](model::TensorId id) {
+    plan.tensors[id].tier = planner::Tier::Gpu;
+    plan.tensors[id].decode_site = plan.tensors[id].prefill_site = planner::Site::Gpu;
+  };
+  for (int l : {1, 2}) {
+    const model::LayerTensors& L = m.layers[l];
+    for (model::TensorId id : {L.attn_norm, L.attn_q, L.attn_k, L.attn_v, L.attn_output, L.ffn_norm, L.ffn_gate,
+                               L.ffn_up, L.ffn_down})
+      gpu(id);
+    plan.kv_tiers[l] = planner::Tier::Gpu;
+  }
+  gpu(m.output);
+  gpu(m.output_norm);
+  return plan;
+}
+
+TEST(DeviceWeights, GpuTierIsUploadedFromTheFileAndNotHeldInRam) {
+  for (const char* type : {"F32", "Q8_0"}) {
+    SCOPED_TRACE(type);
+    auto lm = load_synth(std::string("device-upload-") + type + ".gguf", small_spec(4, type));
+    ASSERT_NE(lm, nullptr);
+    const model::Model& m = lm->model();
+    const planner::Plan plan = gpu_tier_plan(m);
+    const std::vector<bool> on_gpu = testing::gpu_tier_mask(plan);
+    uint64_t gpu_bytes = 0, all_bytes = 0;
+    for (size_t i = 0; i < m.tensors.size(); ++i) {
+      all_bytes += m.tensors[i].size_bytes;
+      if (on_gpu[i]) gpu_bytes += m.tensors[i].size_bytes;
+    }
+    ASSERT_GT(gpu_bytes, all_bytes / 4);
+
+    auto host = streaming::ResidentWeights::load(lm->file(), m, {}, on_gpu);
+    ASSERT_TRUE(host.is_ok()) << host.status().message();
+    // RAM holds the other tiers (with at most 64 bytes of padding a run), not the GPU's.
+    EXPECT_LE(host.value()->resident_bytes(), all_bytes - gpu_bytes + 64 * m.tensors.size());
+    EXPECT_GE(host.value()->resident_bytes(), all_bytes - gpu_bytes);
+    auto refused = host.value()->acquire(m.output);
+    ASSERT_FALSE(refused.is_ok());
+    EXPECT_EQ(refused.status().kind(), ErrorKind::Internal);
+
+    auto f = File::open_read(lm->file().path);
+    ASSERT_TRUE(f.is_ok());
+    int reads = 0;
+    DeviceUploadSource upload;
+    upload.read = [&](uint64_t offset, std::span<uint8_t> out) {
+      ++reads;
+      return f.value().read_exact(offset, out);
+    };
+    upload.chunk_bytes = 4096;  // many chunks a tensor: the two bounce buffers take turns
+    kernels::testing::LateBackend late(1, 200us);
+    auto dw = DeviceWeights::make(m, *host.value(), host.value().get(), on_gpu, late, nullptr, nullptr, &upload);
+    ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+    EXPECT_GE(reads, static_cast<int>(gpu_bytes / 4096));
+    EXPECT_EQ(dw.value()->device_bytes(), gpu_bytes);
+    EXPECT_EQ(late.pinned_bytes(), 0u) << "the bounce buffers are unpinned once the load is done";
+    EXPECT_EQ(late.bad_pins(), 0);
+
+    const model::Placement p = placement_from_plan(&plan, m, lm->backend(), &late, nullptr);
+    const std::vector<int32_t> tokens = {1, 20, 30, 40, 50, 60, 70, 80, 90};
+    const std::vector<float> one = run_prompt_then_decode(m, lm->weights(), lm->experts(), lm->placement(), tokens, {3, 2});
+    const std::vector<float> split = run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, tokens, {3, 2});
+    ASSERT_EQ(one.size(), split.size());
+    EXPECT_EQ(std::memcmp(one.data(), split.data(), one.size() * sizeof(float)), 0);
+  }
+}
+
+TEST(DeviceWeights, AFailedUploadReadNamesTheTensor) {
+  auto lm = load_synth("device-upload-fail.gguf", small_spec(4, "F32"));
+  ASSERT_NE(lm, nullptr);
+  const model::Model& m = lm->model();
+  const std::vector<bool> on_gpu = testing::gpu_tier_mask(gpu_tier_plan(m));
+  auto host = streaming::ResidentWeights::load(lm->file(), m, {}, on_gpu);
+  ASSERT_TRUE(host.is_ok());
+  int reads = 0;
+  DeviceUploadSource upload;
+  upload.read = [&](uint64_t, std::span<uint8_t>) {
+    return ++reads < 3 ? Status::ok() : error(ErrorKind::Io, "read failed: input/output error");
+  };
+  upload.chunk_bytes = 4096;
+  kernels::testing::LateBackend late(1, 0us);
+  auto dw = DeviceWeights::make(m, *host.value(), host.value().get(), on_gpu, late, nullptr, nullptr, &upload);
+  ASSERT_FALSE(dw.is_ok());
+  EXPECT_EQ(dw.status().kind(), ErrorKind::Io);
+  EXPECT_NE(dw.status().message().find("uploading '"), std::string::npos) << dw.status().message();
+  EXPECT_EQ(late.pinned_bytes(), 0u);
+  EXPECT_EQ(late.bad_pins(), 0);
+}
+
+}  // namespace
+}  // namespace strata::engine
