@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -35,6 +36,17 @@ uint64_t fnv(uint64_t h, const void* data, size_t n) {
 }
 
 constexpr uint64_t kMinObservations = 4;
+
+// The lower end of the 95% Wilson score interval of k successes in n: the probability k / n supports once its
+// sampling noise is allowed for. Raw ratios of a few observations look like co-activation where routing is
+// near uniform (2 of 4 is "0.5"), and every guess they trigger is an expert slice read for nothing.
+double wilson_lower(uint64_t k, uint64_t n) {
+  constexpr double z = 1.96;
+  const double nn = static_cast<double>(n), p = static_cast<double>(k) / nn;
+  const double centre = p + z * z / (2 * nn);
+  const double margin = z * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn));
+  return std::max(0.0, (centre - margin) / (1 + z * z / nn));
+}
 
 int successors_for(int n_expert, int n_used) { return std::min(n_expert, std::max(8, 2 * n_used)); }
 
@@ -112,7 +124,7 @@ std::vector<std::pair<int32_t, double>> ExpertStats::predict(int layer, std::spa
     const Successor* row = &successors_[index(layer, from) * n_successors_];
     for (int i = 0; i < n_successors_; ++i)
       if (row[i].expert != kNone)
-        best[row[i].expert] = std::max(best[row[i].expert], std::min(1.0, static_cast<double>(row[i].count) / seen));
+        best[row[i].expert] = std::max(best[row[i].expert], wilson_lower(std::min<uint64_t>(row[i].count, seen), seen));
   }
   for (int32_t e = 0; e < n_expert_; ++e)
     if (best[e] > 0 && best[e] >= min_probability) out.emplace_back(e, best[e]);
