@@ -163,6 +163,11 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
       r["decode_disk_gb_per_s"] = decode_bytes / (t2 - t1) / 1e9;
       const uint64_t hits = s2->expert_hits - s1->expert_hits, misses = s2->expert_misses - s1->expert_misses;
       if (hits + misses) r["decode_expert_hit_rate"] = static_cast<double>(hits) / (hits + misses);
+      // Experts read ahead on a co-activation prediction: each unused one is a slice read for nothing.
+      if (hits + misses) {
+        r["decode_expert_speculative_reads"] = s2->expert_speculative_reads - s1->expert_speculative_reads;
+        r["decode_expert_speculative_used"] = s2->expert_speculative_used - s1->expert_speculative_used;
+      }
       bytes_per_tok.push_back(decode_bytes / o.n_gen);
       disk_gbps.push_back(decode_bytes / (t2 - t1) / 1e9);
     }
@@ -303,9 +308,16 @@ int run_bench(const BenchOptions& o) {
     std::printf("disk: %s read per decoded token, %.2f GB/s median\n",
                 format_bytes(static_cast<uint64_t>(rec["decode_bytes_read_per_token"]["median"].get<double>())).c_str(),
                 rec["decode_disk_gb_per_s"]["median"].get<double>());
-  if (!rec["runs"].empty() && rec["runs"].back().contains("decode_expert_hit_rate"))
-    std::printf("expert cache (RAM, above the disk): %.1f%% of routed experts found in it while decoding\n",
-                100.0 * rec["runs"].back()["decode_expert_hit_rate"].get<double>());
+  if (!rec["runs"].empty() && rec["runs"].back().contains("decode_expert_hit_rate")) {
+    const nlohmann::json& last = rec["runs"].back();
+    std::printf("expert cache (RAM, above the disk): %.1f%% of routed experts found in it while decoding",
+                100.0 * last["decode_expert_hit_rate"].get<double>());
+    if (last.contains("decode_expert_speculative_reads"))
+      std::printf("; %llu read ahead on a prediction, %llu of them routed",
+                  static_cast<unsigned long long>(last["decode_expert_speculative_reads"].get<uint64_t>()),
+                  static_cast<unsigned long long>(last["decode_expert_speculative_used"].get<uint64_t>()));
+    std::printf("\n");
+  }
   if (rec.contains("gpu_expert_cache")) {
     if (rec.contains("plan_decode_tokens_per_s"))
       std::printf("with the GPU expert cache: predicted decode %.2f tok/s, bound by %s (the plan's whole-tensor "
