@@ -84,9 +84,9 @@ StagingSetup staging_from_plan(const planner::Plan& plan, const model::Model& m)
     s.n_slots = s.slot_bytes == 0 ? 0 : static_cast<int>(std::max<uint64_t>(plan.memory.gpu_staging / s.slot_bytes, 2));
     return experts;
   };
-  // An expert group holds three slices an expert while a fourth slot receives: with fewer slots than that, the
-  // experts stay on their host site.
-  if (build(true) && s.n_slots < 4) build(false);
+  // An expert group holds three slices an expert: where the ring cannot hold one expert's (beside the tail it
+  // loses where it wraps), the experts stay on their host site.
+  if (build(true) && DeviceStaging::max_held_units(s.n_slots, s.slot_bytes) < 3) build(false);
   if (s.slot_bytes == 0) s = StagingSetup{};
   return s;
 }

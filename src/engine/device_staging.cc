@@ -12,6 +12,12 @@ uint64_t DeviceStaging::unit_bytes(const model::Model& m, StageKey key) {
   return key.expert < 0 ? whole : whole / static_cast<uint64_t>(std::max<int64_t>(m.hp.n_expert, 1));
 }
 
+int DeviceStaging::max_held_units(int n_slots, uint64_t slot_bytes) {
+  if (n_slots <= 0 || slot_bytes == 0) return 0;
+  const uint64_t units = static_cast<uint64_t>(n_slots) * slot_bytes / aligned(slot_bytes);
+  return units > 1 ? static_cast<int>(units - 1) : 0;
+}
+
 Result<std::unique_ptr<DeviceStaging>> DeviceStaging::make(const model::Model& m, kernels::Backend& device,
                                                            kernels::Backend& copier, int n_slots, uint64_t slot_bytes,
                                                            Orders orders, HostSource host) {
@@ -51,6 +57,12 @@ bool DeviceStaging::stages(StageKey key, bool decode) const {
   return (decode ? decode_pos_ : prefill_pos_).count(hash(key)) > 0;
 }
 
+void DeviceStaging::begin_pass(bool decode) {
+  decode_ = decode;
+  ++pass_;
+  routed_layer_ = -1;
+}
+
 void DeviceStaging::on_route(int layer, std::span<const int32_t> experts) {
   routed_layer_ = layer;
   routed_.assign(static_cast<size_t>(std::max<int64_t>(m_.hp.n_expert, 0)), false);
@@ -68,7 +80,8 @@ DeviceStaging::Region* DeviceStaging::find(StageKey key) {
   const auto it = where_.find(hash(key));
   if (it == where_.end() || it->second < front_handle_) return nullptr;
   Region& r = regions_[static_cast<size_t>(it->second - front_handle_)];
-  return r.key == key ? &r : nullptr;
+  if (r.key != key || (key.expert >= 0 && r.pass != pass_)) return nullptr;
+  return &r;
 }
 
 Result<bool> DeviceStaging::upload(StageKey key) {
@@ -98,6 +111,7 @@ Result<bool> DeviceStaging::upload(StageKey key) {
   r.key = key;
   r.offset = start;
   r.bytes = bytes;
+  r.pass = pass_;
   if (host.ready()) copier_.wait(*host.ready());
   copier_.copy(v.data, v.device, ring_->data() + start, device_.device(), v.size_bytes());
   r.uploaded = copier_.record();
@@ -131,14 +145,14 @@ Result<TensorView> DeviceStaging::acquire(StageKey key, uint64_t& handle, kernel
 
   // Upload ahead: the units after this one in the pass's order (wrapping into the next pass), while they and
   // this one fit the ring beside room for one more unit of the largest size (an on-demand upload never has to
-  // wait for the units ahead to be read).
+  // wait for the units ahead to be read), up to the first expert slice of a layer not yet routed.
   const auto& ord = order();
   const auto at = position().find(hash(key));
   if (at != position().end()) {
     uint64_t ahead = r.bytes;
     for (size_t j = 1; j < ord.size(); ++j) {
       const StageKey next = ord[(at->second + j) % ord.size()];
-      if (next == key) break;
+      if (next == key || unrouted(next, at->second + j >= ord.size())) break;
       if (skipped(next)) continue;
       ahead += aligned(unit_bytes(m_, next));
       if (ahead + slot_bytes_ > ring_bytes_) break;

@@ -216,8 +216,9 @@ Result<model::WeightRef> DeviceWeights::acquire_expert_for(int layer, model::Exp
 
 int DeviceWeights::max_held_experts() const {
   int most = base_experts_ ? base_experts_->max_held_experts() : model::ExpertSource::max_held_experts();
-  // A group holds its experts' three slices each until its last product; one slot stays free to receive.
-  if (staging_ && staging_->stages_experts(decode_)) most = std::min(most, std::max(1, (staging_->n_slots() - 1) / 3));
+  // A group holds its experts' three slices each until its last product (DeviceStaging::max_held_units: the last
+  // one uploaded on demand, beside the tail the ring loses where it wraps).
+  if (staging_ && staging_->stages_experts(decode_)) most = std::min(most, std::max(1, staging_->max_held_units() / 3));
   return most;
 }
 

@@ -288,7 +288,7 @@ TEST(DeviceStaging, ExpertSlicesOfPromptsMatchOneBackendBitForBit) {
   auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late, &staging);
   ASSERT_TRUE(dw.is_ok()) << dw.status().message();
   dw.value()->begin_pass(false);
-  EXPECT_EQ(dw.value()->max_held_experts(), 2);  // (8 slots - 1 receiving) / 3 slices
+  EXPECT_EQ(dw.value()->max_held_experts(), 2);  // (8 slots - 1 lost where the ring wraps) / 3 slices
   dw.value()->begin_pass(true);
   EXPECT_GT(dw.value()->max_held_experts(), 2);  // decode stages no experts
   const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late, &staging);
@@ -308,6 +308,130 @@ TEST(DeviceStaging, ExpertSlicesOfPromptsMatchOneBackendBitForBit) {
   // layer's whole set twice.
   EXPECT_LE(c.uploads, 2u * (1 + 8 * 3) + 8u);
   EXPECT_GE(c.uploads, 2u + 2u * 2 * 3);  // at least the routers and two experts' slices a layer
+}
+
+// The ring's promise at its own interface: any max_held_units() units of a pass held at once, in the pass's
+// order, each acquisition is served. Decode steps with staged experts: the second step routes to experts 0 and 1
+// again and to three the first did not pick. Their slices of the last step lie before the others of that step in
+// the ring; reusing them would hold those in place too, so they are uploaded again. Before the router picks,
+// nothing of its layer is uploaded ahead (an unrouted slice would lie among the held ones).
+TEST(DeviceStaging, HeldUnitsOfAPassAreAlwaysServed) {
+  model::SynthSpec spec = small_spec(2, "Q8_0", 8);
+  spec.ff_expert = 96;  // a slice of 6528 bytes, 6656 in the ring
+  auto lm = load_synth("staging-promise.gguf", spec);
+  const model::Model& m = lm->model();
+  const model::TensorId gate = m.layers[0].ffn_exps[0];
+  const uint64_t slice = DeviceStaging::unit_bytes(m, {gate, 0});
+  ASSERT_NE(slice % 256, 0u) << "the case wants slices that do not fill their 256-byte units";
+  DeviceStaging::Orders orders;
+  for (int32_t e = 0; e < 8; ++e) orders.decode.push_back({gate, e});
+  kernels::testing::LateBackend late(1, 50us);
+  auto host = [&lm](StageKey k) { return lm->experts()->acquire_expert(0, model::ExpertTensor::Gate, k.expert); };
+  auto made = DeviceStaging::make(m, late, late, 7, slice, orders, host);
+  ASSERT_TRUE(made.is_ok()) << made.status().message();
+  DeviceStaging& st = *made.value();
+  ASSERT_EQ(st.max_held_units(), 5);  // 7 slices' bytes hold 6 aligned units: 5 held, 1 lost at the wrap
+  auto step = [&](std::vector<int32_t> experts) {
+    st.begin_pass(true);
+    st.on_route(0, experts);
+    std::vector<uint64_t> handles;
+    for (int32_t e : experts) {
+      uint64_t handle = 0;
+      kernels::EventPtr ready;
+      auto v = st.acquire({gate, e}, handle, ready);
+      ASSERT_TRUE(v.is_ok()) << "expert " << e << ": " << v.status().message();
+      handles.push_back(handle);
+    }
+    const kernels::EventPtr done = late.record();
+    for (uint64_t h : handles) st.release(h, done);
+  };
+  step({0, 1, 2, 3, 4});
+  EXPECT_EQ(st.counters().uploads, 5u);
+  step({0, 1, 5, 6, 7});
+  EXPECT_EQ(st.counters().uploads, 10u) << "experts 0 and 1 again, then 5, 6 and 7";
+  // Before the layer's router has picked in a pass, an acquisition uploads none of the layer's slices ahead.
+  st.begin_pass(true);
+  const uint64_t before = st.counters().uploads;
+  uint64_t handle = 0;
+  kernels::EventPtr ready;
+  ASSERT_TRUE(st.acquire({gate, 2}, handle, ready).is_ok());
+  st.release(handle, nullptr);
+  EXPECT_EQ(st.counters().uploads, before + 1);
+  st.synchronize();
+}
+
+// The plan `strata bench` made for qwen3-30b-a3b at --gpu-mem 8G, shrunk: attention, routers and most gate slices
+// in GPU memory; every layer's up and down experts (and one layer's gate experts) in pinned RAM, computed on the
+// GPU for prompts (and, with `decode_on_gpu`, for decode steps too); a ring of `n_slots` of the largest slice.
+// 128 experts, top 8: a 20-token prompt routes to most experts of a layer but not all of them.
+planner::Plan moe_hybrid_plan(const model::Model& m, int n_slots, bool decode_on_gpu) {
+  planner::Plan plan;
+  plan.tensors.resize(m.tensors.size());
+  plan.kv_tiers.assign(m.layers.size(), planner::Tier::Gpu);
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    plan.tensors[i].size_bytes = m.tensors[i].size_bytes;
+    plan.tensors[i].tier = planner::Tier::Gpu;
+    plan.tensors[i].decode_site = plan.tensors[i].prefill_site = planner::Site::Gpu;
+  }
+  plan.tensors[m.token_embd].tier = planner::Tier::Ram;
+  plan.tensors[m.token_embd].decode_site = plan.tensors[m.token_embd].prefill_site = planner::Site::Cpu;
+  uint64_t slice = 0;
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const model::LayerTensors& L = m.layers[l];
+    for (int p = l == 1 ? 0 : 1; p < 3; ++p) {
+      planner::TensorPlacement& t = plan.tensors[L.ffn_exps[p]];
+      t.tier = planner::Tier::PinnedRam;
+      t.prefill_site = planner::Site::Gpu;
+      t.decode_site = decode_on_gpu ? planner::Site::Gpu : planner::Site::Cpu;
+      slice = std::max(slice, DeviceStaging::unit_bytes(m, {L.ffn_exps[p], 0}));
+    }
+  }
+  plan.memory.gpu_staging = static_cast<uint64_t>(n_slots) * slice;
+  return plan;
+}
+
+model::SynthSpec many_experts_spec() {
+  model::SynthSpec spec = small_spec(4, "Q8_0", 128);
+  spec.arch = "qwen3moe";
+  spec.experts_used = 8;
+  spec.ff_expert = 96;  // a slice of 6528 bytes: 6656 in the ring (256-byte aligned), so its laps leave tails
+  spec.norm_topk = 1;
+  spec.seed = 23;
+  return spec;
+}
+
+// A prompt routes to many experts of each layer; the groups hold what max_held_experts allows: every on-demand
+// upload finds room (the ring was once "held whole by the ops being issued"), the logits equal the one-backend
+// run bit for bit, and no slot is refilled before its reader ran. Rings from the smallest that stages experts up.
+TEST(DeviceStaging, ManyRoutedExpertsNeverHoldTheRingWhole) {
+  auto loaded = load_synth("staging-many-experts.gguf", many_experts_spec());
+  ASSERT_NE(loaded, nullptr);
+  LoadedModel& lm = *loaded;
+  const model::Model& m = lm.model();
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 24; ++i) tokens.push_back(1 + (i * 37) % 390);
+  auto run = [&](model::WeightSource& w, model::ExpertSource* e, const model::Placement& pl) {
+    return run_prompt_then_decode(m, w, e, pl, tokens, {20});
+  };
+  const std::vector<float> one = run(lm.weights(), lm.experts(), lm.placement());
+  for (bool decode_on_gpu : {false, true})
+    for (int n_slots : {5, 6, 7, 16, 40, 41, 42, 100}) {
+      SCOPED_TRACE(std::to_string(n_slots) + " slots" + (decode_on_gpu ? ", decode staged" : ""));
+      const planner::Plan plan = moe_hybrid_plan(m, n_slots, decode_on_gpu);
+      StagingSetup staging = staging_from_plan(plan, m);
+      ASSERT_FALSE(staging.orders.prefill.empty());
+      EXPECT_EQ(staging.orders.decode.empty(), !decode_on_gpu);
+      kernels::testing::LateBackend late(1, 20us), copier(1, 30us);
+      staging.copier = &copier;
+      auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), testing::gpu_tier_mask(plan), late, &staging);
+      ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+      const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late, &staging);
+      ASSERT_EQ(p.site(m.layers[0].ffn_exps[1], false), 1);
+      expect_same_logits_no_early_refill(one, run(*dw.value(), dw.value().get(), p), late);
+      const StagingCounters& c = dw.value()->staging()->counters();
+      EXPECT_GT(c.uploads, 0u);
+      EXPECT_GT(c.ahead, 0u);
+    }
 }
 
 // On a real GPU (tools/gpu_test.sh; skipped elsewhere): the same products staged through the ring on a copy

@@ -70,12 +70,14 @@ inline std::vector<float> run_prompt_then_decode(const model::Model& m, model::W
   std::vector<float> all, logits(tokens.size() * static_cast<size_t>(V));
   size_t at = 0;
   for (size_t n : prompt) {
-    EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(at, n), cache, logits, true).is_ok());
+    const Status st = fwd.eval(std::span(tokens).subspan(at, n), cache, logits, true);
+    EXPECT_TRUE(st.is_ok()) << st.message();
     all.insert(all.end(), logits.begin(), logits.begin() + static_cast<int64_t>(n) * V);
     at += n;
   }
   for (; at < tokens.size(); ++at) {
-    EXPECT_TRUE(fwd.eval(std::span(tokens).subspan(at, 1), cache, logits, false).is_ok());
+    const Status st = fwd.eval(std::span(tokens).subspan(at, 1), cache, logits, false);
+    EXPECT_TRUE(st.is_ok()) << st.message();
     all.insert(all.end(), logits.begin(), logits.begin() + V);
   }
   return all;
