@@ -1,6 +1,6 @@
-// tests/kernels/elementwise_test.cc: the small row ops of the CPU (SwiGLU, the RMS norm, F16 rounding) at every
-// ISA level this CPU supports, against the reference twins: row lengths around each vector width (the tails),
-// the exp's clamped ends, and F16 rounding bit for bit against the scalar codec over a sweep of float bits.
+// tests/kernels/elementwise_test.cc: the small row ops of the CPU (SwiGLU, the RMS norm, F16 rounding, axpy) at
+// every ISA level this CPU supports, against the reference twins: row lengths around each vector width (the
+// tails), the exp's clamped ends, and F16 rounding bit for bit against the scalar codec over a sweep of float bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -71,6 +71,24 @@ TEST(ElementwiseTest, RmsNormMatchesTwinAtEveryLevel) {
       k.rms_norm(in_place.data(), wf, n, 1e-5f, in_place.data());
       EXPECT_LE(testing::rel_error(got, want), 1e-6) << cpu_isa_name(isa) << " n=" << n;
       EXPECT_EQ(in_place, got) << cpu_isa_name(isa) << " n=" << n;
+    }
+  }
+}
+
+TEST(ElementwiseTest, AxpyMatchesDoubleAtEveryLevel) {
+  std::mt19937 rng(13);
+  for (CpuIsa isa : supported_isas()) {
+    const ElementwiseKernels k = elementwise_kernels(isa);
+    for (int64_t n : kLengths) {
+      const auto x = testing::gaussian(static_cast<size_t>(n), rng), y = testing::gaussian(static_cast<size_t>(n), rng);
+      const float a = -0.37f;
+      std::vector<float> got = y;
+      k.axpy(a, x.data(), n, got.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const double want = static_cast<double>(y[i]) + static_cast<double>(a) * x[i];
+        ASSERT_NEAR(got[i], want, 1.2e-7 * (std::fabs(y[i]) + std::fabs(a * x[i])))
+            << cpu_isa_name(isa) << " n=" << n << " i=" << i;
+      }
     }
   }
 }

@@ -265,10 +265,7 @@ void CpuBackend::scatter_add(ActView src, std::span<const int32_t> rows, std::sp
   STRATA_CHECK(src.cols == dst.cols && src.rows == static_cast<int64_t>(rows.size()) && scale.size() == rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     STRATA_CHECK(rows[i] >= 0 && rows[i] < dst.rows);
-    float* out = dst.row(rows[i]);
-    const float* in = src.row(static_cast<int64_t>(i));
-    const float w = scale[i];
-    for (int64_t j = 0; j < src.cols; ++j) out[j] += w * in[j];
+    elementwise().axpy(scale[i], src.row(static_cast<int64_t>(i)), src.cols, dst.row(rows[i]));
   }
 }
 

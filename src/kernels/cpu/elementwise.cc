@@ -33,6 +33,10 @@ void round_f16_portable(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_f32(f32_to_fp16(x[i]));
 }
 
+void axpy_portable(float a, const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 }  // namespace
 
 ElementwiseKernels elementwise_kernels(CpuIsa isa) {
@@ -42,7 +46,7 @@ ElementwiseKernels elementwise_kernels(CpuIsa isa) {
     case CpuIsa::Avx512: return elementwise_kernels_avx512();
     case CpuIsa::Avx2: return elementwise_kernels_avx2();
 #endif
-    default: return {swiglu_portable, rms_norm_portable, to_f16_portable, round_f16_portable};
+    default: return {swiglu_portable, rms_norm_portable, to_f16_portable, round_f16_portable, axpy_portable};
   }
 }
 

@@ -1,5 +1,5 @@
 // kernels/cpu/elementwise.h: the per-ISA kernels of the small row ops around the matmuls (SwiGLU, the RMS norm,
-// F16 rounding of rows); exposed so that tests can hold every level this CPU runs against the reference twins.
+// F16 rounding of rows, axpy); exposed so that tests can hold every level this CPU runs against the reference twins.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +17,16 @@ using RmsNormFn = void (*)(const float* x, const float* weight, int64_t n, float
 using ToF16Fn = void (*)(const float* x, uint16_t* dst, int64_t n);
 // x[i] = the F32 value of x[i] rounded to F16: bit-identical at every level.
 using RoundF16Fn = void (*)(float* x, int64_t n);
+// y[i] += a * x[i] (a MoE expert's output into the token's sum); the vector levels fuse the multiply and add
+// (one rounding instead of two), so they differ from the portable level by half an ulp at most.
+using AxpyFn = void (*)(float a, const float* x, int64_t n, float* y);
 
 struct ElementwiseKernels {
   SwiGluFn swiglu;
   RmsNormFn rms_norm;
   ToF16Fn to_f16;
   RoundF16Fn round_f16;
+  AxpyFn axpy;
 };
 
 // REQUIRES: cpu_supports(isa).

@@ -34,7 +34,7 @@ void rms_norm_avx2(const float* x, const float* weight, int64_t n, float eps, fl
 }  // namespace
 
 ElementwiseKernels elementwise_kernels_avx2() {
-  return {swiglu_vec<Vec8>, rms_norm_avx2, to_f16_vec<Vec8>, round_f16_vec<Vec8>};
+  return {swiglu_vec<Vec8>, rms_norm_avx2, to_f16_vec<Vec8>, round_f16_vec<Vec8>, axpy_vec<Vec8>};
 }
 
 }  // namespace strata::kernels

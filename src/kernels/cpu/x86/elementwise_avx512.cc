@@ -30,7 +30,7 @@ void rms_norm_avx512(const float* x, const float* weight, int64_t n, float eps, 
 }  // namespace
 
 ElementwiseKernels elementwise_kernels_avx512() {
-  return {swiglu_vec<Vec16>, rms_norm_avx512, to_f16_vec<Vec16>, round_f16_vec<Vec16>};
+  return {swiglu_vec<Vec16>, rms_norm_avx512, to_f16_vec<Vec16>, round_f16_vec<Vec16>, axpy_vec<Vec16>};
 }
 
 }  // namespace strata::kernels

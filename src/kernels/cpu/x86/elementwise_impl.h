@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/cpu/x86/vec_x86.h"
@@ -63,6 +64,15 @@ void round_f16_vec(float* x, int64_t n) {
   int64_t i = 0;
   for (; i + L <= n; i += L) V::store(x + i, V::round_f16(V::load(x + i)));
   for (; i < n; ++i) x[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+template <class V>
+void axpy_vec(float a, const float* x, int64_t n, float* y) {
+  constexpr int L = V::kLanes;
+  const typename V::F av = V::set1(a);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) V::store(y + i, V::fma(av, V::load(x + i), V::load(y + i)));
+  for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
 }  // namespace
