@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/fp16.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/ops_cpu.h"
 
 namespace strata::kernels {
@@ -91,6 +92,7 @@ void attention_blocks(AttnBlockFn block, const AttentionParams& p, const float* 
   std::atomic<size_t> next_item{0};
   pool.run_on_all([&](int) {
     AttnBlockScratch scratch;
+    const RoundF16Fn round_f16 = elementwise().round_f16;
     std::vector<float> qr(static_cast<size_t>(kAttnBlockQueries * hd));
     std::vector<float> sink(kAttnBlockQueries);
     for (size_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
@@ -106,7 +108,8 @@ void attention_blocks(AttnBlockFn block, const AttentionParams& p, const float* 
         for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
           float* qj = qr.data() + b.nq * hd;
           const float* qh = q + t * q_dim + h * hd;
-          for (int64_t i = 0; i < hd; ++i) qj[i] = fp16_to_f32(f32_to_fp16(qh[i]));
+          std::copy_n(qh, hd, qj);
+          round_f16(qj, hd);
           b.q[b.nq] = qj;
           b.out[b.nq] = out + t * q_dim + h * hd;
           b.end[b.nq] = pos0 + t + 1;
@@ -138,6 +141,7 @@ void attention_causal_f16(const AttentionParams& p, const float* q, const KvLaye
   pool.run_on_all([&](int) {
     std::vector<float> scores(static_cast<size_t>(p.window > 0 ? std::min(p.window, pos0 + n_tok) : pos0 + n_tok));
     std::vector<float> qr(static_cast<size_t>(hd));
+    const RoundF16Fn round_f16 = elementwise().round_f16;
     for (size_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
       const int64_t t = static_cast<int64_t>(item) / n_head, h = static_cast<int64_t>(item) % n_head;
       const int64_t kvh = h / group;
@@ -145,7 +149,8 @@ void attention_causal_f16(const AttentionParams& p, const float* q, const KvLaye
       const int64_t first = p.window > 0 ? std::max<int64_t>(0, end - p.window) : 0;
       const int64_t n_pos = end - first;
       const float* qh = q + t * q_dim + h * hd;
-      for (int64_t i = 0; i < hd; ++i) qr[i] = fp16_to_f32(f32_to_fp16(qh[i]));
+      std::copy_n(qh, hd, qr.data());
+      round_f16(qr.data(), hd);
       // Positions [first, end) are one run of rows, or two where a ring wraps; in position order either way,
       // so the softmax and the value sums see the terms a full cache would give them.
       const int64_t row0 = cache.row_of(first), run0 = std::min(n_pos, cache.rows() - row0);
@@ -157,7 +162,7 @@ void attention_causal_f16(const AttentionParams& p, const float* q, const KvLaye
         softmax_with_sink(scores.data(), n_pos, sinks[h]);
       else
         softmax(scores.data(), n_pos);
-      for (int64_t i = 0; i < n_pos; ++i) scores[i] = fp16_to_f32(f32_to_fp16(scores[i]));
+      round_f16(scores.data(), n_pos);
       float* oh = out + t * q_dim + h * hd;
       attention_values_f16(scores.data(), cache.v + row0 * kv_dim + off, kv_dim, run0, hd, oh);
       if (run0 < n_pos) attention_values_f16(scores.data() + run0, cache.v + off, kv_dim, n_pos - run0, hd, oh, true);

@@ -7,8 +7,8 @@
 #include <numeric>
 
 #include "core/check.h"
-#include "core/fp16.h"
 #include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/ops_cpu.h"
 
 namespace strata::kernels {
@@ -123,7 +123,13 @@ void CpuBackend::matmul_many(std::span<const MatmulItem> items) {
 
 void CpuBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) {
   check_mine(x);
-  STRATA_CHECK(x.cols == n_head * head_dim && p.n_rot <= head_dim && p.n_rot % 2 == 0);
+  rope_rows(p, head_dim, pos0, x, n_head, nullptr, 0);
+}
+
+void CpuBackend::rope_rows(const RopeParams& p, int64_t head_dim, int64_t pos0, ActView a, int64_t n_head_a,
+                           const ActView* b, int64_t n_head_b) {
+  STRATA_CHECK(a.cols == n_head_a * head_dim && p.n_rot <= head_dim && p.n_rot % 2 == 0);
+  STRATA_CHECK(b == nullptr || (b->cols == n_head_b * head_dim && b->rows == a.rows));
   const float* ff = nullptr;
   if (p.freq_factors.data != nullptr) {
     STRATA_CHECK(p.freq_factors.ne[0] >= p.n_rot / 2);
@@ -131,7 +137,27 @@ void CpuBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0,
     dequantize_row(p.freq_factors, 0, f);
     ff = f;
   }
-  for (int64_t t = 0; t < x.rows; ++t) kernels::rope(x.row(t), n_head, head_dim, pos0 + t, p, ff);
+  float* cos_sin = scratch(rope_cos_sin_, p.n_rot);
+  for (int64_t t = 0; t < a.rows; ++t) {
+    rope_angles(pos0 + t, p, ff, cos_sin);
+    rope_apply(a.row(t), n_head_a, head_dim, p, cos_sin);
+    if (b != nullptr) rope_apply(b->row(t), n_head_b, head_dim, p, cos_sin);
+  }
+}
+
+// As the default (rope, then attention, a sequence at a time), with each row's angles found once for q and k.
+void CpuBackend::attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                                 std::span<const AttentionSeq> seqs, ActView out) {
+  for (const AttentionSeq& s : seqs) {
+    STRATA_CHECK(s.cache != nullptr && s.row0 >= 0 && s.n >= 0 && s.row0 + s.n <= q.rows);
+    const ActView qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
+    if (rope != nullptr) {
+      check_mine(qs);
+      check_mine(ks);
+      rope_rows(*rope, p.head_dim, s.pos0, qs, p.n_head, &ks, p.n_head_kv);
+    }
+    attention(p, qs, ks, v.rows_from(s.row0, s.n), *s.cache, s.pos0, out.rows_from(s.row0, s.n));
+  }
 }
 
 void CpuBackend::attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache,
@@ -147,10 +173,8 @@ void CpuBackend::attention(const AttentionParams& p, ActView q, ActView k, ActVi
     uint16_t* vc = cache.v + cache.row_of(pos0 + t) * kv_dim;
     const float* kt = k.row(t);
     const float* vt = v.row(t);
-    for (int64_t i = 0; i < kv_dim; ++i) {
-      kc[i] = f32_to_fp16(kt[i]);
-      vc[i] = f32_to_fp16(vt[i]);
-    }
+    elementwise().to_f16(kt, kc, kv_dim);
+    elementwise().to_f16(vt, vc, kv_dim);
   }
   const float* sinks = nullptr;
   if (p.sinks.data != nullptr) {
@@ -165,11 +189,23 @@ void CpuBackend::attention(const AttentionParams& p, ActView q, ActView k, ActVi
 void CpuBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {
   for (const ActView* a : {&gate, &up, &out}) check_mine(*a);
   STRATA_CHECK(gate.n_elements() == up.n_elements() && out.n_elements() == gate.n_elements());
-  if (out.data != gate.data) std::memcpy(out.data, gate.data, static_cast<size_t>(gate.n_elements()) * sizeof(float));
+  const int64_t n = out.n_elements();
+  if (kind == GluKind::SwiGlu) {
+    // A decode step's experts (a few thousand values) take a few microseconds here, about what a dispatch to
+    // the pool costs; only a prompt's rows are worth splitting.
+    constexpr int64_t kInlineGluValues = 1 << 15;
+    const SwiGluFn swiglu = elementwise().swiglu;
+    if (n <= kInlineGluValues) return swiglu(gate.data, up.data, n, out.data);
+    pool_.parallel_for(static_cast<size_t>(n), kInlineGluValues / 4, [&](size_t i0, size_t i1) {
+      swiglu(gate.data + i0, up.data + i0, static_cast<int64_t>(i1 - i0), out.data + i0);
+    });
+    return;
+  }
+  if (out.data != gate.data) std::memcpy(out.data, gate.data, static_cast<size_t>(n) * sizeof(float));
   switch (kind) {
-    case GluKind::SwiGlu: return swiglu(out.data, up.data, out.n_elements());
-    case GluKind::GeGlu: return geglu(out.data, up.data, out.n_elements());
-    case GluKind::SwiGluClamped: return swiglu_clamped(out.data, up.data, out.n_elements());
+    case GluKind::SwiGlu: break;  // above
+    case GluKind::GeGlu: return geglu(out.data, up.data, n);
+    case GluKind::SwiGluClamped: return swiglu_clamped(out.data, up.data, n);
   }
 }
 
@@ -229,10 +265,7 @@ void CpuBackend::scatter_add(ActView src, std::span<const int32_t> rows, std::sp
   STRATA_CHECK(src.cols == dst.cols && src.rows == static_cast<int64_t>(rows.size()) && scale.size() == rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     STRATA_CHECK(rows[i] >= 0 && rows[i] < dst.rows);
-    float* out = dst.row(rows[i]);
-    const float* in = src.row(static_cast<int64_t>(i));
-    const float w = scale[i];
-    for (int64_t j = 0; j < src.cols; ++j) out[j] += w * in[j];
+    elementwise().axpy(scale[i], src.row(static_cast<int64_t>(i)), src.cols, dst.row(rows[i]));
   }
 }
 

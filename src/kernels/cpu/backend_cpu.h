@@ -40,6 +40,8 @@ class CpuBackend final : public Backend {
   void rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0, const RopeParams& p) override;
   void attention(const AttentionParams& p, ActView q, ActView k, ActView v, const KvLayer& cache, int64_t pos0,
                  ActView out) override;
+  void attention_batch(const AttentionParams& p, const RopeParams* rope, ActView q, ActView k, ActView v,
+                       std::span<const AttentionSeq> seqs, ActView out) override;
   bool supports(const AttentionParams&) const override { return true; }
   void glu(GluKind kind, ActView gate, ActView up, ActView out) override;
   void add(ActView x, ActView y) override;
@@ -55,12 +57,16 @@ class CpuBackend final : public Backend {
   // A small float vector per call site, grown once and reused: no allocation per op in the steady state.
   // Guarded by the single-caller rule: one thread issues a backend's ops at a time.
   float* scratch(std::vector<float>& v, int64_t n);
+  // Rotates rows of a (n_head_a heads) and, when b is given, the same rows of b (n_head_b heads) at positions
+  // pos0, pos0 + 1, ...: each position's angles are found once for both.
+  void rope_rows(const RopeParams& p, int64_t head_dim, int64_t pos0, ActView a, int64_t n_head_a, const ActView* b,
+                 int64_t n_head_b);
 
   std::unique_ptr<ThreadPool> owned_pool_;
   ThreadPool& pool_;
   Device device_;
   std::string name_;
-  std::vector<float> norm_w_, factors_, sinks_, route_, bias_;
+  std::vector<float> norm_w_, factors_, sinks_, route_, bias_, rope_cos_sin_;
   std::vector<int32_t> order_;
   std::vector<MatmulJob> jobs_;  // matmul_many's products, reused (the single-caller rule guards it)
 };

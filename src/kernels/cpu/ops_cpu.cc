@@ -4,20 +4,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/elementwise.h"
 #include "kernels/rope_angles.h"
 
 namespace strata::kernels {
 
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
-  double ss = 0.0;
-  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+  elementwise().rms_norm(x, weight, n, eps, out);
 }
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p, const float* freq_factors) {
-  const int64_t half = p.n_rot / 2;
-  for (int64_t i = 0; i < half; ++i) {
+void rope_angles(int64_t pos, const RopeParams& p, const float* freq_factors, float* cos_sin) {
+  for (int64_t i = 0; i < p.n_rot / 2; ++i) {
     const RopeAngle a = rope_angle(p, pos, i, freq_factors ? freq_factors[i] : 1.0);
     float c = static_cast<float>(std::cos(a.theta));
     float s = static_cast<float>(std::sin(a.theta));
@@ -25,10 +22,19 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopePa
       c = static_cast<float>(std::cos(a.theta) * a.mscale);
       s = static_cast<float>(std::sin(a.theta) * a.mscale);
     }
-    const int64_t ia = p.layout == RopeLayout::Interleaved ? 2 * i : i;
-    const int64_t ib = p.layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* v = x + h * head_dim;
+    cos_sin[2 * i] = c;
+    cos_sin[2 * i + 1] = s;
+  }
+}
+
+void rope_apply(float* x, int64_t n_heads, int64_t head_dim, const RopeParams& p, const float* cos_sin) {
+  const int64_t half = p.n_rot / 2;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+      const int64_t ia = p.layout == RopeLayout::Interleaved ? 2 * i : i;
+      const int64_t ib = p.layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
       const float x0 = v[ia], x1 = v[ib];
       v[ia] = x0 * c - x1 * s;
       v[ib] = x0 * s + x1 * c;
@@ -60,12 +66,7 @@ void softmax_with_sink(float* x, int64_t n, float sink) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void swiglu(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
+void swiglu(float* gate, const float* up, int64_t n) { elementwise().swiglu(gate, up, n, gate); }
 
 void swiglu_clamped(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {

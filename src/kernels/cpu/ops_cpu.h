@@ -28,9 +28,11 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool);
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i]   (out may alias x)
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
 
-// Rotates the heads of one token's row x [n_heads, head_dim] for position pos (RopeParams says how);
-// freq_factors: [n_rot / 2] or nullptr.
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p, const float* freq_factors);
+// RoPE in two steps, so that a position's angles (a pow, a cos and a sin per pair, in double) are found once for
+// its q and k rows: cos_sin [n_rot] gets pair i's cos at 2i and sin at 2i + 1 for position pos (RopeParams says
+// how; freq_factors: [n_rot / 2] or nullptr), and rope_apply rotates the heads of one row x [n_heads, head_dim].
+void rope_angles(int64_t pos, const RopeParams& p, const float* freq_factors, float* cos_sin);
+void rope_apply(float* x, int64_t n_heads, int64_t head_dim, const RopeParams& p, const float* cos_sin);
 
 // Attention over an F16 KV cache for one query head against n_pos cached positions, each position's
 // head slice `stride` halves after the previous one (the cache's kv_dim):

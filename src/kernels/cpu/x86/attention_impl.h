@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/x86/vec_x86.h"
 
 namespace strata::kernels {
 namespace {
@@ -88,25 +89,6 @@ void attn_values(const float* w, const uint16_t* v, int64_t stride, int64_t n_po
   }
 }
 
-// e^x, about 2 ulp, for x >= -87 (below: e^-87, which the caller's F16 rounding flushes to 0) and x <= 88:
-// n = round(x log2 e), r = x - n ln 2 in two steps (Cody-Waite), Cephes' degree-6 polynomial, times 2^n.
-template <class V>
-typename V::F attn_exp(typename V::F x) {
-  using F = typename V::F;
-  x = V::min(V::max(x, V::set1(-87.0f)), V::set1(88.0f));
-  const F n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
-  F r = V::fma(n, V::set1(-0.693359375f), x);
-  r = V::fma(n, V::set1(2.12194440e-4f), r);
-  F p = V::set1(1.9875691500e-4f);
-  p = V::fma(p, r, V::set1(1.3981999507e-3f));
-  p = V::fma(p, r, V::set1(8.3334519073e-3f));
-  p = V::fma(p, r, V::set1(4.1665795894e-2f));
-  p = V::fma(p, r, V::set1(1.6666665459e-1f));
-  p = V::fma(p, r, V::set1(5.0000001201e-1f));
-  p = V::fma(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
-  return V::scale2(p, n);
-}
-
 // One KV head's prompt attention for a block of queries (the head group's query heads of a few consecutive
 // tokens), query j seeing cache rows [0, end[j]) (no ring wrap, no window). Each K and V row is converted from
 // F16 once for the whole block, not once per query head and token: a query's scores are one FMA chain over
@@ -170,9 +152,9 @@ void attn_block(const AttnBlock& b, AttnBlockScratch& s) {
     const F sink = V::load(sink_lane);
     F mx = b.sink ? sink : V::set1(-1e30f);
     for (int64_t p = 0; p < n_pos; ++p) mx = V::max(mx, V::load(st + p * nqp + v * L));
-    F sum = b.sink ? attn_exp<V>(V::sub(sink, mx)) : V::zero();
+    F sum = b.sink ? vec_exp<V>(V::sub(sink, mx)) : V::zero();
     for (int64_t p = 0; p < n_pos; ++p) {
-      const F e = attn_exp<V>(V::sub(V::load(st + p * nqp + v * L), mx));
+      const F e = vec_exp<V>(V::sub(V::load(st + p * nqp + v * L), mx));
       V::store(st + p * nqp + v * L, e);
       sum = V::add(sum, e);
     }
