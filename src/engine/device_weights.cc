@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/aligned_buffer.h"
+#include "core/units.h"
 
 namespace strata::engine {
 
@@ -25,17 +26,28 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::make(const model::Model& m
   // In file order: the reads of an upload from the file then run forward through it.
   std::sort(ids.begin(), ids.end(),
             [&](model::TensorId a, model::TensorId b) { return m.tensors[a].file_offset < m.tensors[b].file_offset; });
+  // One allocation for them all: the device rounds each allocation up to its page (2 MiB), which a tensor
+  // at a time would pay once per tensor.
   std::vector<std::pair<model::TensorId, uint8_t*>> targets;  // in file order, each with its device bytes
-  for (model::TensorId id : ids) {
-    auto buf = device.alloc(m.tensors[id].size_bytes, kernels::BufferUse::Weights);
+  std::vector<uint64_t> offset(ids.size());
+  uint64_t total = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    offset[i] = total;
+    total += (m.tensors[ids[i]].size_bytes + 255) / 256 * 256;
+  }
+  if (total > 0) {
+    auto buf = device.alloc(total, kernels::BufferUse::Weights);
     if (!buf)
-      return error(ErrorKind::ResourceExhausted, "{}: out of memory for tensor '{}' ({} bytes)", device.name(),
-                   m.tensors[id].name, m.tensors[id].size_bytes);
-    TensorView v = model::make_view(m, id, buf->data());
-    v.device = device.device();
-    dw->views_[id] = v;
-    dw->device_bytes_ += m.tensors[id].size_bytes;
-    targets.emplace_back(id, buf->data());
+      return error(ErrorKind::ResourceExhausted, "{}: out of memory for {} of weights ({} tensors)", device.name(),
+                   format_bytes(total), ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const model::TensorId id = ids[i];
+      TensorView v = model::make_view(m, id, buf->data() + offset[i]);
+      v.device = device.device();
+      dw->views_[id] = v;
+      dw->device_bytes_ += m.tensors[id].size_bytes;
+      targets.emplace_back(id, buf->data() + offset[i]);
+    }
     dw->buffers_.push_back(std::move(buf));
   }
   if (upload != nullptr) {

@@ -69,12 +69,12 @@ Result<std::unique_ptr<GpuExpertCache>> GpuExpertCache::make(const model::Model&
   c->last_step_.assign(keys, 0);
   c->step_.assign(m.layers.size(), 0);
   c->slots_.resize(static_cast<size_t>(setup.n_slots));
-  for (Slot& s : c->slots_) {
-    s.buf = device.alloc(setup.slot_bytes, kernels::BufferUse::Weights);
-    if (!s.buf)
-      return error("{}: out of memory for {} GPU expert cache slots of {}", device.name(), setup.n_slots,
-                   format_bytes(setup.slot_bytes));
-  }
+  const uint64_t stride = (setup.slot_bytes + 255) / 256 * 256;  // each slot's start as aligned as an allocation's
+  c->arena_ = device.alloc(stride * c->slots_.size(), kernels::BufferUse::Weights);
+  if (!c->arena_)
+    return error(ErrorKind::ResourceExhausted, "{}: out of memory for {} GPU expert cache slots of {}", device.name(),
+                 setup.n_slots, format_bytes(setup.slot_bytes));
+  for (size_t i = 0; i < c->slots_.size(); ++i) c->slots_[i].data = c->arena_->data() + i * stride;
   size_t filled = 0;
   for (const auto& [layer, expert] : setup.warm) {
     if (filled == c->slots_.size()) break;
@@ -112,7 +112,7 @@ Status GpuExpertCache::upload(Slot& slot, int layer, int32_t expert) {
     if (off[p] + v.size_bytes() > slot_bytes_)
       return error("internal: expert {} of layer {} overflows its GPU cache slot", expert, layer);
     if (w.ready()) copier_.wait(*w.ready());
-    copier_.copy(v.data, v.device, slot.buf->data() + off[p], device_.device(), v.size_bytes());
+    copier_.copy(v.data, v.device, slot.data + off[p], device_.device(), v.size_bytes());
     slot.uploaded = copier_.record();
     w.release_after(slot.uploaded);
   }
@@ -190,7 +190,7 @@ TensorView GpuExpertCache::acquire(int layer, model::ExpertTensor which, int32_t
   if (s.uploaded && s.uploaded->query()) s.uploaded = nullptr;
   ready = s.uploaded;
   const model::TensorId id = m_.layers[layer].ffn_exps[static_cast<int>(which)];
-  TensorView v = model::make_view(m_, id, s.buf->data() + offsets(layer)[static_cast<int>(which)]);
+  TensorView v = model::make_view(m_, id, s.data + offsets(layer)[static_cast<int>(which)]);
   v.ne[2] = 1;  // one expert's [k, rows] slice, as TensorView::slice_last makes it
   v.ne[3] = 1;
   v.device = device_.device();
