@@ -167,6 +167,20 @@ int hold_small_gpu_sites(planner::Plan& plan, const model::Model& m, const Stagi
   return held;
 }
 
+std::vector<bool> gpu_only_tensors(const planner::Plan& executed, const model::Model& m) {
+  std::vector<bool> only(m.tensors.size(), false);
+  for (size_t i = 0; i < executed.tensors.size() && i < only.size(); ++i) {
+    const planner::TensorPlacement& t = executed.tensors[i];
+    only[i] = t.tier == planner::Tier::Gpu && t.decode_site == planner::Site::Gpu && t.prefill_site == planner::Site::Gpu;
+  }
+  for (const model::LayerTensors& L : m.layers) {
+    for (model::TensorId id : L.ffn_exps_bias)
+      if (id != model::kNoTensor) only[static_cast<size_t>(id)] = false;
+    if (L.attn_sinks != model::kNoTensor) only[static_cast<size_t>(L.attn_sinks)] = false;
+  }
+  return only;
+}
+
 HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placement& placement) {
   HostedGpuSites h;
   if (placement.backends.size() < 2) return h;  // no GPU in use: the plan was made for the host

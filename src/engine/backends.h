@@ -41,6 +41,11 @@ struct HostedGpuSites {
   int decode_tensors = 0, prefill_tensors = 0;
   uint64_t decode_bytes = 0, prefill_bytes = 0;
 };
+// Per tensor: whether only the GPU reads it (its tier, computed there in both passes), so the host source need
+// not hold it: it is read from the file straight to the device. Expert biases and attention sinks are read
+// where their experts' products or the attention run, which may be the host: they keep a host copy.
+std::vector<bool> gpu_only_tensors(const planner::Plan& executed, const model::Model& m);
+
 HostedGpuSites gpu_sites_on_host(const planner::Plan& plan, const model::Placement& placement);
 
 // A MoE plan that splits experts between GPU memory and RAM, executed with a GPU expert cache: the GPU bytes the

@@ -199,7 +199,13 @@ Result<model::WeightRef> DeviceWeights::acquire(model::TensorId id) {
 }
 
 Result<model::WeightRef> DeviceWeights::acquire_for(model::TensorId id, Device where) {
-  if (id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data) return model::WeightRef(views_[id]);
+  if (id >= 0 && static_cast<size_t>(id) < views_.size() && views_[id].data) {
+    if (where == device_.device()) return model::WeightRef(views_[id]);
+    // Read elsewhere too (an expert bias beside host-computed experts): the host copy where the source keeps
+    // one; otherwise the device's, which the reader's backend then refuses by name.
+    if (auto host = base_.acquire_for(id, where); host.is_ok()) return host;
+    return model::WeightRef(views_[id]);
+  }
   if (staging_ && where == device_.device() && staging_->stages({id, -1}, decode_)) return staged({id, -1});
   return base_.acquire_for(id, where);
 }

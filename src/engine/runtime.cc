@@ -151,13 +151,8 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
     for (size_t i = 0; i < plan.tensors.size() && i < on_gpu.size(); ++i)
       on_gpu[i] = plan.tensors[i].tier == planner::Tier::Gpu;
   }
-  // Tensors only the GPU reads (its tier, computed there in both passes): no host copy.
-  std::vector<bool> gpu_only(on_gpu.size(), false);
-  if (lm->executed_plan_)
-    for (size_t i = 0; i < on_gpu.size(); ++i) {
-      const planner::TensorPlacement& t = lm->executed_plan_->tensors[i];
-      gpu_only[i] = on_gpu[i] && t.decode_site == planner::Site::Gpu && t.prefill_site == planner::Site::Gpu;
-    }
+  const std::vector<bool> gpu_only =
+      lm->executed_plan_ ? gpu_only_tensors(*lm->executed_plan_, lm->model_) : std::vector<bool>(on_gpu.size(), false);
 
   if (stream) {
     std::string stats_path;

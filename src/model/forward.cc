@@ -422,7 +422,7 @@ Status Forward::attention_block(int64_t l, int64_t n) {
   STRATA_ACT(att, acts_.out(Act::Att, kb, n));
   WeightRef sinks;
   if (L.attn_sinks != kNoTensor) {
-    STRATA_ASSIGN_OR_RETURN(sinks, acquire(L.attn_sinks));
+    STRATA_ASSIGN_OR_RETURN(sinks, acquire(L.attn_sinks, kb));  // where the attention runs (the KV cache's site)
     STRATA_RETURN_IF_ERROR(check_readable(sinks, on(kb)));
     if (sinks.ready()) on(kb).wait(*sinks.ready());
     attn.sinks = sinks.view();
@@ -515,7 +515,9 @@ Status Forward::moe_ffn(int64_t l, int64_t n) {
   for (int p = 0; p < 3; ++p) {
     exp_bias_[p] = WeightRef();
     if (L.ffn_exps_bias[p] == kNoTensor) continue;
-    STRATA_ASSIGN_OR_RETURN(exp_bias_[p], acquire(L.ffn_exps_bias[p]));
+    // For the site whose products add it: a plan may keep a layer's gate experts on the GPU and its up experts
+    // on the host, while their biases (small, read every token) sit in GPU memory.
+    STRATA_ASSIGN_OR_RETURN(exp_bias_[p], acquire(L.ffn_exps_bias[p], sites[p]));
     kernels::Backend& be = on(sites[p]);
     STRATA_RETURN_IF_ERROR(check_readable(exp_bias_[p], be));
     if (exp_bias_[p].ready()) be.wait(*exp_bias_[p].ready());

@@ -2,7 +2,8 @@
 // through two bounded bounce buffers, and RAM holds no copy of it: across a late stand-in device (copies run on
 // a worker thread after the call returns, so a bounce buffer refilled before its copy ran is caught), the
 // logits equal the one-backend run bit for bit; the host source refuses the GPU tier's tensors by kind; a
-// failed read names the tensor.
+// failed read names the tensor; gpt-oss's expert biases and sinks in GPU memory are still read on the host
+// where its experts or attention run there.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -115,6 +116,77 @@ TEST(DeviceWeights, AFailedUploadReadNamesTheTensor) {
   EXPECT_NE(dw.status().message().find("uploading '"), std::string::npos) << dw.status().message();
   EXPECT_EQ(late.pinned_bytes(), 0u);
   EXPECT_EQ(late.bad_pins(), 0);
+}
+
+// gpt-oss with its attention, router and every bias and sink in GPU memory, its experts in RAM computed on the
+// host (the gpt-oss-120b plan at --gpu-mem 16G keeps up_exps on the host while their biases sit on the GPU):
+// the expert products read the biases' host copies. Once more with the KV cache in RAM, so the attention, and
+// the sinks it reads, run on the host too.
+TEST(DeviceWeights, ExpertBiasesAndSinksAreReadWhereTheirConsumersRun) {
+  model::SynthSpec spec;
+  spec.arch = "gpt-oss";
+  spec.layers = 2;
+  spec.dim = 64;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.head_dim = 16;
+  spec.experts = 4;
+  spec.experts_used = 2;
+  spec.ff_expert = 32;
+  spec.vocab = 400;
+  spec.window = 4;
+  spec.type = "F32";
+  auto lm = load_synth("device-upload-gptoss.gguf", spec);
+  ASSERT_NE(lm, nullptr);
+  const model::Model& m = lm->model();
+  for (bool kv_on_gpu : {true, false}) {
+    SCOPED_TRACE(kv_on_gpu ? "attention on the device" : "attention on the host");
+    planner::Plan plan;
+    plan.tensors.resize(m.tensors.size());
+    for (size_t i = 0; i < m.tensors.size(); ++i) plan.tensors[i].size_bytes = m.tensors[i].size_bytes;
+    plan.kv_tiers.assign(m.layers.size(), kv_on_gpu ? planner::Tier::Gpu : planner::Tier::Ram);
+    auto gpu = [&](model::TensorId id) {
+      if (id == model::kNoTensor) return;
+      plan.tensors[id].tier = planner::Tier::Gpu;
+      plan.tensors[id].decode_site = plan.tensors[id].prefill_site = planner::Site::Gpu;
+    };
+    int biases = 0;
+    for (const model::LayerTensors& L : m.layers) {
+      for (model::TensorId id : {L.attn_norm, L.ffn_norm, L.attn_sinks, L.ffn_gate_inp, L.ffn_gate_inp_bias}) gpu(id);
+      if (kv_on_gpu)
+        for (model::TensorId id : {L.attn_q, L.attn_k, L.attn_v, L.attn_output, L.attn_q_bias, L.attn_k_bias,
+                                   L.attn_v_bias, L.attn_output_bias})
+          gpu(id);
+      for (model::TensorId id : L.ffn_exps_bias) {
+        gpu(id);
+        biases += id != model::kNoTensor;
+      }
+    }
+    ASSERT_EQ(biases, 6);
+    const std::vector<bool> on_gpu = testing::gpu_tier_mask(plan);
+    const std::vector<bool> only = gpu_only_tensors(plan, m);
+    for (const model::LayerTensors& L : m.layers) {
+      EXPECT_TRUE(on_gpu[L.attn_sinks]);
+      EXPECT_FALSE(only[L.attn_sinks]) << "sinks keep a host copy";
+      for (model::TensorId id : L.ffn_exps_bias) EXPECT_FALSE(only[id]) << "expert biases keep a host copy";
+      EXPECT_TRUE(only[L.ffn_gate_inp]);
+    }
+    auto host = streaming::ResidentWeights::load(lm->file(), m, {}, only);
+    ASSERT_TRUE(host.is_ok()) << host.status().message();
+    auto f = File::open_read(lm->file().path);
+    ASSERT_TRUE(f.is_ok());
+    DeviceUploadSource upload;
+    upload.read = [&](uint64_t offset, std::span<uint8_t> out) { return f.value().read_exact(offset, out); };
+    kernels::testing::LateBackend late(1, 100us);
+    auto dw = DeviceWeights::make(m, *host.value(), host.value().get(), on_gpu, late, nullptr, nullptr, &upload);
+    ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+    const model::Placement p = placement_from_plan(&plan, m, lm->backend(), &late, nullptr);
+    const std::vector<int32_t> tokens = {1, 20, 30, 40, 50, 60, 70, 80, 90};
+    const std::vector<float> one = run_prompt_then_decode(m, lm->weights(), lm->experts(), lm->placement(), tokens, {3, 2});
+    const std::vector<float> split = run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, tokens, {3, 2});
+    ASSERT_EQ(one.size(), split.size());
+    EXPECT_EQ(std::memcmp(one.data(), split.data(), one.size() * sizeof(float)), 0);
+  }
 }
 
 }  // namespace

@@ -25,7 +25,9 @@ class CpuBackend final : public Backend {
   ThreadPool& pool() { return pool_; }
 
   std::unique_ptr<Buffer> alloc(uint64_t size_bytes, BufferUse use) override;
-  bool can_read(Device d) const override { return d.is_host(); }
+  // Host memory: the process's own (index 0) and this backend's. Another host-side backend's buffers stand in for
+  // a device's memory in tests, so reading them here would hide a read the real device's memory would refuse.
+  bool can_read(Device d) const override { return d.is_host() && (d.index == 0 || d.index == device_.index); }
 
   EventPtr record() override { return completed_event(); }
   void wait(const Event& e) override;
