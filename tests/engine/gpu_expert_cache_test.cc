@@ -100,6 +100,10 @@ TEST(GpuExpertCache, HitsOnTheDeviceAndMissesOnTheHostMatchTheHostRun) {
   const std::vector<bool> on_device = testing::gpu_tier_mask(plan);
   auto dw = DeviceWeights::make(m, lm.weights(), lm.experts(), on_device, late, nullptr, &setup);
   ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+  // One allocation for the GPU tier and one for every cache slot: a device rounds each allocation up to its page,
+  // which slots allocated one by one paid per slot (2.5 GB at qwen3-30b-a3b's 2,240 slots on the H100).
+  EXPECT_EQ(late.weight_allocs(), 2);
+  EXPECT_GT(setup.n_slots, 1);
   const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &late);
   const auto got = testing::run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, tokens, prompt);
   late.synchronize();

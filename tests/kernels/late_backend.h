@@ -36,6 +36,8 @@ class LateBackend final : public Backend {
 
   // Matmuls whose weight bytes changed between enqueue and execution (a slot reused too early).
   int stale_weights() const { return stale_.load(); }
+  // Weights allocations made (a real device rounds each one up to its page: many small ones waste memory).
+  int weight_allocs() const { return weight_allocs_.load(); }
   int ops_run() const { return ops_.load(); }
 
   std::string_view name() const override { return "late"; }
@@ -43,6 +45,7 @@ class LateBackend final : public Backend {
   std::string describe() const override { return "late: ops run on a worker after a delay"; }
   std::unique_ptr<Buffer> alloc(uint64_t size, BufferUse use) override {
     auto inner = cpu_.alloc(size, use);
+    if (inner && use == BufferUse::Weights) ++weight_allocs_;
     if (!inner || (use != BufferUse::Weights && use != BufferUse::Staging)) return inner;
     return std::make_unique<OwnedWeights>(std::move(inner), this);
   }
@@ -226,7 +229,7 @@ class LateBackend final : public Backend {
   int bad_pins_ = 0;  // unaligned, repeated or unknown pin/unpin calls
   std::map<uint8_t*, uint64_t> owned_;  // weights and staging buffers alive: start -> bytes
   std::atomic<bool> own_weights_only_{false};
-  std::atomic<int> stale_{0}, ops_{0}, foreign_{0};
+  std::atomic<int> stale_{0}, ops_{0}, foreign_{0}, weight_allocs_{0};
   std::thread worker_;  // last: starts after every other member exists
 };
 
