@@ -46,6 +46,19 @@ planner::Plan gpu_tier_plan(const model::Model& m) {
   return plan;
 }
 
+// Two prompt batches and decode steps across the host and `device` as `plan` places them: logits equal the
+// one-backend run's bit for bit.
+void expect_split_equals_one_backend(LoadedModel& lm, const planner::Plan& plan, DeviceWeights& dw,
+                                     kernels::Backend& device) {
+  const model::Model& m = lm.model();
+  const model::Placement p = placement_from_plan(&plan, m, lm.backend(), &device, nullptr);
+  const std::vector<int32_t> tokens = {1, 20, 30, 40, 50, 60, 70, 80, 90};
+  const std::vector<float> one = run_prompt_then_decode(m, lm.weights(), lm.experts(), lm.placement(), tokens, {3, 2});
+  const std::vector<float> split = run_prompt_then_decode(m, dw, &dw, p, tokens, {3, 2});
+  ASSERT_EQ(one.size(), split.size());
+  EXPECT_EQ(std::memcmp(one.data(), split.data(), one.size() * sizeof(float)), 0);
+}
+
 TEST(DeviceWeights, GpuTierIsUploadedFromTheFileAndNotHeldInRam) {
   for (const char* type : {"F32", "Q8_0"}) {
     SCOPED_TRACE(type);
@@ -87,12 +100,7 @@ TEST(DeviceWeights, GpuTierIsUploadedFromTheFileAndNotHeldInRam) {
     EXPECT_EQ(late.pinned_bytes(), 0u) << "the bounce buffers are unpinned once the load is done";
     EXPECT_EQ(late.bad_pins(), 0);
 
-    const model::Placement p = placement_from_plan(&plan, m, lm->backend(), &late, nullptr);
-    const std::vector<int32_t> tokens = {1, 20, 30, 40, 50, 60, 70, 80, 90};
-    const std::vector<float> one = run_prompt_then_decode(m, lm->weights(), lm->experts(), lm->placement(), tokens, {3, 2});
-    const std::vector<float> split = run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, tokens, {3, 2});
-    ASSERT_EQ(one.size(), split.size());
-    EXPECT_EQ(std::memcmp(one.data(), split.data(), one.size() * sizeof(float)), 0);
+    expect_split_equals_one_backend(*lm, plan, *dw.value(), late);
   }
 }
 
@@ -180,12 +188,7 @@ TEST(DeviceWeights, ExpertBiasesAndSinksAreReadWhereTheirConsumersRun) {
     kernels::testing::LateBackend late(1, 100us);
     auto dw = DeviceWeights::make(m, *host.value(), host.value().get(), on_gpu, late, nullptr, nullptr, &upload);
     ASSERT_TRUE(dw.is_ok()) << dw.status().message();
-    const model::Placement p = placement_from_plan(&plan, m, lm->backend(), &late, nullptr);
-    const std::vector<int32_t> tokens = {1, 20, 30, 40, 50, 60, 70, 80, 90};
-    const std::vector<float> one = run_prompt_then_decode(m, lm->weights(), lm->experts(), lm->placement(), tokens, {3, 2});
-    const std::vector<float> split = run_prompt_then_decode(m, *dw.value(), dw.value().get(), p, tokens, {3, 2});
-    ASSERT_EQ(one.size(), split.size());
-    EXPECT_EQ(std::memcmp(one.data(), split.data(), one.size() * sizeof(float)), 0);
+    expect_split_equals_one_backend(*lm, plan, *dw.value(), late);
   }
 }
 
