@@ -6,6 +6,7 @@
 #                        dependencies and cannot reach a registry (fmt, nlohmann-json, gtest).
 #   STRATA_GPU_LOGS=dir  where each step's full log goes (default: a temporary directory).
 #   STRATA_GPU_QUICK=1   skip the sanitizers and the GEMM part of the benchmark.
+#   STRATA_GPU_BUILD_ONLY=1  configure and build, then stop (a second run finds the build done).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,12 +17,16 @@ build="${STRATA_GPU_BUILD:-build-gpu}"
 prefix_args=()
 
 if [[ -n "${STRATA_DEBS:-}" ]]; then
-  deps="$(mktemp -d)"
-  for d in "$STRATA_DEBS"/*.deb; do
-    if command -v dpkg-deb >/dev/null; then dpkg-deb -x "$d" "$deps"
-    else (cd "$deps" && ar p "$d" "$(ar t "$d" | grep '^data.tar')" | tar xJ 2>/dev/null || ar p "$d" "$(ar t "$d" | grep '^data.tar')" | tar x)
-    fi || { echo "gpu_test: cannot unpack $d" >&2; exit 1; }
-  done
+  [[ "$build" == /* ]] && deps="$build/deps-prefix" || deps="$root/$build/deps-prefix"  # one path every run:
+  if [[ ! -f "$deps/.unpacked" ]]; then  # a new path would change the cache and rebuild everything
+    mkdir -p "$deps"
+    for d in "$STRATA_DEBS"/*.deb; do
+      if command -v dpkg-deb >/dev/null; then dpkg-deb -x "$d" "$deps"
+      else (cd "$deps" && ar p "$d" "$(ar t "$d" | grep '^data.tar')" | tar xJ 2>/dev/null || ar p "$d" "$(ar t "$d" | grep '^data.tar')" | tar x)
+      fi || { echo "gpu_test: cannot unpack $d" >&2; exit 1; }
+    done
+    touch "$deps/.unpacked"
+  fi
   prefix_args=(-DCMAKE_PREFIX_PATH="$deps/usr" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu)
   export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 elif command -v apt-get >/dev/null 2>&1; then
@@ -42,6 +47,7 @@ start=$(date +%s)
 cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" cuda_kernel_bench >"$logs/build.log" 2>&1 ||
   { grep -E "error|FAILED" -A5 "$logs/build.log" | head -60; echo "gpu_test: build failed" >&2; exit 1; }
 echo "   built in $(( $(date +%s) - start )) s"
+[[ "${STRATA_GPU_BUILD_ONLY:-0}" == 1 ]] && exit 0
 # Registers, stack and local memory per kernel (local memory or a stack frame means spilled arrays).
 if command -v cuobjdump >/dev/null; then
   for o in "$build"/src/kernels/cuda/CMakeFiles/strata_kernels_cuda.dir/*.cu.o; do
