@@ -241,10 +241,133 @@ void launch_matvec_q8_one(const void* w, int64_t k, int64_t rows, const void* xq
   launch_matvec_q8_shape<D, 1, 2, 1>(w, k, rows, xq8, bias, y, s);
 }
 
+// ---- 2 to 8 tokens: integer tensor cores ------------------------------------------------------------------
+// With dp4a every token multiplies every weight again and reloads its x chunk through L1 (the batch-8 products
+// took 2.7-3.5x a one-token one). Here a warp owns 16 rows: each lane decodes whole chunks (chunk_int, as the
+// one-token kernels) into a shared-memory tile, and mma.sync m16n8k16 (s8) multiplies 16 rows by 8 tokens for
+// each 16-element half, whose scale it then applies in float. A token's x bytes are read once per 16 rows.
+// The W warps of a block split the chunks of the same 16 rows and add their partial sums at the end.
+
+// d[0..3] = A (16 x 16, rows g and g + 8 of lane 4g + t hold bytes t*4.. in a0, a1) times B (16 x 8, lane's b:
+// k bytes t*4.. of token g); d[0], d[1]: row g, tokens 2t, 2t + 1; d[2], d[3]: row g + 8.
+__device__ __forceinline__ void mma_s8_16x8x16(uint32_t a0, uint32_t a1, uint32_t b, int (&d)[4]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%7,%7,%7};"
+               : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+               : "r"(a0), "r"(a1), "r"(b), "r"(0));
+#else
+  __trap();  // STRATA_CUDA_ARCHS builds sm_80 and newer only: never reached
+#endif
+}
+
+inline constexpr int kMmaRows = 16;
+
+// A row of the tile: kCh chunks of 32 integers plus 16 bytes, so the 8 rows g of a fragment read start 4 words
+// apart modulo 32 banks (20 or 36 words a row) and the four lanes t of a row the next words: no bank conflicts.
+template <int kCh>
+inline constexpr int kMmaTileRowBytes = kCh * 32 + 16;
+
+// grid: ceil(rows / 16) blocks of W warps. Per step a warp decodes kCh = 2U chunks of its 16 rows (lane l: row
+// l % 16, chunks l / 16 + 2u, all U in flight), then runs 2 kCh mma over them.
+template <typename D, int kTok, int W, int U>
+__global__ void __launch_bounds__(W * 32)
+    matvec_q8_mma_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_chunks,
+                         const int8_t* __restrict__ xq, const float4* __restrict__ xm, int64_t k, int64_t rows,
+                         const float* __restrict__ bias, float* __restrict__ y) {
+  static_assert(kTok >= 1 && kTok <= 8);
+  constexpr int kCh = 2 * U, kRow = kMmaTileRowBytes<kCh>;
+  __shared__ __align__(16) uint8_t tile_q[W][kMmaRows * kRow];
+  __shared__ float4 tile_s[W][kMmaRows][kCh];  // {a0, a1, m0, m1} of each row's chunk
+  __shared__ float partial[W][kMmaRows][8];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;  // the fragment's row group and column pair
+  const int my_row = lane % kMmaRows, my_c = lane / kMmaRows;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x) * kMmaRows;
+  const uint8_t* wr = w + min(r0 + my_row, rows - 1) * row_bytes;  // a ragged last block repeats a row
+  uint8_t* const tq = tile_q[warp];
+  const int tok0 = 2 * t, tok1 = 2 * t + 1;
+  float acc[4] = {};  // (row g, tok0), (g, tok1), (g + 8, tok0), (g + 8, tok1)
+  for (int64_t j0 = static_cast<int64_t>(warp) * kCh; j0 < n_chunks; j0 += static_cast<int64_t>(W) * kCh) {
+    uint32_t q[U][8];
+    float a[U][2], m[U][2];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t j = j0 + my_c + 2 * u;
+      if (j < n_chunks) {
+        D::chunk_int(wr, j, q[u], a[u], m[u]);
+      } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) q[u][i] = 0;
+        a[u][0] = a[u][1] = m[u][0] = m[u][1] = 0.0f;
+      }
+    }
+    __syncwarp();  // the previous step's fragment reads of the tile are done
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int cc = my_c + 2 * u;
+      uint4* dst = reinterpret_cast<uint4*>(tq + my_row * kRow + cc * 32);
+      dst[0] = make_uint4(q[u][0], q[u][1], q[u][2], q[u][3]);
+      dst[1] = make_uint4(q[u][4], q[u][5], q[u][6], q[u][7]);
+      tile_s[warp][my_row][cc] = make_float4(a[u][0], a[u][1], m[u][0], m[u][1]);
+    }
+    __syncwarp();
+#pragma unroll
+    for (int cc = 0; cc < kCh; ++cc) {
+      const int64_t j = j0 + cc;
+      if (j >= n_chunks) break;  // the same for every lane
+      const float4 x0 = tok0 < kTok ? __ldg(xm + tok0 * n_chunks + j) : make_float4(0, 0, 0, 0);
+      const float4 x1 = tok1 < kTok ? __ldg(xm + tok1 * n_chunks + j) : make_float4(0, 0, 0, 0);
+      const float4 s_lo = tile_s[warp][g][cc], s_hi = tile_s[warp][g + 8][cc];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int col = cc * 32 + h * 16 + t * 4;
+        const uint32_t a0 = *reinterpret_cast<const uint32_t*>(tq + g * kRow + col);
+        const uint32_t a1 = *reinterpret_cast<const uint32_t*>(tq + (g + 8) * kRow + col);
+        const uint32_t b =
+            g < kTok ? __ldg(reinterpret_cast<const uint32_t*>(xq + g * k + j * 32 + h * 16 + t * 4)) : 0u;
+        int d[4];
+        mma_s8_16x8x16(a0, a1, b, d);
+        const float lo = h == 0 ? s_lo.x : s_lo.y, hi = h == 0 ? s_hi.x : s_hi.y;
+        acc[0] += x0.x * lo * static_cast<float>(d[0]);
+        acc[1] += x1.x * lo * static_cast<float>(d[1]);
+        acc[2] += x0.x * hi * static_cast<float>(d[2]);
+        acc[3] += x1.x * hi * static_cast<float>(d[3]);
+      }
+      acc[0] += s_lo.z * x0.y + s_lo.w * x0.z;  // the halves' offsets times x's half sums
+      acc[1] += s_lo.z * x1.y + s_lo.w * x1.z;
+      acc[2] += s_hi.z * x0.y + s_hi.w * x0.z;
+      acc[3] += s_hi.z * x1.y + s_hi.w * x1.z;
+    }
+  }
+  partial[warp][g][tok0] = acc[0];
+  partial[warp][g][tok1] = acc[1];
+  partial[warp][g + 8][tok0] = acc[2];
+  partial[warp][g + 8][tok1] = acc[3];
+  __syncthreads();
+  for (int i = threadIdx.x; i < kMmaRows * kTok; i += W * 32) {
+    const int row = i % kMmaRows, tok = i / kMmaRows;
+    if (r0 + row >= rows) continue;
+    float v = 0.0f;
+#pragma unroll
+    for (int p = 0; p < W; ++p) v += partial[p][row][tok];
+    y[tok * rows + r0 + row] = v + (bias ? bias[r0 + row] : 0.0f);
+  }
+}
+
+template <typename D, int kTok, int W = 8, int U = 2>
+void launch_matvec_q8_mma(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
+                          cudaStream_t s) {
+  const Q8Acts x = q8_view(xq8, k, kTok);
+  const dim3 grid(static_cast<unsigned>((rows + kMmaRows - 1) / kMmaRows));
+  matvec_q8_mma_kernel<D, kTok, W, U><<<grid, W * 32, 0, s>>>(static_cast<const uint8_t*>(w), row_bytes_of<D>(k),
+                                                             k / 32, x.q, x.meta, k, rows, bias, y);
+  STRATA_CUDA_CHECK_LAUNCH();
+}
+
 template <typename D, int kTok>
 void launch_matvec_q8_n(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
                         cudaStream_t s) {
-  launch_matvec_q8_shape<D, kTok, kMatvecRowsPerWarp, 1>(w, k, rows, xq8, bias, y, s);
+  launch_matvec_q8_mma<D, kTok>(w, k, rows, xq8, bias, y, s);
 }
 
 template <typename D>

@@ -115,6 +115,11 @@ TEST(CudaMatmul, Q8ActivationMatvecOneToEightTokens) {
     for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
       check_product(type, 768, 67, n_tok, Path::MatvecQ8, n_tok % 2 == 0);
     check_product(type, 2816, 33, 1, Path::MatvecQ8, false);
+    // 2-8 tokens go through the tensor-core kernel: 16 rows a block, its warps splitting the chunks. Here
+    // warps with partial spans, a ragged last block, a model's widest rows, and an odd number of chunks.
+    check_product(type, 2816, 33, 3, Path::MatvecQ8, true);
+    check_product(type, 4096, 1000, 8, Path::MatvecQ8, false);
+    if (dtype_traits(type).block_elems == 32) check_product(type, 800, 19, 5, Path::MatvecQ8, true);
   }
   EXPECT_GE(n_types, 12);  // every quantized type of kTypes
 }
