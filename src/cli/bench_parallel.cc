@@ -44,6 +44,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
   std::vector<std::vector<float>> logits(static_cast<size_t>(n), std::vector<float>(static_cast<size_t>(vocab)));
   std::vector<int32_t> next(static_cast<size_t>(n));
   std::vector<double> prompt_tps, seq_tps, bytes_per_step;
+  std::vector<std::vector<int32_t>> generated(static_cast<size_t>(n));  // the last repetition's greedy tokens
   for (int rep = -1; rep < b.repetitions; ++rep) {  // one warm-up
     std::vector<model::SeqInput> batch;
     for (int i = 0; i < n; ++i) {
@@ -58,6 +59,8 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
       for (int i = 0; i < n; ++i) {
         next[static_cast<size_t>(i)] = engine::Sampler::argmax(logits[static_cast<size_t>(i)]);
         batch[static_cast<size_t>(i)].tokens = std::span(&next[static_cast<size_t>(i)], 1);
+        if (g == 0) generated[static_cast<size_t>(i)].clear();
+        generated[static_cast<size_t>(i)].push_back(next[static_cast<size_t>(i)]);
       }
       STRATA_RETURN_IF_ERROR(fwd.eval_batch(batch));
     }
@@ -68,8 +71,33 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     seq_tps.push_back(b.n_gen / (t2 - t1));
     if (s1 && s2) bytes_per_step.push_back(static_cast<double>(s2->bytes_read - s1->bytes_read) / b.n_gen);
   }
+  // Each sequence again alone, greedy: its tokens should be the batch's. On a GPU a batch's products run
+  // another kernel than one token's (the same integers, summed in another order), so near-tied logits of
+  // random weights may part; the record says how many tokens each sequence kept before parting.
+  int identical = 0;
+  std::vector<int> agree(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    caches[static_cast<size_t>(i)]->clear();
+    std::vector<float>& lg = logits[static_cast<size_t>(i)];
+    std::vector<model::SeqInput> one{{prompts[static_cast<size_t>(i)], caches[static_cast<size_t>(i)].get(), lg, false}};
+    STRATA_RETURN_IF_ERROR(fwd.eval_batch(one));
+    const std::vector<int32_t>& want = generated[static_cast<size_t>(i)];
+    int same = 0;
+    for (size_t g = 0; g < want.size(); ++g) {
+      int32_t tok = engine::Sampler::argmax(lg);
+      if (tok != want[g]) break;
+      ++same;
+      if (g + 1 == want.size()) break;
+      one[0].tokens = std::span(&tok, 1);
+      STRATA_RETURN_IF_ERROR(fwd.eval_batch(one));
+    }
+    agree[static_cast<size_t>(i)] = same;
+    if (same == static_cast<int>(want.size())) ++identical;
+  }
   nlohmann::json r;
   r["n_parallel"] = n;
+  r["sequences_identical_to_alone"] = identical;
+  r["tokens_equal_to_alone"] = agree;
   r["n_gen"] = b.n_gen;
   r["prompt_tokens_per_s"] = median(prompt_tps);
   r["decode_tokens_per_s_per_sequence"] = median(seq_tps);

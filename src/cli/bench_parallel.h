@@ -21,7 +21,8 @@ struct ParallelBench {
 
 // Each repetition: every sequence's prompt (distinct: the prompt rotated per sequence, so no prefix is
 // shared) in one pass, then n_gen greedy steps of all sequences in one pass each. The record holds the
-// median per-sequence and aggregate decode tok/s and disk bytes a step.
+// median per-sequence and aggregate decode tok/s and disk bytes a step. Then each sequence runs alone,
+// greedy, and the record counts the sequences whose tokens equal the batch's (and each one's leading run).
 Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const int32_t> prompt, const ParallelBench& b);
 
 }  // namespace strata::cli
