@@ -108,8 +108,8 @@ Status DeviceWeights::upload_from_file(std::span<const std::pair<model::TensorId
   AlignedBuffer bounce[2];
   bool pinned[2] = {false, false};
   kernels::EventPtr copied[2];
-  for (int b = 0; b < 2; ++b) {
-    bounce[b].reset((std::min(chunk, total) + 4095) / 4096 * 4096);  // whole pages, to be page-locked
+  for (int b = 0; b < 2; ++b) {  // whole pages, to be page-locked, with room for an aligned read's ends
+    bounce[b].reset((std::min(chunk, total) + 2 * src.alignment + 4095) / 4096 * 4096);
     pinned[b] = device_.pin_host(bounce[b].data(), bounce[b].size());
   }
   Progress p = bytes_progress("loading to the GPU", {}, 0, total);
@@ -121,12 +121,12 @@ Status DeviceWeights::upload_from_file(std::span<const std::pair<model::TensorId
     for (uint64_t off = 0; off < t.size_bytes && st; off += chunk, b ^= 1) {
       const uint64_t len = std::min(chunk, t.size_bytes - off);
       if (copied[b]) copied[b]->synchronize();  // the copy out of this buffer has finished reading it
-      st = src.read(t.file_offset + off, {bounce[b].data(), len});
-      if (!st) {
-        st = st.with_context(fmt::format("uploading '{}' to {}", t.name, device_.name()));
+      Result<uint64_t> lead = src.read(t.file_offset + off, len, {bounce[b].data(), bounce[b].size()});
+      if (!lead) {
+        st = lead.status().with_context(fmt::format("uploading '{}' to {}", t.name, device_.name()));
         break;
       }
-      device_.copy(bounce[b].data(), kHostDevice, dst + off, device_.device(), len);
+      device_.copy(bounce[b].data() + lead.value(), kHostDevice, dst + off, device_.device(), len);
       copied[b] = device_.record();
       p.done += len;
       report(src.progress, p);
@@ -141,6 +141,22 @@ Status DeviceWeights::upload_from_file(std::span<const std::pair<model::TensorId
   p.finished = true;
   report(src.progress, p);
   return Status::ok();
+}
+
+DeviceUploadSource upload_source(io::Reader& reader, ProgressFn progress) {
+  DeviceUploadSource s;
+  s.alignment = reader.alignment();
+  s.progress = std::move(progress);
+  s.read = [&reader](uint64_t offset, uint64_t len, std::span<uint8_t> buf) -> Result<uint64_t> {
+    const io::AlignedSpan a = io::align_span(offset, len, reader.alignment());
+    if (a.length > buf.size())
+      return error("internal: an aligned read of {} bytes does not fit a {}-byte bounce buffer", a.length, buf.size());
+    STRATA_RETURN_IF_ERROR(reader.submit({a.start, a.length, a.need, buf.data(), 0}));
+    STRATA_ASSIGN_OR_RETURN(io::ReadCompletion done, reader.wait());
+    STRATA_RETURN_IF_ERROR(done.status);
+    return a.lead;
+  };
+  return s;
 }
 
 void DeviceWeights::end_layer(int layer) {

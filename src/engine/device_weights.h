@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "engine/device_staging.h"
 #include "engine/gpu_expert_cache.h"
+#include "io/reader.h"
 #include "kernels/backend.h"
 #include "model/model.h"
 #include "model/weight_source.h"
@@ -31,10 +32,17 @@ struct StagingSetup {
 // Where the tensors kept in GPU memory come from when the host holds no copy of them: the model file, read a
 // bounded chunk at a time into host bounce buffers and copied on (RAM then holds only what its tier plans).
 struct DeviceUploadSource {
-  std::function<Status(uint64_t file_offset, std::span<uint8_t> out)> read;  // checked reads of the model file
+  // Checked read of the file range [offset, offset + len) into `buf` (page-aligned, len + 2 * alignment bytes
+  // long); returns where in `buf` the range begins (a direct read starts at the aligned offset below it).
+  std::function<Result<uint64_t>(uint64_t offset, uint64_t len, std::span<uint8_t> buf)> read;
+  uint64_t alignment = 4096;
   ProgressFn progress;  // hears "loading to the GPU" in bytes
   uint64_t chunk_bytes = 64ull << 20;
 };
+
+// The model file through `reader` (O_DIRECT where the filesystem allows: the GPU tier never passes through
+// the page cache, which a memory-limited cgroup would otherwise be charged for). `reader` outlives the source.
+DeviceUploadSource upload_source(io::Reader& reader, ProgressFn progress);
 
 class DeviceWeights final : public model::WeightSource, public model::ExpertSource, private model::WeightReleaser {
  public:

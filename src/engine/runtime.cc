@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "arch/ollama_compat.h"
-#include "core/file.h"
 #include "engine/backends.h"
 #include "engine/device_weights.h"
 #include "planner/planner.h"
@@ -181,10 +180,10 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
       staging.copier = lm->gpu_copier_.get();
       cache.copier = lm->gpu_copier_.get();
     }
-    STRATA_ASSIGN_OR_RETURN(File f, File::open_read(lm->file_.path));
-    DeviceUploadSource upload;
-    upload.read = [&f](uint64_t offset, std::span<uint8_t> out) { return f.read_exact(offset, out); };
-    upload.progress = progress;
+    io::ReaderOptions upload_io;  // direct reads, the plan's measured block size and depth
+    if (lm->plan_) upload_io = stream_config_from_plan(*lm->plan_, lm->model_, {}, gpu_only).io;
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<io::Reader> reader, io::open_reader(lm->file_.path, upload_io));
+    DeviceUploadSource upload = upload_source(*reader, progress);
     auto dw = DeviceWeights::make(lm->model_, *lm->weights_, lm->experts_, on_gpu, *lm->gpu_, &staging, &cache, &upload);
     if (!dw) return dw.status().with_context(options.model_path);
     lm->experts_ = dw.value().get();

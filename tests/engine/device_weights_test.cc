@@ -87,9 +87,10 @@ TEST(DeviceWeights, GpuTierIsUploadedFromTheFileAndNotHeldInRam) {
     ASSERT_TRUE(f.is_ok());
     int reads = 0;
     DeviceUploadSource upload;
-    upload.read = [&](uint64_t offset, std::span<uint8_t> out) {
+    upload.read = [&](uint64_t offset, uint64_t len, std::span<uint8_t> buf) -> Result<uint64_t> {
       ++reads;
-      return f.value().read_exact(offset, out);
+      STRATA_RETURN_IF_ERROR(f.value().read_exact(offset, buf.first(len)));
+      return uint64_t{0};
     };
     upload.chunk_bytes = 4096;  // many chunks a tensor: the two bounce buffers take turns
     kernels::testing::LateBackend late(1, 200us);
@@ -113,8 +114,9 @@ TEST(DeviceWeights, AFailedUploadReadNamesTheTensor) {
   ASSERT_TRUE(host.is_ok());
   int reads = 0;
   DeviceUploadSource upload;
-  upload.read = [&](uint64_t, std::span<uint8_t>) {
-    return ++reads < 3 ? Status::ok() : error(ErrorKind::Io, "read failed: input/output error");
+  upload.read = [&](uint64_t, uint64_t, std::span<uint8_t>) -> Result<uint64_t> {
+    if (++reads < 3) return uint64_t{0};
+    return error(ErrorKind::Io, "read failed: input/output error");
   };
   upload.chunk_bytes = 4096;
   kernels::testing::LateBackend late(1, 0us);
@@ -181,10 +183,11 @@ TEST(DeviceWeights, ExpertBiasesAndSinksAreReadWhereTheirConsumersRun) {
     }
     auto host = streaming::ResidentWeights::load(lm->file(), m, {}, only);
     ASSERT_TRUE(host.is_ok()) << host.status().message();
-    auto f = File::open_read(lm->file().path);
-    ASSERT_TRUE(f.is_ok());
-    DeviceUploadSource upload;
-    upload.read = [&](uint64_t offset, std::span<uint8_t> out) { return f.value().read_exact(offset, out); };
+    // Through a direct reader, as a load reads: offsets are the tensors', the reads start at aligned ones.
+    auto reader = io::open_reader(lm->file().path, {});
+    ASSERT_TRUE(reader.is_ok()) << reader.status().message();
+    DeviceUploadSource upload = upload_source(*reader.value(), {});
+    upload.chunk_bytes = 3 * 4096 + 64;  // chunks that start and end off the alignment
     kernels::testing::LateBackend late(1, 100us);
     auto dw = DeviceWeights::make(m, *host.value(), host.value().get(), on_gpu, late, nullptr, nullptr, &upload);
     ASSERT_TRUE(dw.is_ok()) << dw.status().message();
