@@ -29,6 +29,9 @@ constexpr Variant kVariants[] = {
     {"R2 U4", &launch_matvec_q8_shape<D, 1, 2, 4>},           {"staged R1 U4", &launch_matvec_q8_staged<D, 1, 1, 4>},
     {"staged R2 U2", &launch_matvec_q8_staged<D, 1, 2, 2>},   {"staged R2 U4", &launch_matvec_q8_staged<D, 1, 2, 4>},
     {"staged R4 U1", &launch_matvec_q8_staged<D, 1, 4, 1>},   {"staged R4 U2", &launch_matvec_q8_staged<D, 1, 4, 2>},
+    // the batch kernel (integer tensor cores, 16 rows a block) at one token: W warps splitting the chunks
+    {"mma W8 U2", &launch_matvec_q8_mma<D, 1, 8, 2>},         {"mma W4 U2", &launch_matvec_q8_mma<D, 1, 4, 2>},
+    {"mma W8 U4", &launch_matvec_q8_mma<D, 1, 8, 4>},         {"mma W4 U4", &launch_matvec_q8_mma<D, 1, 4, 4>},
 };
 
 template <typename D>
