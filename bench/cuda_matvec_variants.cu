@@ -31,7 +31,7 @@ constexpr Variant kVariants[] = {
     {"staged R4 U1", &launch_matvec_q8_staged<D, 1, 4, 1>},   {"staged R4 U2", &launch_matvec_q8_staged<D, 1, 4, 2>},
     // the batch kernel (integer tensor cores, 16 rows a block) at one token: W warps splitting the chunks
     {"mma W8 U2", &launch_matvec_q8_mma<D, 1, 8, 2>},         {"mma W4 U2", &launch_matvec_q8_mma<D, 1, 4, 2>},
-    {"mma W8 U4", &launch_matvec_q8_mma<D, 1, 8, 4>},         {"mma W4 U4", &launch_matvec_q8_mma<D, 1, 4, 4>},
+    {"mma W4 U4", &launch_matvec_q8_mma<D, 1, 4, 4>},         {"mma W16 U1", &launch_matvec_q8_mma<D, 1, 16, 1>},
 };
 
 template <typename D>

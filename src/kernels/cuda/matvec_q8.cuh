@@ -355,6 +355,7 @@ __global__ void __launch_bounds__(W * 32)
 }
 
 template <typename D, int kTok, int W = 8, int U = 2>
+  requires(W * kMmaRows * (kMmaTileRowBytes<2 * U> + 2 * U * 16 + 8 * 4) <= 48 * 1024)  // static shared memory
 void launch_matvec_q8_mma(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
                           cudaStream_t s) {
   const Q8Acts x = q8_view(xq8, k, kTok);
