@@ -45,7 +45,8 @@ double copy_bandwidth_gbs(cudaStream_t s) {
 }
 
 // q8: through 8-bit activations (quantize_q8 then matvec_q8, both timed: the backend quantizes each input once).
-void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, bool q8 = false) {
+// tc: the same on the integer tensor cores.
+void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, bool q8 = false, bool tc = false) {
   const auto& t = dtype_traits(type);
   for (const BenchShape& sh : kBenchShapes) {
     const size_t wbytes = t.row_bytes(sh.k) * sh.rows;
@@ -61,7 +62,8 @@ void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, b
     auto body = [&](int i) {
       if (q8) {
         quantize_q8(x.as<float>(), n_tok, sh.k, xq.data(), s);
-        matvec_q8(type, w[i % copies].data(), sh.k, sh.rows, xq.data(), n_tok, nullptr, y.as<float>(), s);
+        matvec_q8(type, w[i % copies].data(), sh.k, sh.rows, xq.data(), n_tok, nullptr, y.as<float>(), s,
+                  tc ? Q8Kernel::TensorCores : Q8Kernel::Dp4a);
       } else {
         matvec(type, w[i % copies].data(), sh.k, sh.rows, x.as<float>(), n_tok, nullptr, y.as<float>(), s);
       }
@@ -71,7 +73,7 @@ void bench_matvec(DType type, double bound_gbs, cudaStream_t s, int64_t n_tok, b
     const double bytes = static_cast<double>(wbytes) + 4.0 * n_tok * (sh.k + sh.rows);
     const double gbs = bytes / (ms * 1e-3) / 1e9;
     std::printf("%s %-6s %-20s tok=%lld %9.1f us %8.1f GB/s  %5.1f%% of copy bandwidth\n",
-                q8 ? "mv-q8 " : "matvec", std::string(t.name).c_str(), sh.name, static_cast<long long>(n_tok),
+                q8 ? (tc ? "mv-tc " : "mv-q8 ") : "matvec", std::string(t.name).c_str(), sh.name, static_cast<long long>(n_tok),
                 ms * 1e3, gbs,
                 100.0 * gbs / bound_gbs);
   }
@@ -167,6 +169,8 @@ int main(int argc, char** argv) {
     if (cuda::has_matvec_q8(t.type)) cuda::bench_matvec(t.type, bw, stream.get(), 1, true);
   for (DType type : {DType::Q4_K, DType::Q8_0, DType::F16}) cuda::bench_matvec(type, bw, stream.get(), 8);
   for (DType type : {DType::Q4_K, DType::Q8_0}) cuda::bench_matvec(type, bw, stream.get(), 8, true);
+  for (DType type : {DType::Q4_K, DType::Q6_K, DType::Q8_0})
+    for (int64_t n : {1, 8}) cuda::bench_matvec(type, bw, stream.get(), n, true, true);
   cuda::bench_matvec_variants(bw, stream.get());
   for (DType type : {DType::Q4_K}) cuda::bench_gemm(type, stream.get());
   if (!quick)

@@ -105,6 +105,44 @@ TEST(DeviceWeights, GpuTierIsUploadedFromTheFileAndNotHeldInRam) {
   }
 }
 
+// The GPU tier reaches the device without entering the page cache (a memory-limited cgroup is charged for
+// the cache it fills): after the upload, mincore() finds none of those tensors' pages cached.
+TEST(DeviceWeights, TheGpuTierIsUploadedPastThePageCache) {
+  model::SynthSpec spec = small_spec(4, "F32");
+  spec.dim = 256;
+  spec.heads = 4;
+  auto lm = load_synth("device-upload-direct.gguf", spec);
+  ASSERT_NE(lm, nullptr);
+  const model::Model& m = lm->model();
+  const std::string& path = lm->file().path;
+  const std::vector<bool> on_gpu = testing::gpu_tier_mask(gpu_tier_plan(m));
+  uint64_t gpu_begin = UINT64_MAX, gpu_end = 0, gpu_bytes = 0;
+  for (size_t i = 0; i < m.tensors.size(); ++i)
+    if (on_gpu[i]) {
+      gpu_begin = std::min(gpu_begin, m.tensors[i].file_offset);
+      gpu_end = std::max(gpu_end, m.tensors[i].file_offset + m.tensors[i].size_bytes);
+      gpu_bytes += m.tensors[i].size_bytes;
+    }
+  ASSERT_GT(gpu_bytes, 64u * 4096) << "enough pages to see";
+  auto host = streaming::ResidentWeights::load(lm->file(), m, {}, on_gpu);
+  ASSERT_TRUE(host.is_ok()) << host.status().message();
+  strata::testing::drop_cached_pages(path);
+  if (strata::testing::cached_pages(path, gpu_begin, gpu_end) > 0)
+    GTEST_SKIP() << "this filesystem keeps the file cached after POSIX_FADV_DONTNEED; nothing to measure";
+  auto reader = io::open_reader(path, {});
+  ASSERT_TRUE(reader.is_ok()) << reader.status().message();
+  DeviceUploadSource upload = upload_source(*reader.value(), {});
+  upload.chunk_bytes = 5 * 4096 + 96;
+  kernels::testing::LateBackend late(1, 0us);
+  auto dw = DeviceWeights::make(m, *host.value(), host.value().get(), on_gpu, late, nullptr, nullptr, &upload);
+  ASSERT_TRUE(dw.is_ok()) << dw.status().message();
+  EXPECT_EQ(dw.value()->device_bytes(), gpu_bytes);
+  // Host tensors between the GPU ones were not read here either: the whole span stays uncached.
+  EXPECT_EQ(strata::testing::cached_pages(path, gpu_begin, gpu_end), 0u)
+      << (reader.value()->direct() ? "direct reads" : "buffered reads, dropped after each");
+  expect_split_equals_one_backend(*lm, gpu_tier_plan(m), *dw.value(), late);
+}
+
 TEST(DeviceWeights, AFailedUploadReadNamesTheTensor) {
   auto lm = load_synth("device-upload-fail.gguf", small_spec(4, "F32"));
   ASSERT_NE(lm, nullptr);

@@ -1,7 +1,5 @@
 // tests/streaming/page_cache_test.cc: a streamed run reads no model bytes through the page cache: after it,
 // mincore() finds none of the file's data pages cached, where a buffered load caches nearly all of them.
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -32,28 +30,10 @@ class BuildTreeDir {
 
 // Pages of [offset, end of file) that the page cache holds.
 size_t cached_pages(const std::string& path, uint64_t offset) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  EXPECT_GE(fd, 0);
-  const uint64_t size = std::filesystem::file_size(path);
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  EXPECT_NE(map, MAP_FAILED);
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> vec((size + page - 1) / page);
-  EXPECT_EQ(::mincore(map, size, vec.data()), 0);
-  size_t n = 0;
-  for (uint64_t p = (offset + page - 1) / page; p < vec.size(); ++p) n += vec[p] & 1;
-  ::munmap(map, size);
-  ::close(fd);
-  return n;
+  return strata::testing::cached_pages(path, offset, std::filesystem::file_size(path));
 }
 
-void drop_cache(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  ::fdatasync(fd);  // dirty pages cannot be dropped
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  ::close(fd);
-}
+void drop_cache(const std::string& path) { strata::testing::drop_cached_pages(path); }
 
 TEST(PageCache, StreamedRunsLeaveNoModelPagesCached) {
   BuildTreeDir dir;

@@ -1,11 +1,15 @@
 // tests/support/test_support.cc: shared-data lookup, scratch dirs and command capture for tests.
 #include "support/test_support.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +66,34 @@ CommandResult run_command(const std::string& command) {
   r.out = slurp(out_file);
   r.err = slurp(err_file);
   return r;
+}
+
+size_t cached_pages(const std::string& path, uint64_t begin, uint64_t end) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0) << path;
+  if (fd < 0) return 0;
+  const uint64_t size = std::filesystem::file_size(path);
+  end = std::min(end, size);
+  void* map = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  EXPECT_NE(map, MAP_FAILED) << path;
+  size_t n = 0;
+  if (map != MAP_FAILED) {
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> vec((size + page - 1) / page);
+    EXPECT_EQ(::mincore(map, size, vec.data()), 0);
+    for (uint64_t p = (begin + page - 1) / page; p < (end + page - 1) / page && p < vec.size(); ++p) n += vec[p] & 1;
+    ::munmap(map, size);
+  }
+  ::close(fd);
+  return n;
+}
+
+void drop_cached_pages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << path;
+  ::fdatasync(fd);  // dirty pages cannot be dropped
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
 }
 
 }  // namespace strata::testing

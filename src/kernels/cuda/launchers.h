@@ -47,8 +47,15 @@ void add_rms_norm_q8(float* x, const float* y, const float* weight, int64_t n_ro
 void glu_q8(const float* gate, const float* up, int64_t n_tok, int64_t n, bool use_gelu, float* out, void* workspace,
             cudaStream_t stream);
 bool has_matvec_q8(DType type);
+// Which kernel multiplies the integers: dp4a (four products an instruction, per token), or the integer
+// tensor cores (mma m16n8k16: 16 rows by up to 8 tokens an instruction, each token's x read once per 16
+// rows). Auto: dp4a for one token; for 2-8 tokens kBatchOnTensorCores decides.
+enum class Q8Kernel { Auto, Dp4a, TensorCores };
+// Off until the tensor-core kernel's parity cases (tests/kernels/cuda/matmul_cuda_test.cc) have passed on a
+// GPU: written and compiled on a machine without one (docs/cuda.md).
+inline constexpr bool kBatchOnTensorCores = false;
 void matvec_q8(DType type, const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
-               float* y, cudaStream_t stream);
+               float* y, cudaStream_t stream, Q8Kernel kernel = Q8Kernel::Auto);
 // out[i, :] = dequantized row ids[i] of table [n_rows, k] (embedding gather); ids are checked on the device
 // (an id out of range writes NaN rather than reading outside the table).
 void get_rows(DType type, const void* table, int64_t k, int64_t n_rows, const int32_t* ids, int64_t n_ids, float* out,

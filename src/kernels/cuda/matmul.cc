@@ -46,12 +46,13 @@ bool has_matvec_q8(DType type) {
 }
 
 void matvec_q8(DType type, const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
-               float* y, cudaStream_t stream) {
+               float* y, cudaStream_t stream, Q8Kernel kernel) {
   const TypeKernels& row = row_for(type, k);
   STRATA_CHECK_MSG(row.matvec_q8 != nullptr, "no 8-bit-activation mat-vec for this type (check has_matvec_q8)");
   STRATA_CHECK(w != nullptr && xq8 != nullptr && y != nullptr && rows > 0 && n_tok > 0);
   STRATA_CHECK_MSG(n_tok <= kMatvecMaxTokens, "matvec takes at most kMatvecMaxTokens tokens");
-  row.matvec_q8(w, k, rows, xq8, n_tok, bias, y, stream);
+  const bool tc = kernel == Q8Kernel::TensorCores || (kernel == Q8Kernel::Auto && kBatchOnTensorCores && n_tok > 1);
+  (tc ? row.matvec_q8_tc : row.matvec_q8)(w, k, rows, xq8, n_tok, bias, y, stream);
 }
 
 void gemm(DType type, const void* w, int64_t k, int64_t rows, const float* x, int64_t n_tok, const float* bias,

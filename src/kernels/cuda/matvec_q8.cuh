@@ -368,7 +368,23 @@ void launch_matvec_q8_mma(const void* w, int64_t k, int64_t rows, const void* xq
 template <typename D, int kTok>
 void launch_matvec_q8_n(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
                         cudaStream_t s) {
-  launch_matvec_q8_mma<D, kTok>(w, k, rows, xq8, bias, y, s);
+  launch_matvec_q8_shape<D, kTok, kMatvecRowsPerWarp, 1>(w, k, rows, xq8, bias, y, s);
+}
+
+template <typename D>
+void launch_matvec_q8_tc(const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
+                         float* y, cudaStream_t s) {
+  switch (n_tok) {
+    case 1: return launch_matvec_q8_mma<D, 1>(w, k, rows, xq8, bias, y, s);
+    case 2: return launch_matvec_q8_mma<D, 2>(w, k, rows, xq8, bias, y, s);
+    case 3: return launch_matvec_q8_mma<D, 3>(w, k, rows, xq8, bias, y, s);
+    case 4: return launch_matvec_q8_mma<D, 4>(w, k, rows, xq8, bias, y, s);
+    case 5: return launch_matvec_q8_mma<D, 5>(w, k, rows, xq8, bias, y, s);
+    case 6: return launch_matvec_q8_mma<D, 6>(w, k, rows, xq8, bias, y, s);
+    case 7: return launch_matvec_q8_mma<D, 7>(w, k, rows, xq8, bias, y, s);
+    case 8: return launch_matvec_q8_mma<D, 8>(w, k, rows, xq8, bias, y, s);
+    default: STRATA_CHECK_MSG(false, "matvec takes 1..8 tokens");
+  }
 }
 
 template <typename D>

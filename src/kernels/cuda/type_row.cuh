@@ -21,6 +21,7 @@ constexpr TypeKernels type_row(DType type) {
   row.to_f16 = &launch_to_f16<D>;
   if constexpr (requires(const uint8_t* r, uint32_t* q, float* f) { D::chunk_int(r, int64_t{0}, q, f, f); }) {
     row.matvec_q8 = &launch_matvec_q8<D>;
+    row.matvec_q8_tc = &launch_matvec_q8_tc<D>;
     row.decode_chunk_int_on_host = &decode_chunk_int_on_host<D>;
   }
   return row;

@@ -30,6 +30,9 @@ struct TypeKernels {
   // a type without an integer form (chunk_int), which keeps the float mat-vec.
   void (*matvec_q8)(const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
                     float* y, cudaStream_t s) = nullptr;
+  // The same product on the integer tensor cores (1-8 tokens); set wherever matvec_q8 is.
+  void (*matvec_q8_tc)(const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
+                       float* y, cudaStream_t s) = nullptr;
   void (*decode_chunk_int_on_host)(const uint8_t* row, int64_t j, float out[32]) = nullptr;
   // Rows [r0, r0 + n) of w dequantized to F16 [n, k] (the operand of the prompt products' cuBLAS GEMM).
   void (*to_f16)(const void* w, int64_t k, int64_t r0, int64_t n, uint16_t* out, cudaStream_t s) = nullptr;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,7 @@ std::vector<double> oracle(const Weights& w, int64_t k, int64_t rows, const std:
   return y;
 }
 
-enum class Path { Matvec, Gemm, MatvecQ8 };
+enum class Path { Matvec, Gemm, MatvecQ8, MatvecQ8Tc };
 // 8-bit activations: the CPU backend's bound for its quantized products (tests/kernels/backend_ops_test.cc).
 constexpr double kMatvecQ8Bound = 1.2e-2;
 
@@ -77,17 +78,18 @@ void check_product(DType type, int64_t k, int64_t rows, int64_t n_tok, Path path
   const float* bias_ptr = with_bias ? db.as<float>() : nullptr;
   if (path == Path::Matvec) {
     matvec(type, dw.data(), k, rows, dx.as<float>(), n_tok, bias_ptr, dy.as<float>(), nullptr);
-  } else if (path == Path::MatvecQ8) {
+  } else if (path == Path::MatvecQ8 || path == Path::MatvecQ8Tc) {
     DeviceBuffer ws(static_cast<uint64_t>(q8_workspace_bytes(k, n_tok)));
     quantize_q8(dx.as<float>(), n_tok, k, ws.data(), nullptr);
-    matvec_q8(type, dw.data(), k, rows, ws.data(), n_tok, bias_ptr, dy.as<float>(), nullptr);
+    matvec_q8(type, dw.data(), k, rows, ws.data(), n_tok, bias_ptr, dy.as<float>(), nullptr,
+              path == Path::MatvecQ8 ? Q8Kernel::Dp4a : Q8Kernel::TensorCores);
   } else {
     gemm(type, dw.data(), k, rows, dx.as<float>(), n_tok, bias_ptr, dy.as<float>(), nullptr);
   }
   const auto y = to_host<float>(dy, static_cast<size_t>(n_tok * rows));
   const double err = rel_error(y, oracle(w, k, rows, x, n_tok, with_bias ? &bias : nullptr));
   const double bound = path == Path::Matvec ? kMatvecBound : (path == Path::Gemm ? kGemmBound : kMatvecQ8Bound);
-  const char* name = path == Path::Matvec ? "matvec" : (path == Path::Gemm ? "gemm  " : "mv-q8 ");
+  const char* name = path == Path::Matvec ? "matvec" : (path == Path::Gemm ? "gemm  " : (path == Path::MatvecQ8 ? "mv-q8 " : "mv-tc "));
   EXPECT_LE(err, bound) << dtype_traits(type).name << " " << name << " k=" << k << " rows=" << rows
                         << " n_tok=" << n_tok << " seed=" << seed;
   if (n_tok == 1 || n_tok == 70)
@@ -115,13 +117,50 @@ TEST(CudaMatmul, Q8ActivationMatvecOneToEightTokens) {
     for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
       check_product(type, 768, 67, n_tok, Path::MatvecQ8, n_tok % 2 == 0);
     check_product(type, 2816, 33, 1, Path::MatvecQ8, false);
-    // 2-8 tokens go through the tensor-core kernel: 16 rows a block, its warps splitting the chunks. Here
-    // warps with partial spans, a ragged last block, a model's widest rows, and an odd number of chunks.
-    check_product(type, 2816, 33, 3, Path::MatvecQ8, true);
-    check_product(type, 4096, 1000, 8, Path::MatvecQ8, false);
-    if (dtype_traits(type).block_elems == 32) check_product(type, 800, 19, 5, Path::MatvecQ8, true);
   }
   EXPECT_GE(n_types, 12);  // every quantized type of kTypes
+}
+
+// The tensor-core kernel (16 rows a block, its warps splitting the chunks): every token count, and warps with
+// partial spans, a ragged last block, a model's widest rows, an odd number of chunks.
+TEST(CudaMatmul, Q8ActivationMatvecOnTensorCores) {
+  STRATA_REQUIRE_GPU();
+  int n_types = 0;
+  for (DType type : kTypes) {
+    if (!has_matvec_q8(type)) continue;
+    ++n_types;
+    for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
+      check_product(type, 768, 67, n_tok, Path::MatvecQ8Tc, n_tok % 2 == 0);
+    check_product(type, 2816, 33, 3, Path::MatvecQ8Tc, true);
+    check_product(type, 4096, 1000, 8, Path::MatvecQ8Tc, false);
+    if (dtype_traits(type).block_elems == 32) check_product(type, 800, 19, 5, Path::MatvecQ8Tc, true);
+  }
+  EXPECT_GE(n_types, 12);  // every quantized type of kTypes
+}
+
+// A token's outputs do not depend on the tokens beside it: the same bits at every batch size (what lets a
+// batched decode step give each sequence the tokens it would get alone, were one token also run this way).
+TEST(CudaMatmul, TensorCoreProductsOfATokenAreTheSameAtEveryBatchSize) {
+  STRATA_REQUIRE_GPU();
+  std::mt19937 rng(fresh_seed());
+  const int64_t k = 4096, rows = 300;
+  const Weights w = make_weights(DType::Q4_K, k, rows, rng);
+  const auto x = gaussian(static_cast<size_t>(kMatvecMaxTokens * k), rng);
+  auto dw = to_device(w.bytes);
+  auto dx = to_device(x);
+  auto product = [&](int64_t t0, int64_t n) {
+    DeviceBuffer ws(static_cast<uint64_t>(q8_workspace_bytes(k, n)));
+    quantize_q8(dx.as<float>() + t0 * k, n, k, ws.data(), nullptr);
+    auto dy = poisoned_floats(static_cast<size_t>(n * rows));
+    matvec_q8(DType::Q4_K, dw.data(), k, rows, ws.data(), n, nullptr, dy.as<float>(), nullptr, Q8Kernel::TensorCores);
+    return to_host<float>(dy, static_cast<size_t>(n * rows));
+  };
+  const auto all = product(0, kMatvecMaxTokens);
+  for (int64_t t = 0; t < kMatvecMaxTokens; ++t) {
+    const auto one = product(t, 1);
+    EXPECT_EQ(std::memcmp(one.data(), all.data() + t * rows, static_cast<size_t>(rows) * sizeof(float)), 0)
+        << "token " << t;
+  }
 }
 
 // A NaN in x reaches every output it feeds (the 8-bit scale of its block turns NaN), never dropped.
