@@ -66,5 +66,22 @@ TEST(BenchCli, OpTimesCountEveryOpOfTheLastRun) {
   EXPECT_GT(count("decode", "cpu attention", false), 0u);
 }
 
+// `--parallel N`: N sequences a pass, then each again alone; on the CPU every sequence keeps its tokens.
+TEST(BenchCli, ParallelSequencesDecodeTheTokensTheyDecodeAlone) {
+  const std::string dir = testing::temp_dir();
+  const std::string out = dir + "/bench-parallel.json";
+  auto r = testing::run_command(testing::strata_binary() + " bench " + std::string(STRATA_SHARED_DIR) +
+                                "/models/stories260K.gguf -p 8 -n 12 -r 1 --warmup 0 -t 2 --quiet --parallel 3 --out " +
+                                out);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("parallel: 3 of 3 sequences decode the same tokens alone"), std::string::npos) << r.out;
+  std::ifstream in(out);
+  const auto p = nlohmann::json::parse(in)["parallel"];
+  EXPECT_EQ(p["n_parallel"].get<int>(), 3);
+  EXPECT_EQ(p["sequences_identical_to_alone"].get<int>(), 3);
+  EXPECT_EQ(p["tokens_equal_to_alone"], nlohmann::json::array({12, 12, 12}));
+  EXPECT_GT(p["decode_tokens_per_s_aggregate"].get<double>(), 0.0);
+}
+
 }  // namespace
 }  // namespace strata
