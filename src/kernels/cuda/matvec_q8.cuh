@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/matvec.cuh"
@@ -371,36 +372,32 @@ void launch_matvec_q8_n(const void* w, int64_t k, int64_t rows, const void* xq8,
   launch_matvec_q8_shape<D, kTok, kMatvecRowsPerWarp, 1>(w, k, rows, xq8, bias, y, s);
 }
 
+// fn(std::integral_constant<int, n_tok>{}) for n_tok in 1..8 (kMatvecMaxTokens): the kernels take the token
+// count as a template argument, so each count is its own instantiation.
+template <int kTok = 1, typename Fn>
+void with_token_count(int64_t n_tok, Fn&& fn) {
+  if constexpr (kTok > 8) {
+    STRATA_CHECK_MSG(false, "matvec takes 1..8 tokens");
+  } else if (n_tok == kTok) {
+    fn(std::integral_constant<int, kTok>{});
+  } else {
+    with_token_count<kTok + 1>(n_tok, fn);
+  }
+}
+
 template <typename D>
 void launch_matvec_q8_tc(const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
                          float* y, cudaStream_t s) {
-  switch (n_tok) {
-    case 1: return launch_matvec_q8_mma<D, 1>(w, k, rows, xq8, bias, y, s);
-    case 2: return launch_matvec_q8_mma<D, 2>(w, k, rows, xq8, bias, y, s);
-    case 3: return launch_matvec_q8_mma<D, 3>(w, k, rows, xq8, bias, y, s);
-    case 4: return launch_matvec_q8_mma<D, 4>(w, k, rows, xq8, bias, y, s);
-    case 5: return launch_matvec_q8_mma<D, 5>(w, k, rows, xq8, bias, y, s);
-    case 6: return launch_matvec_q8_mma<D, 6>(w, k, rows, xq8, bias, y, s);
-    case 7: return launch_matvec_q8_mma<D, 7>(w, k, rows, xq8, bias, y, s);
-    case 8: return launch_matvec_q8_mma<D, 8>(w, k, rows, xq8, bias, y, s);
-    default: STRATA_CHECK_MSG(false, "matvec takes 1..8 tokens");
-  }
+  with_token_count(n_tok, [&](auto tok) { launch_matvec_q8_mma<D, decltype(tok)::value>(w, k, rows, xq8, bias, y, s); });
 }
 
 template <typename D>
 void launch_matvec_q8(const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
                       float* y, cudaStream_t s) {
-  switch (n_tok) {
-    case 1: return launch_matvec_q8_one<D>(w, k, rows, xq8, bias, y, s);
-    case 2: return launch_matvec_q8_n<D, 2>(w, k, rows, xq8, bias, y, s);
-    case 3: return launch_matvec_q8_n<D, 3>(w, k, rows, xq8, bias, y, s);
-    case 4: return launch_matvec_q8_n<D, 4>(w, k, rows, xq8, bias, y, s);
-    case 5: return launch_matvec_q8_n<D, 5>(w, k, rows, xq8, bias, y, s);
-    case 6: return launch_matvec_q8_n<D, 6>(w, k, rows, xq8, bias, y, s);
-    case 7: return launch_matvec_q8_n<D, 7>(w, k, rows, xq8, bias, y, s);
-    case 8: return launch_matvec_q8_n<D, 8>(w, k, rows, xq8, bias, y, s);
-    default: STRATA_CHECK_MSG(false, "matvec takes 1..8 tokens");
-  }
+  with_token_count(n_tok, [&](auto tok) {
+    if constexpr (decltype(tok)::value == 1) launch_matvec_q8_one<D>(w, k, rows, xq8, bias, y, s);
+    else launch_matvec_q8_n<D, decltype(tok)::value>(w, k, rows, xq8, bias, y, s);
+  });
 }
 
 // The chunk's integer form expanded back to floats on the host (the decode test checks it against chunk).

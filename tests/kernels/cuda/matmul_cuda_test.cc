@@ -108,34 +108,34 @@ TEST(CudaMatmul, EveryTypeMatvecOneToEightTokens) {
   }
 }
 
-TEST(CudaMatmul, Q8ActivationMatvecOneToEightTokens) {
-  STRATA_REQUIRE_GPU();
+// Every type with an integer form through `path`, 1-8 tokens; with `more_shapes` also warps with partial
+// spans of the tensor-core kernel, a ragged last block of 16 rows, a model's widest rows and an odd number of
+// chunks. Returns how many types ran.
+int check_q8_types(Path path, bool more_shapes) {
   int n_types = 0;
   for (DType type : kTypes) {
     if (!has_matvec_q8(type)) continue;
     ++n_types;
     for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
-      check_product(type, 768, 67, n_tok, Path::MatvecQ8, n_tok % 2 == 0);
-    check_product(type, 2816, 33, 1, Path::MatvecQ8, false);
+      check_product(type, 768, 67, n_tok, path, n_tok % 2 == 0);
+    check_product(type, 2816, 33, 1, path, false);
+    if (!more_shapes) continue;
+    check_product(type, 2816, 33, 3, path, true);
+    check_product(type, 4096, 1000, 8, path, false);
+    if (dtype_traits(type).block_elems == 32) check_product(type, 800, 19, 5, path, true);
   }
-  EXPECT_GE(n_types, 12);  // every quantized type of kTypes
+  return n_types;
 }
 
-// The tensor-core kernel (16 rows a block, its warps splitting the chunks): every token count, and warps with
-// partial spans, a ragged last block, a model's widest rows, an odd number of chunks.
+TEST(CudaMatmul, Q8ActivationMatvecOneToEightTokens) {
+  STRATA_REQUIRE_GPU();
+  EXPECT_GE(check_q8_types(Path::MatvecQ8, false), 12);  // every quantized type of kTypes
+}
+
+// The tensor-core kernel (16 rows a block, its warps splitting the chunks).
 TEST(CudaMatmul, Q8ActivationMatvecOnTensorCores) {
   STRATA_REQUIRE_GPU();
-  int n_types = 0;
-  for (DType type : kTypes) {
-    if (!has_matvec_q8(type)) continue;
-    ++n_types;
-    for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
-      check_product(type, 768, 67, n_tok, Path::MatvecQ8Tc, n_tok % 2 == 0);
-    check_product(type, 2816, 33, 3, Path::MatvecQ8Tc, true);
-    check_product(type, 4096, 1000, 8, Path::MatvecQ8Tc, false);
-    if (dtype_traits(type).block_elems == 32) check_product(type, 800, 19, 5, Path::MatvecQ8Tc, true);
-  }
-  EXPECT_GE(n_types, 12);  // every quantized type of kTypes
+  EXPECT_GE(check_q8_types(Path::MatvecQ8Tc, true), 12);
 }
 
 // A token's outputs do not depend on the tokens beside it: the same bits at every batch size (what lets a
