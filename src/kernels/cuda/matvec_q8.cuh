@@ -242,9 +242,10 @@ void launch_matvec_q8_one(const void* w, int64_t k, int64_t rows, const void* xq
   launch_matvec_q8_shape<D, 1, 2, 1>(w, k, rows, xq8, bias, y, s);
 }
 
-// ---- 2 to 8 tokens: integer tensor cores ------------------------------------------------------------------
-// With dp4a every token multiplies every weight again and reloads its x chunk through L1 (the batch-8 products
-// took 2.7-3.5x a one-token one). Here a warp owns 16 rows: each lane decodes whole chunks (chunk_int, as the
+// ---- On the integer tensor cores (Q8Kernel::TensorCores, 1-8 tokens) --------------------------------------
+// Written for batched decode: with dp4a every token multiplies every weight again and reloads its x chunk
+// through L1 (the batch-8 products took 2.7-3.5x a one-token one). Batches stay on dp4a until this has run on
+// a GPU (kBatchOnTensorCores, launchers.h). Here a warp owns 16 rows: each lane decodes whole chunks (chunk_int, as the
 // one-token kernels) into a shared-memory tile, and mma.sync m16n8k16 (s8) multiplies 16 rows by 8 tokens for
 // each 16-element half, whose scale it then applies in float. A token's x bytes are read once per 16 rows.
 // The W warps of a block split the chunks of the same 16 rows and add their partial sums at the end.
