@@ -20,6 +20,18 @@ namespace strata::engine {
 
 namespace {
 
+// Reads of the block size and queue depth the plan took from the disk's measured profile (O_DIRECT).
+io::ReaderOptions reader_options_from_plan(const planner::Plan& plan) {
+  io::ReaderOptions o;
+  if (plan.staging.io_block_bytes > 0) o.block_bytes = plan.staging.io_block_bytes;
+  if (plan.staging.io_queue_depth > 0) {
+    o.queue_depth = static_cast<uint32_t>(plan.staging.io_queue_depth);
+    // Without io_uring, one pread worker per read in flight: the depth the profile measured.
+    o.n_threads = std::clamp(plan.staging.io_queue_depth, 1, 64);
+  }
+  return o;
+}
+
 // Maps the plan's disk-tier tensors onto the streaming source's configuration.
 streaming::StreamConfig stream_config_from_plan(const planner::Plan& plan, const model::Model& m,
                                                 const std::string& stats_path, const std::vector<bool>& gpu_only) {
@@ -54,12 +66,7 @@ streaming::StreamConfig stream_config_from_plan(const planner::Plan& plan, const
   c.n_slots = 2;
   if (largest_dense > 0) c.n_slots = static_cast<int>(std::clamp<uint64_t>(pool / (largest_dense + 2 * 4096), 2, 64));
   c.prefetch_depth = std::max(1, plan.prefetch_depth);
-  if (plan.staging.io_block_bytes > 0) c.io.block_bytes = plan.staging.io_block_bytes;
-  if (plan.staging.io_queue_depth > 0) {
-    c.io.queue_depth = static_cast<uint32_t>(plan.staging.io_queue_depth);
-    // Without io_uring, one pread worker per read in flight: the depth the profile measured.
-    c.io.n_threads = std::clamp(plan.staging.io_queue_depth, 1, 64);
-  }
+  c.io = reader_options_from_plan(plan);
   c.stats_path = stats_path;
   return c;
 }
@@ -180,8 +187,8 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
       staging.copier = lm->gpu_copier_.get();
       cache.copier = lm->gpu_copier_.get();
     }
-    io::ReaderOptions upload_io;  // direct reads, the plan's measured block size and depth
-    if (lm->plan_) upload_io = stream_config_from_plan(*lm->plan_, lm->model_, {}, gpu_only).io;
+    // Direct reads of the plan's measured block size and depth.
+    const io::ReaderOptions upload_io = lm->plan_ ? reader_options_from_plan(*lm->plan_) : io::ReaderOptions{};
     STRATA_ASSIGN_OR_RETURN(std::unique_ptr<io::Reader> reader, io::open_reader(lm->file_.path, upload_io));
     DeviceUploadSource upload = upload_source(*reader, progress);
     auto dw = DeviceWeights::make(lm->model_, *lm->weights_, lm->experts_, on_gpu, *lm->gpu_, &staging, &cache, &upload);

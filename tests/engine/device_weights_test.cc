@@ -171,19 +171,11 @@ TEST(DeviceWeights, AFailedUploadReadNamesTheTensor) {
 // the expert products read the biases' host copies. Once more with the KV cache in RAM, so the attention, and
 // the sinks it reads, run on the host too.
 TEST(DeviceWeights, ExpertBiasesAndSinksAreReadWhereTheirConsumersRun) {
-  model::SynthSpec spec;
+  model::SynthSpec spec = small_spec(2, "F32", 4);
   spec.arch = "gpt-oss";
-  spec.layers = 2;
-  spec.dim = 64;
-  spec.heads = 4;
-  spec.kv_heads = 2;
   spec.head_dim = 16;
-  spec.experts = 4;
-  spec.experts_used = 2;
   spec.ff_expert = 32;
-  spec.vocab = 400;
   spec.window = 4;
-  spec.type = "F32";
   auto lm = load_synth("device-upload-gptoss.gguf", spec);
   ASSERT_NE(lm, nullptr);
   const model::Model& m = lm->model();
