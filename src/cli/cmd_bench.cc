@@ -273,8 +273,11 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     gpu_mem->stop();
     rec["gpu_memory"] = {{"peak_above_context_bytes", gpu_mem->peak_above_baseline()},
                          {"context_and_others_bytes", gpu_mem->baseline_used()},
+                         {"peak_used_bytes", gpu_mem->peak_used()},
                          {"samples", gpu_mem->samples()},
                          {"budget_bytes", lm.plan() ? lm.plan()->budgets.gpu_bytes : 0}};
+    // --gpu-mem bounds the card's whole use by this process, the context included (planner/plan.h).
+    if (eo.budgets.gpu_bytes) rec["gpu_memory"]["gpu_mem_flag_bytes"] = *eo.budgets.gpu_bytes;
   }
   BenchRecord out;
   out.record = std::move(rec);
@@ -396,10 +399,18 @@ int run_bench(const BenchOptions& o) {
                 static_cast<long long>(rec["decode_steps"].get<int64_t>()));
   if (rec.contains("gpu_memory")) {
     const auto& g = rec["gpu_memory"];
-    std::printf("GPU memory: peak %s above the CUDA context (%s), measured %lld times; budget %s\n",
-                format_bytes(g["peak_above_context_bytes"].get<uint64_t>()).c_str(),
+    std::printf("GPU memory: peak %s in use (the CUDA context and others %s, this run %s), measured %lld times; "
+                "the plan's share %s",
+                format_bytes(g["peak_used_bytes"].get<uint64_t>()).c_str(),
                 format_bytes(g["context_and_others_bytes"].get<uint64_t>()).c_str(),
+                format_bytes(g["peak_above_context_bytes"].get<uint64_t>()).c_str(),
                 static_cast<long long>(g["samples"].get<int64_t>()), format_bytes(g["budget_bytes"].get<uint64_t>()).c_str());
+    if (g.contains("gpu_mem_flag_bytes")) {
+      const uint64_t flag = g["gpu_mem_flag_bytes"].get<uint64_t>();
+      std::printf("; --gpu-mem %s: %s", format_bytes(flag).c_str(),
+                  g["peak_used_bytes"].get<uint64_t>() <= flag ? "kept" : "EXCEEDED");
+    }
+    std::printf("\n");
   }
   return 0;
 }

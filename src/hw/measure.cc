@@ -46,20 +46,28 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
+// The kernel's list of NVIDIA devices (no CUDA initialisation, so this stays cheap), sorted.
+std::vector<std::string> listed_nvidia_devices() {
+  std::error_code ec;
+  std::vector<std::string> gpus;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec))
+    gpus.push_back(e.path().filename().string());
+  std::sort(gpus.begin(), gpus.end());
+  return gpus;
+}
+
 }  // namespace
+
+int listed_usable_gpus() {
+  return detail::built_with_cuda() ? static_cast<int>(listed_nvidia_devices().size()) : 0;
+}
 
 std::string hardware_fingerprint(const std::string& storage_dir) {
   const CpuInfo cpu = detail::read_cpu_info();
   const MemoryInfo mem = detail::read_memory_info();
   std::string key = fmt::format("cpu={}|threads={}|ram_gib={}", cpu.model, cpu.n_logical,
                                 (mem.total_bytes + kGiB / 2) / kGiB);
-  // The kernel's list of NVIDIA devices (no CUDA initialisation, so this stays cheap).
-  std::error_code ec;
-  std::vector<std::string> gpus;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec))
-    gpus.push_back(e.path().filename().string());
-  std::sort(gpus.begin(), gpus.end());
-  for (const auto& g : gpus) key += "|gpu=" + g;
+  for (const auto& g : listed_nvidia_devices()) key += "|gpu=" + g;
   struct stat st;
   if (!storage_dir.empty() && ::stat(storage_dir.c_str(), &st) == 0)
     key += fmt::format("|dev={}:{}", major(st.st_dev), minor(st.st_dev));

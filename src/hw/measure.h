@@ -38,6 +38,10 @@ Result<HardwareProfile> measure_hardware(const ProfileRequest& request);
 // RAM size, the NVIDIA devices the kernel lists, and the device id of the folder. Cheap (no measuring).
 std::string hardware_fingerprint(const std::string& storage_dir);
 
+// NVIDIA devices the kernel lists that this build could compute on (0 in a build without CUDA). Cheap: no
+// CUDA initialisation. Whether a run without a profile must measure first (a GPU is worth planning for).
+int listed_usable_gpus();
+
 // "$XDG_CACHE_HOME/strata", else "$HOME/.cache/strata", else "" (no cache). The caller reads the
 // environment and passes the values (nullptr when unset), so nothing below the CLI reads env vars.
 std::string default_cache_dir(const char* xdg_cache_home, const char* home);

@@ -141,6 +141,8 @@ std::vector<GpuInfo> measure_cuda_gpus(double seconds_per_sample, std::string& n
   return gpus;
 }
 
+bool built_with_cuda() { return true; }
+
 // cudaSetDevice makes the device current on the calling thread (the monitor's own thread included).
 bool gpu_memory_read(int device, uint64_t& used, uint64_t& total) {
   used = total = 0;

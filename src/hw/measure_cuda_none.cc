@@ -8,6 +8,8 @@ std::vector<GpuInfo> measure_cuda_gpus(double /*seconds_per_sample*/, std::strin
   return {};
 }
 
+bool built_with_cuda() { return false; }
+
 bool gpu_memory_read(int /*device*/, uint64_t& used, uint64_t& total) {
   used = total = 0;
   return false;

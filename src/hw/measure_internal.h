@@ -27,6 +27,8 @@ Result<StorageInfo> measure_storage(const std::string& dir, uint64_t scratch_byt
 std::vector<GpuInfo> measure_cuda_gpus(double seconds_per_sample, std::string& note);
 // Device memory in use (total - free) and its total on device `device`; false without CUDA or the device.
 bool gpu_memory_read(int device, uint64_t& used, uint64_t& total);
+// Whether this build has the CUDA backend (measure_cuda.cc or measure_cuda_none.cc).
+bool built_with_cuda();
 
 // Lanes of f32 FMA per SM for a compute capability (for the throughput estimate).
 int fp32_lanes_per_sm(int cc_major, int cc_minor);

@@ -113,7 +113,15 @@ Result<ResolvedBudgets> resolve_budgets(const ModelRoles& roles, const HardwareP
                  profile.gpu_note.empty() ? "none found" : profile.gpu_note);
   if (profile.has_gpu()) {
     const GpuInfo& g = profile.gpus.front();
-    if (budgets.gpu_bytes) {
+    if (budgets.gpu_bytes && !r.unified && *budgets.gpu_bytes > 0) {
+      const uint64_t ctx_bytes = options.cuda_context_bytes;
+      if (*budgets.gpu_bytes <= ctx_bytes)
+        return error("--gpu-mem {} leaves nothing for the model: the CUDA context alone takes about {} of it; give "
+                     "more, or 0 for none", format_bytes(*budgets.gpu_bytes), format_bytes(ctx_bytes));
+      r.gpu_bytes = *budgets.gpu_bytes - ctx_bytes;
+      r.gpu_source = fmt::format("set by --gpu-mem {}, less {} for the CUDA context", format_bytes(*budgets.gpu_bytes),
+                                 format_bytes(ctx_bytes));
+    } else if (budgets.gpu_bytes) {
       r.gpu_bytes = *budgets.gpu_bytes;
       r.gpu_source = "set by --gpu-mem";
     } else if (r.unified) {

@@ -73,6 +73,13 @@ HardwareProfile small_machine(std::mt19937& rng, int kind) {
 }
 
 // Budgets relative to the model, tight enough that the tiers compete for it.
+// The budgets drawn here are the plan's whole share of each memory: no CUDA context is set aside.
+PlanOptions share_options() {
+  PlanOptions o;
+  o.cuda_context_bytes = 0;
+  return o;
+}
+
 Budgets small_budgets(std::mt19937& rng, int kind, const ModelRoles& roles, double extra_mib = 160) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const double model = static_cast<double>(roles.total_bytes);
@@ -127,7 +134,7 @@ TEST(PlannerBruteForce, SearchIsWithinFivePercentOfExhaustive) {
     const ModelRoles roles = small_model(rng, moe);
     const HardwareProfile hw = small_machine(rng, kind);
     const Budgets budgets = small_budgets(rng, kind, roles);
-    auto problem = build_problem(roles, hw, budgets, PlanOptions{});
+    auto problem = build_problem(roles, hw, budgets, share_options());
     ASSERT_TRUE(problem.is_ok()) << problem.status().message();
     ++n_instances;
     std::vector<Option> best;
@@ -146,7 +153,7 @@ TEST(PlannerBruteForce, SearchIsWithinFivePercentOfExhaustive) {
       for (Option o : best) n_streaming += option_tier(o) == Tier::Disk;
       // make_plan reports the same decode time as the evaluation of its assignment, unless it moved the KV
       // cache to the GPU for a whole request (docs/planner.md, step 6): then it decodes no faster than that.
-      auto plan = make_plan(roles, hw, budgets);
+      auto plan = make_plan(roles, hw, budgets, share_options());
       ASSERT_TRUE(plan.is_ok()) << plan.status().message();
       const bool for_request = std::any_of(plan->reasons.begin(), plan->reasons.end(), [](const std::string& r) {
         return r.starts_with("KV cache on the GPU: a request");
@@ -160,7 +167,7 @@ TEST(PlannerBruteForce, SearchIsWithinFivePercentOfExhaustive) {
       }
     } else {
       EXPECT_FALSE(e.feasible);
-      EXPECT_FALSE(make_plan(roles, hw, budgets).is_ok());
+      EXPECT_FALSE(make_plan(roles, hw, budgets, share_options()).is_ok());
     }
   }
   // The instances must exercise the interesting cases, or the comparison proves little.
@@ -230,7 +237,7 @@ TEST(PlannerBruteForce, MediumInstancesAreNoWorseThanAnnealing) {
     const int kind = (instance / 2) % 3;
     HardwareProfile hw = small_machine(rng, kind);
     const Budgets budgets = small_budgets(rng, kind, *roles, 600);
-    auto problem = build_problem(*roles, hw, budgets, PlanOptions{});
+    auto problem = build_problem(*roles, hw, budgets, share_options());
     ASSERT_TRUE(problem.is_ok());
     const double reference = anneal(*problem, rng, 200000);
     const Evaluation e = evaluate_assignment(*problem, search_assignment(*problem));

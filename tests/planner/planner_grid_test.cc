@@ -219,7 +219,9 @@ TEST(PlannerGrid, UserBudgetsReplaceMeasuredOnes) {
   b.ctx = 2048;
   auto plan = make_plan(llama8, gpu_24g(), b);
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
-  EXPECT_EQ(plan->budgets.gpu_bytes, 2 * kGiB);
+  // --gpu-mem counts the CUDA context too: the plan's share is what is left of it.
+  EXPECT_EQ(plan->budgets.gpu_bytes, 2 * kGiB - PlanOptions{}.cuda_context_bytes);
+  EXPECT_NE(plan->budgets.gpu_source.find("CUDA context"), std::string::npos) << plan->budgets.gpu_source;
   EXPECT_EQ(plan->budgets.ram_bytes, 12 * kGiB);
   EXPECT_EQ(plan->budgets.ctx, 2048);
   EXPECT_EQ(plan->mode, Mode::Hybrid);
@@ -332,6 +334,20 @@ TEST(PlannerGrid, FixedCostsMeasuredOnAnH100KeepTheWhole8BOnIt) {
   for (const TensorPlacement& t : plan->tensors) EXPECT_EQ(t.tier, Tier::Gpu) << t.name;
 }
 
+// A --gpu-mem that the CUDA context alone would fill is refused with the reason, not planned at zero.
+TEST(PlannerGrid, AGpuBudgetBelowTheCudaContextIsRefused) {
+  const ModelRoles llama8 = roles_for(llama3_8b());
+  Budgets b;
+  b.gpu_bytes = 500 * kMiB;
+  auto plan = make_plan(llama8, gpu_24g(), b);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("CUDA context"), std::string::npos) << plan.status().message();
+  b.gpu_bytes = 0;  // no GPU at all is still a budget
+  plan = make_plan(llama8, gpu_24g(), b);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  EXPECT_EQ(plan->budgets.gpu_bytes, 0u);
+}
+
 // The H100 machine's profile of 2026-12-07 (`strata profile`; RAM read 112 GB/s, 16 cores).
 HardwareProfile h100_2026_12_07() {
   return h100_profile({112.0, 2556, 2989, 55.3, 1.827e12, 310.0e12, 3.16e-6, 36.9e-6});
@@ -345,7 +361,7 @@ TEST(PlannerGrid, AttentionGoesWithTheKvCacheToTheGpuWhenARequestIsFaster) {
   const ModelRoles llama8 = roles_for(llama3_8b());
   const HardwareProfile hw = h100_2026_12_07();
   Budgets b;
-  b.gpu_bytes = uint64_t{5} << 29;  // 2.5 GiB
+  b.gpu_bytes = (uint64_t{5} << 29) + PlanOptions{}.cuda_context_bytes;  // a 2.5 GiB share beside the context
   auto plan = make_plan(llama8, hw, b);
   ASSERT_TRUE(plan.is_ok()) << plan.status().message();
   for (Tier t : plan->kv_tiers) EXPECT_EQ(t, Tier::Gpu);
@@ -353,7 +369,7 @@ TEST(PlannerGrid, AttentionGoesWithTheKvCacheToTheGpuWhenARequestIsFaster) {
                                    [](const std::string& r) { return r.starts_with("KV cache on the GPU: a request"); });
   ASSERT_NE(reason, plan->reasons.end());
   EXPECT_GT(plan->prefill.tokens_per_s, 5000.0);
-  EXPECT_LE(plan->memory.gpu_total(), b.gpu_bytes);
+  EXPECT_LE(plan->memory.gpu_total(), plan->budgets.gpu_bytes);
   // Decode alone would have chosen otherwise (it is why the request decides): the plan decodes a little slower
   // than the decode-only search's 35.8 tok/s, and its prompt is faster than that plan's 2,500.
   EXPECT_LT(plan->decode.tokens_per_s, 35.8);
