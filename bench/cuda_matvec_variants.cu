@@ -34,7 +34,23 @@ constexpr Variant kVariants[] = {
     {"mma W4 U4", &launch_matvec_q8_mma<D, 1, 4, 4>},         {"mma W16 U1", &launch_matvec_q8_mma<D, 1, 16, 1>},
 };
 
+// Eight tokens (a batched decode step): the launcher's choice against wider row groups, which load each
+// token's x chunk once for more rows.
 template <typename D>
+void launch_q8_eight(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
+                     cudaStream_t s) {
+  launch_matvec_q8<D>(w, k, rows, xq8, 8, bias, y, s);
+}
+template <typename D>
+constexpr Variant kVariants8[] = {
+    {"8 tok launcher", &launch_q8_eight<D>},                  {"8 tok R2 U1", &launch_matvec_q8_shape<D, 8, 2, 1>},
+    {"8 tok R1 U1", &launch_matvec_q8_shape<D, 8, 1, 1>},     {"8 tok R4 U1", &launch_matvec_q8_shape<D, 8, 4, 1>},
+    {"8 tok R4 U2", &launch_matvec_q8_shape<D, 8, 4, 2>},     {"8 tok R8 U1", &launch_matvec_q8_shape<D, 8, 8, 1>},
+    {"8 tok st R2 U2", &launch_matvec_q8_staged<D, 8, 2, 2>}, {"8 tok st R4 U1", &launch_matvec_q8_staged<D, 8, 4, 1>},
+    {"8 tok st R4 U2", &launch_matvec_q8_staged<D, 8, 4, 2>}, {"8 tok st R8 U1", &launch_matvec_q8_staged<D, 8, 8, 1>},
+};
+
+template <typename D, int kTok, const auto& variants>
 void run_type(const char* type_name, double bound_gbs, cudaStream_t s) {
   for (const BenchShape& sh : kBenchShapes) {
     const size_t wbytes = static_cast<size_t>(sh.k / D::kBlockElems * D::kBlockBytes) * sh.rows;
@@ -44,22 +60,21 @@ void run_type(const char* type_name, double bound_gbs, cudaStream_t s) {
       w.emplace_back(wbytes);
       fill_bench_random(w.back(), 7 + c);
     }
-    DeviceBuffer x(sh.k * 4), y(sh.rows * 4), y_ref(sh.rows * 4);
-    fill_bench_random(x, 3);
-    std::vector<float> xs(static_cast<size_t>(sh.k));
+    DeviceBuffer x(sh.k * 4 * kTok), y(sh.rows * 4 * kTok);
+    std::vector<float> xs(static_cast<size_t>(sh.k * kTok));
     for (size_t i = 0; i < xs.size(); ++i) xs[i] = std::sin(0.37f * static_cast<float>(i));  // finite x
     STRATA_CUDA_CHECK(cudaMemcpy(x.data(), xs.data(), xs.size() * 4, cudaMemcpyHostToDevice));
-    DeviceBuffer xq(static_cast<uint64_t>(q8_workspace_bytes(sh.k, 1)));
-    quantize_q8(x.as<float>(), 1, sh.k, xq.data(), s);
-    std::vector<float> ref(static_cast<size_t>(sh.rows)), got(ref.size());
-    for (const auto& v : kVariants<D>) {
+    DeviceBuffer xq(static_cast<uint64_t>(q8_workspace_bytes(sh.k, kTok)));
+    quantize_q8(x.as<float>(), kTok, sh.k, xq.data(), s);
+    std::vector<float> ref(static_cast<size_t>(sh.rows * kTok)), got(ref.size());
+    for (const auto& v : variants) {
       auto body = [&](int i) { v.fn(w[i % copies].data(), sh.k, sh.rows, xq.data(), nullptr, y.as<float>(), s); };
       bench_median_ms(1, copies, s, body);
       const double ms = bench_median_ms(15, copies * 4, s, body);
       v.fn(w[0].data(), sh.k, sh.rows, xq.data(), nullptr, y.as<float>(), s);
       STRATA_CUDA_CHECK(cudaStreamSynchronize(s));
       STRATA_CUDA_CHECK(cudaMemcpy(got.data(), y.data(), got.size() * 4, cudaMemcpyDeviceToHost));
-      if (&v == &kVariants<D>[0]) ref = got;
+      if (&v == &variants[0]) ref = got;
       double num = 0, den = 0;
       for (size_t i = 0; i < got.size(); ++i) {
         if (!std::isfinite(ref[i]) || !std::isfinite(got[i])) continue;  // random scale bits: Inf rows
@@ -75,9 +90,11 @@ void run_type(const char* type_name, double bound_gbs, cudaStream_t s) {
 }  // namespace
 
 void bench_matvec_variants(double bound_gbs, cudaStream_t s) {
-  run_type<DecodeQ4_K>("Q4_K", bound_gbs, s);
-  run_type<DecodeQ6_K>("Q6_K", bound_gbs, s);
-  run_type<DecodeQ8_0>("Q8_0", bound_gbs, s);
+  run_type<DecodeQ4_K, 1, kVariants<DecodeQ4_K>>("Q4_K", bound_gbs, s);
+  run_type<DecodeQ6_K, 1, kVariants<DecodeQ6_K>>("Q6_K", bound_gbs, s);
+  run_type<DecodeQ8_0, 1, kVariants<DecodeQ8_0>>("Q8_0", bound_gbs, s);
+  run_type<DecodeQ4_K, 8, kVariants8<DecodeQ4_K>>("Q4_K", bound_gbs, s);
+  run_type<DecodeQ6_K, 8, kVariants8<DecodeQ6_K>>("Q6_K", bound_gbs, s);
 }
 
 }  // namespace strata::cuda

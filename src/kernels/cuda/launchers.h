@@ -51,8 +51,8 @@ bool has_matvec_q8(DType type);
 // tensor cores (mma m16n8k16: 16 rows by up to 8 tokens an instruction, each token's x read once per 16
 // rows). Auto: dp4a for one token; for 2-8 tokens kBatchOnTensorCores decides.
 enum class Q8Kernel { Auto, Dp4a, TensorCores };
-// Off until the tensor-core kernel's parity cases (tests/kernels/cuda/matmul_cuda_test.cc) have passed on a
-// GPU: written and compiled on a machine without one (docs/cuda.md).
+// Off: the tensor-core kernel passes its parity cases on the H100 but is slower than dp4a there at 1 and 8
+// tokens (Q4_K 14336x4096, 8 tokens: 77 us against 45; docs/performance.md, 2026-12-07).
 inline constexpr bool kBatchOnTensorCores = false;
 void matvec_q8(DType type, const void* w, int64_t k, int64_t rows, const void* xq8, int64_t n_tok, const float* bias,
                float* y, cudaStream_t stream, Q8Kernel kernel = Q8Kernel::Auto);

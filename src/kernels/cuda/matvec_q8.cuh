@@ -243,11 +243,12 @@ void launch_matvec_q8_one(const void* w, int64_t k, int64_t rows, const void* xq
 }
 
 // ---- On the integer tensor cores (Q8Kernel::TensorCores, 1-8 tokens) --------------------------------------
-// Written for batched decode: with dp4a every token multiplies every weight again and reloads its x chunk
-// through L1 (the batch-8 products took 2.7-3.5x a one-token one). Batches stay on dp4a until this has run on
-// a GPU (kBatchOnTensorCores, launchers.h). Here a warp owns 16 rows: each lane decodes whole chunks (chunk_int, as the
-// one-token kernels) into a shared-memory tile, and mma.sync m16n8k16 (s8) multiplies 16 rows by 8 tokens for
-// each 16-element half, whose scale it then applies in float. A token's x bytes are read once per 16 rows.
+// Written for batched decode: with dp4a every token multiplies every weight again and reloads its x chunk through L1
+// (the batch-8 Q4_K products took 1.9-2.3x a one-token one on the H100). It passes its parity cases on the H100 but is
+// slower than dp4a (the per-lane decode into the tile dominates), so batches stay on dp4a (kBatchOnTensorCores,
+// launchers.h). Here a warp owns 16 rows: each lane decodes whole chunks (chunk_int, as the one-token kernels) into a
+// shared-memory tile, and mma.sync m16n8k16 (s8) multiplies 16 rows by 8 tokens for each 16-element half, whose scale
+// it then applies in float. A token's x bytes are read once per 16 rows.
 // The W warps of a block split the chunks of the same 16 rows and add their partial sums at the end.
 
 // d[0..3] = A (16 x 16, rows g and g + 8 of lane 4g + t hold bytes t*4.. in a0, a1) times B (16 x 8, lane's b:
@@ -367,10 +368,16 @@ void launch_matvec_q8_mma(const void* w, int64_t k, int64_t rows, const void* xq
   STRATA_CUDA_CHECK_LAUNCH();
 }
 
+// 2-8 tokens (a batched decode step): weights staged through shared memory, 4 rows a warp where rows are
+// many, 2 where few. Wider row groups load each token's x chunk once for more rows; measured on the H100
+// (bench/cuda_matvec_variants.cu, 8 tokens, Q4_K; docs/performance.md): ffn_down 4096x14336 38.3 us against
+// 63.5 for the former 2 rows unstaged, attn_k 1024x4096 8.8 against 13.8; the 8B's 8 sequences 602.7 tok/s
+// against 564.2.
 template <typename D, int kTok>
 void launch_matvec_q8_n(const void* w, int64_t k, int64_t rows, const void* xq8, const float* bias, float* y,
                         cudaStream_t s) {
-  launch_matvec_q8_shape<D, kTok, kMatvecRowsPerWarp, 1>(w, k, rows, xq8, bias, y, s);
+  if (rows > 2048) return launch_matvec_q8_staged<D, kTok, 4, 2>(w, k, rows, xq8, bias, y, s);
+  launch_matvec_q8_staged<D, kTok, 2, 2>(w, k, rows, xq8, bias, y, s);
 }
 
 // fn(std::integral_constant<int, n_tok>{}) for n_tok in 1..8 (kMatvecMaxTokens): the kernels take the token
