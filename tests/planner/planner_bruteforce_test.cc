@@ -72,7 +72,6 @@ HardwareProfile small_machine(std::mt19937& rng, int kind) {
   return p;
 }
 
-// Budgets relative to the model, tight enough that the tiers compete for it.
 // The budgets drawn here are the plan's whole share of each memory: no CUDA context is set aside.
 PlanOptions share_options() {
   PlanOptions o;
@@ -80,6 +79,7 @@ PlanOptions share_options() {
   return o;
 }
 
+// Budgets relative to the model, tight enough that the tiers compete for it.
 Budgets small_budgets(std::mt19937& rng, int kind, const ModelRoles& roles, double extra_mib = 160) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const double model = static_cast<double>(roles.total_bytes);
