@@ -59,7 +59,16 @@ std::vector<std::string> listed_nvidia_devices() {
 }  // namespace
 
 int listed_usable_gpus() {
-  return detail::built_with_cuda() ? static_cast<int>(listed_nvidia_devices().size()) : 0;
+  if (!detail::built_with_cuda()) return 0;
+  // Some containers show the device nodes (/dev/nvidia0, ...) but not the driver's /proc listing.
+  int nodes = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/dev", ec)) {
+    const std::string name = e.path().filename().string();
+    nodes += name.size() > 6 && name.starts_with("nvidia") &&
+             std::all_of(name.begin() + 6, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+  return std::max(static_cast<int>(listed_nvidia_devices().size()), nodes);
 }
 
 std::string hardware_fingerprint(const std::string& storage_dir) {
