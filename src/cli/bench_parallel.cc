@@ -24,6 +24,12 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+nlohmann::json op_times_json(const std::vector<kernels::OpTime>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const kernels::OpTime& t : rows) out.push_back({{"op", t.key}, {"count", t.count}, {"seconds", t.seconds}});
+  return out;
+}
+
 Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const int32_t> prompt, const ParallelBench& b) {
   const int n = b.n_parallel;
   const int64_t vocab = lm.hparams().n_vocab;
@@ -45,6 +51,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
   std::vector<int32_t> next(static_cast<size_t>(n));
   std::vector<double> prompt_tps, seq_tps, bytes_per_step;
   std::vector<std::vector<int32_t>> generated(static_cast<size_t>(n));  // the last repetition's greedy tokens
+  std::vector<kernels::OpTime> step_ops;
   for (int rep = -1; rep < b.repetitions; ++rep) {  // one warm-up
     std::vector<model::SeqInput> batch;
     for (int i = 0; i < n; ++i) {
@@ -55,6 +62,8 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     STRATA_RETURN_IF_ERROR(fwd.eval_batch(batch));
     const double t1 = now_s();
     const auto s1 = lm.stream_stats();
+    const bool timed = b.op_times && rep == b.repetitions - 1;
+    if (timed) lm.reset_op_times();
     for (int32_t g = 0; g < b.n_gen; ++g) {
       for (int i = 0; i < n; ++i) {
         next[static_cast<size_t>(i)] = engine::Sampler::argmax(logits[static_cast<size_t>(i)]);
@@ -66,6 +75,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     }
     const double t2 = now_s();
     const auto s2 = lm.stream_stats();
+    if (timed) step_ops = lm.op_times();
     if (rep < 0) continue;
     prompt_tps.push_back(static_cast<double>(prompt.size()) * n / (t1 - t0));
     seq_tps.push_back(b.n_gen / (t2 - t1));
@@ -103,6 +113,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
   r["decode_tokens_per_s_per_sequence"] = median(seq_tps);
   r["decode_tokens_per_s_aggregate"] = median(seq_tps) * n;
   if (!bytes_per_step.empty()) r["decode_bytes_read_per_step"] = median(bytes_per_step);
+  if (b.op_times) r["op_times_decode"] = op_times_json(step_ops);
   return r;
 }
 

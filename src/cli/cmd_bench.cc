@@ -55,18 +55,12 @@ Summary summarise(std::vector<double> v) {
 }
 nlohmann::json to_json(const Summary& s) { return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}}; }
 
-nlohmann::json op_times_json(const std::vector<kernels::OpTime>& rows) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const kernels::OpTime& t : rows) out.push_back({{"op", t.key}, {"count", t.count}, {"seconds", t.seconds}});
-  return out;
-}
-
 // The last repetition's timed ops of one phase, longest first (at most 16 rows, the rest summed).
-void print_op_times(const char* phase, const nlohmann::json& rows, int n_tokens) {
+void print_op_times(const char* phase, const nlohmann::json& rows, int n_tokens, const char* unit = "token") {
   double total = 0;
   for (const auto& r : rows) total += r["seconds"].get<double>();
-  std::printf("op times, %s (serialized, every op waited for; %.1f ms in all, %.2f ms a token):\n", phase, total * 1e3,
-              total * 1e3 / std::max(n_tokens, 1));
+  std::printf("op times, %s (serialized, every op waited for; %.1f ms in all, %.2f ms a %s):\n", phase, total * 1e3,
+              total * 1e3 / std::max(n_tokens, 1), unit);
   double rest = 0;
   int shown = 0;
   for (const auto& r : rows) {
@@ -247,6 +241,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
     pb.n_gen = o.n_gen;
     pb.repetitions = o.repetitions;
     pb.n_ctx = o.n_prompt + o.n_gen + 1;  // just what the run needs: N slots of the planned context may not fit
+    pb.op_times = o.op_times;
     auto par = bench_parallel(lm, prompt, pb);
     if (!par) return error("--parallel: {}", par.status().message());
     nlohmann::json& p = par.value();
@@ -391,6 +386,9 @@ int run_bench(const BenchOptions& o) {
     const auto& ops = rec["runs"].back()["op_times"];
     print_op_times("prompt", ops["prompt"], rec["n_prompt"].get<int>());
     print_op_times("decode", ops["decode"], rec["n_gen"].get<int>());
+    if (rec.contains("parallel") && rec["parallel"].contains("op_times_decode"))
+      print_op_times("parallel decode, all sequences in one step", rec["parallel"]["op_times_decode"],
+                     rec["n_gen"].get<int>(), "step");
   }
   std::printf("peak resident memory %s\n", format_bytes(rec["peak_rss_bytes"].get<uint64_t>()).c_str());
   if (rec["decode_steps_replayed"].get<uint64_t>() > 0)

@@ -83,5 +83,29 @@ TEST(BenchCli, ParallelSequencesDecodeTheTokensTheyDecodeAlone) {
   EXPECT_GT(p["decode_tokens_per_s_aggregate"].get<double>(), 0.0);
 }
 
+// --op-times with --parallel times the batched steps op by op too: what a batched step spends, beside one
+// sequence's table.
+TEST(BenchCli, ParallelOpTimesTimeTheBatchedSteps) {
+  const std::string dir = testing::temp_dir();
+  const std::string out = dir + "/bench-parallel-ops.json";
+  auto r = testing::run_command(testing::strata_binary() + " bench " + std::string(STRATA_SHARED_DIR) +
+                                "/models/stories260K.gguf -p 8 -n 6 -r 1 --warmup 0 -t 2 --quiet --parallel 2 "
+                                "--op-times --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("op times, parallel decode, all sequences in one step"), std::string::npos) << r.out;
+  std::ifstream in(out);
+  const auto ops = nlohmann::json::parse(in)["parallel"]["op_times_decode"];
+  ASSERT_TRUE(ops.is_array());
+  ASSERT_FALSE(ops.empty());
+  uint64_t products = 0;
+  for (const auto& row : ops) {
+    EXPECT_GE(row["seconds"].get<double>(), 0.0);
+    if (row["op"].get<std::string>().find("matmul") != std::string::npos) products += row["count"].get<uint64_t>();
+  }
+  // stories260K: 5 layers of 7 products and the output head, once a step for both sequences, 6 steps.
+  EXPECT_EQ(products % 6, 0u) << ops.dump();
+  EXPECT_GT(products, 0u);
+}
+
 }  // namespace
 }  // namespace strata

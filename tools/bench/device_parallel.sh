@@ -27,4 +27,7 @@ if [[ " $PARTS " == *" gpu "* ]]; then
     --out "$OUT/parallel_gpu_8b.json" | grep -E "^decode  |^parallel|graphs"
   $S bench "$M8" -p 32 -n 64 -r 3 --threads "$T" --profile "$PROFILE" --ctx 1024 --parallel 8 --no-graphs \
     --out "$OUT/parallel_gpu_8b_nographs.json" | grep -E "^decode  |^parallel"
+  echo "== the same, ops timed one by one (one sequence's table, then a batched step's)"
+  $S bench "$M8" -p 32 -n 16 -r 1 --threads "$T" --profile "$PROFILE" --ctx 1024 --parallel 8 --op-times \
+    --out "$OUT/parallel_gpu_8b_ops.json" | sed -n '/^op times, decode/,$p'
 fi
