@@ -108,10 +108,10 @@ TEST(CudaMatmul, EveryTypeMatvecOneToEightTokens) {
   }
 }
 
-// Every type with an integer form through `path`, 1-8 tokens; with `more_shapes` also warps with partial
-// spans of the tensor-core kernel, a ragged last block of 16 rows, a model's widest rows and an odd number of
-// chunks. Returns how many types ran.
-int check_q8_types(Path path, bool more_shapes) {
+// Every type with an integer form through `path`, 1-8 tokens; then partial spans of a warp's chunks, ragged
+// last row groups (16 rows a tensor-core block; 2 or 4 rows a warp of the staged dp4a batch kernel, 4 above
+// 2048 rows), a model's widest rows and an odd number of chunks. Returns how many types ran.
+int check_q8_types(Path path) {
   int n_types = 0;
   for (DType type : kTypes) {
     if (!has_matvec_q8(type)) continue;
@@ -119,9 +119,9 @@ int check_q8_types(Path path, bool more_shapes) {
     for (int64_t n_tok = 1; n_tok <= kMatvecMaxTokens; ++n_tok)
       check_product(type, 768, 67, n_tok, path, n_tok % 2 == 0);
     check_product(type, 2816, 33, 1, path, false);
-    if (!more_shapes) continue;
     check_product(type, 2816, 33, 3, path, true);
     check_product(type, 4096, 1000, 8, path, false);
+    check_product(type, 512, 2053, 4, path, true);
     if (dtype_traits(type).block_elems == 32) check_product(type, 800, 19, 5, path, true);
   }
   return n_types;
@@ -129,13 +129,13 @@ int check_q8_types(Path path, bool more_shapes) {
 
 TEST(CudaMatmul, Q8ActivationMatvecOneToEightTokens) {
   STRATA_REQUIRE_GPU();
-  EXPECT_GE(check_q8_types(Path::MatvecQ8, false), 12);  // every quantized type of kTypes
+  EXPECT_GE(check_q8_types(Path::MatvecQ8), 12);  // every quantized type of kTypes
 }
 
 // The tensor-core kernel (16 rows a block, its warps splitting the chunks).
 TEST(CudaMatmul, Q8ActivationMatvecOnTensorCores) {
   STRATA_REQUIRE_GPU();
-  EXPECT_GE(check_q8_types(Path::MatvecQ8Tc, true), 12);
+  EXPECT_GE(check_q8_types(Path::MatvecQ8Tc), 12);
 }
 
 // A token's outputs do not depend on the tokens beside it: the same bits at every batch size (what lets a
