@@ -56,9 +56,15 @@ __global__ void __launch_bounds__(kMatvecWarps * 32)
 #pragma unroll
       for (int q = 0; q < 8; ++q) {
         const float4 v = __ldg(xp + q);
+        // Rounded as written (no contraction left to the compiler): a token's sum has the same bits at
+        // every kTok, so a batched sequence decodes what it decodes alone.
 #pragma unroll
-        for (int i = 0; i < R; ++i)
-          acc[i][t] += wv[i][4 * q] * v.x + wv[i][4 * q + 1] * v.y + wv[i][4 * q + 2] * v.z + wv[i][4 * q + 3] * v.w;
+        for (int i = 0; i < R; ++i) {
+          float r = __fmaf_rn(wv[i][4 * q], v.x, acc[i][t]);
+          r = __fmaf_rn(wv[i][4 * q + 1], v.y, r);
+          r = __fmaf_rn(wv[i][4 * q + 2], v.z, r);
+          acc[i][t] = __fmaf_rn(wv[i][4 * q + 3], v.w, r);
+        }
       }
     }
   }

@@ -58,8 +58,12 @@ __device__ __forceinline__ void dot_chunk_q8(const uint32_t (&q)[R][8], const fl
       s1 = dot4_i8(q[i][5], x1.y, s1);
       s1 = dot4_i8(q[i][6], x1.z, s1);
       s1 = dot4_i8(q[i][7], x1.w, s1);
-      acc[i][t] += xs.x * (a[i][0] * static_cast<float>(s0) + a[i][1] * static_cast<float>(s1)) + m[i][0] * xs.y +
-                   m[i][1] * xs.z;
+      // Rounded as written (no contraction left to the compiler), so that a token's sum has the same bits in
+      // every instantiation (R, U, kTok, staged or not): a batched sequence decodes what it decodes alone.
+      const float p = __fmaf_rn(a[i][1], static_cast<float>(s1), __fmul_rn(a[i][0], static_cast<float>(s0)));
+      float r = __fmaf_rn(xs.x, p, acc[i][t]);
+      r = __fmaf_rn(m[i][0], xs.y, r);
+      acc[i][t] = __fmaf_rn(m[i][1], xs.z, r);
     }
   }
 }

@@ -138,29 +138,59 @@ TEST(CudaMatmul, Q8ActivationMatvecOnTensorCores) {
   EXPECT_GE(check_q8_types(Path::MatvecQ8Tc), 12);
 }
 
-// A token's outputs do not depend on the tokens beside it: the same bits at every batch size (what lets a
-// batched decode step give each sequence the tokens it would get alone, were one token also run this way).
-TEST(CudaMatmul, TensorCoreProductsOfATokenAreTheSameAtEveryBatchSize) {
-  STRATA_REQUIRE_GPU();
+// Whether each token's outputs have the same bits in a batch of kMatvecMaxTokens as alone through `path`
+// (Matvec for float weights, else the 8-bit kernels). Returns the first token that differs, or -1.
+int64_t first_token_unlike_alone(DType type, int64_t k, int64_t rows, Path path) {
   std::mt19937 rng(fresh_seed());
-  const int64_t k = 4096, rows = 300;
-  const Weights w = make_weights(DType::Q4_K, k, rows, rng);
+  const Weights w = make_weights(type, k, rows, rng);
   const auto x = gaussian(static_cast<size_t>(kMatvecMaxTokens * k), rng);
+  const auto bias = gaussian(static_cast<size_t>(rows), rng);
   auto dw = to_device(w.bytes);
   auto dx = to_device(x);
+  auto db = to_device(bias);
   auto product = [&](int64_t t0, int64_t n) {
-    DeviceBuffer ws(static_cast<uint64_t>(q8_workspace_bytes(k, n)));
-    quantize_q8(dx.as<float>() + t0 * k, n, k, ws.data(), nullptr);
     auto dy = poisoned_floats(static_cast<size_t>(n * rows));
-    matvec_q8(DType::Q4_K, dw.data(), k, rows, ws.data(), n, nullptr, dy.as<float>(), nullptr, Q8Kernel::TensorCores);
+    if (path == Path::Matvec) {
+      matvec(type, dw.data(), k, rows, dx.as<float>() + t0 * k, n, db.as<float>(), dy.as<float>(), nullptr);
+    } else {
+      DeviceBuffer ws(static_cast<uint64_t>(q8_workspace_bytes(k, n)));
+      quantize_q8(dx.as<float>() + t0 * k, n, k, ws.data(), nullptr);
+      matvec_q8(type, dw.data(), k, rows, ws.data(), n, db.as<float>(), dy.as<float>(), nullptr,
+                path == Path::MatvecQ8 ? Q8Kernel::Dp4a : Q8Kernel::TensorCores);
+    }
     return to_host<float>(dy, static_cast<size_t>(n * rows));
   };
-  const auto all = product(0, kMatvecMaxTokens);
-  for (int64_t t = 0; t < kMatvecMaxTokens; ++t) {
-    const auto one = product(t, 1);
-    EXPECT_EQ(std::memcmp(one.data(), all.data() + t * rows, static_cast<size_t>(rows) * sizeof(float)), 0)
-        << "token " << t;
+  for (int64_t n = 2; n <= kMatvecMaxTokens; n += kMatvecMaxTokens - 2) {  // 2 and 8 tokens
+    const auto batch = product(0, n);
+    for (int64_t t = 0; t < n; ++t) {
+      const auto one = product(t, 1);
+      if (std::memcmp(one.data(), batch.data() + t * rows, static_cast<size_t>(rows) * sizeof(float)) != 0) return t;
+    }
   }
+  return -1;
+}
+
+// A token's outputs do not depend on the tokens beside it: the same bits at every batch size, whichever
+// kernel shape each count takes (what lets a batched decode step give each sequence the tokens it gets
+// alone). Shapes: the one-token launcher's choices (few rows, many, long rows) and the batch launcher's (2 or
+// 4 rows a warp).
+TEST(CudaMatmul, ProductsOfATokenAreTheSameAtEveryBatchSize) {
+  STRATA_REQUIRE_GPU();
+  const int64_t shapes[][2] = {{1024, 512}, {4096, 2304}, {1024, 8200}, {8192, 2056}};
+  for (DType type : kTypes) {
+    const Path path = has_matvec_q8(type) ? Path::MatvecQ8 : Path::Matvec;
+    for (const auto& s : shapes) {
+      if (path == Path::Matvec && s[1] > 4096) continue;  // one kernel shape at every size
+      if (s[0] % dtype_traits(type).block_elems != 0) continue;
+      EXPECT_EQ(first_token_unlike_alone(type, s[0], s[1], path), -1)
+          << dtype_traits(type).name << " k=" << s[0] << " rows=" << s[1] << ": this token's outputs differ";
+    }
+  }
+}
+
+TEST(CudaMatmul, TensorCoreProductsOfATokenAreTheSameAtEveryBatchSize) {
+  STRATA_REQUIRE_GPU();
+  EXPECT_EQ(first_token_unlike_alone(DType::Q4_K, 4096, 300, Path::MatvecQ8Tc), -1);
 }
 
 // A NaN in x reaches every output it feeds (the 8-bit scale of its block turns NaN), never dropped.
