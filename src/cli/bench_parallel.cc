@@ -52,6 +52,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
   std::vector<double> prompt_tps, seq_tps, bytes_per_step;
   std::vector<std::vector<int32_t>> generated(static_cast<size_t>(n));  // the last repetition's greedy tokens
   std::vector<kernels::OpTime> step_ops;
+  std::vector<std::vector<float>> prompt_logits;
   for (int rep = -1; rep < b.repetitions; ++rep) {  // one warm-up
     std::vector<model::SeqInput> batch;
     for (int i = 0; i < n; ++i) {
@@ -61,6 +62,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     const double t0 = now_s();
     STRATA_RETURN_IF_ERROR(fwd.eval_batch(batch));
     const double t1 = now_s();
+    prompt_logits = logits;  // the last repetition's, compared with each prompt's alone below
     const auto s1 = lm.stream_stats();
     const bool timed = b.op_times && rep == b.repetitions - 1;
     if (timed) lm.reset_op_times();
@@ -81,16 +83,17 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     seq_tps.push_back(b.n_gen / (t2 - t1));
     if (s1 && s2) bytes_per_step.push_back(static_cast<double>(s2->bytes_read - s1->bytes_read) / b.n_gen);
   }
-  // Each sequence again alone, greedy: its tokens should be the batch's. On a GPU a batch's products run
-  // another kernel than one token's (the same integers, summed in another order), so near-tied logits of
-  // random weights may part; the record says how many tokens each sequence kept before parting.
-  int identical = 0;
+  // Each sequence again alone, greedy: its tokens should be the batch's (a batch's decode products sum each
+  // token's terms in the order one token's do). Its prompt's logits are compared too: a prompt's products are
+  // a GEMM whose kernel may be chosen by the row count. The record says how many tokens each sequence kept.
+  int identical = 0, prompts_identical = 0;
   std::vector<int> agree(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     caches[static_cast<size_t>(i)]->clear();
     std::vector<float>& lg = logits[static_cast<size_t>(i)];
     std::vector<model::SeqInput> one{{prompts[static_cast<size_t>(i)], caches[static_cast<size_t>(i)].get(), lg, false}};
     STRATA_RETURN_IF_ERROR(fwd.eval_batch(one));
+    if (lg == prompt_logits[static_cast<size_t>(i)]) ++prompts_identical;  // bit for bit (no NaN in logits)
     const std::vector<int32_t>& want = generated[static_cast<size_t>(i)];
     int same = 0;
     for (size_t g = 0; g < want.size(); ++g) {
@@ -107,6 +110,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
   nlohmann::json r;
   r["n_parallel"] = n;
   r["sequences_identical_to_alone"] = identical;
+  r["prompt_logits_identical_to_alone"] = prompts_identical;
   r["tokens_equal_to_alone"] = agree;
   r["n_gen"] = b.n_gen;
   r["prompt_tokens_per_s"] = median(prompt_tps);

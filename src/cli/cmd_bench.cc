@@ -375,9 +375,11 @@ int run_bench(const BenchOptions& o) {
                 p["n_parallel"].get<int>(), p["decode_tokens_per_s_per_sequence"].get<double>(),
                 p["decode_per_sequence_vs_single"].get<double>(), p["decode_tokens_per_s_aggregate"].get<double>(),
                 p["decode_aggregate_vs_single"].get<double>());
-    std::printf("parallel: %d of %d sequences decode the same tokens alone (greedy); tokens equal: %s\n",
+    std::printf("parallel: %d of %d sequences decode the same tokens alone (greedy); tokens equal: %s; prompt "
+                "logits bit-identical to alone: %d of %d\n",
                 p["sequences_identical_to_alone"].get<int>(), p["n_parallel"].get<int>(),
-                p["tokens_equal_to_alone"].dump().c_str());
+                p["tokens_equal_to_alone"].dump().c_str(), p["prompt_logits_identical_to_alone"].get<int>(),
+                p["n_parallel"].get<int>());
     if (p.contains("decode_bytes_read_per_step"))
       std::printf("parallel: %s read from disk a step (all sequences)\n",
                   format_bytes(static_cast<uint64_t>(p["decode_bytes_read_per_step"].get<double>())).c_str());

@@ -124,6 +124,12 @@ struct AttentionParams {
   TensorView sinks;
 };
 
+// A recorded decode step's inputs (Backend::begin_capture, replay): sequence i's token and position.
+struct StepInputs {
+  std::span<const int32_t> tokens;
+  std::span<const int64_t> pos;
+};
+
 // One sequence of a batched attention (Backend::attention_batch).
 struct AttentionSeq {
   const KvLayer* cache = nullptr;
@@ -270,17 +276,18 @@ class Backend {
                            ActView dst) = 0;
 
   // --- recorded decode steps (CUDA graphs; a backend without them answers false everywhere)
-  // A caller that issues the same ops for every decode step (one token, everything on this backend) may
-  // record them once and replay them, so a step costs one launch instead of hundreds. begin_capture(key, pos,
-  // token): the ops that follow are recorded, NOT run; rope and attention at `pos` and get_rows of `token`
-  // read both from device memory that replay() rewrites. end_capture(keep): closes the recording and keeps it
-  // under `key` when keep and nothing the backend saw makes it unsafe to replay; false means nothing ran and
-  // nothing was kept: the caller issues the step's ops directly. replay(key, pos, token): runs the recorded
-  // step at a new position and token; false when none is kept for key that is valid at pos. Host reads of
-  // the outputs still go through copy() and an event, after the replay.
-  virtual bool begin_capture(uint64_t /*key*/, int64_t /*pos*/, int32_t /*token*/) { return false; }
+  // A caller that issues the same ops for every decode step (one token a sequence, everything on this backend)
+  // may record them once and replay them, so a step costs one launch instead of hundreds. A step's inputs are
+  // each sequence's token and position (sequence i is row i of the pass). begin_capture(key, in): the ops
+  // that follow are recorded, NOT run; rope and attention at in.pos and get_rows of in.tokens read both from
+  // device memory that replay() rewrites. end_capture(keep): closes the recording and keeps it under `key`
+  // when keep and nothing the backend saw makes it unsafe to replay; false means nothing ran and nothing was
+  // kept: the caller issues the step's ops directly. replay(key, in): runs the recorded step at new positions
+  // and tokens (as many sequences as recorded); false when none is kept for key that is valid at in.pos. Host
+  // reads of the outputs still go through copy() and an event, after the replay.
+  virtual bool begin_capture(uint64_t /*key*/, const StepInputs& /*in*/) { return false; }
   virtual bool end_capture(bool /*keep*/) { return false; }
-  virtual bool replay(uint64_t /*key*/, int64_t /*pos*/, int32_t /*token*/) { return false; }
+  virtual bool replay(uint64_t /*key*/, const StepInputs& /*in*/) { return false; }
 };
 
 // ---------------------------------------------------------------------------------------------------------

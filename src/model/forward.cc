@@ -286,10 +286,7 @@ Status Forward::eval_batch(std::span<const SeqInput> seqs) {
   // matrix first and are then handed out.
   if (!one) batch_logits_.resize(static_cast<size_t>(n_out * hp_.n_vocab));
   const std::span<float> host_logits = one ? seqs[0].logits : std::span<float>(batch_logits_);
-  if (!(decode_ && one && replay_step(tokens[0], segments_[0].pos0, *segments_[0].cache))) {
-    STRATA_RETURN_IF_ERROR(pass(tokens, host_logits));
-    if (decode_ && one) ++eager_decodes_;
-  }
+  if (!(decode_ && replay_step(tokens))) STRATA_RETURN_IF_ERROR(pass(tokens, host_logits));
   for (const Segment& g : segments_) g.cache->set_filled(g.pos0 + g.n);
 
   last_hidden_.resize(static_cast<size_t>(hp_.n_embd));
@@ -307,29 +304,42 @@ Status Forward::eval_batch(std::span<const SeqInput> seqs) {
   return Status::ok();
 }
 
-bool Forward::replay_step(int32_t token, int64_t pos0, KvCache& cache) {
-  if (graph_site_ < 0 || graphs_off_) return false;
+bool Forward::replay_step(std::span<const int32_t> tokens) {
+  const size_t n = segments_.size();
+  if (graph_site_ < 0 || graphs_off_ || (n > 1 && batch_graphs_off_)) return false;
   kernels::Backend& g = on(graph_site_);
-  // The recording holds the addresses of this pass's activations and of this cache: any change is a new key.
-  uint64_t key = reinterpret_cast<uintptr_t>(this);
-  for (uint64_t v : {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(cache.layer(0).k)),
-                     static_cast<uint64_t>(cache.n_ctx()), static_cast<uint64_t>(cache.max_pass()),
-                     acts_.generation()})
-    key = (key ^ v) * 0x9E3779B97F4A7C15ull;
-  bool ran = g.replay(key, pos0, token);
-  if (!ran && eager_decodes_ > 0 && g.begin_capture(key, pos0, token)) {
+  // The recording holds the addresses of this pass's activations and of each sequence's cache: any change (a
+  // sequence joining or leaving a batch) is a new key.
+  uint64_t key = reinterpret_cast<uintptr_t>(this) ^ n;
+  step_pos_.clear();
+  for (const Segment& s : segments_) {
+    for (uint64_t v : {static_cast<uint64_t>(reinterpret_cast<uintptr_t>(s.cache->layer(0).k)),
+                       static_cast<uint64_t>(s.cache->n_ctx()), static_cast<uint64_t>(s.cache->max_pass())})
+      key = (key ^ v) * 0x9E3779B97F4A7C15ull;
+    step_pos_.push_back(s.pos0);
+  }
+  key = (key ^ acts_.generation()) * 0x9E3779B97F4A7C15ull;
+  const kernels::StepInputs in{tokens, step_pos_};
+  bool ran = g.replay(key, in);
+  // A step is recorded only after one of the same key ran op by op (scratch and tables sized for it).
+  if (!ran && last_eager_key_ == key && g.begin_capture(key, in)) {
     unsafe_ = false;
-    const Status st = pass(std::span(&token, 1), {});  // segments_: this one sequence at pos0 in cache
+    const Status st = pass(tokens, {});  // segments_: these sequences at their positions
     if (!g.end_capture(st.is_ok() && !unsafe_)) {
-      graphs_off_ = true;  // not recordable (nothing ran): op by op from now on
+      (n > 1 ? batch_graphs_off_ : graphs_off_) = true;  // not recordable (nothing ran): op by op from now on
       return false;
     }
-    ran = g.replay(key, pos0, token);
+    ran = g.replay(key, in);
   }
-  if (!ran) return false;
+  if (!ran) {
+    last_eager_key_ = key;  // the caller runs this step op by op
+    return false;
+  }
   ++replayed_;
   // What the replayed ops wrote that eval reads next.
-  return static_cast<bool>(acts_.out(Act::XB, graph_site_, 1)) && static_cast<bool>(acts_.out(Act::Logits, graph_site_, 1));
+  const auto rows = static_cast<int64_t>(n);
+  return static_cast<bool>(acts_.out(Act::XB, graph_site_, rows)) &&
+         static_cast<bool>(acts_.out(Act::Logits, graph_site_, rows));
 }
 
 Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {

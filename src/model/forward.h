@@ -41,8 +41,8 @@ class Forward {
   // weight serves every sequence, which is what a streamed tier needs), while RoPE, the KV store and
   // attention run per sequence against its own cache at its own position. Each sequence's logits are the
   // ones eval() would give it alone, up to the order of float sums. The caches must be distinct.
-  // The phase is decode when every sequence brings one token (the decode placement), else prefill; only a
-  // pass of one sequence and one token replays a recorded step.
+  // The phase is decode when every sequence brings one token (the decode placement), else prefill; a decode
+  // pass replays a recorded step where it can (the same sequences as the step that recorded it).
   Status eval_batch(std::span<const SeqInput> seqs);
 
   // The final normalised hidden state of the last evaluated token ([n_embd]) of the last sequence, for embeddings.
@@ -64,9 +64,10 @@ class Forward {
   // Every op of one pass over segments_, from the embedding to the logits (into `logits` on the host, else
   // Act::Logits).
   Status pass(std::span<const int32_t> tokens, std::span<float> logits);
-  // A decode step by replaying its recording (recording it first when there is none): false when the step
-  // must run op by op (no single recording backend, or the step turned out not to be recordable).
-  bool replay_step(int32_t token, int64_t pos0, KvCache& cache);
+  // A decode step of segments_ (tokens: one a sequence) by replaying its recording (recording it first when
+  // there is none): false when the step must run op by op (no single recording backend, the step turned out
+  // not to be recordable, or its sequences have not yet run a step op by op).
+  bool replay_step(std::span<const int32_t> tokens);
   // for_site >= 0: the weight of a product on that backend (a source may upload it there); -1: as it is.
   Result<WeightRef> acquire(TensorId id, int for_site = -1);
   Status attention_block(int64_t layer, int64_t n_tok);
@@ -104,12 +105,14 @@ class Forward {
   Activations acts_;
   bool decode_ = false;  // this pass's phase
   // Recorded decode steps: the one backend every decode op and the KV cache live on when it can record
-  // (-1: none); off for good once a step could not be recorded. A step is recorded only after one ran op by
-  // op (scratch and tables sized), and not when a weight came with an owner or a ready event (unsafe_).
+  // (-1: none); off for good once a step could not be recorded (batch_graphs_off_: a step of several
+  // sequences). A step is recorded only after one of the same key ran op by op (scratch and tables sized),
+  // and not when a weight came with an owner or a ready event (unsafe_).
   int graph_site_ = -1;
-  bool graphs_off_ = false;
+  bool graphs_off_ = false, batch_graphs_off_ = false;
   bool unsafe_ = false;
-  uint64_t eager_decodes_ = 0, replayed_ = 0;
+  uint64_t last_eager_key_ = 0, replayed_ = 0;
+  std::vector<int64_t> step_pos_;  // each sequence's position in the step being replayed
   bool rope_loaded_ = false;
   kernels::RopeParams rope_;           // every layer's; freq_factors point into rope_factors_
   std::vector<float> rope_factors_;

@@ -82,6 +82,10 @@ TEST(BenchCli, ParallelSequencesDecodeTheTokensTheyDecodeAlone) {
   EXPECT_EQ(p["n_parallel"].get<int>(), 3);
   EXPECT_EQ(p["sequences_identical_to_alone"].get<int>(), 3);
   EXPECT_EQ(p["tokens_equal_to_alone"], nlohmann::json::array({12, 12, 12}));
+  // Reported, not promised: the CPU's prompt products tile by the row count, so a batched prompt's logits
+  // may differ from alone in the last bits while the tokens agree.
+  EXPECT_LE(p["prompt_logits_identical_to_alone"].get<int>(), 3);
+  EXPECT_NE(r.out.find("prompt logits bit-identical to alone: "), std::string::npos) << r.out;
   EXPECT_GT(p["decode_tokens_per_s_aggregate"].get<double>(), 0.0);
 }
 

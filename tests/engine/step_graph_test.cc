@@ -1,13 +1,19 @@
 // tests/engine/step_graph_test.cc: decode steps replayed from CUDA graphs give the logits of steps run op by op,
 // bit for bit (same kernels, same order), across the re-recording every kStepGraphPositions positions and after
-// a truncated history. GPU machine only (tools/gpu_test.sh); skipped with a message elsewhere.
+// a truncated history; a batched step of several sequences likewise, and each of its sequences gets the logits
+// it gets decoding alone. GPU machine only (tools/gpu_test.sh); skipped with a message elsewhere.
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
+#include <tuple>
+#include <vector>
 
 #include "engine/runtime.h"
 #include "engine/session.h"
 #include "kernels/backend.h"
+#include "model/forward.h"
+#include "model/kv_cache.h"
 #include "model/synth.h"
 #include "planner/model_shapes.h"
 #include "support/test_support.h"
@@ -108,6 +114,63 @@ TEST(StepGraphs, MoeStepsRouteOnTheDeviceAndReplay) {
   int32_t next = 5;
   step_both(a, b, next, 64, "decoding");
   EXPECT_GT(a.forward().replayed_steps(), 60u) << "MoE decode steps were not recorded";
+}
+
+// Several sequences decoding in one pass a step: the recorded batch (replayed, re-recorded when a sequence
+// leaves) gives the logits of the batch run op by op, bit for bit, and each sequence the logits it gets alone.
+TEST(StepGraphs, BatchedStepsReplayAndEachSequenceDecodesAsAlone) {
+  if (!gpu_visible()) GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
+  Both m = load_both(graph_spec(0), "step_graph_batch.gguf");
+  ASSERT_TRUE(m.graphs && m.direct);
+  ASSERT_NE(m.graphs->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
+  LoadedModel& lm = *m.graphs;
+  const int64_t vocab = lm.hparams().n_vocab;
+  constexpr int kSeqs = 3;
+  model::Forward rec(lm.model(), lm.weights(), lm.experts(), lm.placement());
+  model::Forward direct(m.direct->model(), m.direct->weights(), m.direct->experts(), m.direct->placement());
+  direct.disable_step_recording();
+  model::Forward alone(m.direct->model(), m.direct->weights(), m.direct->experts(), m.direct->placement());
+  alone.disable_step_recording();
+  auto caches = [&](LoadedModel& l) {
+    std::vector<std::unique_ptr<model::KvCache>> c;
+    for (int i = 0; i < kSeqs; ++i) c.push_back(std::make_unique<model::KvCache>(l.hparams(), 2048, l.placement()));
+    return c;
+  };
+  auto cr = caches(lm), cd = caches(*m.direct), ca = caches(*m.direct);
+  std::vector<std::vector<float>> lr(kSeqs, std::vector<float>(vocab)), ld = lr, la = lr;
+  std::vector<int32_t> next(kSeqs);
+  // Each sequence's prompt, alone (a prompt's products are a GEMM whose kernel may depend on the row count).
+  for (int i = 0; i < kSeqs; ++i) {
+    const std::vector<int32_t> prompt = {1, 17 + i, 300, 45 * (i + 1), 900, 12};
+    for (auto [f, c, l] : {std::tuple(&rec, cr[i].get(), &lr[i]), std::tuple(&direct, cd[i].get(), &ld[i]),
+                           std::tuple(&alone, ca[i].get(), &la[i])}) {
+      const model::SeqInput in{prompt, c, *l, false};
+      ASSERT_TRUE(f->eval_batch(std::span(&in, 1)).is_ok());
+    }
+    next[i] = static_cast<int32_t>(7 * i + 3);
+  }
+  // Batched steps: all three, then two (the last one left: a new recording), past one recording's 1,024
+  // positions.
+  for (int step = 0; step < 1100; ++step) {
+    const int n = step < 600 ? kSeqs : kSeqs - 1;
+    std::vector<model::SeqInput> br, bd;
+    for (int i = 0; i < n; ++i) {
+      br.push_back({std::span(&next[i], 1), cr[i].get(), lr[i], false});
+      bd.push_back({std::span(&next[i], 1), cd[i].get(), ld[i], false});
+    }
+    ASSERT_TRUE(rec.eval_batch(br).is_ok());
+    ASSERT_TRUE(direct.eval_batch(bd).is_ok());
+    for (int i = 0; i < n; ++i) {
+      const model::SeqInput in{std::span(&next[i], 1), ca[i].get(), la[i], false};
+      ASSERT_TRUE(alone.eval_batch(std::span(&in, 1)).is_ok());
+      ASSERT_EQ(std::memcmp(lr[i].data(), ld[i].data(), vocab * sizeof(float)), 0) << "step " << step << ", seq " << i;
+      ASSERT_EQ(std::memcmp(la[i].data(), ld[i].data(), vocab * sizeof(float)), 0)
+          << "step " << step << ", seq " << i << ": batched logits differ from alone";
+      next[i] = static_cast<int32_t>((next[i] * 37 + step + i) % vocab);
+    }
+  }
+  EXPECT_GT(rec.replayed_steps(), 1090u);
+  EXPECT_EQ(direct.replayed_steps(), 0u);
 }
 
 }  // namespace

@@ -56,8 +56,11 @@ TEST(TimedBackend, ComputesWhatItWrapsAndCountsEachOp) {
 
   timed.reset();
   EXPECT_TRUE(timed.times().empty());
-  EXPECT_FALSE(timed.begin_capture(1, 0, 0));  // a recorded step could not be timed op by op
-  EXPECT_FALSE(timed.replay(1, 0, 0));
+  const int32_t token = 0;
+  const int64_t pos = 0;
+  const StepInputs in{std::span(&token, 1), std::span(&pos, 1)};
+  EXPECT_FALSE(timed.begin_capture(1, in));  // a recorded step could not be timed op by op
+  EXPECT_FALSE(timed.replay(1, in));
 }
 
 }  // namespace

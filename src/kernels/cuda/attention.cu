@@ -28,10 +28,15 @@ __device__ __forceinline__ Span visible(int64_t pos, int64_t window) {
   return {window > 0 && end > window ? end - window : 0, end};
 }
 
-// Token t's cache and position: from the batch's descriptors, or the one cache at pos0 + t.
+// Token t's cache and position: from the batch's descriptors (the position from pos_dev[t] in a recorded
+// step), or the one cache at pos0 + t.
 __device__ __forceinline__ KvTok token_kv(const KvTok* toks, int64_t t, const uint16_t* kc, const uint16_t* vc,
                                           int64_t n_rows, int64_t pos_arg, const int64_t* pos_dev) {
-  if (toks != nullptr) return toks[t];
+  if (toks != nullptr) {
+    KvTok kt = toks[t];
+    if (pos_dev != nullptr) kt.pos = pos_dev[t];
+    return kt;
+  }
   return {const_cast<uint16_t*>(kc), const_cast<uint16_t*>(vc), n_rows, (pos_dev ? *pos_dev : pos_arg) + t};
 }
 
@@ -134,7 +139,7 @@ __global__ void attention_merge_kernel(const float* __restrict__ ws, int64_t n_h
                                        const KvTok* __restrict__ toks, int64_t window, int64_t n_split,
                                        const float* __restrict__ sinks, float* __restrict__ out) {
   const int64_t h = blockIdx.x, t = blockIdx.y;
-  const int64_t pos = toks ? toks[t].pos : (pos_dev ? *pos_dev : pos_arg) + t;
+  const int64_t pos = toks ? (pos_dev ? pos_dev[t] : toks[t].pos) : (pos_dev ? *pos_dev : pos_arg) + t;
   const Span span = visible(pos, window);
   const int64_t used = min(n_split, (span.end - span.first + kAttentionSplit - 1) / kAttentionSplit);
   const float* base = ws + (t * n_head + h) * n_split * (head_dim + 2);
@@ -213,7 +218,7 @@ void attention_f16(const float* q, const uint16_t* k_cache, const uint16_t* v_ca
   STRATA_CHECK(n_kv_head > 0 && n_head % n_kv_head == 0 && kv_dim == n_kv_head * head_dim);
   STRATA_CHECK(n_head <= 65535 && n_tok >= 0 && n_tok <= 65535 && pos0 >= 0 && window >= 0);
   STRATA_CHECK(pos_dev == nullptr || pos_bound >= n_tok);
-  STRATA_CHECK(toks == nullptr || (pos_dev == nullptr && pos_bound >= 1));
+  STRATA_CHECK(toks == nullptr || pos_bound >= 1);
   // The furthest position any token sees, plus one.
   const int64_t end = pos_dev != nullptr || toks != nullptr ? pos_bound : pos0 + n_tok;
   // Every visible position still in its row: the whole past, or a ring of at least window + n_tok - 1 (a

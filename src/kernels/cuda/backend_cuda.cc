@@ -140,21 +140,38 @@ CudaBackend::StepGraph::~StepGraph() {
   if (exec) (void)cudaGraphExecDestroy(exec);
 }
 
-bool CudaBackend::begin_capture(uint64_t key, int64_t pos, int32_t token) {
-  if (cap_.on) return false;
+bool CudaBackend::begin_capture(uint64_t key, const StepInputs& in) {
+  if (cap_.on || in.tokens.empty() || in.tokens.size() != in.pos.size() ||
+      in.tokens.size() > static_cast<size_t>(kMaxStepSeqs))
+    return false;
   if (step_dev_.data() == nullptr) {
-    step_dev_ = cuda::DeviceBuffer(2 * sizeof(int64_t));
-    step_host_ = cuda::PinnedBuffer(2 * sizeof(int64_t));
+    step_dev_ = cuda::DeviceBuffer(kStepInputBytes);
+    step_host_ = cuda::PinnedBuffer(kStepInputBytes);
     step_inputs_free_.record(stream_.get());
   }
   forget_q8();
   STRATA_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeRelaxed));
-  cap_ = Capture{true, false, key, pos, token, INT64_MAX};
-  // The step's first node: this replay's position and token, from pinned memory the host rewrites per replay.
-  STRATA_CUDA_CHECK(cudaMemcpyAsync(step_dev_.data(), step_host_.data(), 2 * sizeof(int64_t), cudaMemcpyHostToDevice,
-                                    stream_.get()));
+  cap_ = Capture{true, false, key, {in.pos.begin(), in.pos.end()}, {in.tokens.begin(), in.tokens.end()}, INT64_MAX, {}};
+  // The step's first node: this replay's positions and tokens, from pinned memory the host rewrites per replay.
+  STRATA_CUDA_CHECK(
+      cudaMemcpyAsync(step_dev_.data(), step_host_.data(), kStepInputBytes, cudaMemcpyHostToDevice, stream_.get()));
   return true;
 }
+
+template <typename T>
+const T* CudaBackend::upload_constant(std::span<const T> host) {
+  STRATA_CHECK(cap_.on);
+  cuda::DeviceBuffer& d = cap_.consts.emplace_back(std::max<uint64_t>(host.size_bytes(), 1));
+  // Another stream, waited for here: the recording's stream must not see this copy (it would be replayed
+  // from host memory that is gone by then), and the recorded kernels find the bytes in place from the first
+  // replay on.
+  if (!host.empty())
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(d.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice,
+                                      consts_stream_.get()));
+  consts_stream_.synchronize();
+  return static_cast<const T*>(d.data());
+}
+template const cuda::KvTok* CudaBackend::upload_constant(std::span<const cuda::KvTok>);
 
 bool CudaBackend::end_capture(bool keep) {
   if (!cap_.on) return false;
@@ -168,13 +185,16 @@ bool CudaBackend::end_capture(bool keep) {
   if (graph != nullptr) STRATA_CUDA_CHECK(cudaGraphDestroy(graph));
   if (!ok) {
     (void)cudaGetLastError();  // a refused recording is an answer (run the step directly), not a fault
+    cap_.consts.clear();
     forget_q8();
     return false;
   }
   auto g = std::make_unique<StepGraph>();
   g->key = cap_.key;
+  g->n_seq = cap_.pos.size();
   g->valid_until = cap_.valid_until;
   g->exec = exec;
+  g->consts = std::move(cap_.consts);
   g->xq_of = xq_of_, g->xq_rows = xq_rows_, g->xq_cols = xq_cols_;
   forget_q8();  // nothing ran yet: the quantized input the host logic assumed is not there until a replay
   std::erase_if(graphs_, [&](const auto& o) { return o->key == g->key; });
@@ -185,16 +205,17 @@ bool CudaBackend::end_capture(bool keep) {
   return true;
 }
 
-bool CudaBackend::replay(uint64_t key, int64_t pos, int32_t token) {
-  if (cap_.on) return false;
+bool CudaBackend::replay(uint64_t key, const StepInputs& in) {
+  if (cap_.on || in.tokens.size() != in.pos.size()) return false;
+  const int64_t last = in.pos.empty() ? 0 : *std::max_element(in.pos.begin(), in.pos.end());
   StepGraph* g = nullptr;
   for (auto& o : graphs_)
-    if (o->key == key && pos < o->valid_until) g = o.get();
+    if (o->key == key && o->n_seq == in.pos.size() && last < o->valid_until) g = o.get();
   if (g == nullptr) return false;
   step_inputs_free_.synchronize();  // the previous replay has copied its inputs (at once in the steady state)
-  auto* in = static_cast<int64_t*>(step_host_.data());
-  in[0] = pos;
-  std::memcpy(in + 1, &token, sizeof(token));
+  auto* pos = static_cast<int64_t*>(step_host_.data());
+  std::copy(in.pos.begin(), in.pos.end(), pos);
+  std::copy(in.tokens.begin(), in.tokens.end(), reinterpret_cast<int32_t*>(pos + kMaxStepSeqs));
   STRATA_CUDA_CHECK(cudaGraphLaunch(g->exec, stream_.get()));
   step_inputs_free_.record(stream_.get());
   g->last_used = ++graph_clock_;

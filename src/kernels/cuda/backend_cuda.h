@@ -52,9 +52,9 @@ class CudaBackend final : public Backend {
   void moe_route(ActView logits, const RouteParams& p, std::span<int32_t> ids, std::span<float> weights) override;
   void gather_rows(ActView src, std::span<const int32_t> rows, ActView dst) override;
   void scatter_add(ActView src, std::span<const int32_t> rows, std::span<const float> scale, ActView dst) override;
-  bool begin_capture(uint64_t key, int64_t pos, int32_t token) override;
+  bool begin_capture(uint64_t key, const StepInputs& in) override;
   bool end_capture(bool keep) override;
-  bool replay(uint64_t key, int64_t pos, int32_t token) override;
+  bool replay(uint64_t key, const StepInputs& in) override;
 
  private:
   // A grow-only device buffer for one call site. Reuse is safe without events: every use is on this
@@ -65,12 +65,15 @@ class CudaBackend final : public Backend {
     cuda::DeviceBuffer buf;
     void* get(uint64_t bytes, std::vector<cuda::DeviceBuffer>* retired = nullptr);
   };
-  // One recorded decode step (a CUDA graph, instantiated), valid for positions below valid_until (the
-  // attention grid was sized for them).
+  // One recorded decode step of n_seq sequences (a CUDA graph, instantiated), valid for positions below
+  // valid_until (the attention grid was sized for them). consts: device arrays its kernels read that never
+  // change between replays (a batch's per-sequence cache descriptors), written once while recording.
   struct StepGraph {
     uint64_t key = 0;
+    size_t n_seq = 1;
     int64_t valid_until = 0;
     cudaGraphExec_t exec = nullptr;
+    std::vector<cuda::DeviceBuffer> consts;
     uint64_t last_used = 0;
     const float* xq_of = nullptr;  // the 8-bit input cache's state after the step (what a replay leaves)
     int64_t xq_rows = 0, xq_cols = 0;
@@ -81,11 +84,15 @@ class CudaBackend final : public Backend {
     bool on = false;
     bool broken = false;  // an op needed the host (an upload, a sync, an event): the recording cannot replay
     uint64_t key = 0;
-    int64_t pos = 0;
-    int32_t token = 0;
+    std::vector<int64_t> pos;     // each sequence's position at the recording
+    std::vector<int32_t> tokens;  // and its token
     int64_t valid_until = 0;
+    std::vector<cuda::DeviceBuffer> consts;  // the StepGraph's, while recording
   };
-  static constexpr int kMaxStepGraphs = 4;
+  // Recordings kept: a server's batch changes composition as requests join and leave.
+  static constexpr int kMaxStepGraphs = 8;
+  // Sequences a recorded step may have (the step inputs' capacity).
+  static constexpr int64_t kMaxStepSeqs = 64;
   // Positions a recorded step's attention grid covers beyond the recording position (a new recording each
   // this many positions: the splits past the current position cost a little each).
   static constexpr int64_t kStepGraphPositions = 1024;
@@ -114,6 +121,10 @@ class CudaBackend final : public Backend {
   // Host int32/float arrays uploaded into scratch (staged by the runtime before the call returns).
   template <typename T>
   T* upload(std::span<const T> host, Scratch& s);
+  // While recording: a device copy of an array the recorded kernels read at every replay and that does not
+  // change between them, kept with the recording (written through consts_stream_, outside the recording).
+  template <typename T>
+  const T* upload_constant(std::span<const T> host);
   const double* rope_table(const RopeParams& p, float& mscale);
   void* scratch(Scratch& s, uint64_t bytes) { return s.get(bytes, cap_.on ? &retired_ : nullptr); }
   // Marks the recording unusable when `host_needed` (an op that reads or writes host memory, or waits).
@@ -121,8 +132,15 @@ class CudaBackend final : public Backend {
     if (cap_.on && host_needed) cap_.broken = true;
     return cap_.on && host_needed;
   }
+  // The step inputs on the device: [kMaxStepSeqs] positions (int64), then [kMaxStepSeqs] tokens (int32).
   const int64_t* step_pos() const { return static_cast<const int64_t*>(step_dev_.data()); }
-  const int32_t* step_token() const { return reinterpret_cast<const int32_t*>(step_pos() + 1); }
+  const int32_t* step_token() const { return reinterpret_cast<const int32_t*>(step_pos() + kMaxStepSeqs); }
+  static constexpr uint64_t kStepInputBytes = kMaxStepSeqs * (sizeof(int64_t) + sizeof(int32_t));
+  // Whether an op of one token at pos0 is the recorded step's only sequence (what rope and attention of one
+  // sequence can read from the step inputs).
+  bool recording_one_at(int64_t rows, int64_t pos0) const {
+    return rows == 1 && cap_.pos.size() == 1 && cap_.pos[0] == pos0;
+  }
   // The quantized copy of a matmul input (xq_) is valid while nothing writes device memory: every op that
   // writes calls forget_q8 (or, for a product's output, wrote(), which forgets only on overlap).
   void forget_q8() { xq_of_ = nullptr; }
@@ -150,9 +168,10 @@ class CudaBackend final : public Backend {
   // Recorded decode steps; guarded by the single-caller rule like the scratch.
   Capture cap_;
   std::vector<cuda::DeviceBuffer> retired_;              // scratch outgrown during a recording
-  cuda::PinnedBuffer step_host_;                         // [position int64, token int32] written per replay
+  cuda::PinnedBuffer step_host_;                         // the step inputs (step_pos), written per replay
   cuda::DeviceBuffer step_dev_;                          // its device copy, the recorded step's first node
   cuda::Event step_inputs_free_;                         // recorded behind each replay's read of step_host_
+  cuda::Stream consts_stream_;                           // upload_constant's copies, outside the recording
   std::vector<std::unique_ptr<StepGraph>> graphs_;
   uint64_t graph_clock_ = 0;
 };

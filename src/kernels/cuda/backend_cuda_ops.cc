@@ -48,8 +48,8 @@ void CudaBackend::get_rows(const TensorView& table, std::span<const int32_t> ids
   check_weight(table);
   check_mine(out);
   STRATA_CHECK(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.ne[0]);
-  // Recording a step: its token is read from the step inputs at each replay.
-  const bool step_token_read = cap_.on && ids.size() == 1 && ids[0] == cap_.token;
+  // Recording a step: its tokens are read from the step inputs at each replay.
+  const bool step_token_read = cap_.on && std::ranges::equal(ids, cap_.tokens);
   const int32_t* dids = step_token_read ? step_token() : upload(ids, ids_);
   cuda::get_rows(table.type, table.data, table.ne[0], table.n_rows(), dids, out.rows, out.data, stream_.get());
 }
@@ -185,7 +185,7 @@ void CudaBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0
   STRATA_CHECK(x.cols == n_head * head_dim && p.n_rot > 0 && p.n_rot <= head_dim);
   float mscale = 1.0f;
   const double* rate = rope_table(p, mscale);
-  capture_breaks(x.rows != 1 || pos0 != cap_.pos);  // a recorded step is one token at the recorded position
+  capture_breaks(!recording_one_at(x.rows, pos0));  // the recorded step's one sequence at its position
   cuda::rope(x.data, x.rows, n_head, head_dim, p.n_rot, pos0, rate, mscale, p.layout == RopeLayout::Halves,
              stream_.get(), cap_.on ? step_pos() : nullptr);
 }
@@ -218,7 +218,7 @@ void CudaBackend::attention_one(const AttentionParams& p, const RopeParams* rope
   const int64_t* pos_dev = nullptr;
   int64_t pos_bound = pos0 + n;
   if (cap_.on) {
-    capture_breaks(n != 1 || pos0 != cap_.pos);
+    capture_breaks(!recording_one_at(n, pos0));
     pos_dev = step_pos();
     pos_bound = std::min(cache.n_ctx, (pos0 + n + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
     cap_.valid_until = std::min(cap_.valid_until, pos_bound);
@@ -250,7 +250,8 @@ void CudaBackend::attention_kernels(const AttentionParams& p, const RopeParams* 
   for (int64_t t0 = 0; t0 < n; t0 += group) {
     const int64_t m = std::min(group, n - t0);
     cuda::attention_f16(q.row(t0), kc, vc, kv_dim, n_rows, m, p.n_head, p.n_head_kv, p.head_dim, pos0 + t0, p.window,
-                        p.scale, sinks, ws, out.row(t0), stream_.get(), pos_dev, pos_bound, toks ? toks + t0 : nullptr);
+                        p.scale, sinks, ws, out.row(t0), stream_.get(), toks && pos_dev ? pos_dev + t0 : pos_dev,
+                        pos_bound, toks ? toks + t0 : nullptr);
   }
 }
 
@@ -272,7 +273,7 @@ void CudaBackend::attention_batch(const AttentionParams& p, const RopeParams* ro
   // One descriptor per row (its sequence's cache and its position), so that each kernel runs once for all.
   std::vector<cuda::KvTok>& toks = toks_host_;  // reused: a batched step calls this once a layer
   toks.assign(static_cast<size_t>(n), cuda::KvTok{nullptr, nullptr, 0, 0});
-  int64_t pos_bound = 1;
+  int64_t pos_bound = 1, n_ctx = 1;
   for (const AttentionSeq& s : seqs) {
     STRATA_CHECK(s.cache != nullptr && s.row0 >= 0 && s.n >= 0 && s.row0 + s.n <= n);
     const KvLayer& c = *s.cache;
@@ -283,10 +284,25 @@ void CudaBackend::attention_batch(const AttentionParams& p, const RopeParams* ro
       toks[s.row0 + i] = {c.k, c.v, c.rows(), s.pos0 + i};
     }
     pos_bound = std::max(pos_bound, s.pos0 + s.n);
+    n_ctx = std::max(n_ctx, c.n_ctx);
   }
   for (const cuda::KvTok& t : toks) STRATA_CHECK_MSG(t.n_rows > 0, "a row of the batch belongs to no sequence");
-  const cuda::KvTok* dtoks = upload(std::span<const cuda::KvTok>(toks), attn_toks_);
-  attention_kernels(p, rope, q, k, v, nullptr, 0, nullptr, pos_bound, dtoks, out);
+  if (!cap_.on) {
+    attention_kernels(p, rope, q, k, v, nullptr, 0, nullptr, pos_bound, upload(std::span<const cuda::KvTok>(toks), attn_toks_),
+                      out);
+    return;
+  }
+  // Recording a step of several sequences: row i is sequence i at the recorded position, read from the step
+  // inputs at each replay; the descriptors' caches stay. The grid covers positions up to a bound, below which
+  // the recording stays valid.
+  bool as_recorded = static_cast<size_t>(n) == cap_.pos.size();
+  for (const AttentionSeq& s : seqs)
+    as_recorded = as_recorded && s.n == 1 && static_cast<size_t>(s.row0) < cap_.pos.size() && s.pos0 == cap_.pos[s.row0];
+  if (capture_breaks(!as_recorded)) return;
+  pos_bound = std::min(n_ctx, (pos_bound + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
+  cap_.valid_until = std::min(cap_.valid_until, pos_bound);
+  attention_kernels(p, rope, q, k, v, nullptr, 0, step_pos(), pos_bound,
+                    upload_constant(std::span<const cuda::KvTok>(toks)), out);
 }
 
 void CudaBackend::glu(GluKind kind, ActView gate, ActView up, ActView out) {

@@ -101,7 +101,7 @@ struct KvTok {
 // doubles, the per-pair rate with every scaling scheme folded in (host-computed from kernels/rope_angles.h).
 // halves: pairs (i, i + n_rot / 2) (NeoX), else (2i, 2i + 1). pos_dev (a recorded decode step): the position
 // is read from device memory when the kernel runs, and pos0 is ignored. toks (device [n_tok]): token t at
-// toks[t].pos instead.
+// toks[t].pos instead, or at pos_dev[t] when pos_dev is given too (a recorded step of several sequences).
 void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
           const double* inv_freq, float mscale, bool halves, cudaStream_t stream, const int64_t* pos_dev = nullptr,
           const KvTok* toks = nullptr);
@@ -118,7 +118,8 @@ void rope(float* x, int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t n_r
 // workspace cover positions below pos_bound (REQUIRES: *pos_dev + n_tok <= pos_bound at run time); the
 // splits past the run-time position find no positions and the merge skips them.
 // toks (a batch of sequences): token t reads and writes toks[t]'s cache at toks[t].pos (k_cache, v_cache,
-// n_rows and pos0 are ignored); pos_bound bounds every token's position + 1.
+// n_rows and pos0 are ignored), or at pos_dev[t] when pos_dev is given too (a recorded step of several
+// sequences: the descriptors stay, the positions move); pos_bound bounds every token's position + 1.
 inline constexpr int64_t kAttentionSplit = 64;
 inline constexpr int64_t kAttentionMaxHeadDim = 256;
 int64_t attention_workspace_floats(int64_t n_tok, int64_t n_head, int64_t head_dim, int64_t max_positions);

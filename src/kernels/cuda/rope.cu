@@ -10,12 +10,13 @@ namespace strata::cuda {
 
 namespace {
 
-// grid: (n_head, n_tok); thread i rotates pair i of its head. Token t at toks[t].pos, or pos0 + t.
+// grid: (n_head, n_tok); thread i rotates pair i of its head. Token t at toks[t].pos (pos_dev[t] when given),
+// or pos0 + t (*pos_dev + t).
 __global__ void rope_kernel(float* x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos_arg,
                             const int64_t* __restrict__ pos_dev, const KvTok* __restrict__ toks,
                             const double* __restrict__ inv_freq, float mscale, bool halves) {
   const int64_t t = blockIdx.y, h = blockIdx.x;
-  const int64_t pos = toks ? toks[t].pos : (pos_dev ? *pos_dev : pos_arg) + t;
+  const int64_t pos = toks ? (pos_dev ? pos_dev[t] : toks[t].pos) : (pos_dev ? *pos_dev : pos_arg) + t;
   float* v = x + (t * n_head + h) * head_dim;
   const int64_t half = n_rot / 2;
   for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
