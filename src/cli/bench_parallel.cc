@@ -83,6 +83,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     seq_tps.push_back(b.n_gen / (t2 - t1));
     if (s1 && s2) bytes_per_step.push_back(static_cast<double>(s2->bytes_read - s1->bytes_read) / b.n_gen);
   }
+  const uint64_t replayed = fwd.replayed_steps();  // batched steps (CUDA graphs), before the runs alone
   // Each sequence again alone, greedy: its tokens should be the batch's (a batch's decode products sum each
   // token's terms in the order one token's do). Its prompt's logits are compared too: a prompt's products are
   // a GEMM whose kernel may be chosen by the row count. The record says how many tokens each sequence kept.
@@ -111,6 +112,8 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
   r["n_parallel"] = n;
   r["sequences_identical_to_alone"] = identical;
   r["prompt_logits_identical_to_alone"] = prompts_identical;
+  r["decode_steps"] = static_cast<int64_t>(b.repetitions + 1) * b.n_gen;  // the warm-up's included
+  r["decode_steps_replayed"] = replayed;
   r["tokens_equal_to_alone"] = agree;
   r["n_gen"] = b.n_gen;
   r["prompt_tokens_per_s"] = median(prompt_tps);

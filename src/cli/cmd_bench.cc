@@ -84,6 +84,7 @@ Result<BenchRecord> measure_bench(const BenchOptions& o) {
   if (o.parallel < 1 || o.parallel > 64) return error("--parallel must be 1 to 64");
   STRATA_ASSIGN_OR_RETURN(engine::EngineOptions eo, make_engine_options(o.model, o.threads, o.plan));
   eo.time_ops = o.op_times;
+  eo.batch_invariant = o.parallel > 1;  // the batch's sequences are compared with each alone
   ProgressLine progress(o.progress);
   eo.progress = progress.callback();
   // Device memory is measured from before the load (the baseline: the CUDA context) to the end of the runs.
@@ -380,6 +381,10 @@ int run_bench(const BenchOptions& o) {
                 p["sequences_identical_to_alone"].get<int>(), p["n_parallel"].get<int>(),
                 p["tokens_equal_to_alone"].dump().c_str(), p["prompt_logits_identical_to_alone"].get<int>(),
                 p["n_parallel"].get<int>());
+    if (p["decode_steps_replayed"].get<uint64_t>() > 0)
+      std::printf("parallel: batched steps replayed from CUDA graphs: %llu of %lld\n",
+                  static_cast<unsigned long long>(p["decode_steps_replayed"].get<uint64_t>()),
+                  static_cast<long long>(p["decode_steps"].get<int64_t>()));
     if (p.contains("decode_bytes_read_per_step"))
       std::printf("parallel: %s read from disk a step (all sequences)\n",
                   format_bytes(static_cast<uint64_t>(p["decode_bytes_read_per_step"].get<double>())).c_str());

@@ -73,8 +73,11 @@ int run_serve(const ServeOptions& o) {
   PlanFlags plan = o.plan;
   // The plan budgets the KV cache of every parallel sequence: n_parallel slots of the default context.
   plan.ctx = so.scheduler.runner.default_num_ctx * so.scheduler.runner.n_parallel;
-  so.scheduler.runner.engine_options = [threads = o.threads, plan](const std::string& path) {
-    return make_engine_options(path, threads, plan);
+  const bool shared_passes = so.scheduler.runner.n_parallel > 1;  // requests decode together: batch-invariant
+  so.scheduler.runner.engine_options = [threads = o.threads, plan, shared_passes](const std::string& path) {
+    auto eo = make_engine_options(path, threads, plan);
+    if (eo) eo->batch_invariant = shared_passes;
+    return eo;
   };
   so.scheduler.runner.max_queue = static_cast<size_t>(queue.value());
   so.scheduler.max_loaded_models = static_cast<size_t>(std::max<int64_t>(loaded.value(), 1));

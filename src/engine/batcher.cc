@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "kernels/backend.h"
 
 namespace strata::engine {
 
@@ -134,8 +135,11 @@ bool Batcher::step() {
     if (a.prompt_done < prompt.size()) {
       // Alone, the whole prompt in one pass (as the one-request path always did); beside others, a chunk,
       // so their decodes go on. Never more than the cache's largest pass (a sliding-window ring's bound).
+      // A chunk never leaves a tail of decode size (kernels::kDecodeProductRows), which would go through
+      // the decode kernels where the whole prompt alone goes through the prompt's.
       const size_t left = prompt.size() - a.prompt_done;
-      size_t take = n_active == 1 ? left : std::min(left, static_cast<size_t>(std::max<int64_t>(options_.prompt_chunk, 1)));
+      const size_t chunk = static_cast<size_t>(std::max<int64_t>(options_.prompt_chunk, 1));
+      size_t take = n_active == 1 || left <= chunk + kernels::kDecodeProductRows ? left : chunk;
       take = std::min(take, static_cast<size_t>(std::max<int64_t>(s.cache->max_pass(), 1)));
       input = std::span(prompt).subspan(a.prompt_done, take);
     }

@@ -123,7 +123,8 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const EngineOptions& opti
   lm->pool_ = std::make_unique<ThreadPool>(n_threads);
   lm->backend_ = std::make_unique<kernels::CpuBackend>(*lm->pool_);
   if (lm->plan_ && plan_uses_gpu(*lm->plan_)) {
-    lm->gpu_ = kernels::find_backend(DeviceKind::Cuda)->make(0, {.n_threads = n_threads});
+    lm->gpu_ = kernels::find_backend(DeviceKind::Cuda)->make(0, {.n_threads = n_threads,
+                                                                 .batch_invariant = options.batch_invariant});
     if (!lm->gpu_) return error("{}: the CUDA backend did not start", options.model_path);
   }
 

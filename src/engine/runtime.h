@@ -48,6 +48,9 @@ struct EngineOptions {
   // Every op waited for and timed by backend, op and weight shape (`bench --op-times`): a serialized pass,
   // for finding where time goes, never for speed figures.
   bool time_ops = false;
+  // Several sequences share passes (OLLAMA_NUM_PARALLEL > 1, `bench --parallel`): each gets the outputs it gets
+  // alone (kernels::BackendOptions::batch_invariant; prompts on a GPU run somewhat slower).
+  bool batch_invariant = false;
 };
 
 class LoadedModel {

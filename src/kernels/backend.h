@@ -124,6 +124,10 @@ struct AttentionParams {
   TensorView sinks;
 };
 
+// A device backend's products of at most this many rows run its decode kernels, whose sums for a row do not
+// depend on the rows beside it (more rows: its prompt GEMM, batch-invariant only where asked to be).
+inline constexpr int64_t kDecodeProductRows = 8;
+
 // A recorded decode step's inputs (Backend::begin_capture, replay): sequence i's token and position.
 struct StepInputs {
   std::span<const int32_t> tokens;
@@ -295,6 +299,10 @@ class Backend {
 
 struct BackendOptions {
   int n_threads = 0;  // CPU: 0 means every hardware thread
+  // Sequences share passes (several requests decoding together): a token's products must not depend on the
+  // other tokens of its pass, so that each sequence gets the outputs it gets alone. A GPU's prompt GEMM then
+  // runs in tiles of a fixed token count (its library picks kernels by shape), at some cost to prompt speed.
+  bool batch_invariant = false;
 };
 
 struct BackendKind {

@@ -97,8 +97,39 @@ Status Forward::matmul(TensorId id, Act x, Act y, int64_t n, TensorId bias) {
   const int b = site(id);
   STRATA_ACT(xv, acts_.in(x, b, n));
   STRATA_ACT(yv, acts_.out(y, b, n));
+  const std::vector<RowGroup>& groups = row_groups_;
+  const bool split = !on(b).device().is_host() && n == acts_rows_ && groups.size() > 1;
   return with_weight_and(acquire(id, b), [this](TensorId t) { return acquire(t); }, bias, on(b),
-                         [&](const TensorView& w, const TensorView& bv) { on(b).matmul(w, xv, yv, bv); });
+                         [&](const TensorView& w, const TensorView& bv) {
+                           if (!split) return on(b).matmul(w, xv, yv, bv);
+                           for (const RowGroup& g : groups)
+                             on(b).matmul(w, xv.rows_from(g.row0, g.n), yv.rows_from(g.row0, g.n), bv);
+                         });
+}
+
+// A device's products of several sequences run in groups (RowGroup): each sequence's rows go through the kernel
+// they go through alone, so that its outputs do not depend on the sequences beside it.
+void Forward::plan_row_groups() {
+  auto plan = [this](std::vector<RowGroup>& out, auto rows_of) {
+    out.clear();
+    bool last_short = false;
+    for (const Segment& g : segments_) {
+      const int64_t rows = rows_of(g);
+      const bool is_short = rows <= kernels::kDecodeProductRows;
+      const bool joins = !out.empty() && is_short == last_short &&
+                         (!is_short || out.back().n + rows <= kernels::kDecodeProductRows);
+      if (joins) {
+        out.back().n += rows;
+      } else {
+        out.push_back({out.empty() ? 0 : out.back().row0 + out.back().n, rows});
+      }
+      last_short = is_short;
+    }
+  };
+  plan(row_groups_, [](const Segment& g) { return g.n; });
+  plan(out_groups_, [](const Segment& g) { return g.n_out; });
+  acts_rows_ = 0;
+  for (const Segment& g : segments_) acts_rows_ += g.n;
 }
 
 Status Forward::products(Act x, std::initializer_list<Product> ps, int64_t n) {
@@ -344,6 +375,7 @@ bool Forward::replay_step(std::span<const int32_t> tokens) {
 
 Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
+  plan_row_groups();
   pending_.site = -1;  // nothing deferred survives a pass (one that failed midway included)
   // x [n, d] ← token embeddings
   weights_.begin_layer(WeightSource::kGlobalLayer);
@@ -397,8 +429,10 @@ Status Forward::pass(std::span<const int32_t> tokens, std::span<float> logits) {
   if (on(b).device() != kHostDevice) {
     STRATA_ASSIGN_OR_RETURN(out, acts_.out(Act::Logits, b, n_out));
   }
+  const bool split = !on(b).device().is_host() && out_groups_.size() > 1;
   STRATA_RETURN_IF_ERROR(with_weight(acquire(m_.output, b), on(b), [&](const TensorView& w) {
-    on(b).matmul(w, xb, out);
+    if (!split) return on(b).matmul(w, xb, out);
+    for (const RowGroup& g : out_groups_) on(b).matmul(w, xb.rows_from(g.row0, g.n), out.rows_from(g.row0, g.n));
   }));
   weights_.end_layer(WeightSource::kGlobalLayer);
   return Status::ok();

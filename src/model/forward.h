@@ -61,6 +61,12 @@ class Forward {
     int64_t n_out = 1;
   };
   Status check_input(const SeqInput& s) const;
+  // Consecutive rows of a pass that one product call takes: a run of sequences of at most
+  // kernels::kDecodeProductRows rows each, packed up to that many rows, or a run of longer ones.
+  struct RowGroup {
+    int64_t row0 = 0, n = 0;
+  };
+  void plan_row_groups();
   // Every op of one pass over segments_, from the embedding to the logits (into `logits` on the host, else
   // Act::Logits).
   Status pass(std::span<const int32_t> tokens, std::span<float> logits);
@@ -129,6 +135,9 @@ class Forward {
   std::vector<kernels::MatmulItem> items_;      // an expert group's products of one projection
   std::vector<float> last_hidden_;
   std::vector<Segment> segments_;      // this pass's sequences
+  std::vector<RowGroup> row_groups_;   // its products' calls over all its rows (plan_row_groups)
+  std::vector<RowGroup> out_groups_;   // and over its output rows (the lm head)
+  int64_t acts_rows_ = 0;              // its rows
   std::vector<kernels::AttentionSeq> attn_seqs_;  // their caches at the layer being computed
   struct PendingResidual {
     Act y = Act::X;

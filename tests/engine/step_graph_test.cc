@@ -26,8 +26,9 @@ bool gpu_visible() {
   return cuda != nullptr && cuda->device_count() > 0;
 }
 
-std::unique_ptr<LoadedModel> load(const std::string& path, bool record) {
+std::unique_ptr<LoadedModel> load(const std::string& path, bool record, bool batch_invariant = false) {
   EngineOptions o;
+  o.batch_invariant = batch_invariant;
   o.model_path = path;
   o.n_threads = 2;
   o.profile = planner::testing::gpu_24g();
@@ -171,6 +172,60 @@ TEST(StepGraphs, BatchedStepsReplayAndEachSequenceDecodesAsAlone) {
   }
   EXPECT_GT(rec.replayed_steps(), 1090u);
   EXPECT_EQ(direct.replayed_steps(), 0u);
+}
+
+// Batch-invariant passes (several requests sharing passes): prompts of several sequences in one pass, with and
+// without another sequence's decode token beside them, give each sequence the logits of its prompt alone, bit
+// for bit, whatever the pass's row count (the prompt GEMM in fixed token tiles; decode rows apart).
+TEST(StepGraphs, BatchInvariantPromptsGiveTheLogitsTheyGiveAlone) {
+  if (!gpu_visible()) GTEST_SKIP() << "no CUDA GPU visible: GPU test skipped (tools/gpu_test.sh runs it)";
+  const std::string path = testing::temp_dir() + "/step_graph_invariant.gguf";
+  ASSERT_TRUE(model::write_synth_model(graph_spec(0), path).is_ok());
+  auto lm = load(path, false, true);
+  ASSERT_TRUE(lm);
+  ASSERT_NE(lm->placement().backends.size(), 1u) << "the plan put nothing on the GPU";
+  const int64_t vocab = lm->hparams().n_vocab;
+  model::Forward fwd(lm->model(), lm->weights(), lm->experts(), lm->placement());
+  const std::vector<int64_t> lengths = {20, 150, 5, 40, 9};  // 224 rows: two tiles, the last padded
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    std::vector<int32_t> p(static_cast<size_t>(lengths[i]));
+    for (size_t t = 0; t < p.size(); ++t) p[t] = static_cast<int32_t>((t * 131 + i * 17 + 1) % vocab);
+    prompts.push_back(std::move(p));
+  }
+  auto cache = [&] { return std::make_unique<model::KvCache>(lm->hparams(), 512, lm->placement()); };
+  // Alone: each prompt, all its logits.
+  std::vector<std::vector<float>> alone;
+  for (const auto& p : prompts) {
+    auto c = cache();
+    alone.emplace_back(p.size() * vocab);
+    const model::SeqInput in{p, c.get(), alone.back(), true};
+    ASSERT_TRUE(fwd.eval_batch(std::span(&in, 1)).is_ok());
+  }
+  // Together, then together beside a decode step of another sequence (first in the pass).
+  for (bool with_decode : {false, true}) {
+    std::vector<std::unique_ptr<model::KvCache>> caches;
+    std::vector<std::vector<float>> got;
+    std::vector<model::SeqInput> batch;
+    auto other = cache();
+    std::vector<float> other_logits(vocab);
+    const std::vector<int32_t> other_prompt = {1, 2, 3};
+    const int32_t other_token = 7;
+    if (with_decode) {
+      const model::SeqInput in{other_prompt, other.get(), other_logits, false};
+      ASSERT_TRUE(fwd.eval_batch(std::span(&in, 1)).is_ok());
+      batch.push_back({std::span(&other_token, 1), other.get(), other_logits, false});
+    }
+    for (const auto& p : prompts) {
+      caches.push_back(cache());
+      got.emplace_back(p.size() * vocab);
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) batch.push_back({prompts[i], caches[i].get(), got[i], true});
+    ASSERT_TRUE(fwd.eval_batch(batch).is_ok());
+    for (size_t i = 0; i < prompts.size(); ++i)
+      EXPECT_EQ(std::memcmp(got[i].data(), alone[i].data(), got[i].size() * sizeof(float)), 0)
+          << "prompt " << i << " (" << lengths[i] << " tokens)" << (with_decode ? ", beside a decode step" : "");
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/log.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launchers.h"
 
@@ -64,8 +65,9 @@ int select_device(int index) {
 }
 }  // namespace
 
-CudaBackend::CudaBackend(int device_index)
-    : index_(select_device(device_index)),
+CudaBackend::CudaBackend(int device_index, bool batch_invariant)
+    : batch_invariant_(batch_invariant),
+      index_(select_device(device_index)),
       device_{DeviceKind::Cuda, device_index},
       name_("cuda" + std::to_string(device_index)),
       gemm_(stream_.get()) {}
@@ -94,12 +96,12 @@ EventPtr CudaBackend::record() {
   // capture: it is discarded and nothing in it runs. The caller gets an event that is already complete (what
   // it would order after never runs), never one inside the discarded graph, which another stream waiting on
   // it later (a staging upload behind its reader) could not use.
-  if (capture_breaks(true)) return completed_event();
+  if (capture_breaks(true, "an event recorded")) return completed_event();
   return std::make_shared<CudaEvent>(stream_.get());
 }
 
 void CudaBackend::wait(const Event& e) {
-  if (capture_breaks(true)) return;  // a recording cannot wait on work outside it
+  if (capture_breaks(true, "a wait on an event")) return;  // a recording cannot wait on work outside it
   if (const auto* ce = dynamic_cast<const CudaEvent*>(&e)) {
     STRATA_CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ce->get(), 0));
   } else if (!e.query()) {
@@ -108,7 +110,7 @@ void CudaBackend::wait(const Event& e) {
 }
 
 void CudaBackend::synchronize() {
-  if (capture_breaks(true)) return;
+  if (capture_breaks(true, "a synchronize")) return;
   stream_.synchronize();
 }
 
@@ -117,7 +119,7 @@ void CudaBackend::copy(const void* src, Device src_device, void* dst, Device dst
                    "a CUDA copy has this GPU or host memory on each side");
   forget_q8();
   if (bytes == 0) return;
-  if (capture_breaks(src_device.is_host() || dst_device.is_host())) return;
+  if (capture_breaks(src_device.is_host() || dst_device.is_host(), "a copy to or from the host")) return;
   // Unified addressing tells the direction. Pageable host memory is staged by the runtime before the call
   // returns (host to device) or waited for (device to host), so the caller may reuse it at once.
   STRATA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_.get()));
@@ -151,7 +153,12 @@ bool CudaBackend::begin_capture(uint64_t key, const StepInputs& in) {
   }
   forget_q8();
   STRATA_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeRelaxed));
-  cap_ = Capture{true, false, key, {in.pos.begin(), in.pos.end()}, {in.tokens.begin(), in.tokens.end()}, INT64_MAX, {}};
+  cap_ = Capture{};
+  cap_.on = true;
+  cap_.key = key;
+  cap_.pos.assign(in.pos.begin(), in.pos.end());
+  cap_.tokens.assign(in.tokens.begin(), in.tokens.end());
+  cap_.valid_until = INT64_MAX;
   // The step's first node: this replay's positions and tokens, from pinned memory the host rewrites per replay.
   STRATA_CUDA_CHECK(
       cudaMemcpyAsync(step_dev_.data(), step_host_.data(), kStepInputBytes, cudaMemcpyHostToDevice, stream_.get()));
@@ -185,6 +192,9 @@ bool CudaBackend::end_capture(bool keep) {
   if (graph != nullptr) STRATA_CUDA_CHECK(cudaGraphDestroy(graph));
   if (!ok) {
     (void)cudaGetLastError();  // a refused recording is an answer (run the step directly), not a fault
+    if (cap_.broken)  // the caller runs such steps op by op from now on: said once
+      log(LogLevel::Warn, "strata: {}: a decode step of {} sequence(s) cannot be recorded as a CUDA graph ({}); "
+          "such steps run op by op", name_, cap_.pos.size(), cap_.why);
     cap_.consts.clear();
     forget_q8();
     return false;
@@ -236,8 +246,8 @@ void CudaBackend::check_weight(const TensorView& w) const {
 // The registry's row (kernels/backend_registry.cc).
 extern const BackendKind kCudaBackendKind;
 const BackendKind kCudaBackendKind{"cuda", DeviceKind::Cuda, &cuda::device_count,
-                                   [](int index, const BackendOptions&) -> std::unique_ptr<Backend> {
-                                     return std::make_unique<CudaBackend>(index);
+                                   [](int index, const BackendOptions& o) -> std::unique_ptr<Backend> {
+                                     return std::make_unique<CudaBackend>(index, o.batch_invariant);
                                    }};
 
 }  // namespace strata::kernels

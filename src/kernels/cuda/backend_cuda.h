@@ -17,7 +17,8 @@ namespace strata::kernels {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device_index);
+  // batch_invariant: BackendOptions::batch_invariant.
+  explicit CudaBackend(int device_index, bool batch_invariant = false);
   ~CudaBackend() override;
 
   std::string_view name() const override { return name_; }
@@ -83,6 +84,7 @@ class CudaBackend final : public Backend {
   struct Capture {
     bool on = false;
     bool broken = false;  // an op needed the host (an upload, a sync, an event): the recording cannot replay
+    const char* why = "";
     uint64_t key = 0;
     std::vector<int64_t> pos;     // each sequence's position at the recording
     std::vector<int32_t> tokens;  // and its token
@@ -116,6 +118,10 @@ class CudaBackend final : public Backend {
                          const cuda::KvTok* toks, ActView out);
   // The dequantized F16 slice of a prompt product's weight is at most this large (the planner reserves it).
   static constexpr int64_t kF16SliceBytes = int64_t{64} << 20;
+  // Batch-invariant prompts: the GEMM's token tile, and a slice small enough to stay in L2 while its tiles
+  // read it again.
+  static constexpr int64_t kInvariantTokens = 128;
+  static constexpr int64_t kInvariantSliceBytes = int64_t{16} << 20;
   // A device float copy of a small weight (norm scale, bias, sinks) of any type, or its own pointer for F32.
   const float* floats_of(const TensorView& w, int64_t n, Scratch& s);
   // Host int32/float arrays uploaded into scratch (staged by the runtime before the call returns).
@@ -128,8 +134,9 @@ class CudaBackend final : public Backend {
   const double* rope_table(const RopeParams& p, float& mscale);
   void* scratch(Scratch& s, uint64_t bytes) { return s.get(bytes, cap_.on ? &retired_ : nullptr); }
   // Marks the recording unusable when `host_needed` (an op that reads or writes host memory, or waits).
-  bool capture_breaks(bool host_needed) {
-    if (cap_.on && host_needed) cap_.broken = true;
+  // `why` (a literal) names the first such op, for the message when the recording is refused.
+  bool capture_breaks(bool host_needed, const char* why) {
+    if (cap_.on && host_needed && !cap_.broken) cap_.broken = true, cap_.why = why;
     return cap_.on && host_needed;
   }
   // The step inputs on the device: [kMaxStepSeqs] positions (int64), then [kMaxStepSeqs] tokens (int32).
@@ -150,6 +157,7 @@ class CudaBackend final : public Backend {
   // xq_ sized for `a`, and marked as holding it (the caller enqueues the quantization next).
   void* q8_workspace(const ActView& a);
 
+  bool batch_invariant_;
   int index_;
   Device device_;
   std::string name_;
@@ -161,6 +169,7 @@ class CudaBackend final : public Backend {
   std::vector<cuda::KvTok> toks_host_;  // attention_batch's per-row descriptors before their upload
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
   Scratch x16_, w16_;               // a prompt product's F16 activations and weight slice
+  Scratch y_tail_;                  // batch-invariant prompts: the padded last token tile's outputs
   cuda::CublasGemm gemm_;           // its GEMM (ok() false without cuBLAS: the own kernel runs)
   Scratch xq_;                      // 8-bit activations of the last matmul input (cuda::quantize_q8)
   const float* xq_of_ = nullptr;    // whose: null when stale

@@ -12,10 +12,12 @@
 
 namespace strata::kernels {
 
+static_assert(cuda::kMatvecMaxTokens == kDecodeProductRows, "the decode kernels' row limit is the interface's");
+
 template <typename T>
 T* CudaBackend::upload(std::span<const T> host, Scratch& s) {
   auto* p = static_cast<T*>(scratch(s, std::max<uint64_t>(host.size_bytes(), 1)));
-  if (capture_breaks(true)) return p;  // a recorded copy would read this host array again at every replay
+  if (capture_breaks(true, "an upload of a host array")) return p;  // a recorded copy would read this host array again at every replay
   if (!host.empty())
     STRATA_CUDA_CHECK(cudaMemcpyAsync(p, host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_.get()));
   return p;
@@ -95,12 +97,22 @@ void CudaBackend::matmul(const TensorView& w, ActView x, ActView y, const Tensor
 
 // A prompt's product on cuBLAS's tensor-core GEMM: x rounded to F16 once, the weight dequantized to F16 in
 // slices of at most kF16SliceBytes (an F16 weight is used in place), F32 accumulation.
+// Batch-invariant: every GEMM call has kInvariantTokens tokens (the last tile padded with zero rows, its
+// outputs through y_tail_) and slices of kInvariantSliceBytes, neither depending on the pass's token count, so
+// cuBLAS runs one kernel, whose sums for a token do not depend on the tokens beside it.
 void CudaBackend::prompt_product(const TensorView& w, ActView x, ActView y, const float* bias) {
   const int64_t k = w.ne[0], rows = w.n_rows(), n = x.rows;
-  auto* x16 = static_cast<uint16_t*>(scratch(x16_, static_cast<uint64_t>(n * k) * sizeof(uint16_t)));
+  const int64_t tile = batch_invariant_ ? kInvariantTokens : n;
+  const int64_t n_pad = (n + tile - 1) / tile * tile;
+  auto* x16 = static_cast<uint16_t*>(scratch(x16_, static_cast<uint64_t>(n_pad * k) * sizeof(uint16_t)));
   cuda::float_to_half(x.data, n * k, x16, stream_.get());
+  if (n_pad > n)
+    STRATA_CUDA_CHECK(cudaMemsetAsync(x16 + n * k, 0, static_cast<size_t>((n_pad - n) * k) * sizeof(uint16_t), stream_.get()));
+  float* y_tail = n_pad > n ? static_cast<float*>(scratch(y_tail_, static_cast<uint64_t>(tile * rows) * sizeof(float)))
+                            : nullptr;
   const bool in_place = w.type == DType::F16;
-  const int64_t slice = in_place ? rows : std::clamp<int64_t>(kF16SliceBytes / 2 / k, 1, rows);
+  const int64_t slice_bytes = batch_invariant_ ? kInvariantSliceBytes : kF16SliceBytes;
+  const int64_t slice = in_place && !batch_invariant_ ? rows : std::clamp<int64_t>(slice_bytes / 2 / k, 1, rows);
   auto* w16 = in_place ? nullptr
                        : static_cast<uint16_t*>(scratch(w16_, static_cast<uint64_t>(slice * k) * sizeof(uint16_t)));
   for (int64_t r0 = 0; r0 < rows; r0 += slice) {
@@ -110,7 +122,13 @@ void CudaBackend::prompt_product(const TensorView& w, ActView x, ActView y, cons
       cuda::weight_to_f16(w.type, w.data, k, r0, m, w16, stream_.get());
       a = w16;
     }
-    gemm_.run(a, m, k, x16, n, y.data + r0, rows);
+    for (int64_t t0 = 0; t0 < n_pad; t0 += tile)
+      gemm_.run(a, m, k, x16 + t0 * k, tile, t0 + tile <= n ? y.data + t0 * rows + r0 : y_tail + r0, rows);
+  }
+  if (y_tail != nullptr) {
+    const int64_t t_last = n_pad - tile;
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(y.data + t_last * rows, y_tail, static_cast<size_t>((n - t_last) * rows) * sizeof(float),
+                                      cudaMemcpyDeviceToDevice, stream_.get()));
   }
   if (bias != nullptr) cuda::add_bias_rows(y.data, bias, n, rows, stream_.get());
 }
@@ -145,7 +163,7 @@ const double* CudaBackend::rope_table(const RopeParams& p, float& mscale) {
       mscale = t->mscale;
       return t->inv_freq.as<double>();
     }
-  if (capture_breaks(true)) {  // a new table needs the host; the recording is discarded, so any address will do
+  if (capture_breaks(true, "a new RoPE table")) {  // a new table needs the host; the recording is discarded, so any address will do
     mscale = 1.0f;
     return static_cast<const double*>(static_cast<const void*>(step_pos()));
   }
@@ -185,7 +203,7 @@ void CudaBackend::rope(ActView x, int64_t n_head, int64_t head_dim, int64_t pos0
   STRATA_CHECK(x.cols == n_head * head_dim && p.n_rot > 0 && p.n_rot <= head_dim);
   float mscale = 1.0f;
   const double* rate = rope_table(p, mscale);
-  capture_breaks(!recording_one_at(x.rows, pos0));  // the recorded step's one sequence at its position
+  capture_breaks(!recording_one_at(x.rows, pos0), "RoPE away from the recorded position");  // the recorded step's one sequence at its position
   cuda::rope(x.data, x.rows, n_head, head_dim, p.n_rot, pos0, rate, mscale, p.layout == RopeLayout::Halves,
              stream_.get(), cap_.on ? step_pos() : nullptr);
 }
@@ -218,7 +236,7 @@ void CudaBackend::attention_one(const AttentionParams& p, const RopeParams* rope
   const int64_t* pos_dev = nullptr;
   int64_t pos_bound = pos0 + n;
   if (cap_.on) {
-    capture_breaks(!recording_one_at(n, pos0));
+    capture_breaks(!recording_one_at(n, pos0), "attention away from the recorded position");
     pos_dev = step_pos();
     pos_bound = std::min(cache.n_ctx, (pos0 + n + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
     cap_.valid_until = std::min(cap_.valid_until, pos_bound);
@@ -298,7 +316,7 @@ void CudaBackend::attention_batch(const AttentionParams& p, const RopeParams* ro
   bool as_recorded = static_cast<size_t>(n) == cap_.pos.size();
   for (const AttentionSeq& s : seqs)
     as_recorded = as_recorded && s.n == 1 && static_cast<size_t>(s.row0) < cap_.pos.size() && s.pos0 == cap_.pos[s.row0];
-  if (capture_breaks(!as_recorded)) return;
+  if (capture_breaks(!as_recorded, "a batch's attention unlike the recorded step")) return;
   pos_bound = std::min(n_ctx, (pos_bound + kStepGraphPositions - 1) / kStepGraphPositions * kStepGraphPositions);
   cap_.valid_until = std::min(cap_.valid_until, pos_bound);
   attention_kernels(p, rope, q, k, v, nullptr, 0, step_pos(), pos_bound,
@@ -357,7 +375,7 @@ void CudaBackend::moe_route(ActView logits, const RouteParams& p, std::span<int3
   STRATA_CHECK(static_cast<int64_t>(ids.size()) == n * k && static_cast<int64_t>(weights.size()) == n * k);
   auto* dids = static_cast<int32_t*>(scratch(route_ids_, std::max<int64_t>(n * k, 1) * sizeof(int32_t)));
   auto* dw = static_cast<float*>(scratch(route_w_, std::max<int64_t>(n * k, 1) * sizeof(float)));
-  if (capture_breaks(true)) return;  // the choices go to the host
+  if (capture_breaks(true, "MoE routing read by the host")) return;  // the choices go to the host
   cuda::moe_route(logits.data, n, logits.cols, k, p.gating == RouterGating::SoftmaxAll, p.norm_topk, dids, dw,
                   stream_.get());
   // Into pageable host memory: the runtime returns once the copies are done, so the arrays are filled when

@@ -37,15 +37,15 @@ __global__ void glu_kernel(const float* gate, const float* __restrict__ up, int6
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float g = gate[i], u = up[i], act;
     if (kind == Glu::Gelu) {
-      act = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+      act = gelu_tanh(g);
     } else if (kind == Glu::SiluClamped) {
       g = fminf(g, limit);
       u = fminf(fmaxf(u, -limit), limit) + 1.0f;
       act = g / (1.0f + expf(-alpha * g));
     } else {
-      act = g / (1.0f + expf(-g));
+      act = silu(g);
     }
-    out[i] = act * u;
+    out[i] = __fmul_rn(act, u);
   }
 }
 

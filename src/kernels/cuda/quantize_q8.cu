@@ -63,9 +63,8 @@ __global__ void glu_q8_kernel(const float* gate, const float* __restrict__ up, i
   if (blk >= n_blocks) return;
   const int64_t i = blk * 32 + lane;
   const float g = gate[i];
-  const float act = use_gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
-                             : g / (1.0f + expf(-g));
-  const float v = act * up[i];
+  const float act = use_gelu ? gelu_tanh(g) : silu(g);
+  const float v = __fmul_rn(act, up[i]);  // as glu_kernel (norm.cu)
   out[i] = v;
   quantize_warp_block(v, lane, q + blk * 32, meta + blk);
 }
