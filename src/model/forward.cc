@@ -313,9 +313,10 @@ Status Forward::eval_batch(std::span<const SeqInput> seqs) {
   acts_.begin(n);
   if (!rope_loaded_) STRATA_RETURN_IF_ERROR(load_rope_factors());  // a weight: its bytes never change
 
-  // One sequence's logits go straight to its caller on the host; several sequences' rows land in one host
-  // matrix first and are then handed out.
-  if (!one) batch_logits_.resize(static_cast<size_t>(n_out * hp_.n_vocab));
+  // Logits computed on the host go straight to one caller, or for several sequences into one host matrix that
+  // is then handed out; a device's are copied to each caller's span.
+  const bool host_output = on(site(m_.output)).device() == kHostDevice;
+  if (!one && host_output) batch_logits_.resize(static_cast<size_t>(n_out * hp_.n_vocab));
   const std::span<float> host_logits = one ? seqs[0].logits : std::span<float>(batch_logits_);
   if (!(decode_ && replay_step(tokens))) STRATA_RETURN_IF_ERROR(pass(tokens, host_logits));
   for (const Segment& g : segments_) g.cache->set_filled(g.pos0 + g.n);
@@ -323,8 +324,13 @@ Status Forward::eval_batch(std::span<const SeqInput> seqs) {
   last_hidden_.resize(static_cast<size_t>(hp_.n_embd));
   STRATA_RETURN_IF_ERROR(to_host(Act::XB, n_out - 1, 1, last_hidden_.data()));
   // The host backend wrote the logits in place; another backend computed them into Act::Logits.
-  if (on(site(m_.output)).device() != kHostDevice) STRATA_RETURN_IF_ERROR(to_host(Act::Logits, 0, n_out, host_logits.data()));
-  if (!one) {
+  if (!host_output) {
+    int64_t row0 = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      STRATA_RETURN_IF_ERROR(to_host(Act::Logits, row0, segments_[i].n_out, seqs[i].logits.data()));
+      row0 += segments_[i].n_out;
+    }
+  } else if (!one) {
     const float* row = batch_logits_.data();
     for (size_t i = 0; i < seqs.size(); ++i) {
       const size_t count = static_cast<size_t>(segments_[i].n_out * hp_.n_vocab);
