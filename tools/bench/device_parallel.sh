@@ -4,12 +4,16 @@
 #   - the Llama-3-8B-shape Q4_K_M streamed in a 3 GiB cgroup, 4 sequences: each should decode at >= 0.8x one
 #     alone (the disk pass is shared: "decode_bytes_read_per_step" ~ one sequence's bytes per token);
 #   - the same file fully on the GPU (CUDA build), 8 sequences: aggregate >= 4x one alone. The one-sequence
-#     figure replays CUDA graphs and the batched steps run op by op; --no-graphs gives the op-by-op A/B.
-# PARTS="stream gpu" (default both).
+#     figure and the batched steps replay CUDA graphs; --no-graphs gives the op-by-op A/B.
+#   - the same 8 sequences as requests to `strata serve` (OLLAMA_NUM_PARALLEL=8), each also alone, through
+#     tools/bench/serve_parallel.py: rates, aggregate, and whether each response is the text it gets alone.
+# Where sequences share passes (--parallel > 1, OLLAMA_NUM_PARALLEL > 1) they are batch-invariant: each should
+# decode the tokens it decodes alone ("sequences_identical_to_alone").
+# PARTS="stream gpu serve" (default all three).
 set -uo pipefail
 OUT=${OUT:-/tmp/strata-out}; MODELS=${MODELS:-/root/models}; B=${B:-/root/strata-build}; S="$B/strata"
 T=$(nproc); PROFILE="$OUT/profile.json"; mkdir -p "$OUT" "$MODELS"
-PARTS=${PARTS:-stream gpu}
+PARTS=${PARTS:-stream gpu serve}
 [ -x "$S" ] || { cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF -DSTRATA_BENCH=OFF \
   -DSTRATA_CUDA_ARCHS=90 >/dev/null && ninja -C "$B" -j"$T" strata >/dev/null; } || exit 1
 [ -f "$PROFILE" ] || $S profile --json --dir "$MODELS" > "$PROFILE"
@@ -30,4 +34,14 @@ if [[ " $PARTS " == *" gpu "* ]]; then
   echo "== the same, ops timed one by one (one sequence's table, then a batched step's)"
   $S bench "$M8" -p 32 -n 16 -r 1 --threads "$T" --profile "$PROFILE" --ctx 1024 --parallel 8 --op-times \
     --out "$OUT/parallel_gpu_8b_ops.json" | sed -n '/^op times, decode/,$p'
+fi
+if [[ " $PARTS " == *" serve "* ]]; then
+  echo "== 8B Q4_K_M served, 8 requests at once beside each alone"
+  OLLAMA_NUM_PARALLEL=8 $S serve "$M8" --port 18434 --no-ollama --store "$OUT/store" -q -t "$T" --ctx 1024 \
+    --profile "$PROFILE" > "$OUT/serve_parallel.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 60); do curl -sf localhost:18434/api/version >/dev/null 2>&1 && break; sleep 1; done
+  python3 "$(dirname "${BASH_SOURCE[0]}")/serve_parallel.py" --url http://127.0.0.1:18434 --n 8 --tokens 64 \
+    --json "$OUT/serve_parallel_8b.json"
+  kill "$pid"
 fi
