@@ -138,6 +138,37 @@ TEST(Batcher, LongPromptGoesInChunksBesideARunningDecode) {
   EXPECT_EQ(l.result->value().tokens, alone(*lm, long_req).tokens);
 }
 
+// A prompt whose last chunk would be of decode size (kernels::kDecodeProductRows tokens or fewer) takes that
+// tail with the chunk before it: 69 tokens in chunks of 32 go as 32 + 37, not 32 + 32 + 5 (a 5-token pass
+// would run the decode kernels where the prompt alone runs the prompt's).
+TEST(Batcher, APromptIsNotChunkedIntoADecodeSizedTail) {
+  auto lm = load_stories();
+  ASSERT_NE(lm, nullptr);
+  BatcherOptions bo;
+  bo.n_parallel = 2;
+  bo.n_ctx = 512;
+  bo.prompt_chunk = 32;
+  Batcher b(*lm, bo);
+  std::string long_text;
+  while (encode(*lm, long_text).size() < 80) long_text += "The cat sat on the mat and looked at the sun. ";
+  std::vector<int32_t> prompt = encode(*lm, long_text);
+  prompt.resize(69);
+  const GenerateRequest short_req = greedy(encode(*lm, kPrompts[1]), 30);
+  const GenerateRequest long_req = greedy(prompt, 6);
+  Outcome s, l;
+  uint64_t step = 0;
+  b.admit(request(short_req, s, step));
+  b.step();
+  ++step;
+  const uint64_t joined = step;
+  b.admit(request(long_req, l, step));
+  while (b.step()) ++step;
+  ASSERT_TRUE(s.result && s.result->is_ok() && l.result && l.result->is_ok());
+  ASSERT_FALSE(l.piece_steps.empty());
+  EXPECT_EQ(l.piece_steps.front(), joined + 1) << "the 69-token prompt did not go in two passes";
+  EXPECT_EQ(l.result->value().tokens, alone(*lm, long_req).tokens);
+}
+
 TEST(Batcher, CancellationFreesTheSlotAtTheNextStep) {
   auto lm = load_stories();
   ASSERT_NE(lm, nullptr);
