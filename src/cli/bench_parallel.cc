@@ -62,7 +62,8 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     const double t0 = now_s();
     STRATA_RETURN_IF_ERROR(fwd.eval_batch(batch));
     const double t1 = now_s();
-    prompt_logits = logits;  // the last repetition's, compared with each prompt's alone below
+    if (rep == b.repetitions - 1) prompt_logits = logits;  // compared with each prompt's alone below
+    const double t_decode = now_s();  // after that copy: the decode steps alone are timed
     const auto s1 = lm.stream_stats();
     const bool timed = b.op_times && rep == b.repetitions - 1;
     if (timed) lm.reset_op_times();
@@ -80,7 +81,7 @@ Result<nlohmann::json> bench_parallel(engine::LoadedModel& lm, std::span<const i
     if (timed) step_ops = lm.op_times();
     if (rep < 0) continue;
     prompt_tps.push_back(static_cast<double>(prompt.size()) * n / (t1 - t0));
-    seq_tps.push_back(b.n_gen / (t2 - t1));
+    seq_tps.push_back(b.n_gen / (t2 - t_decode));
     if (s1 && s2) bytes_per_step.push_back(static_cast<double>(s2->bytes_read - s1->bytes_read) / b.n_gen);
   }
   const uint64_t replayed = fwd.replayed_steps();  // batched steps (CUDA graphs), before the runs alone

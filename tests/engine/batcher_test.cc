@@ -105,26 +105,41 @@ TEST(Batcher, SequencesJoiningAndLeavingAnswerAsAlone) {
   }
 }
 
-TEST(Batcher, LongPromptGoesInChunksBesideARunningDecode) {
-  auto lm = load_stories();
-  ASSERT_NE(lm, nullptr);
+// A prompt of at least `min_tokens` tokens (exactly that many when `exact`) of repeated text.
+std::vector<int32_t> long_prompt(const LoadedModel& lm, size_t min_tokens, bool exact) {
+  std::string text;
+  while (encode(lm, text).size() < min_tokens) text += "The cat sat on the mat and looked at the sun. ";
+  std::vector<int32_t> p = encode(lm, text);
+  if (exact) p.resize(min_tokens);
+  return p;
+}
+
+// `long_req` admitted one step after `short_req` began decoding, in a batcher of two slots and prompt chunks
+// of 32, run until both are answered. Returns the step at which the long request joined.
+uint64_t join_beside_a_decode(LoadedModel& lm, const GenerateRequest& short_req, const GenerateRequest& long_req,
+                              Outcome& s, Outcome& l) {
   BatcherOptions bo;
   bo.n_parallel = 2;
   bo.n_ctx = 512;
   bo.prompt_chunk = 32;
-  Batcher b(*lm, bo);
-  std::string long_text;
-  while (encode(*lm, long_text).size() < 200) long_text += "The cat sat on the mat and looked at the sun. ";
-  const GenerateRequest short_req = greedy(encode(*lm, kPrompts[0]), 40);
-  const GenerateRequest long_req = greedy(encode(*lm, long_text), 8);
-  Outcome s, l;
-  uint64_t step = 0;
+  uint64_t step = 0;  // read by the requests' callbacks: it outlives the batcher
+  Batcher b(lm, bo);
   b.admit(request(short_req, s, step));
   b.step();
   ++step;
   const uint64_t joined = step;
   b.admit(request(long_req, l, step));
   while (b.step()) ++step;
+  return joined;
+}
+
+TEST(Batcher, LongPromptGoesInChunksBesideARunningDecode) {
+  auto lm = load_stories();
+  ASSERT_NE(lm, nullptr);
+  const GenerateRequest short_req = greedy(encode(*lm, kPrompts[0]), 40);
+  const GenerateRequest long_req = greedy(long_prompt(*lm, 200, false), 8);
+  Outcome s, l;
+  const uint64_t joined = join_beside_a_decode(*lm, short_req, long_req, s, l);
   ASSERT_TRUE(s.result && s.result->is_ok() && l.result && l.result->is_ok());
   // The long prompt took several steps (chunks of 32); the short sequence decoded in each of them.
   const uint64_t chunks = (long_req.prompt.size() + 31) / 32;
@@ -144,25 +159,10 @@ TEST(Batcher, LongPromptGoesInChunksBesideARunningDecode) {
 TEST(Batcher, APromptIsNotChunkedIntoADecodeSizedTail) {
   auto lm = load_stories();
   ASSERT_NE(lm, nullptr);
-  BatcherOptions bo;
-  bo.n_parallel = 2;
-  bo.n_ctx = 512;
-  bo.prompt_chunk = 32;
-  Batcher b(*lm, bo);
-  std::string long_text;
-  while (encode(*lm, long_text).size() < 80) long_text += "The cat sat on the mat and looked at the sun. ";
-  std::vector<int32_t> prompt = encode(*lm, long_text);
-  prompt.resize(69);
   const GenerateRequest short_req = greedy(encode(*lm, kPrompts[1]), 30);
-  const GenerateRequest long_req = greedy(prompt, 6);
+  const GenerateRequest long_req = greedy(long_prompt(*lm, 69, true), 6);
   Outcome s, l;
-  uint64_t step = 0;
-  b.admit(request(short_req, s, step));
-  b.step();
-  ++step;
-  const uint64_t joined = step;
-  b.admit(request(long_req, l, step));
-  while (b.step()) ++step;
+  const uint64_t joined = join_beside_a_decode(*lm, short_req, long_req, s, l);
   ASSERT_TRUE(s.result && s.result->is_ok() && l.result && l.result->is_ok());
   ASSERT_FALSE(l.piece_steps.empty());
   EXPECT_EQ(l.piece_steps.front(), joined + 1) << "the 69-token prompt did not go in two passes";
